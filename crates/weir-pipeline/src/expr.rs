@@ -1,0 +1,420 @@
+//! jq expressions: parsing with positions, static analysis of `.steps.X` reads, compilation of all
+//! of a pipeline's expressions into one program, evaluation, and conversion between JSON values
+//! and jq values.
+//!
+//! Compiling jq's standard library costs about half a millisecond, so a pipeline's expressions are
+//! compiled together, once: each becomes a definition `__weir_N`, and the main filter dispatches on
+//! the global variable `$__weir` with a balanced tree of comparisons (log2 N of them per call).
+
+use jaq_core::load::lex::{Lexer, StrPart};
+use jaq_core::load::parse::{BinaryOp, Parser, Term};
+use jaq_core::load::{self, Arena, File, Loader};
+use jaq_core::path::Part;
+use jaq_core::{Ctx, Vars, data};
+use jaq_json::{Num, Val};
+use serde_json::{Map, Number, Value};
+use std::fmt::Write as _;
+
+type Filter = jaq_core::Filter<data::JustLut<Val>>;
+
+const DISPATCH_VAR: &str = "$__weir";
+
+/// A problem inside an expression: a message and a byte range of the expression's text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExprError {
+    pub message: String,
+    pub offset: usize,
+    pub len: usize,
+}
+
+/// A static read of `.steps.<name>` found in an expression.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepRef {
+    pub name: String,
+    /// Byte range of the name inside the expression's text.
+    pub offset: usize,
+    pub len: usize,
+}
+
+/// Parses a jq program and returns the steps it reads through `.steps.<name>`.
+pub fn analyze(code: &str) -> Result<Vec<StepRef>, ExprError> {
+    let tokens = Lexer::new(code).lex().map_err(|errs| {
+        let (expect, rest) = &errs[0];
+        let found = load::span(code, rest);
+        ExprError {
+            message: format!("expected {}", lex_expectation(expect)),
+            offset: found.start,
+            len: rest.chars().next().map_or(0, char::len_utf8),
+        }
+    })?;
+    let term = Parser::new(&tokens).parse(|p| p.term()).map_err(|errs| {
+        let (expect, found) = &errs[0];
+        let text = load::lex::Token::opt_as_str(*found, code);
+        let span = load::span(code, text);
+        let found = if text.is_empty() { "the end of the expression".to_owned() } else { format!("`{text}`") };
+        ExprError { message: format!("expected {}, found {found}", expect.as_str()), offset: span.start, len: span.len() }
+    })?;
+    let mut refs = Vec::new();
+    collect_refs(code, &term, true, &mut refs);
+    Ok(refs)
+}
+
+fn lex_expectation(e: &load::lex::Expect<&str>) -> &'static str {
+    use load::lex::Expect;
+    match e {
+        Expect::Digit => "a digit",
+        Expect::Ident => "an identifier",
+        Expect::Delim("(") => "a closing parenthesis",
+        Expect::Delim("[") => "a closing bracket",
+        Expect::Delim("{") => "a closing brace",
+        Expect::Delim(_) => "a closing quote",
+        Expect::Escape => "a string escape sequence",
+        Expect::Unicode => "a 4-digit hexadecimal code point",
+        _ => "a valid token",
+    }
+}
+
+/// Collects `.steps.X` reads in parts of a term whose input is the run context (`root`).
+/// Reads under a pipe, a call argument or a definition see another input and are not collected:
+/// the analysis may miss reads, but never reports one that is not there.
+fn collect_refs<'s>(code: &'s str, term: &Term<&'s str>, root: bool, out: &mut Vec<StepRef>) {
+    match term {
+        Term::Path(base, path) => {
+            if root
+                && matches!(**base, Term::Id)
+                && let [(Part::Index(first), _), (Part::Index(second), _), ..] = &path.0[..]
+                && literal(first) == Some("steps")
+                && let Some(name) = literal(second)
+            {
+                let span = load::span(code, name);
+                out.push(StepRef { name: name.to_owned(), offset: span.start, len: span.len() });
+            }
+            collect_refs(code, base, root, out);
+            for (part, _) in &path.0 {
+                match part {
+                    Part::Index(i) => collect_refs(code, i, root, out),
+                    Part::Range(from, to) => {
+                        from.iter().chain(to).for_each(|t| collect_refs(code, t, root, out));
+                    }
+                }
+            }
+        }
+        Term::BinOp(l, op, r) => {
+            collect_refs(code, l, root, out);
+            let same_input = match op {
+                BinaryOp::Pipe(binding) => binding.is_some(),
+                _ => true,
+            };
+            collect_refs(code, r, root && same_input, out);
+        }
+        Term::Str(_, parts) => parts.iter().for_each(|p| {
+            if let StrPart::Term(t) = p {
+                collect_refs(code, t, root, out);
+            }
+        }),
+        Term::Arr(Some(t)) | Term::Neg(t) => collect_refs(code, t, root, out),
+        Term::Obj(entries) => entries.iter().for_each(|(k, v)| {
+            collect_refs(code, k, root, out);
+            v.iter().for_each(|v| collect_refs(code, v, root, out));
+        }),
+        Term::IfThenElse(branches, otherwise) => {
+            for (cond, then) in branches {
+                collect_refs(code, cond, root, out);
+                collect_refs(code, then, root, out);
+            }
+            otherwise.iter().for_each(|t| collect_refs(code, t, root, out));
+        }
+        Term::TryCatch(body, catch) => {
+            collect_refs(code, body, root, out);
+            catch.iter().for_each(|t| collect_refs(code, t, false, out));
+        }
+        _ => {}
+    }
+}
+
+fn literal<'s>(term: &Term<&'s str>) -> Option<&'s str> {
+    match term {
+        Term::Str(None, parts) => match &parts[..] {
+            [StrPart::Str(s)] => Some(s),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Index of a compiled expression in a [`Programs`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProgramId(pub u32);
+
+/// Collects expression texts, then compiles them all at once.
+#[derive(Default)]
+pub struct ProgramsBuilder {
+    codes: Vec<String>,
+}
+
+impl ProgramsBuilder {
+    /// Adds an expression that already passed [`analyze`].
+    pub fn add(&mut self, code: &str) -> ProgramId {
+        self.codes.push(code.to_owned());
+        ProgramId(self.codes.len() as u32 - 1)
+    }
+
+    /// Compiles every expression; errors are returned per expression (undefined filters or
+    /// variables, which parsing alone cannot see).
+    pub fn build(self) -> Result<Programs, Vec<(ProgramId, ExprError)>> {
+        let mut source = String::new();
+        let mut starts = Vec::with_capacity(self.codes.len());
+        for (i, code) in self.codes.iter().enumerate() {
+            // Newlines keep a trailing `# comment` in user code from swallowing the closing paren.
+            let _ = write!(source, "def __weir_{i}: (\n");
+            starts.push(source.len());
+            source.push_str(code);
+            source.push_str("\n);\n");
+        }
+        dispatch(&mut source, 0, self.codes.len());
+        let locate = |at: usize| {
+            let i = starts.partition_point(|&s| s <= at).saturating_sub(1);
+            (ProgramId(i as u32), at.saturating_sub(starts.get(i).copied().unwrap_or(0)))
+        };
+
+        let defs = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs());
+        let funs = jaq_core::funs().chain(jaq_std::funs()).chain(jaq_json::funs());
+        let arena = Arena::default();
+        let modules = Loader::new(defs).load(&arena, File { code: source.as_str(), path: () }).map_err(|errs| {
+            // Each expression parsed on its own, so this only happens for constructs valid alone
+            // but not inside a definition; report them against the first expression.
+            errs.into_iter()
+                .map(|_| (ProgramId(0), ExprError { message: "expression does not parse".into(), offset: 0, len: 0 }))
+                .collect::<Vec<_>>()
+        })?;
+        let filter = jaq_core::Compiler::default()
+            .with_funs(funs)
+            .with_global_vars([DISPATCH_VAR])
+            .compile(modules)
+            .map_err(|errs| {
+                errs.into_iter()
+                    .flat_map(|(_, errs)| errs)
+                    .map(|(name, undefined)| {
+                        let span = load::span(&source, name);
+                        let (id, offset) = locate(span.start);
+                        let what = match undefined {
+                            jaq_core::compile::Undefined::Filter(arity) => format!("undefined filter `{name}/{arity}`"),
+                            other => format!("undefined {} `{name}`", other.as_str()),
+                        };
+                        (id, ExprError { message: what, offset, len: span.len() })
+                    })
+                    .collect::<Vec<_>>()
+            })?;
+        Ok(Programs { filter, count: self.codes.len() })
+    }
+}
+
+/// Writes a balanced `if $__weir < mid then … else … end` tree selecting `__weir_lo .. __weir_hi`.
+fn dispatch(out: &mut String, lo: usize, hi: usize) {
+    match hi - lo {
+        0 => out.push('.'),
+        1 => {
+            let _ = write!(out, "__weir_{lo}");
+        }
+        _ => {
+            let mid = lo + (hi - lo) / 2;
+            let _ = write!(out, "if {DISPATCH_VAR} < {mid} then ");
+            dispatch(out, lo, mid);
+            out.push_str(" else ");
+            dispatch(out, mid, hi);
+            out.push_str(" end");
+        }
+    }
+}
+
+/// A pipeline's compiled expressions.
+pub struct Programs {
+    filter: Filter,
+    count: usize,
+}
+
+impl std::fmt::Debug for Programs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Programs({})", self.count)
+    }
+}
+
+/// An expression failed at run time.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct EvalError(pub String);
+
+impl Programs {
+    /// Runs expression `id` on `input` and returns its single value.
+    pub fn eval_one(&self, id: ProgramId, input: Val) -> Result<Val, EvalError> {
+        let mut outputs = self.run(id, input);
+        let first = outputs.next().unwrap_or_else(|| Err(EvalError("the expression produced no value".into())))?;
+        match outputs.next() {
+            None => Ok(first),
+            Some(Err(e)) => Err(e),
+            Some(Ok(_)) => Err(EvalError(
+                "the expression produced more than one value; wrap it in [...] to collect them".into(),
+            )),
+        }
+    }
+
+    fn run(&self, id: ProgramId, input: Val) -> impl Iterator<Item = Result<Val, EvalError>> + '_ {
+        debug_assert!((id.0 as usize) < self.count);
+        let ctx = Ctx::<data::JustLut<Val>>::new(&self.filter.lut, Vars::new([Val::from(id.0 as isize)]));
+        self.filter.id.run((ctx, input)).map(|r| {
+            r.map_err(|exn| match exn.get_err() {
+                Ok(err) => EvalError(err.to_string()),
+                Err(_) => EvalError("the expression called halt".into()),
+            })
+        })
+    }
+}
+
+/// Converts a JSON value to a jq value.
+pub fn to_val(value: &Value) -> Val {
+    match value {
+        Value::Null => Val::Null,
+        Value::Bool(b) => Val::Bool(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Val::Num(Num::from_integral(i)),
+            None => match n.as_u64() {
+                Some(u) => Val::Num(Num::from_integral(u)),
+                None => Val::Num(Num::Float(n.as_f64().unwrap_or(f64::NAN))),
+            },
+        },
+        Value::String(s) => Val::utf8_str(s.clone().into_bytes()),
+        Value::Array(items) => items.iter().map(to_val).collect(),
+        Value::Object(map) => Val::obj(map.iter().map(|(k, v)| (Val::utf8_str(k.clone().into_bytes()), to_val(v))).collect()),
+    }
+}
+
+/// Converts a jq value to JSON. Numbers JSON cannot hold (NaN, infinities) become null, as in jq.
+pub fn to_json(val: &Val) -> Value {
+    match val {
+        Val::Null => Value::Null,
+        Val::Bool(b) => Value::Bool(*b),
+        Val::Num(n) => num_to_json(n),
+        Val::TStr(b) | Val::BStr(b) => Value::String(String::from_utf8_lossy(b).into_owned()),
+        Val::Arr(items) => Value::Array(items.iter().map(to_json).collect()),
+        Val::Obj(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        Val::TStr(b) | Val::BStr(b) => String::from_utf8_lossy(b).into_owned(),
+                        other => other.to_string(),
+                    };
+                    (key, to_json(v))
+                })
+                .collect::<Map<_, _>>(),
+        ),
+    }
+}
+
+fn num_to_json(n: &Num) -> Value {
+    match n {
+        Num::Int(i) => Value::from(*i as i64),
+        Num::Float(f) => Number::from_f64(*f).map_or(Value::Null, Value::Number),
+        Num::BigInt(_) | Num::Dec(_) => {
+            let text = n.to_string();
+            text.parse::<i64>()
+                .map(Value::from)
+                .or_else(|_| text.parse::<u64>().map(Value::from))
+                .unwrap_or_else(|_| text.parse::<f64>().ok().and_then(Number::from_f64).map_or(Value::Null, Value::Number))
+        }
+    }
+}
+
+/// A jq value as text, the way string interpolation splices it: strings bare, others as JSON.
+pub fn to_text(val: &Val) -> String {
+    match val {
+        Val::TStr(b) | Val::BStr(b) => String::from_utf8_lossy(b).into_owned(),
+        other => to_json(other).to_string(),
+    }
+}
+
+/// jq truthiness: everything but `false` and `null` is true.
+pub fn is_truthy(val: &Val) -> bool {
+    !matches!(val, Val::Null | Val::Bool(false))
+}
+
+/// A string key as a jq value.
+pub fn key(name: &str) -> Val {
+    Val::utf8_str(name.to_owned().into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn compile(codes: &[&str]) -> Programs {
+        let mut b = ProgramsBuilder::default();
+        for c in codes {
+            analyze(c).unwrap();
+            b.add(c);
+        }
+        b.build().unwrap()
+    }
+
+    #[test]
+    fn evaluates_each_expression_of_a_shared_program() {
+        let codes: Vec<String> = (0..37).map(|i| format!(".x + {i}")).collect();
+        let refs: Vec<&str> = codes.iter().map(String::as_str).collect();
+        let p = compile(&refs);
+        for i in [0, 1, 17, 36] {
+            let out = p.eval_one(ProgramId(i), to_val(&json!({"x": 100}))).unwrap();
+            assert_eq!(to_json(&out), json!(100 + i));
+        }
+    }
+
+    #[test]
+    fn comments_in_user_code_do_not_break_compilation() {
+        let p = compile(&[".a # the a field", "[.b] # trailing"]);
+        assert_eq!(to_json(&p.eval_one(ProgramId(1), to_val(&json!({"b": 2}))).unwrap()), json!([2]));
+    }
+
+    #[test]
+    fn finds_step_reads_at_the_root_only() {
+        let refs = analyze(".steps.fetch.output.body.total / 100 + (.steps[\"b\"].output | length)").unwrap();
+        let names: Vec<_> = refs.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["fetch", "b"]);
+        assert_eq!(&".steps.fetch.output"[refs[0].offset..refs[0].offset + refs[0].len], "fetch");
+        assert!(analyze(".items | map(.steps.x)").unwrap().is_empty());
+        assert_eq!(analyze("if .steps.a.output then .steps.b else null end").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn syntax_errors_point_into_the_expression() {
+        let err = analyze(".a ~= 3").unwrap_err();
+        assert_eq!(err.offset, 3, "{err:?}");
+        let err = analyze("{a: 1").unwrap_err();
+        assert!(err.message.contains("closing brace"), "{err:?}");
+    }
+
+    #[test]
+    fn undefined_filters_are_reported_per_expression() {
+        let mut b = ProgramsBuilder::default();
+        b.add(".a");
+        b.add("  frobnicate(.b)");
+        let errs = b.build().unwrap_err();
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].0, ProgramId(1));
+        assert_eq!(errs[0].1.offset, 2);
+        assert!(errs[0].1.message.contains("frobnicate/1"), "{:?}", errs[0]);
+    }
+
+    #[test]
+    fn reports_zero_or_many_values_and_runtime_errors() {
+        let p = compile(&["empty", ".[]", "1 + \"a\"", "halt"]);
+        assert!(p.eval_one(ProgramId(0), Val::Null).unwrap_err().0.contains("no value"));
+        assert!(p.eval_one(ProgramId(1), to_val(&json!([1, 2]))).unwrap_err().0.contains("more than one"));
+        assert!(p.eval_one(ProgramId(2), Val::Null).is_err());
+        assert!(p.eval_one(ProgramId(3), Val::Null).unwrap_err().0.contains("halt"));
+    }
+
+    #[test]
+    fn converts_values_both_ways() {
+        let v = json!({"a": [1, 2.5, "x", null, true], "b": {"c": 18446744073709551615u64}, "z": -3});
+        assert_eq!(to_json(&to_val(&v)), v);
+    }
+}

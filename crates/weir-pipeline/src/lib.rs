@@ -1,0 +1,33 @@
+//! The pipeline model of weir: the file format (YAML or JSON, one model), parsing with source
+//! positions, validation that reports every problem at once with a stable code and a fix hint,
+//! and compilation of jq expressions into a [`Plan`] that the engine runs.
+//!
+//! This crate does no I/O besides reading the text it is given, and needs no async runtime.
+//! Step kinds are described to it through a [`Catalog`] of [`KindSpec`]s; how they run is the
+//! engine's and the step kinds' business.
+//!
+//! Data flow: text -> [`node::parse`] (spanned tree) -> decode (format types, every field
+//! checked) -> validation (graph, kinds, expressions) -> [`Plan`].
+
+pub mod code;
+mod decode;
+pub mod diag;
+pub mod duration;
+pub mod expr;
+pub mod kind;
+pub mod model;
+pub mod node;
+pub mod plan;
+pub mod source;
+pub mod suggest;
+pub mod template;
+mod validate;
+
+pub use code::Code;
+pub use diag::{Diagnostic, Severity};
+pub use duration::Duration;
+pub use kind::{Catalog, KindSpec};
+pub use model::{Pipeline, Status};
+pub use plan::{Plan, PlanStep, Route};
+pub use source::{Source, Span};
+pub use validate::{Loaded, load};

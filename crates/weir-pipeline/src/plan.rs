@@ -1,0 +1,104 @@
+//! A validated pipeline, ready to run: steps by index, expressions compiled.
+
+use crate::duration::Duration;
+use crate::expr::{ProgramId, Programs};
+use crate::model::{Pipeline, Retry};
+use crate::source::{Source, Span};
+use crate::template::Template;
+use std::collections::HashMap;
+
+/// A pipeline that passed validation. Produced only by [`crate::load`].
+#[derive(Debug)]
+pub struct Plan {
+    pub source: Source,
+    /// The pipeline as written.
+    pub pipeline: Pipeline,
+    /// The steps, in file order; `needs` and handlers are indices into this list.
+    pub steps: Vec<PlanStep>,
+    pub programs: Programs,
+    /// The `output` expression, if any.
+    pub output: Option<ProgramId>,
+    /// Steps that no other step needs and that are not error handlers: the default output.
+    pub sinks: Vec<usize>,
+    pub input_schema: Option<InputSchema>,
+    /// Other pipeline files this one runs (`pipeline` steps, `foreach` with `pipeline:`).
+    pub imports: Vec<Import>,
+    index: HashMap<String, usize>,
+}
+
+/// A compiled `input` JSON Schema.
+pub struct InputSchema(pub jsonschema::Validator);
+
+impl std::fmt::Debug for InputSchema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InputSchema")
+    }
+}
+
+/// A reference to another pipeline file, as written (relative to this file).
+#[derive(Clone, Debug)]
+pub struct Import {
+    pub file: String,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub struct PlanStep {
+    pub id: String,
+    pub kind: String,
+    /// Whether the kind has no effect outside the run (see [`crate::KindSpec::pure`]).
+    pub pure: bool,
+    pub needs: Vec<usize>,
+    pub dependents: Vec<usize>,
+    pub condition: Option<ProgramId>,
+    /// The `with` block, minus program and nested-step keys, with `${{ }}` compiled.
+    pub with: Template,
+    /// The kind's jq program fields (see [`crate::KindSpec::programs`]).
+    pub programs: Vec<(&'static str, ProgramId)>,
+    /// The kind's nested step (see [`crate::KindSpec::nested_step`]).
+    pub nested: Option<Box<PlanStep>>,
+    pub timeout: Option<Duration>,
+    pub retry: Option<Retry>,
+    pub on_error: Route,
+    /// Whether another step names this one in `on_error`: it then runs only when such a step fails.
+    pub handler: bool,
+}
+
+/// Where a step's failure goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    Fail,
+    Continue,
+    Handler(usize),
+}
+
+impl Plan {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        source: Source,
+        pipeline: Pipeline,
+        steps: Vec<PlanStep>,
+        programs: Programs,
+        output: Option<ProgramId>,
+        input_schema: Option<InputSchema>,
+        imports: Vec<Import>,
+    ) -> Self {
+        let index = steps.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();
+        let sinks = (0..steps.len()).filter(|&i| steps[i].dependents.is_empty() && !steps[i].handler).collect();
+        Self { source, pipeline, steps, programs, output, sinks, input_schema, imports, index }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.pipeline.name
+    }
+
+    /// The index of the step with this id.
+    pub fn step_index(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+
+    /// The program of a kind's program field, e.g. `expr` of a `transform` step.
+    pub fn program(step: &PlanStep, field: &str) -> Option<ProgramId> {
+        step.programs.iter().find(|(f, _)| *f == field).map(|&(_, id)| id)
+    }
+}

@@ -1,0 +1,755 @@
+//! Semantic validation: ids, needs, cycles, kinds and their configuration, expressions and the
+//! steps they read, error handlers, the input schema and test cases. Every problem is reported in
+//! one pass; a [`Plan`] comes out only when there is no error.
+
+use crate::code::Code;
+use crate::decode::{self, NESTED_STEP_KEYS};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::expr::{self, ExprError, ProgramId, ProgramsBuilder};
+use crate::kind::{Catalog, KindSpec};
+use crate::model::{OnError, Pipeline, Status, Step};
+use crate::node::{Node, NodeValue, Seg};
+use crate::plan::{Import, InputSchema, Plan, PlanStep, Route};
+use crate::source::{Source, Span};
+use crate::suggest::did_you_mean;
+use crate::template::{self, Part, Piece, Template};
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// The result of loading a pipeline: a plan when there is no error, and every diagnostic.
+#[derive(Debug)]
+pub struct Loaded {
+    pub plan: Option<Plan>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Parses, decodes and validates a pipeline file.
+pub fn load(source: Source, catalog: &dyn Catalog) -> Loaded {
+    let root = match crate::node::parse(&source) {
+        Ok(root) => root,
+        Err(diagnostics) => return Loaded { plan: None, diagnostics },
+    };
+    let mut d = Diagnostics::default();
+    let Some(pipeline) = decode::pipeline(&root, &mut d) else {
+        return Loaded { plan: None, diagnostics: d.into_vec() };
+    };
+    let v = Validator {
+        source: &source,
+        root: &root,
+        catalog,
+        pipeline: &pipeline,
+        d,
+        programs: ProgramsBuilder::default(),
+        origins: Vec::new(),
+        index: HashMap::new(),
+        parents: Vec::new(),
+        read: Vec::new(),
+        dynamic_reads: false,
+        schemas: HashMap::new(),
+        imports: Vec::new(),
+    };
+    v.run(source.clone(), pipeline.clone())
+}
+
+/// Where an expression's text stands in the file, to turn offsets inside it into file spans.
+struct Origin {
+    span: Span,
+    /// Whether the text in the file is byte-for-byte the expression (no escapes, one line).
+    exact: bool,
+    /// Offset of the expression inside the string (for `${{ }}` pieces).
+    base: usize,
+}
+
+impl Origin {
+    fn span(&self, offset: usize, len: usize) -> Span {
+        if self.exact { self.span.sub(self.base + offset, len.max(1)) } else { self.span }
+    }
+}
+
+struct Validator<'a> {
+    source: &'a Source,
+    root: &'a Node,
+    catalog: &'a dyn Catalog,
+    pipeline: &'a Pipeline,
+    d: Diagnostics,
+    programs: ProgramsBuilder,
+    origins: Vec<Origin>,
+    /// Step id -> index of its first definition.
+    index: HashMap<&'a str, usize>,
+    /// For each step, the steps that finish before it may start: its needs, and for a handler the
+    /// steps that name it.
+    parents: Vec<Vec<usize>>,
+    /// Steps whose output some expression reads.
+    read: Vec<bool>,
+    /// Whether some expression reads `.steps` in a way the analysis cannot follow.
+    dynamic_reads: bool,
+    /// Compiled `with` schemas by kind name.
+    schemas: HashMap<&'static str, Option<jsonschema::Validator>>,
+    imports: Vec<Import>,
+}
+
+/// Which context an expression runs in, for the `.steps.X` checks.
+#[derive(Clone, Copy)]
+enum Scope {
+    /// Inside step `i`: may read its ancestors only.
+    Step(usize),
+    /// The run's `output`: may read any step.
+    Output,
+}
+
+impl<'a> Validator<'a> {
+    fn step_node(&self, i: usize) -> &'a Node {
+        self.root.at(&[Seg::Key("steps"), Seg::Index(i)])
+    }
+
+    fn run(mut self, source: Source, pipeline: Pipeline) -> Loaded {
+        self.check_header();
+        self.check_ids();
+        let needs = self.resolve_needs();
+        let acyclic = self.check_cycles(&needs);
+        let routes = self.resolve_handlers(&needs);
+        let mut steps: Vec<PlanStep> = Vec::with_capacity(self.pipeline.steps.len());
+        self.read = vec![false; self.pipeline.steps.len()];
+        for (i, step) in self.pipeline.steps.iter().enumerate() {
+            let node = self.step_node(i);
+            let planned = self.plan_step(step, node, Scope::Step(i), acyclic);
+            steps.push(PlanStep { needs: needs[i].clone(), on_error: routes[i], ..planned });
+        }
+        for i in 0..steps.len() {
+            for n in steps[i].needs.clone() {
+                steps[n].dependents.push(i);
+            }
+            if let Route::Handler(h) = steps[i].on_error {
+                steps[h].handler = true;
+            }
+        }
+        let output = self.pipeline.output.as_deref().and_then(|code| {
+            let node = self.root.get("output")?;
+            self.expression(code, node, 0, Scope::Output, acyclic)
+        });
+        let input_schema = self.check_input_schema();
+        self.check_tests();
+        self.check_unread_outputs(&steps, output.is_some());
+
+        let programs = match std::mem::take(&mut self.programs).build() {
+            Ok(p) => Some(p),
+            Err(errs) => {
+                for (id, e) in errs {
+                    let span = self.origins[id.0 as usize].span(e.offset, e.len);
+                    self.d.error(Code::ExprSyntax, span, format!("jq: {}", e.message));
+                }
+                None
+            }
+        };
+        let plan = match programs {
+            Some(programs) if !self.d.has_errors() => {
+                Some(Plan::new(source, pipeline, steps, programs, output, input_schema, self.imports))
+            }
+            _ => None,
+        };
+        Loaded { plan, diagnostics: self.d.into_vec() }
+    }
+
+    fn check_header(&mut self) {
+        let p = self.pipeline;
+        if let Some(node) = self.root.get("name")
+            && node.as_str().is_some()
+            && !valid_name(&p.name)
+        {
+            self.d.push(
+                Diagnostic::new(Code::BadName, node.span, format!("invalid pipeline name \"{}\"", p.name))
+                    .with_hint("use lowercase letters, digits, `-`, `_` and `.`, starting with a letter or digit"),
+            );
+        }
+        if let (Some(v), Some(node)) = (&p.version, self.root.get("version"))
+            && !v.is_empty()
+            && let Err(e) = semver::Version::parse(v)
+        {
+            self.d.push(
+                Diagnostic::new(Code::BadVersion, node.span, format!("invalid version \"{v}\": {e}"))
+                    .with_hint("use a semantic version such as 1.2.0"),
+            );
+        }
+        if p.steps.is_empty()
+            && let Some(node) = self.root.get("steps")
+            && matches!(node.value, NodeValue::Seq(_))
+        {
+            self.d.error(Code::NoSteps, node.span, "the pipeline has no steps");
+        }
+    }
+
+    fn check_ids(&mut self) {
+        for (i, step) in self.pipeline.steps.iter().enumerate() {
+            let Some(node) = self.step_node(i).get("id").filter(|n| n.as_str().is_some()) else { continue };
+            if !valid_id(&step.id) {
+                self.d.push(
+                    Diagnostic::new(Code::BadId, node.span, format!("invalid step id \"{}\"", step.id))
+                        .with_hint("use lowercase letters, digits and `_`, starting with a letter (ids are used in jq paths like `.steps.my_step`)"),
+                );
+            }
+            match self.index.get(step.id.as_str()) {
+                Some(&first) => {
+                    let line = self.source.line_col(self.step_node(first).span.start).line;
+                    self.d.push(
+                        Diagnostic::new(Code::DuplicateId, node.span, format!("duplicate step id \"{}\"", step.id))
+                            .with_hint(format!("the first step with this id is on line {line}")),
+                    );
+                }
+                None => {
+                    self.index.insert(&step.id, i);
+                }
+            }
+        }
+    }
+
+    fn resolve_needs(&mut self) -> Vec<Vec<usize>> {
+        let ids: Vec<&str> = self.pipeline.steps.iter().map(|s| s.id.as_str()).collect();
+        let mut all = Vec::with_capacity(ids.len());
+        for (i, step) in self.pipeline.steps.iter().enumerate() {
+            let node = self.step_node(i).get("needs");
+            let mut needs: Vec<usize> = Vec::with_capacity(step.needs.len());
+            for (k, need) in step.needs.iter().enumerate() {
+                let span = node.map(|n| n.at(&[Seg::Index(k)]).span);
+                match self.index.get(need.as_str()) {
+                    None => {
+                        let mut diag = Diagnostic::new(
+                            Code::UnknownNeed,
+                            span,
+                            format!("unknown need \"{need}\" in step \"{}\"", step.id),
+                        );
+                        if let Some(hint) = did_you_mean(need, ids.iter().copied()) {
+                            diag = diag.with_hint(hint);
+                        }
+                        self.d.push(diag);
+                    }
+                    Some(&n) if n == i => {
+                        self.d.error(Code::SelfNeed, span, format!("step \"{}\" needs itself", step.id));
+                    }
+                    Some(&n) if needs.contains(&n) => {
+                        self.d.error(Code::SelfNeed, span, format!("step \"{}\" lists \"{need}\" twice in `needs`", step.id));
+                    }
+                    Some(&n) => needs.push(n),
+                }
+            }
+            all.push(needs);
+        }
+        self.parents = all.clone();
+        all
+    }
+
+    /// Reports every cycle (one per strongly connected component) with its path.
+    fn check_cycles(&mut self, needs: &[Vec<usize>]) -> bool {
+        let mut acyclic = true;
+        for component in strongly_connected(needs) {
+            if component.len() < 2 {
+                continue;
+            }
+            acyclic = false;
+            let path = cycle_path(needs, &component);
+            let names: Vec<&str> = path.iter().map(|&i| self.pipeline.steps[i].id.as_str()).collect();
+            let first = path[0];
+            let span = self.step_node(first).get("needs").map_or(self.step_node(first).span, |n| n.span);
+            self.d.push(
+                Diagnostic::new(Code::Cycle, span, format!("steps depend on each other in a cycle: {}", names.join(" -> ")))
+                    .with_hint("remove one of these needs; to repeat work, use `foreach`"),
+            );
+        }
+        acyclic
+    }
+
+    fn resolve_handlers(&mut self, needs: &[Vec<usize>]) -> Vec<Route> {
+        let mut routes = Vec::with_capacity(needs.len());
+        for (i, step) in self.pipeline.steps.iter().enumerate() {
+            let route = match &step.on_error {
+                OnError::Fail => Route::Fail,
+                OnError::Continue => Route::Continue,
+                OnError::Handler(h) => {
+                    let span = self.step_node(i).get("on_error").map(|n| n.span);
+                    match self.index.get(h.as_str()).copied() {
+                        None => {
+                            let ids = self.pipeline.steps.iter().map(|s| s.id.as_str());
+                            let hint = did_you_mean(h, ids)
+                                .unwrap_or_else(|| "use `fail`, `continue` or the id of a handler step".into());
+                            self.d.push(
+                                Diagnostic::new(Code::BadHandler, span, format!("`on_error` names unknown step \"{h}\""))
+                                    .with_hint(hint),
+                            );
+                            Route::Fail
+                        }
+                        Some(hi) if hi == i => {
+                            self.d.error(Code::BadHandler, span, format!("step \"{}\" cannot handle its own errors", step.id));
+                            Route::Fail
+                        }
+                        Some(hi) if !needs[hi].is_empty() => {
+                            self.d.push(
+                                Diagnostic::new(Code::BadHandler, span, format!("handler step \"{h}\" has `needs`"))
+                                    .with_hint("a handler runs when a step that names it fails; remove its `needs`"),
+                            );
+                            Route::Fail
+                        }
+                        Some(hi) => {
+                            self.parents[hi].push(i);
+                            Route::Handler(hi)
+                        }
+                    }
+                }
+            };
+            routes.push(route);
+        }
+        routes
+    }
+
+    fn plan_step(&mut self, step: &Step, node: &'a Node, scope: Scope, acyclic: bool) -> PlanStep {
+        let kind = self.catalog.kind(&step.uses);
+        if kind.is_none() && !step.uses.is_empty() {
+            let names: Vec<&str> = self.catalog.kinds().iter().map(|k| k.name).collect();
+            let hint = did_you_mean(&step.uses, names.iter().copied())
+                .unwrap_or_else(|| format!("available kinds: {}", names.join(", ")));
+            self.d.push(
+                Diagnostic::new(Code::UnknownKind, node.get("uses").map(|n| n.span), format!("unknown step kind \"{}\"", step.uses))
+                    .with_hint(hint),
+            );
+        }
+        let condition = match (&step.condition, node.get("if")) {
+            (Some(code), Some(n)) => self.expression(code, n, 0, scope, acyclic),
+            _ => None,
+        };
+        let with_node = node.get("with");
+        let (mut programs, mut nested, mut entries) = (Vec::new(), None, Vec::new());
+        if let (Some(kind), Some(with_node)) = (kind, with_node) {
+            self.check_config(kind, step, with_node);
+        }
+        if let Some(NodeValue::Map(items)) = with_node.map(|n| &n.value) {
+            for (key, value) in items {
+                let name = key.name.as_str();
+                match kind {
+                    Some(k) if k.programs.contains(&name) => {
+                        if let Some(code) = value.as_str() {
+                            let field = k.programs.iter().copied().find(|p| *p == name).unwrap_or_default();
+                            if let Some(id) = self.expression(code, value, 0, scope, acyclic) {
+                                programs.push((field, id));
+                            }
+                        }
+                    }
+                    Some(k) if k.nested_step == Some(name) => {
+                        let inner = decode::step(value, NESTED_STEP_KEYS, &mut self.d);
+                        let planned = self.plan_step(&inner, value, scope, acyclic);
+                        nested = Some(Box::new(PlanStep { id: format!("{}[item]", step.id), ..planned }));
+                    }
+                    Some(k) if k.files.contains(&name) => {
+                        match value.as_str() {
+                            Some(file) if !file.contains("${{") => {
+                                self.imports.push(Import { file: file.to_owned(), span: value.span });
+                            }
+                            _ => self.d.error(
+                                Code::BadConfig,
+                                value.span,
+                                format!("`{name}` must be a file path written out (no `${{{{ }}}}`), so it can be checked before the run"),
+                            ),
+                        }
+                        entries.push((key.name.clone(), Template::Lit(value.to_value())));
+                    }
+                    _ => entries.push((key.name.clone(), self.template(value, scope, acyclic))),
+                }
+            }
+        }
+        PlanStep {
+            id: step.id.clone(),
+            kind: step.uses.clone(),
+            pure: kind.is_some_and(|k| k.pure),
+            needs: Vec::new(),
+            dependents: Vec::new(),
+            condition,
+            with: Template::obj(entries),
+            programs,
+            nested,
+            timeout: step.timeout,
+            retry: step.retry.clone(),
+            on_error: Route::Fail,
+            handler: false,
+        }
+    }
+
+    /// Checks a `with` block against its kind's schema. Values that are `${{ }}` expressions
+    /// cannot be checked before the run and are let through.
+    fn check_config(&mut self, kind: &KindSpec, step: &Step, with_node: &Node) {
+        let validator = self.schemas.entry(kind.name).or_insert_with(|| {
+            let schema = (kind.schema)();
+            jsonschema::options().should_validate_formats(false).build(schema.as_value()).ok()
+        });
+        let Some(validator) = validator else { return };
+        let value = Value::Object(step.with.clone());
+        let mut found = Vec::new();
+        for error in validator.iter_errors(&value) {
+            let pointer = error.instance_path().as_str().to_owned();
+            let segs = pointer_segments(&pointer);
+            let path: Vec<Seg<'_>> = segs.iter().map(|s| s.as_seg()).collect();
+            let target = with_node.at(&path);
+            if target.as_str().is_some_and(|s| s.contains("${{")) {
+                continue;
+            }
+            let at = if pointer.is_empty() { "`with`".to_owned() } else { format!("`with{}`", pointer.replace('/', ".")) };
+            let (span, message, hint) = match error.kind() {
+                jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
+                    for key in unexpected {
+                        let props = schema_properties(&(kind.schema)(), &segs);
+                        let hint = did_you_mean(key, props.iter().map(String::as_str))
+                            .unwrap_or_else(|| format!("`{}` takes: {}", kind.name, props.join(", ")));
+                        found.push((target.key_span(key), format!("unknown key \"{key}\" in {at} of a `{}` step", kind.name), Some(hint)));
+                    }
+                    continue;
+                }
+                jsonschema::error::ValidationErrorKind::Required { property } => (
+                    target.span,
+                    format!("{at} of a `{}` step is missing required key {property}", kind.name),
+                    None,
+                ),
+                _ => (target.span, format!("{at} of a `{}` step: {error}", kind.name), None),
+            };
+            found.push((span, message, hint));
+        }
+        for (span, message, hint) in found {
+            let mut diag = Diagnostic::new(Code::BadConfig, span, message);
+            if let Some(hint) = hint {
+                diag = diag.with_hint(hint);
+            }
+            self.d.push(diag);
+        }
+    }
+
+    /// Compiles a `with` value's `${{ }}` strings.
+    fn template(&mut self, node: &Node, scope: Scope, acyclic: bool) -> Template {
+        match &node.value {
+            NodeValue::String(s, _) if s.contains("${{") => {
+                let pieces = match template::split(s) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        let origin = self.origin(node, 0);
+                        self.d.error(Code::ExprSyntax, origin.span(e.offset, e.len), e.message);
+                        return Template::Lit(Value::Null);
+                    }
+                };
+                let whole = matches!(&pieces[..], [Piece::Expr { .. }]) && s.trim() == s;
+                let mut parts = Vec::with_capacity(pieces.len());
+                for piece in pieces {
+                    match piece {
+                        Piece::Text(t) => parts.push(Part::Text(t)),
+                        Piece::Expr { code, offset } => match self.expression(code, node, offset, scope, acyclic) {
+                            Some(id) => parts.push(Part::Expr(id)),
+                            None => return Template::Lit(Value::Null),
+                        },
+                    }
+                }
+                match (whole, &parts[..]) {
+                    (true, [Part::Expr(id)]) => Template::Expr(*id),
+                    _ => Template::Concat(parts),
+                }
+            }
+            NodeValue::Seq(items) => Template::arr(items.iter().map(|n| self.template(n, scope, acyclic)).collect()),
+            NodeValue::Map(entries) => Template::obj(
+                entries.iter().map(|(k, v)| (k.name.clone(), self.template(v, scope, acyclic))).collect(),
+            ),
+            _ => Template::Lit(node.to_value()),
+        }
+    }
+
+    fn origin(&self, node: &Node, base: usize) -> Origin {
+        let span = node.content_span();
+        let exact = node.as_str().is_some_and(|s| self.source.slice(span) == s);
+        Origin { span, exact, base }
+    }
+
+    /// Parses an expression, checks the steps it reads and queues it for compilation.
+    fn expression(&mut self, code: &str, node: &Node, base: usize, scope: Scope, acyclic: bool) -> Option<ProgramId> {
+        let origin = self.origin(node, base);
+        let refs = match expr::analyze(code) {
+            Ok(refs) => refs,
+            Err(ExprError { message, offset, len }) => {
+                self.d.push(
+                    Diagnostic::new(Code::ExprSyntax, origin.span(offset, len), format!("jq: {message}"))
+                        .with_hint(format!("in expression `{}`", code.trim())),
+                );
+                return None;
+            }
+        };
+        if code.matches(".steps").count() > refs.len() || code.contains("$__loc__") {
+            self.dynamic_reads = true;
+        }
+        for r in &refs {
+            let span = origin.span(r.offset, r.len);
+            let Some(&target) = self.index.get(r.name.as_str()) else {
+                let ids = self.pipeline.steps.iter().map(|s| s.id.as_str());
+                let mut diag = Diagnostic::new(Code::UnknownStepRef, span, format!("`.steps.{}` names a step that does not exist", r.name));
+                if let Some(hint) = did_you_mean(&r.name, ids) {
+                    diag = diag.with_hint(hint);
+                }
+                self.d.push(diag);
+                continue;
+            };
+            self.read[target] = true;
+            if let Scope::Step(from) = scope
+                && acyclic
+                && !self.is_ancestor(target, from)
+            {
+                let from_id = &self.pipeline.steps[from].id;
+                let hint = if target == from {
+                    "a step cannot read its own output".to_owned()
+                } else {
+                    format!("add \"{}\" to the `needs` of \"{from_id}\" (directly or through another step)", r.name)
+                };
+                self.d.push(
+                    Diagnostic::new(
+                        Code::NotAncestor,
+                        span,
+                        format!("step \"{from_id}\" reads `.steps.{}`, which is not guaranteed to have finished before it", r.name),
+                    )
+                    .with_hint(hint),
+                );
+            }
+        }
+        self.origins.push(origin);
+        Some(self.programs.add(code))
+    }
+
+    /// Whether `target` finishes before `from` starts in every run.
+    fn is_ancestor(&self, target: usize, from: usize) -> bool {
+        let mut seen = vec![false; self.parents.len()];
+        let mut todo = vec![from];
+        while let Some(i) = todo.pop() {
+            for &p in &self.parents[i] {
+                if p == target {
+                    return true;
+                }
+                if !seen[p] {
+                    seen[p] = true;
+                    todo.push(p);
+                }
+            }
+        }
+        false
+    }
+
+    fn check_input_schema(&mut self) -> Option<InputSchema> {
+        let schema = self.pipeline.input.as_ref()?;
+        let node = self.root.get("input")?;
+        if let Err(e) = jsonschema::meta::validate(schema) {
+            let at = node.at(&pointer_segments(e.instance_path().as_str()).iter().map(|s| s.as_seg()).collect::<Vec<_>>());
+            self.d.error(Code::BadInputSchema, at.span, format!("`input` is not a valid JSON Schema: {e}"));
+            return None;
+        }
+        match jsonschema::options().should_validate_formats(true).build(schema) {
+            Ok(v) => Some(InputSchema(v)),
+            Err(e) => {
+                self.d.error(Code::BadInputSchema, node.span, format!("`input` is not a usable JSON Schema: {e}"));
+                None
+            }
+        }
+    }
+
+    fn check_tests(&mut self) {
+        let Some(NodeValue::Seq(cases)) = self.root.get("tests").map(|n| &n.value) else { return };
+        let ids: Vec<&str> = self.pipeline.steps.iter().map(|s| s.id.as_str()).collect();
+        for case in cases {
+            let mock = case.get("mock").and_then(Node::as_map).unwrap_or_default();
+            let steps = case.get("expect").and_then(|e| e.get("steps")).and_then(Node::as_map).unwrap_or_default();
+            for (key, _) in mock.iter().chain(steps) {
+                if !self.index.contains_key(key.name.as_str()) {
+                    let mut diag =
+                        Diagnostic::new(Code::BadTest, key.span, format!("test case names step \"{}\", which does not exist", key.name));
+                    if let Some(hint) = did_you_mean(&key.name, ids.iter().copied()) {
+                        diag = diag.with_hint(hint);
+                    }
+                    self.d.push(diag);
+                }
+            }
+            for (key, value) in steps {
+                if value.as_str().and_then(Status::parse).is_none() {
+                    self.d.push(
+                        Diagnostic::new(Code::BadTest, value.span, format!("expected status of \"{}\" is not a status", key.name))
+                            .with_hint("use succeeded, failed, skipped or cancelled"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Warns about steps without side effects whose output nothing can observe.
+    fn check_unread_outputs(&mut self, steps: &[PlanStep], explicit_output: bool) {
+        if self.dynamic_reads {
+            return;
+        }
+        let sinks = steps.iter().filter(|s| s.dependents.is_empty() && !s.handler).count();
+        for (i, step) in steps.iter().enumerate() {
+            let default_output = !explicit_output && step.dependents.is_empty() && !step.handler && sinks > 0;
+            if step.pure && !self.read[i] && step.dependents.is_empty() && !default_output {
+                let span = self.step_node(i).get("id").map_or(self.step_node(i).span, |n| n.span);
+                self.d.push(
+                    Diagnostic::new(Code::UnusedOutput, span, format!("nothing reads the output of step \"{}\"", step.id))
+                        .with_hint("read it in `output` or another step's expression, or remove the step"),
+                );
+            }
+        }
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
+}
+
+fn valid_id(id: &str) -> bool {
+    let mut chars = id.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// A JSON pointer segment, owned.
+enum PSeg {
+    Key(String),
+    Index(usize),
+}
+
+impl PSeg {
+    fn as_seg(&self) -> Seg<'_> {
+        match self {
+            PSeg::Key(k) => Seg::Key(k),
+            PSeg::Index(i) => Seg::Index(*i),
+        }
+    }
+}
+
+fn pointer_segments(pointer: &str) -> Vec<PSeg> {
+    pointer
+        .split('/')
+        .skip(1)
+        .map(|s| {
+            let s = s.replace("~1", "/").replace("~0", "~");
+            match s.parse() {
+                Ok(i) => PSeg::Index(i),
+                Err(_) => PSeg::Key(s),
+            }
+        })
+        .collect()
+}
+
+/// The property names a schema allows at a path (for "did you mean" on unknown keys).
+fn schema_properties(schema: &schemars::Schema, path: &[PSeg]) -> Vec<String> {
+    let root = schema.as_value();
+    let mut at = root;
+    for seg in path {
+        let resolved = resolve_ref(root, at);
+        at = match seg {
+            PSeg::Key(k) => resolved.get("properties").and_then(|p| p.get(k)).unwrap_or(&Value::Null),
+            PSeg::Index(_) => resolved.get("items").unwrap_or(&Value::Null),
+        };
+    }
+    resolve_ref(root, at)
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn resolve_ref<'v>(root: &'v Value, at: &'v Value) -> &'v Value {
+    match at.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix('#')) {
+        Some(pointer) => root.pointer(pointer).unwrap_or(at),
+        None => at,
+    }
+}
+
+/// Tarjan's strongly connected components, iteratively (pipelines may have 10,000 steps).
+fn strongly_connected(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    let n = edges.len();
+    let (mut index, mut low, mut on_stack) = (vec![usize::MAX; n], vec![0; n], vec![false; n]);
+    let (mut stack, mut components, mut next) = (Vec::new(), Vec::new(), 0);
+    for start in 0..n {
+        if index[start] != usize::MAX {
+            continue;
+        }
+        // Each frame is (node, position in its edge list).
+        let mut frames = vec![(start, 0)];
+        index[start] = next;
+        low[start] = next;
+        next += 1;
+        stack.push(start);
+        on_stack[start] = true;
+        while let Some(&mut (v, ref mut pos)) = frames.last_mut() {
+            if let Some(&w) = edges[v].get(*pos) {
+                *pos += 1;
+                if index[w] == usize::MAX {
+                    index[w] = next;
+                    low[w] = next;
+                    next += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    frames.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+                continue;
+            }
+            frames.pop();
+            if let Some(&(parent, _)) = frames.last() {
+                low[parent] = low[parent].min(low[v]);
+            }
+            if low[v] == index[v] {
+                let mut component = Vec::new();
+                while let Some(w) = stack.pop() {
+                    on_stack[w] = false;
+                    component.push(w);
+                    if w == v {
+                        break;
+                    }
+                }
+                components.push(component);
+            }
+        }
+    }
+    components
+}
+
+/// A cycle through a strongly connected component, as step indices ending where it started,
+/// following `needs` edges in reverse so it reads in execution order (a -> b means b needs a).
+fn cycle_path(needs: &[Vec<usize>], component: &[usize]) -> Vec<usize> {
+    let start = *component.iter().min().unwrap_or(&0);
+    let in_component = |i: &usize| component.contains(i);
+    let mut path = vec![start];
+    let mut seen = vec![start];
+    let mut at = start;
+    loop {
+        let Some(&next) = needs[at].iter().find(|n| in_component(n)) else { break };
+        if let Some(pos) = seen.iter().position(|&s| s == next) {
+            path.drain(..pos);
+            path.push(next);
+            break;
+        }
+        seen.push(next);
+        path.push(next);
+        at = next;
+    }
+    path.reverse();
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tarjan_finds_cycles_only_where_they_are() {
+        // 0 <- 1 <- 2 <- 0 is a cycle; 3 needs 0.
+        let needs = vec![vec![2], vec![0], vec![1], vec![0]];
+        let comps: Vec<_> = strongly_connected(&needs).into_iter().filter(|c| c.len() > 1).collect();
+        assert_eq!(comps.len(), 1);
+        let path = cycle_path(&needs, &comps[0]);
+        assert_eq!(path.first(), path.last());
+        assert_eq!(path.len(), 4);
+    }
+
+    #[test]
+    fn names_and_ids() {
+        assert!(valid_name("score-order.v2") && !valid_name("Score") && !valid_name("-x"));
+        assert!(valid_id("fetch_2") && !valid_id("2fetch") && !valid_id("fetch-x"));
+    }
+}
