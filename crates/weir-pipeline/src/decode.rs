@@ -11,10 +11,27 @@ use crate::node::{Key, Node, NodeValue};
 use crate::suggest::did_you_mean;
 use serde_json::{Map, Value};
 
-pub(crate) const PIPELINE_KEYS: &[&str] =
-    &["name", "version", "description", "input", "concurrency", "steps", "output", "tests"];
-pub(crate) const STEP_KEYS: &[&str] =
-    &["id", "description", "uses", "needs", "if", "with", "timeout", "retry", "on_error"];
+pub(crate) const PIPELINE_KEYS: &[&str] = &[
+    "name",
+    "version",
+    "description",
+    "input",
+    "concurrency",
+    "steps",
+    "output",
+    "tests",
+];
+pub(crate) const STEP_KEYS: &[&str] = &[
+    "id",
+    "description",
+    "uses",
+    "needs",
+    "if",
+    "with",
+    "timeout",
+    "retry",
+    "on_error",
+];
 /// Keys of a nested step (`foreach.step`): no id, needs, condition or error routing of its own.
 pub(crate) const NESTED_STEP_KEYS: &[&str] = &["uses", "with", "timeout", "retry"];
 const RETRY_KEYS: &[&str] = &["attempts", "backoff"];
@@ -32,7 +49,11 @@ impl<'n> Fields<'n> {
     /// Reports a node that is not a mapping, and every key not in `known`.
     pub(crate) fn new(node: &'n Node, known: &[&str], what: &str, d: &mut Diagnostics) -> Option<Self> {
         let Some(entries) = node.as_map() else {
-            d.error(Code::NotAMapping, node.span, format!("{what} must be a mapping, found {}", node.type_name()));
+            d.error(
+                Code::NotAMapping,
+                node.span,
+                format!("{what} must be a mapping, found {}", node.type_name()),
+            );
             return None;
         };
         for (key, _) in entries {
@@ -40,8 +61,12 @@ impl<'n> Fields<'n> {
                 let hint = did_you_mean(&key.name, known.iter().copied())
                     .unwrap_or_else(|| format!("{what} may have: {}", known.join(", ")));
                 d.push(
-                    Diagnostic::new(Code::UnknownKey, key.span, format!("unknown key \"{}\" in {what}", key.name))
-                        .with_hint(hint),
+                    Diagnostic::new(
+                        Code::UnknownKey,
+                        key.span,
+                        format!("unknown key \"{}\" in {what}", key.name),
+                    )
+                    .with_hint(hint),
                 );
             }
         }
@@ -55,7 +80,11 @@ impl<'n> Fields<'n> {
     pub(crate) fn required(&self, key: &str, what: &str, d: &mut Diagnostics) -> Option<&'n Node> {
         let found = self.get(key);
         if found.is_none() {
-            d.error(Code::MissingKey, self.node.span, format!("{what} is missing required key \"{key}\""));
+            d.error(
+                Code::MissingKey,
+                self.node.span,
+                format!("{what} is missing required key \"{key}\""),
+            );
         }
         found
     }
@@ -82,7 +111,10 @@ impl<'n> Fields<'n> {
                 d.error(
                     Code::WrongType,
                     node.span,
-                    format!("`{key}` must be a whole number of at least {min}, found {}", describe(node)),
+                    format!(
+                        "`{key}` must be a whole number of at least {min}, found {}",
+                        describe(node)
+                    ),
                 );
                 None
             }
@@ -94,7 +126,14 @@ impl<'n> Fields<'n> {
         match &node.value {
             NodeValue::Number(n) if n.as_f64().is_some_and(|v| v >= min) => n.as_f64(),
             _ => {
-                d.error(Code::WrongType, node.span, format!("`{key}` must be a number of at least {min}, found {}", describe(node)));
+                d.error(
+                    Code::WrongType,
+                    node.span,
+                    format!(
+                        "`{key}` must be a number of at least {min}, found {}",
+                        describe(node)
+                    ),
+                );
                 None
             }
         }
@@ -105,7 +144,11 @@ impl<'n> Fields<'n> {
         match node.value {
             NodeValue::Bool(b) => Some(b),
             _ => {
-                d.error(Code::WrongType, node.span, format!("`{key}` must be true or false, found {}", describe(node)));
+                d.error(
+                    Code::WrongType,
+                    node.span,
+                    format!("`{key}` must be true or false, found {}", describe(node)),
+                );
                 None
             }
         }
@@ -116,7 +159,11 @@ impl<'n> Fields<'n> {
         match node.to_value() {
             Value::Object(map) => Some(map),
             _ => {
-                d.error(Code::WrongType, node.span, format!("`{key}` must be a mapping, found {}", node.type_name()));
+                d.error(
+                    Code::WrongType,
+                    node.span,
+                    format!("`{key}` must be a mapping, found {}", node.type_name()),
+                );
                 None
             }
         }
@@ -127,7 +174,11 @@ fn string(node: &Node, key: &str, d: &mut Diagnostics) -> Option<String> {
     match node.as_str() {
         Some(s) => Some(s.to_owned()),
         None => {
-            d.error(Code::WrongType, node.span, format!("`{key}` must be a string, found {}", describe(node)));
+            d.error(
+                Code::WrongType,
+                node.span,
+                format!("`{key}` must be a string, found {}", describe(node)),
+            );
             None
         }
     }
@@ -147,12 +198,19 @@ fn describe(node: &Node) -> String {
 /// semantic checks that follow still see as much of the pipeline as possible.
 pub(crate) fn pipeline(root: &Node, d: &mut Diagnostics) -> Option<Pipeline> {
     let f = Fields::new(root, PIPELINE_KEYS, "the pipeline", d)?;
-    let name = f.required("name", "the pipeline", d).and_then(|n| string(n, "name", d)).unwrap_or_default();
+    let name = f
+        .required("name", "the pipeline", d)
+        .and_then(|n| string(n, "name", d))
+        .unwrap_or_default();
     let steps = match f.required("steps", "the pipeline", d) {
         Some(node) => match &node.value {
             NodeValue::Seq(items) => items.iter().map(|n| step(n, STEP_KEYS, d)).collect(),
             _ => {
-                d.error(Code::WrongType, node.span, format!("`steps` must be a list of steps, found {}", node.type_name()));
+                d.error(
+                    Code::WrongType,
+                    node.span,
+                    format!("`steps` must be a list of steps, found {}", node.type_name()),
+                );
                 Vec::new()
             }
         },
@@ -161,25 +219,47 @@ pub(crate) fn pipeline(root: &Node, d: &mut Diagnostics) -> Option<Pipeline> {
     let tests = f.get("tests").map_or_else(Vec::new, |node| match &node.value {
         NodeValue::Seq(items) => items.iter().filter_map(|n| test_case(n, d)).collect(),
         _ => {
-            d.error(Code::WrongType, node.span, format!("`tests` must be a list of test cases, found {}", node.type_name()));
+            d.error(
+                Code::WrongType,
+                node.span,
+                format!("`tests` must be a list of test cases, found {}", node.type_name()),
+            );
             Vec::new()
         }
     });
     let input = f.get("input").map(|n| {
         if n.as_map().is_none() && !matches!(n.value, NodeValue::Bool(_)) {
-            d.error(Code::BadInputSchema, n.span, format!("`input` must be a JSON Schema (a mapping), found {}", n.type_name()));
+            d.error(
+                Code::BadInputSchema,
+                n.span,
+                format!(
+                    "`input` must be a JSON Schema (a mapping), found {}",
+                    n.type_name()
+                ),
+            );
         }
         n.to_value()
     });
     Some(Pipeline {
         name,
-        version: f.string("version", d).or_else(|| {
+        version: match f.get("version") {
             // `version: 1.2` is a YAML number; say what is wrong rather than "wrong type".
-            f.get("version").filter(|n| matches!(n.value, NodeValue::Number(_))).map(|n| {
-                d.error(Code::BadVersion, n.span, "`version` must be a semantic version string such as 1.2.0");
-                String::new()
-            })
-        }),
+            Some(n) if matches!(n.value, NodeValue::Number(_)) => {
+                d.push(
+                    Diagnostic::new(
+                        Code::BadVersion,
+                        n.span,
+                        format!(
+                            "`version` must be a semantic version string, found the number {}",
+                            n.to_value()
+                        ),
+                    )
+                    .with_hint("write all three parts, e.g. 1.2.0 (quote it if YAML reads it as a number)"),
+                );
+                None
+            }
+            _ => f.string("version", d),
+        },
         description: f.string("description", d),
         input,
         concurrency: f.integer("concurrency", 1, d),
@@ -191,12 +271,18 @@ pub(crate) fn pipeline(root: &Node, d: &mut Diagnostics) -> Option<Pipeline> {
 
 /// Decodes a step (or, with `NESTED_STEP_KEYS`, a nested step without an id).
 pub(crate) fn step(node: &Node, keys: &[&str], d: &mut Diagnostics) -> Step {
-    let what = if keys == STEP_KEYS { "a step" } else { "a nested step" };
+    let what = if keys == STEP_KEYS {
+        "a step"
+    } else {
+        "a nested step"
+    };
     let Some(f) = Fields::new(node, keys, what, d) else {
         return empty_step();
     };
     let id = if keys == STEP_KEYS {
-        f.required("id", what, d).and_then(|n| string(n, "id", d)).unwrap_or_default()
+        f.required("id", what, d)
+            .and_then(|n| string(n, "id", d))
+            .unwrap_or_default()
     } else {
         String::new()
     };
@@ -206,13 +292,20 @@ pub(crate) fn step(node: &Node, keys: &[&str], d: &mut Diagnostics) -> Step {
             NodeValue::String(s, _) => vec![s.clone()],
             NodeValue::Seq(items) => items.iter().filter_map(|i| string(i, "needs", d)).collect(),
             _ => {
-                d.error(Code::WrongType, n.span, format!("`needs` must be a list of step ids, found {}", n.type_name()));
+                d.error(
+                    Code::WrongType,
+                    n.span,
+                    format!("`needs` must be a list of step ids, found {}", n.type_name()),
+                );
                 Vec::new()
             }
         },
     };
     Step {
-        uses: f.required("uses", what, d).and_then(|n| string(n, "uses", d)).unwrap_or_default(),
+        uses: f
+            .required("uses", what, d)
+            .and_then(|n| string(n, "uses", d))
+            .unwrap_or_default(),
         id,
         description: f.string("description", d),
         needs,
@@ -220,7 +313,9 @@ pub(crate) fn step(node: &Node, keys: &[&str], d: &mut Diagnostics) -> Step {
         with: f.object("with", d).unwrap_or_default(),
         timeout: f.duration("timeout", d),
         retry: f.get("retry").and_then(|n| retry(n, d)),
-        on_error: f.string("on_error", d).map_or(OnError::Fail, |s| OnError::parse(&s)),
+        on_error: f
+            .string("on_error", d)
+            .map_or(OnError::Fail, |s| OnError::parse(&s)),
     }
 }
 
@@ -240,7 +335,9 @@ fn empty_step() -> Step {
 
 fn retry(node: &Node, d: &mut Diagnostics) -> Option<Retry> {
     let f = Fields::new(node, RETRY_KEYS, "`retry`", d)?;
-    let attempts = f.required("attempts", "`retry`", d).and_then(|_| f.integer("attempts", 1, d))?;
+    let attempts = f
+        .required("attempts", "`retry`", d)
+        .and_then(|_| f.integer("attempts", 1, d))?;
     let backoff = match f.get("backoff") {
         None => Backoff::default(),
         Some(b) => {
@@ -259,14 +356,21 @@ fn retry(node: &Node, d: &mut Diagnostics) -> Option<Retry> {
 
 fn test_case(node: &Node, d: &mut Diagnostics) -> Option<TestCase> {
     let f = Fields::new(node, TEST_KEYS, "a test case", d)?;
-    let name = f.required("name", "a test case", d).and_then(|n| string(n, "name", d)).unwrap_or_default();
+    let name = f
+        .required("name", "a test case", d)
+        .and_then(|n| string(n, "name", d))
+        .unwrap_or_default();
     let expect = f.required("expect", "a test case", d).and_then(|n| {
         let fe = Fields::new(n, EXPECT_KEYS, "`expect`", d)?;
         let status = fe.get("status").and_then(|n| {
             let s = string(n, "status", d)?;
             let status = Status::parse(&s);
             if status.is_none() {
-                d.error(Code::WrongType, n.span, format!("unknown status \"{s}\": use succeeded, failed or cancelled"));
+                d.error(
+                    Code::WrongType,
+                    n.span,
+                    format!("unknown status \"{s}\": use succeeded, failed or cancelled"),
+                );
             }
             status
         });

@@ -96,18 +96,32 @@ pub fn render(source: &Source, d: &Diagnostic, color: bool) -> String {
             let lc = source.line_col(span.start);
             let gutter = lc.line.to_string().len();
             let pad = " ".repeat(gutter);
-            let _ = writeln!(out, "{pad}{blue}-->{reset} {}:{}:{}", source.name(), lc.line, lc.col);
+            let _ = writeln!(
+                out,
+                "{pad}{blue}-->{reset} {}:{}:{}",
+                source.name(),
+                lc.line,
+                lc.col
+            );
             let line = source.line_text(lc.line);
             let _ = writeln!(out, "{pad} {blue}|{reset}");
             let _ = writeln!(out, "{blue}{}{reset} {blue}|{reset} {line}", lc.line);
             let end = source.line_col(span.end);
-            let width = if end.line == lc.line { (end.col - lc.col).max(1) } else { 1 };
+            let width = if end.line == lc.line {
+                (end.col - lc.col).max(1)
+            } else {
+                1
+            };
             let lead: String = line
                 .chars()
                 .take(lc.col as usize - 1)
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
-            let _ = writeln!(out, "{pad} {blue}|{reset} {lead}{sev}{}{reset}", "^".repeat(width as usize));
+            let _ = writeln!(
+                out,
+                "{pad} {blue}|{reset} {lead}{sev}{}{reset}",
+                "^".repeat(width as usize)
+            );
         }
         None => {
             let _ = writeln!(out, " {blue}-->{reset} {}", source.name());

@@ -17,9 +17,19 @@ pub struct KindSpec {
     pub nested_step: Option<&'static str>,
     /// `with` keys naming another pipeline file, relative to this one.
     pub files: &'static [&'static str],
-    /// Whether running the kind has no effect outside the run: such steps run for real in
-    /// `weir dry-run`, and an output nothing reads is reported.
-    pub pure: bool,
+    pub effects: Effects,
+}
+
+/// What running a step of a kind does outside the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effects {
+    /// Nothing: the step only computes its output. Such steps run for real in `weir dry-run`,
+    /// and one whose output nothing reads is reported.
+    None,
+    /// Something outside the run (a request, a log line, time passing): mocked in `weir dry-run`.
+    External,
+    /// Whatever the steps it runs do (`foreach`, `pipeline`): those follow their own rule.
+    Nested,
 }
 
 /// The set of step kinds a pipeline may use.

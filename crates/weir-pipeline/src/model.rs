@@ -120,7 +120,12 @@ impl Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Self { initial: Self::default_initial(), factor: Self::default_factor(), max: Self::default_max(), jitter: false }
+        Self {
+            initial: Self::default_initial(),
+            factor: Self::default_factor(),
+            max: Self::default_max(),
+            jitter: false,
+        }
     }
 }
 
@@ -264,7 +269,10 @@ impl Status {
 
     /// Whether the status is final.
     pub fn is_finished(self) -> bool {
-        matches!(self, Status::Succeeded | Status::Failed | Status::Skipped | Status::Cancelled)
+        matches!(
+            self,
+            Status::Succeeded | Status::Failed | Status::Skipped | Status::Cancelled
+        )
     }
 }
 

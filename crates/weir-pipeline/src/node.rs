@@ -112,7 +112,9 @@ impl Node {
     /// The span of the text inside a string scalar, without its quotes.
     pub fn content_span(&self) -> Span {
         match &self.value {
-            NodeValue::String(_, Style::SingleQuoted | Style::DoubleQuoted) if self.span.end > self.span.start + 1 => {
+            NodeValue::String(_, Style::SingleQuoted | Style::DoubleQuoted)
+                if self.span.end > self.span.start + 1 =>
+            {
                 Span::new(self.span.start + 1, self.span.end - 1)
             }
             _ => self.span,
@@ -127,9 +129,12 @@ impl Node {
             NodeValue::Number(n) => Value::Number(n.clone()),
             NodeValue::String(s, _) => Value::String(s.clone()),
             NodeValue::Seq(items) => Value::Array(items.iter().map(Node::to_value).collect()),
-            NodeValue::Map(entries) => {
-                Value::Object(entries.iter().map(|(k, v)| (k.name.clone(), v.to_value())).collect::<Map<_, _>>())
-            }
+            NodeValue::Map(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.name.clone(), v.to_value()))
+                    .collect::<Map<_, _>>(),
+            ),
         }
     }
 }
@@ -137,7 +142,15 @@ impl Node {
 /// Parses YAML or JSON text into a node tree. Returns the first syntax error as a diagnostic
 /// (a parser cannot meaningfully go on after one), plus any duplicate keys.
 pub fn parse(source: &Source) -> Result<Node, Vec<Diagnostic>> {
-    let mut builder = Builder { source, stack: Vec::new(), anchors: Vec::new(), alias_nodes: 0, errors: Vec::new(), root: None, docs: 0 };
+    let mut builder = Builder {
+        source,
+        stack: Vec::new(),
+        anchors: Vec::new(),
+        alias_nodes: 0,
+        errors: Vec::new(),
+        root: None,
+        docs: 0,
+    };
     let mut parser = Parser::new_from_str(source.text());
     loop {
         match parser.next_event() {
@@ -158,21 +171,36 @@ pub fn parse(source: &Source) -> Result<Node, Vec<Diagnostic>> {
     match builder.root {
         Some(root) if builder.errors.is_empty() => Ok(root),
         Some(_) => Err(builder.errors),
-        None => Err(vec![Diagnostic::new(Code::Syntax, Span::point(0), "the file is empty")
-            .with_hint("a pipeline needs at least `name:` and `steps:`")]),
+        None => Err(vec![
+            Diagnostic::new(Code::Syntax, Span::point(0), "the file is empty")
+                .with_hint("a pipeline needs at least `name:` and `steps:`"),
+        ]),
     }
 }
 
 fn scan_error(source: &Source, e: &ScanError) -> Diagnostic {
     let m = e.marker();
     let at = source.offset(m.line(), m.col());
-    Diagnostic::new(Code::Syntax, Span::point(at), format!("invalid YAML/JSON: {}", e.info()))
+    Diagnostic::new(
+        Code::Syntax,
+        Span::point(at),
+        format!("invalid YAML/JSON: {}", e.info()),
+    )
 }
 
 /// A mapping or sequence under construction.
 enum Open {
-    Seq { start: usize, anchor: usize, items: Vec<Node> },
-    Map { start: usize, anchor: usize, entries: Vec<(Key, Node)>, key: Option<Key> },
+    Seq {
+        start: usize,
+        anchor: usize,
+        items: Vec<Node>,
+    },
+    Map {
+        start: usize,
+        anchor: usize,
+        entries: Vec<(Key, Node)>,
+        key: Option<Key>,
+    },
 }
 
 struct Builder<'s> {
@@ -204,24 +232,49 @@ impl Builder<'_> {
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
-                let value = resolve_scalar(&text, style, tag.as_deref()).map_err(|msg| {
-                    Box::new(Diagnostic::new(Code::Syntax, span, msg))
-                })?;
+                let value = resolve_scalar(&text, style, tag.as_deref())
+                    .map_err(|msg| Box::new(Diagnostic::new(Code::Syntax, span, msg)))?;
                 self.finish(Node { value, span }, anchor)
             }
-            Event::SequenceStart(anchor, _) => self.open(Open::Seq { start: span.start, anchor, items: Vec::new() }, span),
-            Event::MappingStart(anchor, _) => {
-                self.open(Open::Map { start: span.start, anchor, entries: Vec::new(), key: None }, span)
-            }
+            Event::SequenceStart(anchor, _) => self.open(
+                Open::Seq {
+                    start: span.start,
+                    anchor,
+                    items: Vec::new(),
+                },
+                span,
+            ),
+            Event::MappingStart(anchor, _) => self.open(
+                Open::Map {
+                    start: span.start,
+                    anchor,
+                    entries: Vec::new(),
+                    key: None,
+                },
+                span,
+            ),
             Event::SequenceEnd | Event::MappingEnd => {
                 let end = self.content_end(span);
                 match self.stack.pop() {
-                    Some(Open::Seq { start, anchor, items }) => {
-                        self.finish(Node { value: NodeValue::Seq(items), span: Span::new(start, end) }, anchor)
-                    }
-                    Some(Open::Map { start, anchor, entries, .. }) => {
-                        self.finish(Node { value: NodeValue::Map(entries), span: Span::new(start, end) }, anchor)
-                    }
+                    Some(Open::Seq { start, anchor, items }) => self.finish(
+                        Node {
+                            value: NodeValue::Seq(items),
+                            span: Span::new(start, end),
+                        },
+                        anchor,
+                    ),
+                    Some(Open::Map {
+                        start,
+                        anchor,
+                        entries,
+                        ..
+                    }) => self.finish(
+                        Node {
+                            value: NodeValue::Map(entries),
+                            span: Span::new(start, end),
+                        },
+                        anchor,
+                    ),
                     None => Ok(()),
                 }
             }
@@ -237,7 +290,13 @@ impl Builder<'_> {
                         format!("aliases expand to more than {MAX_ALIAS_NODES} nodes"),
                     )));
                 }
-                self.finish(Node { value: node.value, span }, 0)
+                self.finish(
+                    Node {
+                        value: node.value,
+                        span,
+                    },
+                    0,
+                )
             }
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => Ok(()),
         }
@@ -284,8 +343,12 @@ impl Builder<'_> {
                     if let Some((first, _)) = entries.iter().find(|(e, _)| e.name == k.name) {
                         let first = self.source.line_col(first.span.start);
                         self.errors.push(
-                            Diagnostic::new(Code::DuplicateKey, k.span, format!("duplicate key \"{}\"", k.name))
-                                .with_hint(format!("the first \"{}\" is on line {}", k.name, first.line)),
+                            Diagnostic::new(
+                                Code::DuplicateKey,
+                                k.span,
+                                format!("duplicate key \"{}\"", k.name),
+                            )
+                            .with_hint(format!("the first \"{}\" is on line {}", k.name, first.line)),
                         );
                     }
                     entries.push((k, node));
@@ -304,7 +367,10 @@ impl Builder<'_> {
                             )));
                         }
                     };
-                    *key = Some(Key { name, span: node.span });
+                    *key = Some(Key {
+                        name,
+                        span: node.span,
+                    });
                 }
             },
         }
@@ -337,7 +403,11 @@ fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Result<N
     match tag {
         None => {}
         Some("tag:yaml.org,2002:str" | "!!str") => return Ok(NodeValue::String(text.to_owned(), style)),
-        Some(other) => return Err(format!("unsupported YAML tag `{other}`; pipeline files use plain values")),
+        Some(other) => {
+            return Err(format!(
+                "unsupported YAML tag `{other}`; pipeline files use plain values"
+            ));
+        }
     }
     if style != Style::Plain {
         return Ok(NodeValue::String(text.to_owned(), style));
@@ -347,7 +417,9 @@ fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Result<N
         "true" | "True" | "TRUE" => NodeValue::Bool(true),
         "false" | "False" | "FALSE" => NodeValue::Bool(false),
         ".inf" | ".Inf" | ".INF" | "+.inf" | "-.inf" | ".nan" | ".NaN" | ".NAN" => {
-            return Err(format!("`{text}` has no JSON equivalent; quote it if you mean the text"));
+            return Err(format!(
+                "`{text}` has no JSON equivalent; quote it if you mean the text"
+            ));
         }
         _ => match parse_number(text) {
             Some(n) => NodeValue::Number(n),
@@ -421,7 +493,9 @@ mod tests {
     #[test]
     fn json_gives_the_same_tree() {
         let yaml = parse_str("name: x\nsteps: [{id: a, uses: pass}]\n").unwrap();
-        let json = parse_str("{\n\t\"name\": \"x\",\n\t\"steps\": [{\"id\": \"a\", \"uses\": \"pass\"}]\n}\n").unwrap();
+        let json =
+            parse_str("{\n\t\"name\": \"x\",\n\t\"steps\": [{\"id\": \"a\", \"uses\": \"pass\"}]\n}\n")
+                .unwrap();
         assert_eq!(yaml.to_value(), json.to_value());
     }
 
@@ -440,7 +514,9 @@ mod tests {
         let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..9 {
             let p = i - 1;
-            bomb.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+            bomb.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
         }
         assert!(parse_str(&bomb).is_err());
     }

@@ -2,6 +2,7 @@
 
 use crate::duration::Duration;
 use crate::expr::{ProgramId, Programs};
+use crate::kind::Effects;
 use crate::model::{Pipeline, Retry};
 use crate::source::{Source, Span};
 use crate::template::Template;
@@ -46,12 +47,11 @@ pub struct Import {
 pub struct PlanStep {
     pub id: String,
     pub kind: String,
-    /// Whether the kind has no effect outside the run (see [`crate::KindSpec::pure`]).
-    pub pure: bool,
+    pub effects: Effects,
     pub needs: Vec<usize>,
     pub dependents: Vec<usize>,
     pub condition: Option<ProgramId>,
-    /// The `with` block, minus program and nested-step keys, with `${{ }}` compiled.
+    /// The `with` block with `${{ }}` compiled; program and nested-step keys are kept as written.
     pub with: Template,
     /// The kind's jq program fields (see [`crate::KindSpec::programs`]).
     pub programs: Vec<(&'static str, ProgramId)>,
@@ -84,8 +84,20 @@ impl Plan {
         imports: Vec<Import>,
     ) -> Self {
         let index = steps.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();
-        let sinks = (0..steps.len()).filter(|&i| steps[i].dependents.is_empty() && !steps[i].handler).collect();
-        Self { source, pipeline, steps, programs, output, sinks, input_schema, imports, index }
+        let sinks = (0..steps.len())
+            .filter(|&i| steps[i].dependents.is_empty() && !steps[i].handler)
+            .collect();
+        Self {
+            source,
+            pipeline,
+            steps,
+            programs,
+            output,
+            sinks,
+            input_schema,
+            imports,
+            index,
+        }
     }
 
     pub fn name(&self) -> &str {

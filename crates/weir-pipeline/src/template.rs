@@ -42,9 +42,16 @@ pub fn split(s: &str) -> Result<Vec<Piece<'_>>, ExprError> {
         let lead = code.len() - trimmed.len();
         let code = trimmed.trim_end();
         if code.is_empty() {
-            return Err(ExprError { message: "empty expression `${{ }}`".into(), offset: at, len: end + 2 - at });
+            return Err(ExprError {
+                message: "empty expression `${{ }}`".into(),
+                offset: at,
+                len: end + 2 - at,
+            });
         }
-        pieces.push(Piece::Expr { code, offset: start + lead });
+        pieces.push(Piece::Expr {
+            code,
+            offset: start + lead,
+        });
         rest = end + 2;
     }
     text.push_str(&s[rest..]);
@@ -108,7 +115,9 @@ impl Template {
 
     pub fn obj(entries: Vec<(String, Template)>) -> Template {
         if entries.iter().all(|(_, t)| t.is_static()) {
-            Template::Lit(Value::Object(entries.into_iter().map(|(k, t)| (k, t.into_lit())).collect()))
+            Template::Lit(Value::Object(
+                entries.into_iter().map(|(k, t)| (k, t.into_lit())).collect(),
+            ))
         } else {
             Template::Obj(entries)
         }
@@ -122,6 +131,43 @@ impl Template {
     }
 }
 
+impl Template {
+    /// Evaluates the template's expressions against `ctx` (a jq value of the run context).
+    pub fn render(
+        &self,
+        programs: &crate::expr::Programs,
+        ctx: &jaq_json::Val,
+    ) -> Result<Value, crate::expr::EvalError> {
+        use crate::expr::{to_json, to_text};
+        Ok(match self {
+            Template::Lit(v) => v.clone(),
+            Template::Expr(id) => to_json(&programs.eval_one(*id, ctx.clone())?),
+            Template::Concat(parts) => {
+                let mut text = String::new();
+                for part in parts {
+                    match part {
+                        Part::Text(t) => text.push_str(t),
+                        Part::Expr(id) => text.push_str(&to_text(&programs.eval_one(*id, ctx.clone())?)),
+                    }
+                }
+                Value::String(text)
+            }
+            Template::Arr(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|t| t.render(programs, ctx))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Template::Obj(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, t)| Ok((k.clone(), t.render(programs, ctx)?)))
+                    .collect::<Result<_, _>>()?,
+            ),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,17 +178,35 @@ mod tests {
             split("https://x.test/${{ .input.order }}/y").unwrap(),
             vec![
                 Piece::Text("https://x.test/".into()),
-                Piece::Expr { code: ".input.order", offset: 19 },
+                Piece::Expr {
+                    code: ".input.order",
+                    offset: 19
+                },
                 Piece::Text("/y".into())
             ]
         );
-        assert_eq!(split("${{ {a: {b: 1}} }}").unwrap(), vec![Piece::Expr { code: "{a: {b: 1}}", offset: 4 }]);
-        assert_eq!(split("${{ \"}}\" }}").unwrap(), vec![Piece::Expr { code: "\"}}\"", offset: 4 }]);
+        assert_eq!(
+            split("${{ {a: {b: 1}} }}").unwrap(),
+            vec![Piece::Expr {
+                code: "{a: {b: 1}}",
+                offset: 4
+            }]
+        );
+        assert_eq!(
+            split("${{ \"}}\" }}").unwrap(),
+            vec![Piece::Expr {
+                code: "\"}}\"",
+                offset: 4
+            }]
+        );
     }
 
     #[test]
     fn escapes_and_errors() {
-        assert_eq!(split("cost: $${{ x }}").unwrap(), vec![Piece::Text("cost: ${{ x }}".into())]);
+        assert_eq!(
+            split("cost: $${{ x }}").unwrap(),
+            vec![Piece::Text("cost: ${{ x }}".into())]
+        );
         assert!(split("a ${{ .x").unwrap_err().message.contains("never closed"));
         assert!(split("${{   }}").unwrap_err().message.contains("empty"));
     }

@@ -6,7 +6,7 @@ use crate::code::Code;
 use crate::decode::{self, NESTED_STEP_KEYS};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::expr::{self, ExprError, ProgramId, ProgramsBuilder};
-use crate::kind::{Catalog, KindSpec};
+use crate::kind::{Catalog, Effects, KindSpec};
 use crate::model::{OnError, Pipeline, Status, Step};
 use crate::node::{Node, NodeValue, Seg};
 use crate::plan::{Import, InputSchema, Plan, PlanStep, Route};
@@ -27,11 +27,19 @@ pub struct Loaded {
 pub fn load(source: Source, catalog: &dyn Catalog) -> Loaded {
     let root = match crate::node::parse(&source) {
         Ok(root) => root,
-        Err(diagnostics) => return Loaded { plan: None, diagnostics },
+        Err(diagnostics) => {
+            return Loaded {
+                plan: None,
+                diagnostics,
+            };
+        }
     };
     let mut d = Diagnostics::default();
     let Some(pipeline) = decode::pipeline(&root, &mut d) else {
-        return Loaded { plan: None, diagnostics: d.into_vec() };
+        return Loaded {
+            plan: None,
+            diagnostics: d.into_vec(),
+        };
     };
     let v = Validator {
         source: &source,
@@ -62,7 +70,11 @@ struct Origin {
 
 impl Origin {
     fn span(&self, offset: usize, len: usize) -> Span {
-        if self.exact { self.span.sub(self.base + offset, len.max(1)) } else { self.span }
+        if self.exact {
+            self.span.sub(self.base + offset, len.max(1))
+        } else {
+            self.span
+        }
     }
 }
 
@@ -113,7 +125,11 @@ impl<'a> Validator<'a> {
         for (i, step) in self.pipeline.steps.iter().enumerate() {
             let node = self.step_node(i);
             let planned = self.plan_step(step, node, Scope::Step(i), acyclic);
-            steps.push(PlanStep { needs: needs[i].clone(), on_error: routes[i], ..planned });
+            steps.push(PlanStep {
+                needs: needs[i].clone(),
+                on_error: routes[i],
+                ..planned
+            });
         }
         for i in 0..steps.len() {
             for n in steps[i].needs.clone() {
@@ -142,12 +158,21 @@ impl<'a> Validator<'a> {
             }
         };
         let plan = match programs {
-            Some(programs) if !self.d.has_errors() => {
-                Some(Plan::new(source, pipeline, steps, programs, output, input_schema, self.imports))
-            }
+            Some(programs) if !self.d.has_errors() => Some(Plan::new(
+                source,
+                pipeline,
+                steps,
+                programs,
+                output,
+                input_schema,
+                self.imports,
+            )),
             _ => None,
         };
-        Loaded { plan, diagnostics: self.d.into_vec() }
+        Loaded {
+            plan,
+            diagnostics: self.d.into_vec(),
+        }
     }
 
     fn check_header(&mut self) {
@@ -157,8 +182,14 @@ impl<'a> Validator<'a> {
             && !valid_name(&p.name)
         {
             self.d.push(
-                Diagnostic::new(Code::BadName, node.span, format!("invalid pipeline name \"{}\"", p.name))
-                    .with_hint("use lowercase letters, digits, `-`, `_` and `.`, starting with a letter or digit"),
+                Diagnostic::new(
+                    Code::BadName,
+                    node.span,
+                    format!("invalid pipeline name \"{}\"", p.name),
+                )
+                .with_hint(
+                    "use lowercase letters, digits, `-`, `_` and `.`, starting with a letter or digit",
+                ),
             );
         }
         if let (Some(v), Some(node)) = (&p.version, self.root.get("version"))
@@ -166,21 +197,28 @@ impl<'a> Validator<'a> {
             && let Err(e) = semver::Version::parse(v)
         {
             self.d.push(
-                Diagnostic::new(Code::BadVersion, node.span, format!("invalid version \"{v}\": {e}"))
-                    .with_hint("use a semantic version such as 1.2.0"),
+                Diagnostic::new(
+                    Code::BadVersion,
+                    node.span,
+                    format!("invalid version \"{v}\": {e}"),
+                )
+                .with_hint("use a semantic version such as 1.2.0"),
             );
         }
         if p.steps.is_empty()
             && let Some(node) = self.root.get("steps")
             && matches!(node.value, NodeValue::Seq(_))
         {
-            self.d.error(Code::NoSteps, node.span, "the pipeline has no steps");
+            self.d
+                .error(Code::NoSteps, node.span, "the pipeline has no steps");
         }
     }
 
     fn check_ids(&mut self) {
         for (i, step) in self.pipeline.steps.iter().enumerate() {
-            let Some(node) = self.step_node(i).get("id").filter(|n| n.as_str().is_some()) else { continue };
+            let Some(node) = self.step_node(i).get("id").filter(|n| n.as_str().is_some()) else {
+                continue;
+            };
             if !valid_id(&step.id) {
                 self.d.push(
                     Diagnostic::new(Code::BadId, node.span, format!("invalid step id \"{}\"", step.id))
@@ -191,8 +229,12 @@ impl<'a> Validator<'a> {
                 Some(&first) => {
                     let line = self.source.line_col(self.step_node(first).span.start).line;
                     self.d.push(
-                        Diagnostic::new(Code::DuplicateId, node.span, format!("duplicate step id \"{}\"", step.id))
-                            .with_hint(format!("the first step with this id is on line {line}")),
+                        Diagnostic::new(
+                            Code::DuplicateId,
+                            node.span,
+                            format!("duplicate step id \"{}\"", step.id),
+                        )
+                        .with_hint(format!("the first step with this id is on line {line}")),
                     );
                 }
                 None => {
@@ -223,10 +265,15 @@ impl<'a> Validator<'a> {
                         self.d.push(diag);
                     }
                     Some(&n) if n == i => {
-                        self.d.error(Code::SelfNeed, span, format!("step \"{}\" needs itself", step.id));
+                        self.d
+                            .error(Code::SelfNeed, span, format!("step \"{}\" needs itself", step.id));
                     }
                     Some(&n) if needs.contains(&n) => {
-                        self.d.error(Code::SelfNeed, span, format!("step \"{}\" lists \"{need}\" twice in `needs`", step.id));
+                        self.d.error(
+                            Code::SelfNeed,
+                            span,
+                            format!("step \"{}\" lists \"{need}\" twice in `needs`", step.id),
+                        );
                     }
                     Some(&n) => needs.push(n),
                 }
@@ -248,10 +295,17 @@ impl<'a> Validator<'a> {
             let path = cycle_path(needs, &component);
             let names: Vec<&str> = path.iter().map(|&i| self.pipeline.steps[i].id.as_str()).collect();
             let first = path[0];
-            let span = self.step_node(first).get("needs").map_or(self.step_node(first).span, |n| n.span);
+            let span = self
+                .step_node(first)
+                .get("needs")
+                .map_or(self.step_node(first).span, |n| n.span);
             self.d.push(
-                Diagnostic::new(Code::Cycle, span, format!("steps depend on each other in a cycle: {}", names.join(" -> ")))
-                    .with_hint("remove one of these needs; to repeat work, use `foreach`"),
+                Diagnostic::new(
+                    Code::Cycle,
+                    span,
+                    format!("steps depend on each other in a cycle: {}", names.join(" -> ")),
+                )
+                .with_hint("remove one of these needs; to repeat work, use `foreach`"),
             );
         }
         acyclic
@@ -268,22 +322,37 @@ impl<'a> Validator<'a> {
                     match self.index.get(h.as_str()).copied() {
                         None => {
                             let ids = self.pipeline.steps.iter().map(|s| s.id.as_str());
-                            let hint = did_you_mean(h, ids)
-                                .unwrap_or_else(|| "use `fail`, `continue` or the id of a handler step".into());
+                            let hint = did_you_mean(h, ids).unwrap_or_else(|| {
+                                "use `fail`, `continue` or the id of a handler step".into()
+                            });
                             self.d.push(
-                                Diagnostic::new(Code::BadHandler, span, format!("`on_error` names unknown step \"{h}\""))
-                                    .with_hint(hint),
+                                Diagnostic::new(
+                                    Code::BadHandler,
+                                    span,
+                                    format!("`on_error` names unknown step \"{h}\""),
+                                )
+                                .with_hint(hint),
                             );
                             Route::Fail
                         }
                         Some(hi) if hi == i => {
-                            self.d.error(Code::BadHandler, span, format!("step \"{}\" cannot handle its own errors", step.id));
+                            self.d.error(
+                                Code::BadHandler,
+                                span,
+                                format!("step \"{}\" cannot handle its own errors", step.id),
+                            );
                             Route::Fail
                         }
                         Some(hi) if !needs[hi].is_empty() => {
                             self.d.push(
-                                Diagnostic::new(Code::BadHandler, span, format!("handler step \"{h}\" has `needs`"))
-                                    .with_hint("a handler runs when a step that names it fails; remove its `needs`"),
+                                Diagnostic::new(
+                                    Code::BadHandler,
+                                    span,
+                                    format!("handler step \"{h}\" has `needs`"),
+                                )
+                                .with_hint(
+                                    "a handler runs when a step that names it fails; remove its `needs`",
+                                ),
                             );
                             Route::Fail
                         }
@@ -306,8 +375,12 @@ impl<'a> Validator<'a> {
             let hint = did_you_mean(&step.uses, names.iter().copied())
                 .unwrap_or_else(|| format!("available kinds: {}", names.join(", ")));
             self.d.push(
-                Diagnostic::new(Code::UnknownKind, node.get("uses").map(|n| n.span), format!("unknown step kind \"{}\"", step.uses))
-                    .with_hint(hint),
+                Diagnostic::new(
+                    Code::UnknownKind,
+                    node.get("uses").map(|n| n.span),
+                    format!("unknown step kind \"{}\"", step.uses),
+                )
+                .with_hint(hint),
             );
         }
         let condition = match (&step.condition, node.get("if")) {
@@ -325,16 +398,27 @@ impl<'a> Validator<'a> {
                 match kind {
                     Some(k) if k.programs.contains(&name) => {
                         if let Some(code) = value.as_str() {
-                            let field = k.programs.iter().copied().find(|p| *p == name).unwrap_or_default();
+                            let field = k
+                                .programs
+                                .iter()
+                                .copied()
+                                .find(|p| *p == name)
+                                .unwrap_or_default();
                             if let Some(id) = self.expression(code, value, 0, scope, acyclic) {
                                 programs.push((field, id));
                             }
                         }
+                        // Kept as written, so the kind's config type sees every key.
+                        entries.push((key.name.clone(), Template::Lit(value.to_value())));
                     }
                     Some(k) if k.nested_step == Some(name) => {
                         let inner = decode::step(value, NESTED_STEP_KEYS, &mut self.d);
                         let planned = self.plan_step(&inner, value, scope, acyclic);
-                        nested = Some(Box::new(PlanStep { id: format!("{}[item]", step.id), ..planned }));
+                        nested = Some(Box::new(PlanStep {
+                            id: format!("{}[item]", step.id),
+                            ..planned
+                        }));
+                        entries.push((key.name.clone(), Template::Lit(value.to_value())));
                     }
                     Some(k) if k.files.contains(&name) => {
                         match value.as_str() {
@@ -356,7 +440,7 @@ impl<'a> Validator<'a> {
         PlanStep {
             id: step.id.clone(),
             kind: step.uses.clone(),
-            pure: kind.is_some_and(|k| k.pure),
+            effects: kind.map_or(Effects::External, |k| k.effects),
             needs: Vec::new(),
             dependents: Vec::new(),
             condition,
@@ -375,7 +459,10 @@ impl<'a> Validator<'a> {
     fn check_config(&mut self, kind: &KindSpec, step: &Step, with_node: &Node) {
         let validator = self.schemas.entry(kind.name).or_insert_with(|| {
             let schema = (kind.schema)();
-            jsonschema::options().should_validate_formats(false).build(schema.as_value()).ok()
+            jsonschema::options()
+                .should_validate_formats(false)
+                .build(schema.as_value())
+                .ok()
         });
         let Some(validator) = validator else { return };
         let value = Value::Object(step.with.clone());
@@ -388,23 +475,38 @@ impl<'a> Validator<'a> {
             if target.as_str().is_some_and(|s| s.contains("${{")) {
                 continue;
             }
-            let at = if pointer.is_empty() { "`with`".to_owned() } else { format!("`with{}`", pointer.replace('/', ".")) };
+            let at = if pointer.is_empty() {
+                "`with`".to_owned()
+            } else {
+                format!("`with{}`", pointer.replace('/', "."))
+            };
             let (span, message, hint) = match error.kind() {
                 jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
                     for key in unexpected {
                         let props = schema_properties(&(kind.schema)(), &segs);
                         let hint = did_you_mean(key, props.iter().map(String::as_str))
                             .unwrap_or_else(|| format!("`{}` takes: {}", kind.name, props.join(", ")));
-                        found.push((target.key_span(key), format!("unknown key \"{key}\" in {at} of a `{}` step", kind.name), Some(hint)));
+                        found.push((
+                            target.key_span(key),
+                            format!("unknown key \"{key}\" in {at} of a `{}` step", kind.name),
+                            Some(hint),
+                        ));
                     }
                     continue;
                 }
                 jsonschema::error::ValidationErrorKind::Required { property } => (
                     target.span,
-                    format!("{at} of a `{}` step is missing required key {property}", kind.name),
+                    format!(
+                        "{at} of a `{}` step is missing required key {property}",
+                        kind.name
+                    ),
                     None,
                 ),
-                _ => (target.span, format!("{at} of a `{}` step: {error}", kind.name), None),
+                _ => (
+                    target.span,
+                    format!("{at} of a `{}` step: {error}", kind.name),
+                    None,
+                ),
             };
             found.push((span, message, hint));
         }
@@ -425,7 +527,8 @@ impl<'a> Validator<'a> {
                     Ok(p) => p,
                     Err(e) => {
                         let origin = self.origin(node, 0);
-                        self.d.error(Code::ExprSyntax, origin.span(e.offset, e.len), e.message);
+                        self.d
+                            .error(Code::ExprSyntax, origin.span(e.offset, e.len), e.message);
                         return Template::Lit(Value::Null);
                     }
                 };
@@ -434,10 +537,12 @@ impl<'a> Validator<'a> {
                 for piece in pieces {
                     match piece {
                         Piece::Text(t) => parts.push(Part::Text(t)),
-                        Piece::Expr { code, offset } => match self.expression(code, node, offset, scope, acyclic) {
-                            Some(id) => parts.push(Part::Expr(id)),
-                            None => return Template::Lit(Value::Null),
-                        },
+                        Piece::Expr { code, offset } => {
+                            match self.expression(code, node, offset, scope, acyclic) {
+                                Some(id) => parts.push(Part::Expr(id)),
+                                None => return Template::Lit(Value::Null),
+                            }
+                        }
                     }
                 }
                 match (whole, &parts[..]) {
@@ -445,9 +550,14 @@ impl<'a> Validator<'a> {
                     _ => Template::Concat(parts),
                 }
             }
-            NodeValue::Seq(items) => Template::arr(items.iter().map(|n| self.template(n, scope, acyclic)).collect()),
+            NodeValue::Seq(items) => {
+                Template::arr(items.iter().map(|n| self.template(n, scope, acyclic)).collect())
+            }
             NodeValue::Map(entries) => Template::obj(
-                entries.iter().map(|(k, v)| (k.name.clone(), self.template(v, scope, acyclic))).collect(),
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.name.clone(), self.template(v, scope, acyclic)))
+                    .collect(),
             ),
             _ => Template::Lit(node.to_value()),
         }
@@ -460,14 +570,25 @@ impl<'a> Validator<'a> {
     }
 
     /// Parses an expression, checks the steps it reads and queues it for compilation.
-    fn expression(&mut self, code: &str, node: &Node, base: usize, scope: Scope, acyclic: bool) -> Option<ProgramId> {
+    fn expression(
+        &mut self,
+        code: &str,
+        node: &Node,
+        base: usize,
+        scope: Scope,
+        acyclic: bool,
+    ) -> Option<ProgramId> {
         let origin = self.origin(node, base);
         let refs = match expr::analyze(code) {
             Ok(refs) => refs,
             Err(ExprError { message, offset, len }) => {
                 self.d.push(
-                    Diagnostic::new(Code::ExprSyntax, origin.span(offset, len), format!("jq: {message}"))
-                        .with_hint(format!("in expression `{}`", code.trim())),
+                    Diagnostic::new(
+                        Code::ExprSyntax,
+                        origin.span(offset, len),
+                        format!("jq: {message}"),
+                    )
+                    .with_hint(format!("in expression `{}`", code.trim())),
                 );
                 return None;
             }
@@ -479,7 +600,11 @@ impl<'a> Validator<'a> {
             let span = origin.span(r.offset, r.len);
             let Some(&target) = self.index.get(r.name.as_str()) else {
                 let ids = self.pipeline.steps.iter().map(|s| s.id.as_str());
-                let mut diag = Diagnostic::new(Code::UnknownStepRef, span, format!("`.steps.{}` names a step that does not exist", r.name));
+                let mut diag = Diagnostic::new(
+                    Code::UnknownStepRef,
+                    span,
+                    format!("`.steps.{}` names a step that does not exist", r.name),
+                );
                 if let Some(hint) = did_you_mean(&r.name, ids) {
                     diag = diag.with_hint(hint);
                 }
@@ -495,7 +620,10 @@ impl<'a> Validator<'a> {
                 let hint = if target == from {
                     "a step cannot read its own output".to_owned()
                 } else {
-                    format!("add \"{}\" to the `needs` of \"{from_id}\" (directly or through another step)", r.name)
+                    format!(
+                        "add \"{}\" to the `needs` of \"{from_id}\" (directly or through another step)",
+                        r.name
+                    )
                 };
                 self.d.push(
                     Diagnostic::new(
@@ -533,29 +661,49 @@ impl<'a> Validator<'a> {
         let schema = self.pipeline.input.as_ref()?;
         let node = self.root.get("input")?;
         if let Err(e) = jsonschema::meta::validate(schema) {
-            let at = node.at(&pointer_segments(e.instance_path().as_str()).iter().map(|s| s.as_seg()).collect::<Vec<_>>());
-            self.d.error(Code::BadInputSchema, at.span, format!("`input` is not a valid JSON Schema: {e}"));
+            let at = node.at(&pointer_segments(e.instance_path().as_str())
+                .iter()
+                .map(|s| s.as_seg())
+                .collect::<Vec<_>>());
+            self.d.error(
+                Code::BadInputSchema,
+                at.span,
+                format!("`input` is not a valid JSON Schema: {e}"),
+            );
             return None;
         }
         match jsonschema::options().should_validate_formats(true).build(schema) {
             Ok(v) => Some(InputSchema(v)),
             Err(e) => {
-                self.d.error(Code::BadInputSchema, node.span, format!("`input` is not a usable JSON Schema: {e}"));
+                self.d.error(
+                    Code::BadInputSchema,
+                    node.span,
+                    format!("`input` is not a usable JSON Schema: {e}"),
+                );
                 None
             }
         }
     }
 
     fn check_tests(&mut self) {
-        let Some(NodeValue::Seq(cases)) = self.root.get("tests").map(|n| &n.value) else { return };
+        let Some(NodeValue::Seq(cases)) = self.root.get("tests").map(|n| &n.value) else {
+            return;
+        };
         let ids: Vec<&str> = self.pipeline.steps.iter().map(|s| s.id.as_str()).collect();
         for case in cases {
             let mock = case.get("mock").and_then(Node::as_map).unwrap_or_default();
-            let steps = case.get("expect").and_then(|e| e.get("steps")).and_then(Node::as_map).unwrap_or_default();
+            let steps = case
+                .get("expect")
+                .and_then(|e| e.get("steps"))
+                .and_then(Node::as_map)
+                .unwrap_or_default();
             for (key, _) in mock.iter().chain(steps) {
                 if !self.index.contains_key(key.name.as_str()) {
-                    let mut diag =
-                        Diagnostic::new(Code::BadTest, key.span, format!("test case names step \"{}\", which does not exist", key.name));
+                    let mut diag = Diagnostic::new(
+                        Code::BadTest,
+                        key.span,
+                        format!("test case names step \"{}\", which does not exist", key.name),
+                    );
                     if let Some(hint) = did_you_mean(&key.name, ids.iter().copied()) {
                         diag = diag.with_hint(hint);
                     }
@@ -565,8 +713,12 @@ impl<'a> Validator<'a> {
             for (key, value) in steps {
                 if value.as_str().and_then(Status::parse).is_none() {
                     self.d.push(
-                        Diagnostic::new(Code::BadTest, value.span, format!("expected status of \"{}\" is not a status", key.name))
-                            .with_hint("use succeeded, failed, skipped or cancelled"),
+                        Diagnostic::new(
+                            Code::BadTest,
+                            value.span,
+                            format!("expected status of \"{}\" is not a status", key.name),
+                        )
+                        .with_hint("use succeeded, failed, skipped or cancelled"),
                     );
                 }
             }
@@ -578,14 +730,25 @@ impl<'a> Validator<'a> {
         if self.dynamic_reads {
             return;
         }
-        let sinks = steps.iter().filter(|s| s.dependents.is_empty() && !s.handler).count();
+        let sinks = steps
+            .iter()
+            .filter(|s| s.dependents.is_empty() && !s.handler)
+            .count();
         for (i, step) in steps.iter().enumerate() {
             let default_output = !explicit_output && step.dependents.is_empty() && !step.handler && sinks > 0;
-            if step.pure && !self.read[i] && step.dependents.is_empty() && !default_output {
-                let span = self.step_node(i).get("id").map_or(self.step_node(i).span, |n| n.span);
+            if step.effects == Effects::None && !self.read[i] && step.dependents.is_empty() && !default_output
+            {
+                let span = self
+                    .step_node(i)
+                    .get("id")
+                    .map_or(self.step_node(i).span, |n| n.span);
                 self.d.push(
-                    Diagnostic::new(Code::UnusedOutput, span, format!("nothing reads the output of step \"{}\"", step.id))
-                        .with_hint("read it in `output` or another step's expression, or remove the step"),
+                    Diagnostic::new(
+                        Code::UnusedOutput,
+                        span,
+                        format!("nothing reads the output of step \"{}\"", step.id),
+                    )
+                    .with_hint("read it in `output` or another step's expression, or remove the step"),
                 );
             }
         }
@@ -594,7 +757,9 @@ impl<'a> Validator<'a> {
 
 fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
 }
 
@@ -640,7 +805,10 @@ fn schema_properties(schema: &schemars::Schema, path: &[PSeg]) -> Vec<String> {
     for seg in path {
         let resolved = resolve_ref(root, at);
         at = match seg {
-            PSeg::Key(k) => resolved.get("properties").and_then(|p| p.get(k)).unwrap_or(&Value::Null),
+            PSeg::Key(k) => resolved
+                .get("properties")
+                .and_then(|p| p.get(k))
+                .unwrap_or(&Value::Null),
             PSeg::Index(_) => resolved.get("items").unwrap_or(&Value::Null),
         };
     }
@@ -652,7 +820,11 @@ fn schema_properties(schema: &schemars::Schema, path: &[PSeg]) -> Vec<String> {
 }
 
 fn resolve_ref<'v>(root: &'v Value, at: &'v Value) -> &'v Value {
-    match at.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix('#')) {
+    match at
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix('#'))
+    {
         Some(pointer) => root.pointer(pointer).unwrap_or(at),
         None => at,
     }
@@ -717,8 +889,7 @@ fn cycle_path(needs: &[Vec<usize>], component: &[usize]) -> Vec<usize> {
     let mut path = vec![start];
     let mut seen = vec![start];
     let mut at = start;
-    loop {
-        let Some(&next) = needs[at].iter().find(|n| in_component(n)) else { break };
+    while let Some(&next) = needs[at].iter().find(|n| in_component(n)) {
         if let Some(pos) = seen.iter().position(|&s| s == next) {
             path.drain(..pos);
             path.push(next);
@@ -740,7 +911,10 @@ mod tests {
     fn tarjan_finds_cycles_only_where_they_are() {
         // 0 <- 1 <- 2 <- 0 is a cycle; 3 needs 0.
         let needs = vec![vec![2], vec![0], vec![1], vec![0]];
-        let comps: Vec<_> = strongly_connected(&needs).into_iter().filter(|c| c.len() > 1).collect();
+        let comps: Vec<_> = strongly_connected(&needs)
+            .into_iter()
+            .filter(|c| c.len() > 1)
+            .collect();
         assert_eq!(comps.len(), 1);
         let path = cycle_path(&needs, &comps[0]);
         assert_eq!(path.first(), path.last());

@@ -1,1 +1,39 @@
-fn main() {}
+//! The `weir` binary: parses arguments, dispatches to one module per subcommand, and maps the
+//! outcome to an exit code (0 ok, 1 run failed, 2 invalid input or usage, 3 infrastructure
+//! unavailable).
+
+mod commands;
+mod input;
+mod load;
+mod progress;
+mod settings;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+/// Pipelines you can run, serve, benchmark, experiment on and observe.
+///
+/// A pipeline is a DAG of steps in YAML or JSON. Start with `weir init hello` and `weir run hello.yaml`.
+#[derive(Parser)]
+#[command(name = "weir", version, about, long_about, propagate_version = true)]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 run or test failed, 2 invalid pipeline/input/usage, 3 infrastructure unavailable."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: commands::Command,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match commands::run(cli.command) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!(
+                "{}: {err:#}",
+                settings::paint("error", settings::Style::Error, settings::stderr_color())
+            );
+            ExitCode::from(settings::exit_code(&err))
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! The contract between the engine and step kinds.
+
+use crate::clock::Clock;
+use crate::event::{EventKind, LogLevel};
+use crate::run::RunEnv;
+use futures_util::future::BoxFuture;
+use jaq_json::Val;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::sync::Arc;
+use weir_pipeline::expr::{self, ProgramId};
+use weir_pipeline::{Catalog, KindSpec, Plan, PlanStep};
+
+/// A step kind: its static description and how to run one attempt of a step.
+pub trait StepKind: Send + Sync + 'static {
+    fn spec(&self) -> &'static KindSpec;
+
+    /// Runs one attempt. Retries, timeouts and cancellation are the engine's: the future is
+    /// dropped when the attempt times out or the run is cancelled.
+    fn run<'a>(&'a self, cx: StepCx<'a>) -> BoxFuture<'a, Result<Value, StepError>>;
+}
+
+/// Why an attempt failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct StepError {
+    pub message: String,
+    /// Whether another attempt could succeed. Bad configuration or expressions cannot.
+    pub retryable: bool,
+}
+
+impl StepError {
+    /// A failure that another attempt might not repeat.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            retryable: true,
+        }
+    }
+
+    /// A failure every attempt would repeat.
+    pub fn fatal(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            retryable: false,
+        }
+    }
+}
+
+/// The kinds an engine can run; also the [`Catalog`] pipelines are validated against.
+#[derive(Default)]
+pub struct Registry {
+    kinds: Vec<Arc<dyn StepKind>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.kinds.iter().map(|k| k.spec().name))
+            .finish()
+    }
+}
+
+impl Registry {
+    pub fn with(mut self, kind: impl StepKind) -> Self {
+        self.kinds.push(Arc::new(kind));
+        self
+    }
+
+    pub fn get(&self, name: &str) -> Option<&dyn StepKind> {
+        self.kinds.iter().find(|k| k.spec().name == name).map(|k| &**k)
+    }
+}
+
+impl Catalog for Registry {
+    fn kind(&self, name: &str) -> Option<&KindSpec> {
+        self.get(name).map(StepKind::spec)
+    }
+
+    fn kinds(&self) -> Vec<&KindSpec> {
+        self.kinds.iter().map(|k| k.spec()).collect()
+    }
+}
+
+/// What an attempt sees: its resolved configuration and the engine's services.
+pub struct StepCx<'a> {
+    pub(crate) env: &'a RunEnv<'a>,
+    pub(crate) step: &'a PlanStep,
+    /// The resolved `with` block: `${{ }}` already evaluated.
+    pub(crate) with: Value,
+    pub(crate) attempt: u32,
+    /// The run context when the step started, for the kind's own jq programs.
+    pub(crate) scope: Val,
+    /// The foreach item scope depth, to bound nesting.
+    pub(crate) depth: u32,
+}
+
+impl<'a> StepCx<'a> {
+    pub fn step_id(&self) -> &str {
+        &self.step.id
+    }
+
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    pub fn clock(&self) -> &dyn Clock {
+        self.env.clock()
+    }
+
+    pub fn with(&self) -> &Value {
+        &self.with
+    }
+
+    /// The resolved `with` block as the kind's config type. A mismatch is a fatal error: the
+    /// same configuration would fail every attempt.
+    pub fn config<T: DeserializeOwned>(&self) -> Result<T, StepError> {
+        T::deserialize(&self.with).map_err(|e| StepError::fatal(format!("invalid `with`: {e}")))
+    }
+
+    /// Runs the jq program of a program field (e.g. `transform.expr`) on the run context, or on
+    /// the context extended with `extra` fields, and returns its single value.
+    pub fn eval(&self, field: &str) -> Result<Value, StepError> {
+        let id = self.program(field)?;
+        let out = self
+            .env
+            .plan
+            .programs
+            .eval_one(id, self.scope.clone())
+            .map_err(|e| StepError::fatal(format!("`{field}`: {e}")))?;
+        Ok(expr::to_json(&out))
+    }
+
+    fn program(&self, field: &str) -> Result<ProgramId, StepError> {
+        Plan::program(self.step, field).ok_or_else(|| StepError::fatal(format!("`{field}` is missing")))
+    }
+
+    /// Emits a log line for this step.
+    pub fn log(&self, level: LogLevel, message: String) {
+        self.env.emit(EventKind::StepLog {
+            step: self.step.id.clone(),
+            level,
+            message,
+        });
+    }
+
+    /// Runs the kind's nested step (see `KindSpec::nested_step`) once, with `item` and `index`
+    /// added to the context, applying the nested step's own retry and timeout.
+    pub fn run_nested(&self, item: Value, index: usize) -> BoxFuture<'_, Result<Value, StepError>> {
+        Box::pin(async move {
+            let Some(nested) = self.step.nested.as_deref() else {
+                return Err(StepError::fatal("this step has no nested step"));
+            };
+            let scope = crate::context::with_item(&self.scope, &item, index);
+            self.env.run_nested(nested, scope, self.depth + 1).await
+        })
+    }
+
+    /// Runs another pipeline file (relative to this one) with `input` and returns its output.
+    pub fn run_pipeline(&self, file: &str, input: Value) -> BoxFuture<'_, Result<Value, StepError>> {
+        let file = file.to_owned();
+        Box::pin(async move { self.env.run_child(&file, input).await })
+    }
+}

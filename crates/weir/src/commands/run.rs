@@ -1,0 +1,151 @@
+//! `weir run`: runs a pipeline in this process and prints its output.
+
+use crate::progress::{Progress, human};
+use crate::settings::{self, EXIT_INVALID, EXIT_RUN_FAILED, Style, paint};
+use anyhow::Result;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use weir_engine::{Cancel, RunOptions, RunReport};
+use weir_pipeline::Status;
+
+/// Run a pipeline and print its output as JSON on stdout
+///
+/// Progress goes to stderr when it is a terminal; stdout holds the output and nothing else, so
+/// `weir run p.yaml | jq .` works. Ctrl-C cancels the running steps and ends the run `cancelled`.
+///
+/// Exit codes: 0 succeeded, 1 failed or cancelled, 2 invalid pipeline or input.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  weir run examples/hello.yaml\n  weir run score.yaml -i '{\"order\": 7}'\n  weir run score.yaml -i @order.json --set order=8\n  weir run score.yaml --json | jq .steps"
+)]
+pub struct Args {
+    /// The pipeline file (YAML or JSON).
+    file: PathBuf,
+    /// The run input: JSON text, `@file.json`, or `@-` to read stdin. Default: `{}`.
+    #[arg(short, long, value_name = "JSON")]
+    input: Option<String>,
+    /// Set one input field, e.g. `--set order=7` or `--set customer.tier=gold`. The value is
+    /// JSON when it parses as JSON, text otherwise. Repeatable; applied after `--input`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// Print a summary object instead of the bare output:
+    /// `{run_id, status, output, error, steps: [{id, status, attempts, duration_ms}]}`.
+    #[arg(long)]
+    json: bool,
+    /// Write every event of the run to stderr as one JSON object per line.
+    #[arg(long)]
+    events: bool,
+    /// Print JSON on one line.
+    #[arg(short, long)]
+    compact: bool,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let registry = super::registry();
+    let Some(plan) = crate::load::plan_for_run(&args.file, &registry)? else {
+        return Ok(ExitCode::from(EXIT_INVALID));
+    };
+    let input = crate::input::build(args.input.as_deref(), &args.sets)?;
+    let sink = if args.events {
+        Progress::Json
+    } else if settings::stderr_is_tty() {
+        Progress::live(plan.steps.len(), settings::stderr_color())
+    } else {
+        Progress::Quiet
+    };
+    let engine = super::engine(registry);
+    let opts = RunOptions {
+        cancel: Cancel::new(),
+        ..RunOptions::default()
+    };
+    let runtime = super::runtime()?;
+    let report = runtime.block_on(async {
+        let cancel = opts.cancel.clone();
+        tokio::spawn(cancel_on_ctrl_c(cancel));
+        engine.run(&plan, input, &opts, &sink).await
+    });
+    let report = match report {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("{}: {e}", paint("error", Style::Error, settings::stderr_color()));
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
+    };
+    print(&args, &report)?;
+    Ok(if report.status == Status::Succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_RUN_FAILED)
+    })
+}
+
+/// The first Ctrl-C cancels the run; a second one exits at once.
+async fn cancel_on_ctrl_c(cancel: Cancel) {
+    if tokio::signal::ctrl_c().await.is_ok() {
+        cancel.cancel();
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(130);
+        }
+    }
+}
+
+fn print(args: &Args, report: &RunReport) -> Result<()> {
+    let color = settings::stderr_color();
+    if settings::stderr_is_tty() && !args.events {
+        let (mark, style) = match report.status {
+            Status::Succeeded => ("✓", Style::Ok),
+            _ => ("✗", Style::Error),
+        };
+        eprintln!(
+            "{} {} {} in {}",
+            paint(mark, style, color),
+            report.pipeline,
+            report.status,
+            human(report.duration)
+        );
+    }
+    if !args.json
+        && let Some(error) = &report.error
+    {
+        eprintln!(
+            "{}: run {}: {error}",
+            paint("error", Style::Error, color),
+            report.status
+        );
+    }
+    let value = if args.json {
+        summary(report)
+    } else if report.status == Status::Succeeded {
+        report.output.clone()
+    } else {
+        return Ok(());
+    };
+    let text = if args.compact {
+        serde_json::to_string(&value)?
+    } else {
+        serde_json::to_string_pretty(&value)?
+    };
+    println!("{text}");
+    Ok(())
+}
+
+/// The `--json` summary of a run.
+pub fn summary(report: &RunReport) -> Value {
+    let ms = |d: std::time::Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
+    json!({
+        "run_id": report.run_id,
+        "pipeline": report.pipeline,
+        "status": report.status,
+        "output": report.output,
+        "error": report.error.as_ref().map(|e| json!({"step": e.step, "message": e.message, "attempts": e.attempts})),
+        "duration_ms": ms(report.duration),
+        "steps": report.steps.iter().map(|s| json!({
+            "id": s.id,
+            "status": s.status,
+            "attempts": s.attempts,
+            "duration_ms": s.duration.map(ms),
+            "error": s.error,
+        })).collect::<Vec<_>>(),
+    })
+}

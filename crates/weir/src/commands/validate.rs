@@ -1,0 +1,79 @@
+//! `weir validate`: checks pipeline files and reports every problem at once.
+
+use crate::load::{self, Checked};
+use crate::settings::{self, EXIT_INVALID, Style, paint};
+use anyhow::Result;
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Check pipeline files and report every problem, each with file:line:col, a code and a fix hint
+///
+/// Directories are searched for `.yaml`, `.yml` and `.json` files. Files that a pipeline runs
+/// (`pipeline` steps, `foreach` with `pipeline:`) are checked too. Exit code 2 when anything is wrong.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  weir validate pipeline.yaml\n  weir validate --strict examples/\n  weir validate --json p.yaml | jq '.files[].diagnostics'"
+)]
+pub struct Args {
+    /// Pipeline files or directories.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Treat warnings as errors.
+    #[arg(long)]
+    strict: bool,
+    /// Print the result as JSON on stdout: `{files: [{file, valid, diagnostics}], errors, warnings}`.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let registry = super::registry();
+    let mut checked: Vec<Checked> = Vec::new();
+    for file in load::expand(&args.files)? {
+        for c in load::check_tree(&file, &registry)? {
+            if !checked.iter().any(|k| k.source.name() == c.source.name()) {
+                checked.push(c);
+            }
+        }
+    }
+    let errors: usize = checked.iter().map(|c| c.errors(args.strict)).sum();
+    let warnings: usize = checked.iter().map(Checked::warnings).sum();
+    if args.json {
+        let files: Vec<_> = checked
+            .iter()
+            .map(|c| {
+                json!({
+                    "file": c.source.name(),
+                    "valid": c.errors(args.strict) == 0,
+                    "diagnostics": c.diagnostics.iter().map(|d| weir_pipeline::diag::to_json(&c.source, d)).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"files": files, "errors": errors, "warnings": warnings}))?
+        );
+    } else {
+        load::report(&checked, args.strict);
+        let color = settings::stderr_color();
+        let summary = format!(
+            "{} file{} checked: {errors} error{}, {warnings} warning{}",
+            checked.len(),
+            plural(checked.len()),
+            plural(errors),
+            plural(warnings)
+        );
+        let style = if errors > 0 { Style::Error } else { Style::Ok };
+        eprintln!("{}", paint(&summary, style, color));
+    }
+    Ok(if errors > 0 {
+        ExitCode::from(EXIT_INVALID)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

@@ -1,0 +1,51 @@
+//! Process-wide settings: environment variables, terminal detection, exit codes.
+
+use std::io::IsTerminal;
+
+/// Every environment variable weir reads.
+pub struct EnvVars;
+
+impl EnvVars {
+    /// Set (to anything) to turn off colours (<https://no-color.org>).
+    pub const NO_COLOR: &'static str = "NO_COLOR";
+}
+
+/// Exit codes. 3 (infrastructure unavailable) is reserved for commands that talk to servers.
+pub const EXIT_RUN_FAILED: u8 = 1;
+pub const EXIT_INVALID: u8 = 2;
+
+/// The exit code of an error that reached `main`: such errors are about the user's input
+/// (a file that cannot be read, a malformed argument).
+pub fn exit_code(_err: &anyhow::Error) -> u8 {
+    EXIT_INVALID
+}
+
+pub fn stderr_color() -> bool {
+    std::env::var_os(EnvVars::NO_COLOR).is_none() && std::io::stderr().is_terminal()
+}
+
+pub fn stderr_is_tty() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+#[derive(Clone, Copy)]
+pub enum Style {
+    Error,
+    Ok,
+    Dim,
+    Warn,
+}
+
+/// `text` in a terminal style, or plain when `color` is false.
+pub fn paint(text: &str, style: Style, color: bool) -> String {
+    if !color {
+        return text.to_owned();
+    }
+    let code = match style {
+        Style::Error => "1;31",
+        Style::Ok => "32",
+        Style::Dim => "2",
+        Style::Warn => "33",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
