@@ -231,6 +231,14 @@ impl Builder<'_> {
                 Ok(())
             }
             Event::Scalar(text, style, anchor, tag) => {
+                // The parser's scalar spans may run on over the blanks that follow (in flow
+                // collections); a span must cover the scalar only.
+                let kept = self
+                    .source
+                    .slice(span)
+                    .trim_end_matches([' ', '\t', '\r', '\n'])
+                    .len();
+                let span = Span::new(span.start, span.start + kept);
                 let tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
                 let value = resolve_scalar(&text, style, tag.as_deref())
                     .map_err(|msg| Box::new(Diagnostic::new(Code::Syntax, span, msg)))?;
@@ -486,6 +494,9 @@ mod tests {
         let id = node.at(&[Seg::Key("steps"), Seg::Index(0), Seg::Key("id")]);
         assert_eq!(src.slice(id.span), "fetch");
         assert_eq!(src.line_col(id.span.start).line, 3);
+        let flow = parse(&Source::new("t", "a: { expr: 'x y' }\n")).unwrap();
+        let expr = flow.at(&[Seg::Key("a"), Seg::Key("expr")]);
+        assert_eq!(expr.content_span(), Span::new(12, 15));
         let step = node.at(&[Seg::Key("steps"), Seg::Index(0)]);
         assert_eq!(src.slice(step.key_span("uses")), "uses");
     }
