@@ -29,10 +29,21 @@ pub fn pipeline_schema(catalog: &dyn Catalog) -> Value {
             o.remove("$schema");
             o.remove("title");
         }
+        allow_expressions(&mut with, kind.programs);
         branches.push(json!({
             "if": { "properties": { "uses": { "const": kind.name } }, "required": ["uses"] },
             "then": { "properties": { "with": with } }
         }));
+    }
+    if let Some(defs) = root.get_mut("$defs").and_then(Value::as_object_mut) {
+        defs.insert(
+            "Expression".into(),
+            json!({
+                "description": "A `${{ jq }}` expression, evaluated when the step starts; it may give any JSON value.",
+                "type": "string",
+                "pattern": "^\\s*\\$\\{\\{[\\s\\S]*\\}\\}\\s*$"
+            }),
+        );
     }
     if let Some(step) = root.pointer_mut("/$defs/Step").and_then(Value::as_object_mut) {
         let names: Vec<Value> = kinds.iter().map(|k| json!(k.name)).collect();
@@ -62,4 +73,40 @@ fn sort_defs(root: &mut Value) {
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         *defs = entries.into_iter().collect::<Map<_, _>>();
     }
+}
+
+/// Lets every value of a `with` schema also be a `${{ }}` expression (whose type is only known
+/// when the step runs), except the kind's jq program fields, which are plain jq.
+fn allow_expressions(schema: &mut Value, programs: &[&str]) {
+    let Some(object) = schema.as_object_mut() else {
+        return;
+    };
+    if let Some(Value::Object(props)) = object.get_mut("properties") {
+        for (name, prop) in props.iter_mut() {
+            if !programs.contains(&name.as_str()) {
+                allow_expressions(prop, &[]);
+                or_expression(prop);
+            }
+        }
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(inner) = object.get_mut(key).filter(|v| v.is_object()) {
+            allow_expressions(inner, &[]);
+            or_expression(inner);
+        }
+    }
+}
+
+/// `schema` becomes "schema, or an expression", keeping its description on top.
+fn or_expression(schema: &mut Value) {
+    if schema.get("type") == Some(&json!("string")) {
+        return;
+    }
+    let mut inner = std::mem::take(schema);
+    let description = inner.as_object_mut().and_then(|o| o.remove("description"));
+    let mut wrapped = json!({ "anyOf": [inner, { "$ref": "#/$defs/Expression" }] });
+    if let Some(d) = description {
+        wrapped["description"] = d;
+    }
+    *schema = wrapped;
 }

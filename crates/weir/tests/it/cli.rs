@@ -1,1 +1,219 @@
-//! CLI behaviour beyond single runs.
+//! CLI behaviour a user relies on: exit codes, stdout hygiene, JSON outputs, Ctrl-C, generated files.
+
+use crate::{root, weir};
+use serde_json::Value;
+use std::path::Path;
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("weir-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn write(dir: &Path, file: &str, text: &str) {
+    std::fs::write(dir.join(file), text).expect("write");
+}
+
+#[test]
+fn run_prints_only_the_output_on_stdout() {
+    let out = weir(&root(), &["run", "examples/hello.yaml", "--set", "who=Ada"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "\"Hello, Ada!\"");
+}
+
+#[test]
+fn run_json_summary_has_the_documented_shape() {
+    let out = weir(
+        &root(),
+        &[
+            "run",
+            "examples/resilient.yaml",
+            "--json",
+            "-i",
+            r#"{"failures": 5}"#,
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    for key in ["run_id", "status", "output", "error", "steps"] {
+        assert!(summary.get(key).is_some(), "missing {key}");
+    }
+    let charge = summary["steps"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["id"] == "charge"))
+        .expect("charge");
+    assert_eq!(charge["status"], "failed");
+    assert_eq!(charge["attempts"], 3);
+    assert!(charge["duration_ms"].is_number());
+}
+
+#[test]
+fn exit_codes_tell_failed_runs_from_invalid_input() {
+    let dir = temp_dir("exit");
+    write(
+        &dir,
+        "fails.yaml",
+        "name: f\nsteps:\n  - { id: a, uses: fail, with: { message: boom } }\n",
+    );
+    write(
+        &dir,
+        "invalid.yaml",
+        "name: f\nsteps:\n  - { id: a, uses: nope }\n",
+    );
+    let failed = weir(&dir, &["run", "fails.yaml"]);
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(failed.stdout.is_empty(), "a failed run prints nothing on stdout");
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("step \"a\" failed after 1 attempt: boom"));
+    assert_eq!(weir(&dir, &["run", "invalid.yaml"]).status.code(), Some(2));
+    assert_eq!(weir(&dir, &["validate", "invalid.yaml"]).status.code(), Some(2));
+    assert_eq!(weir(&dir, &["run", "missing.yaml"]).status.code(), Some(2));
+    assert_eq!(
+        weir(&dir, &["run", "fails.yaml", "-i", "{not json"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(weir(&dir, &["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn validate_reports_locations_codes_and_hints() {
+    let dir = temp_dir("validate");
+    write(
+        &dir,
+        "p.yaml",
+        "name: p\nsteps:\n  - id: fetch\n    uses: pass\n  - id: score\n    uses: pass\n    needs: [fech]\n",
+    );
+    let out = weir(&dir, &["validate", "p.yaml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("error[E0102]: unknown need \"fech\" in step \"score\""),
+        "{stderr}"
+    );
+    assert!(stderr.contains("p.yaml:7:13"), "{stderr}");
+    assert!(stderr.contains("did you mean \"fetch\"?"), "{stderr}");
+    let json = weir(&dir, &["validate", "--json", "p.yaml"]);
+    let report: Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(report["errors"], 1);
+    assert_eq!(report["files"][0]["diagnostics"][0]["line"], 7);
+}
+
+#[test]
+fn strict_turns_warnings_into_errors() {
+    let dir = temp_dir("strict");
+    write(
+        &dir,
+        "w.yaml",
+        "name: w\nsteps:\n  - { id: unused, uses: pass, with: { value: 1 } }\n  - { id: out, uses: log, with: { message: hi } }\noutput: '1'\n",
+    );
+    assert_eq!(weir(&dir, &["validate", "w.yaml"]).status.code(), Some(0));
+    let strict = weir(&dir, &["validate", "--strict", "w.yaml"]);
+    assert_eq!(strict.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&strict.stderr).contains("W0201"));
+}
+
+#[test]
+fn imports_are_checked_with_the_file_that_runs_them() {
+    let dir = temp_dir("imports");
+    write(
+        &dir,
+        "a.yaml",
+        "name: a\nsteps:\n  - { id: b, uses: pipeline, with: { file: b.yaml } }\n  - { id: c, uses: pipeline, with: { file: nowhere.yaml } }\n",
+    );
+    write(
+        &dir,
+        "b.yaml",
+        "name: b\nsteps:\n  - { id: back, uses: pipeline, with: { file: a.yaml } }\n",
+    );
+    let out = weir(&dir, &["validate", "a.yaml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("E0121") && stderr.contains("nowhere.yaml"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("E0122"), "{stderr}");
+}
+
+#[test]
+fn test_command_fails_with_a_diff() {
+    let dir = temp_dir("test");
+    write(
+        &dir,
+        "t.yaml",
+        "name: t\nsteps:\n  - { id: a, uses: pass, with: { value: { n: 1 } } }\ntests:\n  - name: wrong\n    expect: { output: { n: 2 } }\n",
+    );
+    let out = weir(&dir, &["test", "t.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(".n: expected 2, got 1"), "{stdout}");
+}
+
+#[test]
+fn ctrl_c_cancels_the_run() {
+    let dir = temp_dir("cancel");
+    write(
+        &dir,
+        "long.yaml",
+        "name: long\nsteps:\n  - { id: wait, uses: sleep, with: { duration: 1m } }\n",
+    );
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["run", "long.yaml", "--json"])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Give it time to start the step; the run would otherwise last a minute.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(1));
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
+    assert_eq!(summary["status"], "cancelled");
+    assert_eq!(summary["steps"][0]["status"], "cancelled");
+}
+
+#[test]
+fn the_committed_schema_is_fresh_and_accepts_every_example() {
+    let out = weir(&root(), &["schema"]);
+    let generated = String::from_utf8_lossy(&out.stdout).into_owned();
+    let committed = std::fs::read_to_string(root().join("schema/pipeline.schema.json")).expect("schema file");
+    assert!(
+        generated == committed,
+        "schema/pipeline.schema.json is stale: run `cargo xtask codegen`"
+    );
+    let schema: Value = serde_json::from_str(&committed).expect("schema JSON");
+    let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    for entry in std::fs::read_dir(root().join("examples")).expect("examples") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("read");
+        let node = weir_pipeline::node::parse(&weir_pipeline::Source::new("x", text)).expect("parses");
+        let errors: Vec<String> = validator
+            .iter_errors(&node.to_value())
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", path.display());
+    }
+    let bad = serde_json::json!({"name": "x", "steps": [{"id": "a", "uses": "http", "with": {"urll": "x"}}]});
+    assert!(!validator.is_valid(&bad), "the schema checks `with` by kind");
+}
+
+#[test]
+fn completions_are_generated() {
+    let out = weir(&root(), &["completions", "bash"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("dry-run"));
+}

@@ -1,5 +1,6 @@
 //! Integration tests of the `weir` binary: one test binary, one module per area.
 
+mod architecture;
 mod cli;
 mod conformance;
 

@@ -1,0 +1,82 @@
+//! ARCHITECTURE.md's invariants, checked mechanically: the pipeline model and the engine depend
+//! on no HTTP server or client, no SQL, no config-file crate; the model needs no async runtime.
+
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+
+const SERVER_SQL_CONFIG: &[&str] = &[
+    "axum",
+    "hyper",
+    "reqwest",
+    "tower",
+    "sqlx",
+    "rusqlite",
+    "postgres",
+    "tokio-postgres",
+    "figment",
+    "toml",
+    "config",
+];
+
+/// Names of the crates `package` depends on at run time (normal dependencies, transitively).
+fn runtime_closure(metadata: &Value, package: &str) -> HashSet<String> {
+    let nodes = metadata["resolve"]["nodes"].as_array().expect("resolve graph");
+    let names: HashMap<&str, &str> = metadata["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .filter_map(|p| Some((p["id"].as_str()?, p["name"].as_str()?)))
+        .collect();
+    let id_of = |name: &str| {
+        names
+            .iter()
+            .find(|(_, n)| **n == name)
+            .map(|(id, _)| *id)
+            .expect("package in workspace")
+    };
+    let mut seen = HashSet::new();
+    let mut todo = vec![id_of(package)];
+    while let Some(id) = todo.pop() {
+        let Some(node) = nodes.iter().find(|n| n["id"] == id) else {
+            continue;
+        };
+        for dep in node["deps"].as_array().into_iter().flatten() {
+            let normal = dep["dep_kinds"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|k| k["kind"].is_null());
+            let dep_id = dep["pkg"].as_str().unwrap_or_default();
+            if normal && seen.insert(names.get(dep_id).copied().unwrap_or_default().to_owned()) {
+                todo.push(dep_id);
+            }
+        }
+    }
+    seen
+}
+
+#[test]
+fn core_crates_stay_free_of_servers_sql_and_config_files() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args(["metadata", "--format-version", "1"])
+        .current_dir(crate::root())
+        .output()
+        .expect("cargo metadata");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let metadata: Value = serde_json::from_slice(&out.stdout).expect("metadata JSON");
+    for package in ["weir-pipeline", "weir-engine"] {
+        let deps = runtime_closure(&metadata, package);
+        let bad: Vec<&&str> = SERVER_SQL_CONFIG.iter().filter(|c| deps.contains(**c)).collect();
+        assert!(bad.is_empty(), "{package} depends on {bad:?}");
+    }
+    let pipeline = runtime_closure(&metadata, "weir-pipeline");
+    assert!(
+        !pipeline.contains("tokio"),
+        "weir-pipeline must not need an async runtime"
+    );
+    assert!(
+        runtime_closure(&metadata, "weir-steps").contains("reqwest"),
+        "the check sees real dependencies"
+    );
+}
