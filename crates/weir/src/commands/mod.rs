@@ -1,6 +1,8 @@
 //! One module per subcommand, each owning its `Args` and its `run`.
 
 mod completions;
+mod diff;
+mod init;
 mod run;
 mod schema;
 mod test;
@@ -14,18 +16,22 @@ use weir_engine::{Engine, Registry, SystemClock};
 
 #[derive(Subcommand)]
 pub enum Command {
+    Init(init::Args),
     Run(run::Args),
     Validate(validate::Args),
     Test(test::Args),
+    Diff(diff::Args),
     Schema(schema::Args),
     Completions(completions::Args),
 }
 
 pub fn run(command: Command) -> Result<ExitCode> {
     match command {
+        Command::Init(args) => init::run(args),
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Test(args) => test::run(args),
+        Command::Diff(args) => diff::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Completions(args) => completions::run(args),
     }
