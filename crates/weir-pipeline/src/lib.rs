@@ -7,11 +7,13 @@
 //! engine's and the step kinds' business.
 //!
 //! Data flow: text -> [`node::parse`] (spanned tree) -> decode (format types, every field
-//! checked) -> validation (graph, kinds, expressions) -> [`Plan`].
+//! checked) -> validation (graph, kinds, expressions) -> [`Plan`]. Beside that flow, [`diff`]
+//! compares two decoded pipelines by meaning.
 
 pub mod code;
 mod decode;
 pub mod diag;
+pub mod diff;
 pub mod duration;
 pub mod expr;
 pub mod kind;
@@ -31,4 +33,4 @@ pub use kind::{Catalog, Effects, KindSpec};
 pub use model::{Pipeline, Status};
 pub use plan::{Plan, PlanStep, Route};
 pub use source::{Source, Span};
-pub use validate::{Loaded, load};
+pub use validate::{Loaded, load, valid_name};

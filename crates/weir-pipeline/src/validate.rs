@@ -755,7 +755,9 @@ impl<'a> Validator<'a> {
     }
 }
 
-fn valid_name(name: &str) -> bool {
+/// Whether `name` is a valid pipeline name: lowercase letters, digits, `-`, `_` and `.`,
+/// starting with a letter or a digit.
+pub fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()

@@ -13,6 +13,8 @@ impl EnvVars {
 /// Exit codes. 3 (infrastructure unavailable) is reserved for commands that talk to servers.
 pub const EXIT_RUN_FAILED: u8 = 1;
 pub const EXIT_INVALID: u8 = 2;
+/// `weir diff` found differences; 1 as with diff(1), so scripts can test for "changed".
+pub const EXIT_DIFFERENT: u8 = 1;
 
 /// The exit code of an error that reached `main`: such errors are about the user's input
 /// (a file that cannot be read, a malformed argument).
@@ -22,6 +24,11 @@ pub fn exit_code(_err: &anyhow::Error) -> u8 {
 
 pub fn stderr_color() -> bool {
     std::env::var_os(EnvVars::NO_COLOR).is_none() && std::io::stderr().is_terminal()
+}
+
+/// Whether to colour what goes to stdout: only for a person at a terminal, never into a pipe.
+pub fn stdout_color() -> bool {
+    std::env::var_os(EnvVars::NO_COLOR).is_none() && std::io::stdout().is_terminal()
 }
 
 pub fn stderr_is_tty() -> bool {

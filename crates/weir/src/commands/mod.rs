@@ -1,7 +1,9 @@
 //! One module per subcommand, each owning its `Args` and its `run`.
 
 mod completions;
+mod diff;
 mod dry_run;
+mod init;
 mod run;
 mod schema;
 mod test;
@@ -15,20 +17,24 @@ use weir_engine::{Engine, Registry, SystemClock};
 
 #[derive(Subcommand)]
 pub enum Command {
+    Init(init::Args),
     Run(run::Args),
     Validate(validate::Args),
     DryRun(dry_run::Args),
     Test(test::Args),
+    Diff(diff::Args),
     Schema(schema::Args),
     Completions(completions::Args),
 }
 
 pub fn run(command: Command) -> Result<ExitCode> {
     match command {
+        Command::Init(args) => init::run(args),
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate::run(args),
         Command::DryRun(args) => dry_run::run(args),
         Command::Test(args) => test::run(args),
+        Command::Diff(args) => diff::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Completions(args) => completions::run(args),
     }

@@ -101,7 +101,7 @@ fn print_outcome(o: &Outcome) {
 }
 
 /// Runs one case and lists what did not match.
-async fn run_case(engine: &Engine, plan: &Arc<Plan>, case: &TestCase) -> Vec<String> {
+pub(crate) async fn run_case(engine: &Engine, plan: &Arc<Plan>, case: &TestCase) -> Vec<String> {
     let opts = RunOptions {
         mocks: case.mock.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         seed: Some(0),

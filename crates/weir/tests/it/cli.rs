@@ -1,14 +1,8 @@
 //! CLI behaviour a user relies on: exit codes, stdout hygiene, JSON outputs, Ctrl-C, generated files.
 
-use crate::{root, weir};
+use crate::{root, scratch, weir};
 use serde_json::Value;
 use std::path::Path;
-
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("weir-cli-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
 
 fn write(dir: &Path, file: &str, text: &str) {
     std::fs::write(dir.join(file), text).expect("write");
@@ -54,7 +48,7 @@ fn run_json_summary_has_the_documented_shape() {
 
 #[test]
 fn exit_codes_tell_failed_runs_from_invalid_input() {
-    let dir = temp_dir("exit");
+    let dir = scratch("cli-exit");
     write(
         &dir,
         "fails.yaml",
@@ -83,7 +77,7 @@ fn exit_codes_tell_failed_runs_from_invalid_input() {
 
 #[test]
 fn validate_reports_locations_codes_and_hints() {
-    let dir = temp_dir("validate");
+    let dir = scratch("cli-validate");
     write(
         &dir,
         "p.yaml",
@@ -105,7 +99,7 @@ fn validate_reports_locations_codes_and_hints() {
 
 #[test]
 fn strict_turns_warnings_into_errors() {
-    let dir = temp_dir("strict");
+    let dir = scratch("cli-strict");
     write(
         &dir,
         "w.yaml",
@@ -119,7 +113,7 @@ fn strict_turns_warnings_into_errors() {
 
 #[test]
 fn imports_are_checked_with_the_file_that_runs_them() {
-    let dir = temp_dir("imports");
+    let dir = scratch("cli-imports");
     write(
         &dir,
         "a.yaml",
@@ -142,7 +136,7 @@ fn imports_are_checked_with_the_file_that_runs_them() {
 
 #[test]
 fn test_command_fails_with_a_diff() {
-    let dir = temp_dir("test");
+    let dir = scratch("cli-test");
     write(
         &dir,
         "t.yaml",
@@ -156,7 +150,7 @@ fn test_command_fails_with_a_diff() {
 
 #[test]
 fn ctrl_c_cancels_the_run() {
-    let dir = temp_dir("cancel");
+    let dir = scratch("cli-cancel");
     write(
         &dir,
         "long.yaml",

@@ -1,26 +1,58 @@
-//! Integration tests of the `weir` binary: one test binary, one module per area.
+//! Tests of the `weir` binary as a user runs it: arguments in, stdout, stderr and exit code out.
+//! One test binary, one module per area.
 
 mod architecture;
 mod cli;
 mod conformance;
+mod diff;
+mod init;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The repository root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repository root")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
 }
 
-/// Runs the built `weir` binary in `dir` with `args`.
+/// Runs `weir` with `args` in `dir`, colours off.
 pub fn weir(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_weir"))
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .output()
-        .expect("weir runs")
+        .expect("the weir binary runs")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// An empty directory for one test under the system's temporary directory, removed when dropped.
+pub struct Scratch(PathBuf);
+
+pub fn scratch(test: &str) -> Scratch {
+    let dir = std::env::temp_dir().join(format!("weir-it-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("the scratch directory can be created");
+    Scratch(dir)
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
