@@ -7,13 +7,15 @@
 //! engine's and the step kinds' business.
 //!
 //! Data flow: text -> [`node::parse`] (spanned tree) -> decode (format types, every field
-//! checked) -> validation (graph, kinds, expressions) -> [`Plan`].
+//! checked) -> validation (graph, kinds, expressions) -> [`Plan`]. Beside that flow,
+//! [`format::format`] writes the node tree back as canonical text for `weir fmt`.
 
 pub mod code;
 mod decode;
 pub mod diag;
 pub mod duration;
 pub mod expr;
+pub mod format;
 pub mod kind;
 pub mod model;
 pub mod node;

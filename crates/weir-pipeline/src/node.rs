@@ -418,6 +418,11 @@ fn count_nodes(node: &Node) -> usize {
     count
 }
 
+/// What a plain (unquoted) scalar with this text reads as; the formatter asks before it drops quotes.
+pub(crate) fn resolve_plain(text: &str) -> Result<NodeValue, String> {
+    resolve_scalar(text, ScalarStyle::Plain, None)
+}
+
 /// Resolves a scalar with YAML 1.2's core schema.
 fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Result<NodeValue, String> {
     let style = match style {
