@@ -1,6 +1,7 @@
 //! One module per subcommand, each owning its `Args` and its `run`.
 
 mod completions;
+mod fmt;
 mod run;
 mod schema;
 mod test;
@@ -16,6 +17,7 @@ use weir_engine::{Engine, Registry, SystemClock};
 pub enum Command {
     Run(run::Args),
     Validate(validate::Args),
+    Fmt(fmt::Args),
     Test(test::Args),
     Schema(schema::Args),
     Completions(completions::Args),
@@ -25,6 +27,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
     match command {
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Fmt(args) => fmt::run(args),
         Command::Test(args) => test::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Completions(args) => completions::run(args),
