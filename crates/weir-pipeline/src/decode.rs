@@ -34,10 +34,10 @@ pub(crate) const STEP_KEYS: &[&str] = &[
 ];
 /// Keys of a nested step (`foreach.step`): no id, needs, condition or error routing of its own.
 pub(crate) const NESTED_STEP_KEYS: &[&str] = &["uses", "with", "timeout", "retry"];
-const RETRY_KEYS: &[&str] = &["attempts", "backoff"];
-const BACKOFF_KEYS: &[&str] = &["initial", "factor", "max", "jitter"];
-const TEST_KEYS: &[&str] = &["name", "input", "mock", "expect"];
-const EXPECT_KEYS: &[&str] = &["output", "status", "error", "steps"];
+pub(crate) const RETRY_KEYS: &[&str] = &["attempts", "backoff"];
+pub(crate) const BACKOFF_KEYS: &[&str] = &["initial", "factor", "max", "jitter"];
+pub(crate) const TEST_KEYS: &[&str] = &["name", "input", "mock", "expect"];
+pub(crate) const EXPECT_KEYS: &[&str] = &["output", "status", "error", "steps"];
 
 /// The keys of a mapping node, checked against the keys a block may have.
 pub(crate) struct Fields<'n> {

@@ -8,7 +8,8 @@
 //!
 //! Data flow: text -> [`node::parse`] (spanned tree) -> decode (format types, every field
 //! checked) -> validation (graph, kinds, expressions) -> [`Plan`]. Beside that flow, [`diff`]
-//! compares two decoded pipelines by meaning.
+//! compares two decoded pipelines by meaning and [`format::format`] writes the node tree back
+//! as canonical text for `weir fmt`.
 
 pub mod code;
 mod decode;
@@ -16,6 +17,7 @@ pub mod diag;
 pub mod diff;
 pub mod duration;
 pub mod expr;
+pub mod format;
 pub mod kind;
 pub mod model;
 pub mod node;

@@ -231,14 +231,10 @@ impl Builder<'_> {
                 Ok(())
             }
             Event::Scalar(text, style, anchor, tag) => {
-                // The parser's scalar spans may run on over the blanks that follow (in flow
-                // collections); a span must cover the scalar only.
-                let kept = self
-                    .source
-                    .slice(span)
-                    .trim_end_matches([' ', '\t', '\r', '\n'])
-                    .len();
-                let span = Span::new(span.start, span.start + kept);
+                // The parser's scalar spans may run on over the blanks (and a comment) that
+                // follow; a span must cover the scalar only.
+                let kept = self.source.slice(span).trim_end_matches([' ', '\t', '\r', '\n']).len();
+                let span = quoted_span(self.source.text(), Span::new(span.start, span.start + kept), style);
                 let tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
                 let value = resolve_scalar(&text, style, tag.as_deref())
                     .map_err(|msg| Box::new(Diagnostic::new(Code::Syntax, span, msg)))?;
@@ -386,6 +382,31 @@ impl Builder<'_> {
     }
 }
 
+/// saphyr's span of a quoted scalar starts at its anchor or tag, and ends at the next token:
+/// past the closing quote, the spaces and any comment after it. Cut it back to the quotes, so
+/// carets point at the string and a comment after it is not mistaken for part of it.
+fn quoted_span(text: &str, span: Span, style: ScalarStyle) -> Span {
+    let quote = match style {
+        ScalarStyle::SingleQuoted => b'\'',
+        ScalarStyle::DoubleQuoted => b'"',
+        _ => return span,
+    };
+    let bytes = &text.as_bytes()[..span.end.min(text.len())];
+    let Some(open) = (span.start..bytes.len()).find(|&i| bytes[i] == quote) else {
+        return span;
+    };
+    let mut i = open + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if quote == b'"' => i += 2,
+            b'\'' if quote == b'\'' && bytes.get(i + 1) == Some(&b'\'') => i += 2,
+            b if b == quote => return Span::new(open, i + 1),
+            _ => i += 1,
+        }
+    }
+    span
+}
+
 fn count_nodes(node: &Node) -> usize {
     let mut count = 0;
     let mut todo = vec![node];
@@ -398,6 +419,11 @@ fn count_nodes(node: &Node) -> usize {
         }
     }
     count
+}
+
+/// What a plain (unquoted) scalar with this text reads as; the formatter asks before it drops quotes.
+pub(crate) fn resolve_plain(text: &str) -> Result<NodeValue, String> {
+    resolve_scalar(text, ScalarStyle::Plain, None)
 }
 
 /// Resolves a scalar with YAML 1.2's core schema.
@@ -499,6 +525,21 @@ mod tests {
         assert_eq!(expr.content_span(), Span::new(12, 15));
         let step = node.at(&[Seg::Key("steps"), Seg::Index(0)]);
         assert_eq!(src.slice(step.key_span("uses")), "uses");
+    }
+
+    #[test]
+    fn quoted_spans_hug_their_quotes() {
+        let src = Source::new(
+            "t.yaml",
+            "a: 'it''s'  # c\nb: &x \"q\\\"\"  # d\n\"k\"  : !!str 'v'\nl: [\"p\" , 'q' ]\n",
+        );
+        let node = parse(&src).unwrap();
+        let text = |path: &[Seg<'_>]| src.slice(node.at(path).span).to_owned();
+        assert_eq!(text(&[Seg::Key("a")]), "'it''s'");
+        assert_eq!(text(&[Seg::Key("b")]), "\"q\\\"\"");
+        assert_eq!(text(&[Seg::Key("k")]), "'v'");
+        assert_eq!(src.slice(node.key_span("k")), "\"k\"");
+        assert_eq!(text(&[Seg::Key("l"), Seg::Index(0)]), "\"p\"");
     }
 
     #[test]

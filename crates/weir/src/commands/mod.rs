@@ -3,6 +3,7 @@
 mod completions;
 mod diff;
 mod dry_run;
+mod fmt;
 mod init;
 mod run;
 mod schema;
@@ -21,6 +22,7 @@ pub enum Command {
     Run(run::Args),
     Validate(validate::Args),
     DryRun(dry_run::Args),
+    Fmt(fmt::Args),
     Test(test::Args),
     Diff(diff::Args),
     Schema(schema::Args),
@@ -33,6 +35,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate::run(args),
         Command::DryRun(args) => dry_run::run(args),
+        Command::Fmt(args) => fmt::run(args),
         Command::Test(args) => test::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Schema(args) => schema::run(args),
