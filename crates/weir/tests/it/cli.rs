@@ -158,7 +158,7 @@ fn ctrl_c_cancels_the_run() {
     );
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
         .args(["run", "long.yaml", "--json"])
-        .current_dir(&dir)
+        .current_dir(&*dir)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
