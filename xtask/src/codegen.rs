@@ -15,7 +15,7 @@ fn files() -> Vec<(&'static str, String)> {
     ]
 }
 
-fn root() -> PathBuf {
+pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 

@@ -18,6 +18,7 @@ use std::collections::{HashMap, VecDeque};
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use weir_pipeline::expr::{is_truthy, to_json};
 use weir_pipeline::model::Retry;
@@ -416,8 +417,13 @@ impl<'e, 'a> Scheduler<'e, 'a> {
         loop {
             while running.len() < limit && self.failure.is_none() {
                 let Some(i) = self.ready.pop_front() else { break };
-                if let Some(future) = self.start(i) {
-                    running.push(future);
+                let Some(mut future) = self.start(i) else { continue };
+                // Steps that finish without waiting (`pass`, `transform`) complete right here,
+                // without a trip through the set of running futures. A future left pending is
+                // polled again by that set with its real waker, as the Future contract allows.
+                match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+                    Poll::Ready((i, result, attempts)) => self.complete(i, result, attempts),
+                    Poll::Pending => running.push(future),
                 }
             }
             if self.failure.is_some() {

@@ -233,8 +233,16 @@ impl Builder<'_> {
             Event::Scalar(text, style, anchor, tag) => {
                 // The parser's scalar spans may run on over the blanks (and a comment) that
                 // follow; a span must cover the scalar only.
-                let kept = self.source.slice(span).trim_end_matches([' ', '\t', '\r', '\n']).len();
-                let span = quoted_span(self.source.text(), Span::new(span.start, span.start + kept), style);
+                let kept = self
+                    .source
+                    .slice(span)
+                    .trim_end_matches([' ', '\t', '\r', '\n'])
+                    .len();
+                let span = quoted_span(
+                    self.source.text(),
+                    Span::new(span.start, span.start + kept),
+                    style,
+                );
                 let tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
                 let value = resolve_scalar(&text, style, tag.as_deref())
                     .map_err(|msg| Box::new(Diagnostic::new(Code::Syntax, span, msg)))?;

@@ -27,13 +27,22 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 
 /// Runs `plan` `runs` times on a current-thread runtime; returns the median run time.
 fn time_runs(plan: &Arc<Plan>, runs: usize) -> Duration {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let engine = Engine::new(Arc::new(weir_steps::builtin()), Arc::new(SystemClock::default()), Arc::new(NoLoader));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let engine = Engine::new(
+        Arc::new(weir_steps::builtin()),
+        Arc::new(SystemClock::default()),
+        Arc::new(NoLoader),
+    );
     let opts = RunOptions::default();
     let samples = (0..runs)
         .map(|_| {
             let start = Instant::now();
-            let report = runtime.block_on(engine.run(plan, serde_json::json!({}), &opts, &NullSink)).expect("input");
+            let report = runtime
+                .block_on(engine.run(plan, serde_json::json!({}), &opts, &NullSink))
+                .expect("input");
             assert_eq!(report.status, weir_pipeline::Status::Succeeded);
             start.elapsed()
         })
@@ -58,26 +67,60 @@ fn main() {
     }));
     let transform_chain = plan(&chain(1000, |i| match i {
         0 => "  - { id: s0, uses: pass, with: { value: 0 } }\n".to_owned(),
-        _ => format!("  - {{ id: s{i}, uses: transform, needs: [s{p}], with: {{ expr: '.steps.s{p}.output + 1' }} }}\n", p = i - 1),
+        _ => format!(
+            "  - {{ id: s{i}, uses: transform, needs: [s{p}], with: {{ expr: '.steps.s{p}.output + 1' }} }}\n",
+            p = i - 1
+        ),
     }));
-    let sleeps = plan(&format!("{}output: '1'\n", chain(100, |i| format!("  - {{ id: s{i}, uses: sleep, with: {{ duration: 10ms }} }}\n"))));
-    let validate_text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/regression-1000-step-chain/pipeline.yaml"))
-        .expect("the 1,000-step conformance case");
+    let sleeps = plan(&format!(
+        "{}output: '1'\n",
+        chain(100, |i| format!(
+            "  - {{ id: s{i}, uses: sleep, with: {{ duration: 10ms }} }}\n"
+        ))
+    ));
+    let validate_text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/regression-1000-step-chain/pipeline.yaml"
+    ))
+    .expect("the 1,000-step conformance case");
     let validate = median(
         (0..runs.min(50))
             .map(|_| {
                 let start = Instant::now();
-                let loaded = weir_pipeline::load(Source::new("chain.yaml", validate_text.as_str()), &weir_steps::builtin());
+                let loaded = weir_pipeline::load(
+                    Source::new("chain.yaml", validate_text.as_str()),
+                    &weir_steps::builtin(),
+                );
                 assert!(loaded.plan.is_some());
                 start.elapsed()
             })
             .collect(),
     );
     let rows = [
-        Row { name: "engine overhead per step, 1,000-step chain of pass", value: time_runs(&pass_chain, runs), unit_divisor: 1000, target: Duration::from_micros(2) },
-        Row { name: "per step, 1,000-step chain of transform (jq each step)", value: time_runs(&transform_chain, runs), unit_divisor: 1000, target: Duration::from_micros(20) },
-        Row { name: "100 parallel `sleep 10ms` steps, whole run", value: time_runs(&sleeps, runs.min(50)), unit_divisor: 1, target: Duration::from_millis(20) },
-        Row { name: "validate a 1,000-step pipeline, in process", value: validate, unit_divisor: 1, target: Duration::from_millis(100) },
+        Row {
+            name: "engine overhead per step, 1,000-step chain of pass",
+            value: time_runs(&pass_chain, runs),
+            unit_divisor: 1000,
+            target: Duration::from_micros(2),
+        },
+        Row {
+            name: "per step, 1,000-step chain of transform (jq each step)",
+            value: time_runs(&transform_chain, runs),
+            unit_divisor: 1000,
+            target: Duration::from_micros(20),
+        },
+        Row {
+            name: "100 parallel `sleep 10ms` steps, whole run",
+            value: time_runs(&sleeps, runs.min(50)),
+            unit_divisor: 1,
+            target: Duration::from_millis(20),
+        },
+        Row {
+            name: "validate a 1,000-step pipeline, in process",
+            value: validate,
+            unit_divisor: 1,
+            target: Duration::from_millis(100),
+        },
     ];
     let mut missed = 0;
     println!("{:<58} {:>12} {:>10}", "benchmark (median)", "measured", "target");
@@ -85,7 +128,13 @@ fn main() {
         let value = row.value / row.unit_divisor;
         let ok = value <= row.target;
         missed += usize::from(!ok);
-        println!("{:<58} {:>12} {:>10} {}", row.name, format!("{value:.2?}"), format!("{:?}", row.target), if ok { "ok" } else { "MISSED" });
+        println!(
+            "{:<58} {:>12} {:>10} {}",
+            row.name,
+            format!("{value:.2?}"),
+            format!("{:?}", row.target),
+            if ok { "ok" } else { "MISSED" }
+        );
     }
     if missed > 0 && !quick {
         std::process::exit(1);
