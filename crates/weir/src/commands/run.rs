@@ -81,6 +81,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
 }
 
 /// The first Ctrl-C cancels the run; a second one exits at once.
+#[allow(clippy::disallowed_methods)] // A second Ctrl-C must end the process even while a step hangs.
 async fn cancel_on_ctrl_c(cancel: Cancel) {
     if tokio::signal::ctrl_c().await.is_ok() {
         cancel.cancel();
