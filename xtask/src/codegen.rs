@@ -61,26 +61,55 @@ fn step_kinds() -> String {
         let effects = match kind.effects {
             weir_pipeline::Effects::None => "computes only (runs for real in `weir dry-run`)",
             weir_pipeline::Effects::External => "acts outside the run (mocked in `weir dry-run`)",
-            weir_pipeline::Effects::Nested => "runs other steps (they follow their own rule in `weir dry-run`)",
+            weir_pipeline::Effects::Nested => {
+                "runs other steps (they follow their own rule in `weir dry-run`)"
+            }
         };
-        out.push_str(&format!("## `{}`\n\n{}.\n\n", kind.name, capitalise(kind.summary)));
+        out.push_str(&format!(
+            "## `{}`\n\n{}.\n\n",
+            kind.name,
+            capitalise(kind.summary)
+        ));
         if let Some(description) = schema.get("description").and_then(|d| d.as_str()) {
             out.push_str(&format!("{}\n\n", description.replace('\n', " ")));
         }
-        out.push_str(&format!("Effects: {effects}.\n\n| key | type | required | description |\n| --- | --- | --- | --- |\n"));
-        let required: Vec<&str> =
-            schema.get("required").and_then(|r| r.as_array()).into_iter().flatten().filter_map(|v| v.as_str()).collect();
-        for (key, prop) in schema.get("properties").and_then(|p| p.as_object()).into_iter().flatten() {
+        out.push_str(&format!(
+            "Effects: {effects}.\n\n| key | type | required | description |\n| --- | --- | --- | --- |\n"
+        ));
+        let required: Vec<&str> = schema
+            .get("required")
+            .and_then(|r| r.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str())
+            .collect();
+        for (key, prop) in schema
+            .get("properties")
+            .and_then(|p| p.as_object())
+            .into_iter()
+            .flatten()
+        {
             let mut ty = type_name(&schema, prop);
             if kind.programs.contains(&key.as_str()) {
                 ty = "jq".into();
             }
-            let mut description = prop.get("description").and_then(|d| d.as_str()).unwrap_or_default().replace('\n', " ");
+            let mut description = prop
+                .get("description")
+                .and_then(|d| d.as_str())
+                .unwrap_or_default()
+                .replace('\n', " ");
             if let Some(default) = prop.get("default").filter(|d| !d.is_null()) {
                 description.push_str(&format!(" Default: `{default}`."));
             }
-            let req = if required.contains(&key.as_str()) { "yes" } else { "" };
-            out.push_str(&format!("| `{key}` | {ty} | {req} | {} |\n", description.replace('|', "\\|")));
+            let req = if required.contains(&key.as_str()) {
+                "yes"
+            } else {
+                ""
+            };
+            out.push_str(&format!(
+                "| `{key}` | {ty} | {req} | {} |\n",
+                description.replace('|', "\\|")
+            ));
         }
         out.push('\n');
     }
@@ -89,7 +118,9 @@ fn step_kinds() -> String {
 
 fn capitalise(s: &str) -> String {
     let mut chars = s.chars();
-    chars.next().map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+    chars
+        .next()
+        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
 }
 
 /// A short name of a property's type: `string`, `duration`, `list of integer`, `any`.
@@ -106,24 +137,38 @@ fn type_name(root: &serde_json::Value, prop: &serde_json::Value) -> String {
         return format!("`{one}`");
     }
     if let Some(values) = prop.get("enum").and_then(|e| e.as_array()) {
-        return values.iter().map(|v| format!("`{}`", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(", ");
+        return values
+            .iter()
+            .map(|v| format!("`{}`", v.as_str().unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join(", ");
     }
     for key in ["anyOf", "oneOf"] {
         if let Some(options) = prop.get(key).and_then(|o| o.as_array()) {
-            let names: Vec<String> =
-                options.iter().filter(|o| o.get("type") != Some(&serde_json::json!("null"))).map(|o| type_name(root, o)).collect();
+            let names: Vec<String> = options
+                .iter()
+                .filter(|o| o.get("type") != Some(&serde_json::json!("null")))
+                .map(|o| type_name(root, o))
+                .collect();
             return names.join(" or ");
         }
     }
     match prop.get("type") {
         Some(serde_json::Value::String(t)) if t == "array" => {
-            format!("list of {}", prop.get("items").map_or_else(|| "any".into(), |i| type_name(root, i)))
+            format!(
+                "list of {}",
+                prop.get("items")
+                    .map_or_else(|| "any".into(), |i| type_name(root, i))
+            )
         }
         Some(serde_json::Value::String(t)) if t == "object" => "mapping".into(),
         Some(serde_json::Value::String(t)) => t.clone(),
-        Some(serde_json::Value::Array(ts)) => {
-            ts.iter().filter_map(|t| t.as_str()).filter(|t| *t != "null").collect::<Vec<_>>().join(" or ")
-        }
+        Some(serde_json::Value::Array(ts)) => ts
+            .iter()
+            .filter_map(|t| t.as_str())
+            .filter(|t| *t != "null")
+            .collect::<Vec<_>>()
+            .join(" or "),
         _ => "any".into(),
     }
 }

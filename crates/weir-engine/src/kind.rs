@@ -91,8 +91,6 @@ pub struct StepCx<'a> {
     pub(crate) attempt: u32,
     /// The run context when the step started, for the kind's own jq programs.
     pub(crate) scope: Val,
-    /// The foreach item scope depth, to bound nesting.
-    pub(crate) depth: u32,
 }
 
 impl<'a> StepCx<'a> {
@@ -152,7 +150,7 @@ impl<'a> StepCx<'a> {
                 return Err(StepError::fatal("this step has no nested step"));
             };
             let scope = crate::context::with_item(&self.scope, &item, index);
-            self.env.run_nested(nested, scope, self.depth + 1).await
+            self.env.run_nested(nested, scope).await
         })
     }
 

@@ -196,12 +196,7 @@ impl RunEnv<'_> {
     }
 
     /// Runs a nested step once (one `foreach` item), with its own retry and timeout.
-    pub(crate) async fn run_nested(
-        &self,
-        step: &PlanStep,
-        scope: Val,
-        _depth: u32,
-    ) -> Result<Value, StepError> {
+    pub(crate) async fn run_nested(&self, step: &PlanStep, scope: Val) -> Result<Value, StepError> {
         let with = step
             .with
             .render(&self.plan.programs, &scope)
@@ -287,7 +282,6 @@ async fn attempts(
             with: config,
             attempt,
             scope: scope.clone(),
-            depth: 0,
         };
         let run = kind.run(cx);
         let result = match step.timeout {

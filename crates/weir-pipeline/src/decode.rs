@@ -335,9 +335,10 @@ fn empty_step() -> Step {
 
 fn retry(node: &Node, d: &mut Diagnostics) -> Option<Retry> {
     let f = Fields::new(node, RETRY_KEYS, "`retry`", d)?;
+    // Both halves are decoded before giving up, so each reports its own problems.
     let attempts = f
         .required("attempts", "`retry`", d)
-        .and_then(|_| f.integer("attempts", 1, d))?;
+        .and_then(|_| f.integer("attempts", 1, d));
     let backoff = match f.get("backoff") {
         None => Backoff::default(),
         Some(b) => {
@@ -351,7 +352,10 @@ fn retry(node: &Node, d: &mut Diagnostics) -> Option<Retry> {
             }
         }
     };
-    Some(Retry { attempts, backoff })
+    Some(Retry {
+        attempts: attempts?,
+        backoff,
+    })
 }
 
 fn test_case(node: &Node, d: &mut Diagnostics) -> Option<TestCase> {

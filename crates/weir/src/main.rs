@@ -2,6 +2,14 @@
 //! outcome to an exit code (0 ok, 1 run failed, 2 invalid input or usage, 3 infrastructure
 //! unavailable).
 
+/// `println!` that ends the process quietly when the reader of stdout goes away (`weir … | head`)
+/// instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::settings::write_stdout(format_args!($($arg)*))
+    };
+}
+
 mod commands;
 mod input;
 mod load;

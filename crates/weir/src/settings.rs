@@ -56,3 +56,17 @@ pub fn paint(text: &str, style: Style, color: bool) -> String {
     };
     format!("\x1b[{code}m{text}\x1b[0m")
 }
+
+/// Writes one line to stdout; when stdout is a closed pipe, exits as a process killed by SIGPIPE
+/// would (status 141), like other command-line tools.
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let written = out.write_fmt(args).and_then(|()| out.write_all(b"\n"));
+    if let Err(e) = written
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        #[allow(clippy::disallowed_methods)] // Nothing is left to do once the reader has gone.
+        std::process::exit(141);
+    }
+}

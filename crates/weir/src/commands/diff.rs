@@ -40,7 +40,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let diff = weir_pipeline::diff::diff(&before.pipeline, &after.pipeline);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&diff.to_json())?);
+        outln!("{}", serde_json::to_string_pretty(&diff.to_json())?);
     } else {
         print(&args, &diff);
     }
@@ -60,7 +60,7 @@ fn print(args: &Args, diff: &PipelineDiff) {
             Mark::Changed => Style::Warn,
         };
         let text = format!("{} {}", line.mark.symbol(), line.text);
-        println!("{}", paint(&text, style, color));
+        outln!("{}", paint(&text, style, color));
     }
     // Like diff(1), nothing on stdout when the files agree; a person at a terminal gets a word.
     if diff.is_empty() && settings::stderr_is_tty() {

@@ -76,7 +76,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         "steps": walk,
     });
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&result)?);
+        outln!("{}", serde_json::to_string_pretty(&result)?);
     } else {
         print_walk(&plan.pipeline.name, &result);
     }
@@ -133,7 +133,7 @@ fn walk(plan: &weir_pipeline::Plan, events: &[weir_engine::Event]) -> Vec<Value>
 }
 
 fn print_walk(name: &str, result: &Value) {
-    println!("dry run of {name}: steps with external effects were not run");
+    outln!("dry run of {name}: steps with external effects were not run");
     let steps = result["steps"].as_array().cloned().unwrap_or_default();
     let width = steps
         .iter()
@@ -151,11 +151,11 @@ fn print_walk(name: &str, result: &Value) {
             Some(status) => format!("{status} → {}", short(&s["output"])),
             None => String::new(),
         };
-        println!("  {:>3}. {id:<width$}  {kind:<9} {detail}", s["order"]);
+        outln!("  {:>3}. {id:<width$}  {kind:<9} {detail}", s["order"]);
     }
     match result["status"].as_str() {
-        Some("succeeded") => println!("output: {}", short(&result["output"])),
-        _ => println!(
+        Some("succeeded") => outln!("output: {}", short(&result["output"])),
+        _ => outln!(
             "the run would end {}: {}",
             result["status"].as_str().unwrap_or("?"),
             result["error"].as_str().unwrap_or("")

@@ -153,14 +153,14 @@ fn write_new(path: &Path, text: &str) -> Result<()> {
 
 fn print_next(path: &Path, template: Template) {
     let path = path.display();
-    println!("Wrote {path} (template: {}).", template.name());
+    outln!("Wrote {path} (template: {}).", template.name());
     if let Some(note) = template.note() {
-        println!("\n{note}");
+        outln!("\n{note}");
     }
-    println!("\nNext:");
-    println!("  weir test {path}");
-    println!("  weir run {path}{}", template.run_args());
-    println!("  weir validate --strict {path}");
+    outln!("\nNext:");
+    outln!("  weir test {path}");
+    outln!("  weir run {path}{}", template.run_args());
+    outln!("  weir validate --strict {path}");
 }
 
 #[cfg(test)]

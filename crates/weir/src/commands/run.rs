@@ -127,7 +127,7 @@ fn print(args: &Args, report: &RunReport) -> Result<()> {
     } else {
         serde_json::to_string_pretty(&value)?
     };
-    println!("{text}");
+    outln!("{text}");
     Ok(())
 }
 

@@ -12,6 +12,6 @@ pub struct Args {}
 
 pub fn run(_: Args) -> Result<ExitCode> {
     let schema = weir_pipeline::schema::pipeline_schema(&*super::registry());
-    println!("{}", serde_json::to_string_pretty(&schema)?);
+    outln!("{}", serde_json::to_string_pretty(&schema)?);
     Ok(ExitCode::SUCCESS)
 }

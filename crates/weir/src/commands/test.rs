@@ -65,14 +65,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
             .iter()
             .map(|o| json!({"file": o.file, "name": o.name, "passed": o.problems.is_empty(), "problems": o.problems}))
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&json!({"passed": passed, "failed": failed, "cases": cases}))?
         );
     } else {
         let color = std::io::stdout().is_terminal() && settings::stderr_color();
         let style = if failed > 0 { Style::Error } else { Style::Ok };
-        println!(
+        outln!(
             "{}",
             paint(&format!("{passed} passed, {failed} failed"), style, color)
         );
@@ -89,12 +89,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
 fn print_outcome(o: &Outcome) {
     let color = std::io::stdout().is_terminal() && settings::stderr_color();
     if o.problems.is_empty() {
-        println!("{} {} › {}", paint("✓", Style::Ok, color), o.file, o.name);
+        outln!("{} {} › {}", paint("✓", Style::Ok, color), o.file, o.name);
     } else {
-        println!("{} {} › {}", paint("✗", Style::Error, color), o.file, o.name);
+        outln!("{} {} › {}", paint("✗", Style::Error, color), o.file, o.name);
         for p in &o.problems {
             for line in p.lines() {
-                println!("    {line}");
+                outln!("    {line}");
             }
         }
     }

@@ -50,7 +50,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 })
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&json!({"files": files, "errors": errors, "warnings": warnings}))?
         );

@@ -4,6 +4,7 @@
 mod architecture;
 mod cli;
 mod conformance;
+mod diagnostics;
 mod diff;
 mod init;
 
