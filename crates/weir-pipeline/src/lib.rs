@@ -7,13 +7,16 @@
 //! engine's and the step kinds' business.
 //!
 //! Data flow: text -> [`node::parse`] (spanned tree) -> decode (format types, every field
-//! checked) -> validation (graph, kinds, expressions) -> [`Plan`].
+//! checked) -> validation (graph, kinds, expressions) -> [`Plan`]. Renderings for people
+//! ([`graph`] charts and pictures, [`docs`] pages) work on the format types, as written.
 
 pub mod code;
 mod decode;
 pub mod diag;
+pub mod docs;
 pub mod duration;
 pub mod expr;
+pub mod graph;
 pub mod kind;
 pub mod model;
 pub mod node;
