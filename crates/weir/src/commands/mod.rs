@@ -1,6 +1,8 @@
 //! One module per subcommand, each owning its `Args` and its `run`.
 
 mod completions;
+mod docs;
+mod graph;
 mod run;
 mod schema;
 mod test;
@@ -17,6 +19,8 @@ pub enum Command {
     Run(run::Args),
     Validate(validate::Args),
     Test(test::Args),
+    Graph(graph::Args),
+    Docs(docs::Args),
     Schema(schema::Args),
     Completions(completions::Args),
 }
@@ -26,6 +30,8 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Test(args) => test::run(args),
+        Command::Graph(args) => graph::run(args),
+        Command::Docs(args) => docs::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Completions(args) => completions::run(args),
     }
