@@ -7,17 +7,19 @@
 //! engine's and the step kinds' business.
 //!
 //! Data flow: text -> [`node::parse`] (spanned tree) -> decode (format types, every field
-//! checked) -> validation (graph, kinds, expressions) -> [`Plan`]. Beside that flow, [`diff`]
-//! compares two decoded pipelines by meaning and [`format::format`] writes the node tree back
-//! as canonical text for `weir fmt`.
+//! checked) -> validation (graph, kinds, expressions) -> [`Plan`]. Beside that flow, views of a
+//! pipeline as written: [`diff`] compares two by meaning, [`format::format`] writes the node tree
+//! back as canonical text for `weir fmt`, [`graph`] draws charts and pictures, [`docs`] writes pages.
 
 pub mod code;
 mod decode;
 pub mod diag;
 pub mod diff;
+pub mod docs;
 pub mod duration;
 pub mod expr;
 pub mod format;
+pub mod graph;
 pub mod kind;
 pub mod model;
 pub mod node;

@@ -13,6 +13,7 @@ macro_rules! outln {
 mod commands;
 mod input;
 mod load;
+mod output;
 mod progress;
 mod settings;
 

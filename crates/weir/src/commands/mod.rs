@@ -5,6 +5,8 @@ mod diff;
 mod dry_run;
 mod fmt;
 mod init;
+mod docs;
+mod graph;
 mod run;
 mod schema;
 mod test;
@@ -25,6 +27,8 @@ pub enum Command {
     Fmt(fmt::Args),
     Test(test::Args),
     Diff(diff::Args),
+    Graph(graph::Args),
+    Docs(docs::Args),
     Schema(schema::Args),
     Completions(completions::Args),
 }
@@ -38,6 +42,8 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Fmt(args) => fmt::run(args),
         Command::Test(args) => test::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Graph(args) => graph::run(args),
+        Command::Docs(args) => docs::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Completions(args) => completions::run(args),
     }

@@ -1,0 +1,79 @@
+//! Where a command's text goes: stdout, or a file replaced in one step.
+
+use anyhow::{Context, Result};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Writes `text` to `path`, or to stdout when there is none. A closed stdout (`weir graph | head`)
+/// is not an error: the reader has what it wanted.
+pub fn write(path: Option<&Path>, text: &str) -> Result<()> {
+    match path {
+        Some(path) => replace(path, text),
+        None => match std::io::stdout().lock().write_all(text.as_bytes()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => other.context("cannot write to stdout"),
+        },
+    }
+}
+
+/// Replaces the file at `path` with `text`. The text goes to a temporary file in the same
+/// directory first and is renamed over `path`, so readers see the old file or the new one,
+/// never half of one, even if weir is stopped mid-write.
+pub fn replace(path: &Path, text: &str) -> Result<()> {
+    let temp = temp_path(path);
+    let written = std::fs::File::create(&temp)
+        .and_then(|mut file| {
+            file.write_all(text.as_bytes())?;
+            file.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&temp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written.with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// `dir/.name.<pid>.tmp`: hidden, beside the target (a rename across file systems would not be
+/// atomic), and unique per process so two weirs writing the same file do not share it.
+fn temp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map_or_else(|| "out".into(), |n| n.to_string_lossy());
+    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_a_file_and_leaves_nothing_behind() {
+        let dir = std::env::temp_dir().join(format!("weir-output-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("graph.svg");
+        std::fs::write(&file, "old").unwrap();
+        replace(&file, "new").unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "new");
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["graph.svg"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_failed_write_keeps_no_temporary_file() {
+        let dir = std::env::temp_dir().join(format!("weir-output-fail-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("taken")).unwrap();
+        // Renaming a file over a directory fails.
+        let err = replace(&dir.join("taken"), "text").unwrap_err();
+        assert!(format!("{err:#}").contains("cannot write"));
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["taken"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
