@@ -2,11 +2,11 @@
 
 mod completions;
 mod diff;
+mod docs;
 mod dry_run;
 mod fmt;
-mod init;
-mod docs;
 mod graph;
+mod init;
 mod run;
 mod schema;
 mod test;
