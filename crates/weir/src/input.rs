@@ -1,11 +1,29 @@
 //! The run input from `-i JSON`, `-i @file.json`, `-i @-` (stdin) and `--set key=value`.
 
 use anyhow::{Context, Result, bail};
+
+/// The input flags shared by the commands that run a pipeline.
+#[derive(clap::Args)]
+pub struct InputArgs {
+    /// The run input: JSON text, `@file.json`, or `@-` to read stdin. Default: `{}`.
+    #[arg(short, long, value_name = "JSON")]
+    input: Option<String>,
+    /// Set one input field, e.g. `--set order=7` or `--set customer.tier=gold`. The value is
+    /// JSON when it parses as JSON, text otherwise. Repeatable; applied after `--input`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+}
+
+impl InputArgs {
+    pub fn value(&self) -> Result<Value> {
+        build(self.input.as_deref(), &self.sets)
+    }
+}
 use serde_json::{Map, Value};
 use std::io::Read;
 
 /// Builds the input: `-i` (default `{}`), then each `--set` on top of it.
-pub fn build(input: Option<&str>, sets: &[String]) -> Result<Value> {
+fn build(input: Option<&str>, sets: &[String]) -> Result<Value> {
     let mut value = match input {
         None => Value::Object(Map::new()),
         Some(text) => parse_input(text)?,

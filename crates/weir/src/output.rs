@@ -16,21 +16,34 @@ pub fn write(path: Option<&Path>, text: &str) -> Result<()> {
     }
 }
 
-/// Replaces the file at `path` with `text`. The text goes to a temporary file in the same
-/// directory first and is renamed over `path`, so readers see the old file or the new one,
-/// never half of one, even if weir is stopped mid-write.
+/// Replaces the file at `path` with `text` (or creates it). The text goes to a new file in the
+/// same directory (a rename across file systems would not be atomic), is synced to disk, and is
+/// renamed over `path`: readers see the old file or the new one, never half of one, even if weir
+/// is stopped mid-write. An existing file keeps its permissions, and a symlink is followed, so
+/// the link stays a link to the new text.
 pub fn replace(path: &Path, text: &str) -> Result<()> {
-    let temp = temp_path(path);
-    let written = std::fs::File::create(&temp)
-        .and_then(|mut file| {
-            file.write_all(text.as_bytes())?;
-            file.sync_all()
-        })
-        .and_then(|()| std::fs::rename(&temp, path));
+    let existing = std::fs::canonicalize(path).ok();
+    let permissions = existing
+        .as_ref()
+        .and_then(|t| std::fs::metadata(t).ok())
+        .map(|m| m.permissions());
+    let target = existing.unwrap_or_else(|| path.to_path_buf());
+    let temp = temp_path(&target);
+    let written = write_new(&temp, text, permissions).and_then(|()| std::fs::rename(&temp, &target));
     if written.is_err() {
+        // Best effort: the temporary file is ours and useless now; the original is untouched.
         let _ = std::fs::remove_file(&temp);
     }
     written.with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn write_new(path: &Path, text: &str, permissions: Option<std::fs::Permissions>) -> std::io::Result<()> {
+    let mut file = std::fs::File::create_new(path)?;
+    file.write_all(text.as_bytes())?;
+    if let Some(permissions) = permissions {
+        file.set_permissions(permissions)?;
+    }
+    file.sync_all()
 }
 
 /// `dir/.name.<pid>.tmp`: hidden, beside the target (a rename across file systems would not be

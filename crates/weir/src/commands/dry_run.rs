@@ -24,12 +24,8 @@ use weir_pipeline::Status;
 pub struct Args {
     /// The pipeline file.
     file: PathBuf,
-    /// The run input: JSON text, `@file.json`, or `@-` for stdin. Default: `{}`.
-    #[arg(short, long, value_name = "JSON")]
-    input: Option<String>,
-    /// Set one input field, e.g. `--set order=7`. Repeatable.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    sets: Vec<String>,
+    #[command(flatten)]
+    input: crate::input::InputArgs,
     /// Output of a step instead of running it, e.g. `--mock fetch='{"status":200}'`. Repeatable.
     #[arg(long = "mock", value_name = "STEP=JSON")]
     mocks: Vec<String>,
@@ -43,7 +39,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let Some(plan) = crate::load::plan_for_run(&args.file, &registry)? else {
         return Ok(ExitCode::from(EXIT_INVALID));
     };
-    let input = crate::input::build(args.input.as_deref(), &args.sets)?;
+    let input = args.input.value()?;
     let mocks = parse_mocks(&args.mocks)?;
     if let Some(unknown) = mocks.keys().find(|id| plan.step_index(id).is_none()) {
         anyhow::bail!(

@@ -4,9 +4,8 @@
 
 use crate::load;
 use crate::settings::{self, EXIT_INVALID, EXIT_RUN_FAILED, Style, paint};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::fs;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use weir_pipeline::Source;
@@ -91,7 +90,7 @@ fn format_file(path: &Path, check: bool, color: bool) -> Outcome {
         eprint!("{}", preview(source.text(), &formatted, color));
         return Outcome::Changed;
     }
-    match replace(path, &formatted) {
+    match crate::output::replace(path, &formatted) {
         Ok(()) => {
             eprintln!("formatted {}", path.display());
             Outcome::Changed
@@ -103,33 +102,6 @@ fn format_file(path: &Path, check: bool, color: bool) -> Outcome {
 fn failed(message: &str, color: bool) -> Outcome {
     eprintln!("{}: {message}", paint("error", Style::Error, color));
     Outcome::Failed
-}
-
-/// Replaces a file's text without ever leaving it half-written: the text goes to a new file in
-/// the same directory (so the rename stays on one file system and is atomic), which then takes
-/// the original's place with the original's permissions. A symlink is followed, so the link
-/// stays a link to the formatted file.
-fn replace(path: &Path, text: &str) -> Result<()> {
-    let target = fs::canonicalize(path).with_context(|| format!("cannot resolve {}", path.display()))?;
-    let name = target.file_name().context("not a file")?.to_string_lossy();
-    let temp = target.with_file_name(format!(".{name}.weir-fmt-{}", std::process::id()));
-    let permissions = fs::metadata(&target)
-        .with_context(|| format!("cannot read {}", path.display()))?
-        .permissions();
-    let written = write_new(&temp, text, permissions).and_then(|()| fs::rename(&temp, &target));
-    if written.is_err() {
-        // Best effort: the temporary file is ours and useless now; the original is untouched.
-        let _ = fs::remove_file(&temp);
-    }
-    written.with_context(|| format!("cannot write {}", path.display()))
-}
-
-fn write_new(path: &Path, text: &str, permissions: fs::Permissions) -> std::io::Result<()> {
-    let mut file = fs::File::create_new(path)?;
-    file.write_all(text.as_bytes())?;
-    file.set_permissions(permissions)?;
-    // On disk before the rename, so a crash leaves the old text or the new, never an empty file.
-    file.sync_all()
 }
 
 /// The first lines that differ, as a unified diff would show them: where they start, then old

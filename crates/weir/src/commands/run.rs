@@ -22,13 +22,8 @@ use weir_pipeline::Status;
 pub struct Args {
     /// The pipeline file (YAML or JSON).
     file: PathBuf,
-    /// The run input: JSON text, `@file.json`, or `@-` to read stdin. Default: `{}`.
-    #[arg(short, long, value_name = "JSON")]
-    input: Option<String>,
-    /// Set one input field, e.g. `--set order=7` or `--set customer.tier=gold`. The value is
-    /// JSON when it parses as JSON, text otherwise. Repeatable; applied after `--input`.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    sets: Vec<String>,
+    #[command(flatten)]
+    input: crate::input::InputArgs,
     /// Print a summary object instead of the bare output:
     /// `{run_id, status, output, error, steps: [{id, status, attempts, duration_ms}]}`.
     #[arg(long)]
@@ -46,7 +41,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let Some(plan) = crate::load::plan_for_run(&args.file, &registry)? else {
         return Ok(ExitCode::from(EXIT_INVALID));
     };
-    let input = crate::input::build(args.input.as_deref(), &args.sets)?;
+    let input = args.input.value()?;
     let sink = if args.events {
         Progress::Json
     } else if settings::stderr_is_tty() {
