@@ -1,6 +1,6 @@
 //! CLI behaviour a user relies on: exit codes, stdout hygiene, JSON outputs, Ctrl-C, generated files.
 
-use crate::{root, scratch, weir};
+use crate::{root, scratch, stderr, weir};
 use serde_json::Value;
 use std::path::Path;
 
@@ -210,4 +210,71 @@ fn completions_are_generated() {
     let out = weir(&root(), &["completions", "bash"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("dry-run"));
+}
+
+#[test]
+fn dry_run_shows_the_walk_without_calling_anything() {
+    let dir = scratch("cli-dry-run");
+    write(
+        &dir,
+        "p.yaml",
+        "name: p\nsteps:\n  - { id: fetch, uses: http, with: { url: 'http://192.0.2.1/orders/${{ .input.order }}' } }\n  - { id: big, uses: pass, needs: [fetch], if: '.steps.fetch.output.body.total > 50', with: { value: big } }\n  - { id: small, uses: pass, needs: [fetch], if: '(.steps.fetch.output.body.total // 0) <= 50', with: { value: small } }\n  - { id: done, uses: transform, needs: [big, small], with: { expr: '.steps.big.output // .steps.small.output' } }\n",
+    );
+    let out = weir(&dir, &["dry-run", "p.yaml", "--set", "order=7"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = crate::stdout(&out);
+    assert!(
+        text.contains(r#"would call http with {"url":"http://192.0.2.1/orders/7"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("big") && text.contains("skipped: condition is false"),
+        "{text}"
+    );
+    assert!(text.contains("output: \"small\""), "{text}");
+    let mocked = weir(
+        &dir,
+        &[
+            "dry-run",
+            "p.yaml",
+            "--json",
+            "--mock",
+            r#"fetch={"body": {"total": 90}}"#,
+        ],
+    );
+    let walk: Value = serde_json::from_slice(&mocked.stdout).expect("JSON");
+    assert_eq!(walk["output"], "big");
+    assert_eq!(walk["steps"][0]["id"], "fetch");
+    assert_eq!(walk["steps"][0]["mocked"], true);
+    assert_eq!(
+        weir(&dir, &["dry-run", "p.yaml", "--mock", "nope=1"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn input_comes_from_stdin_and_version_prints() {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["run", "examples/hello.yaml", "-i", "@-", "--compact"])
+        .current_dir(root())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(br#"{"who": "stdin"}"#)
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(crate::stdout(&out).trim(), "\"Hello, stdin!\"");
+    let version = weir(&root(), &["--version"]);
+    assert_eq!(
+        crate::stdout(&version).trim(),
+        concat!("weir ", env!("CARGO_PKG_VERSION"))
+    );
 }
