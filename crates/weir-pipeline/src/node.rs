@@ -480,17 +480,20 @@ fn parse_number(text: &str) -> Option<Number> {
         return i64::from_str_radix(oct, 8).ok().map(Number::from);
     }
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-        return if negative {
+        let int = if negative {
             text.parse::<i64>().ok().map(Number::from)
         } else {
             digits.parse::<u64>().ok().map(Number::from)
         };
+        // Integers beyond 64 bits are still numbers, as in JSON: kept as floats.
+        return int.or_else(|| text.parse::<f64>().ok().and_then(Number::from_f64));
     }
     let (mantissa, exponent) = match digits.find(['e', 'E']) {
         Some(i) => (&digits[..i], Some(&digits[i + 1..])),
         None => (digits, None),
     };
-    let (int, frac) = mantissa.split_once('.')?;
+    // YAML 1.2's core schema: `1.5`, `.5`, `1.`, and with an exponent also `1e5`.
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
     let valid_mantissa = int.bytes().all(|b| b.is_ascii_digit())
         && frac.bytes().all(|b| b.is_ascii_digit())
         && !(int.is_empty() && frac.is_empty());
@@ -514,10 +517,10 @@ mod tests {
 
     #[test]
     fn resolves_scalars_with_the_core_schema() {
-        let node = parse_str("a: 1\nb: 1.5\nc: 1.2.0\nd: on\ne: ~\nf: true\ng: '7'\nh: 0x1f\n").unwrap();
+        let node = parse_str("a: 1\nb: 1.5\nc: 1.2.0\nd: on\ne: ~\nf: true\ng: '7'\nh: 0x1f\ni: 1e3\nj: 123456789012345678901\nk: e3\n").unwrap();
         assert_eq!(
             node.to_value(),
-            serde_json::json!({"a": 1, "b": 1.5, "c": "1.2.0", "d": "on", "e": null, "f": true, "g": "7", "h": 31})
+            serde_json::json!({"a": 1, "b": 1.5, "c": "1.2.0", "d": "on", "e": null, "f": true, "g": "7", "h": 31, "i": 1000.0, "j": 1.2345678901234568e20, "k": "e3"})
         );
     }
 
