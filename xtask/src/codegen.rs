@@ -36,10 +36,7 @@ pub fn run(check: bool) -> Result<()> {
         }
     }
     if !stale.is_empty() {
-        bail!(
-            "generated files are stale: {}; run `cargo xtask codegen`",
-            stale.join(", ")
-        );
+        bail!("generated files are stale: {}; run `cargo xtask codegen`", stale.join(", "));
     }
     Ok(())
 }
@@ -65,11 +62,7 @@ fn step_kinds() -> String {
                 "runs other steps (they follow their own rule in `weir dry-run`)"
             }
         };
-        out.push_str(&format!(
-            "## `{}`\n\n{}.\n\n",
-            kind.name,
-            capitalise(kind.summary)
-        ));
+        out.push_str(&format!("## `{}`\n\n{}.\n\n", kind.name, capitalise(kind.summary)));
         if let Some(description) = schema.get("description").and_then(|d| d.as_str()) {
             out.push_str(&format!("{}\n\n", description.replace('\n', " ")));
         }
@@ -83,33 +76,18 @@ fn step_kinds() -> String {
             .flatten()
             .filter_map(|v| v.as_str())
             .collect();
-        for (key, prop) in schema
-            .get("properties")
-            .and_then(|p| p.as_object())
-            .into_iter()
-            .flatten()
-        {
+        for (key, prop) in schema.get("properties").and_then(|p| p.as_object()).into_iter().flatten() {
             let mut ty = type_name(&schema, prop);
             if kind.programs.contains(&key.as_str()) {
                 ty = "jq".into();
             }
-            let mut description = prop
-                .get("description")
-                .and_then(|d| d.as_str())
-                .unwrap_or_default()
-                .replace('\n', " ");
+            let mut description =
+                prop.get("description").and_then(|d| d.as_str()).unwrap_or_default().replace('\n', " ");
             if let Some(default) = prop.get("default").filter(|d| !d.is_null()) {
                 description.push_str(&format!(" Default: `{default}`."));
             }
-            let req = if required.contains(&key.as_str()) {
-                "yes"
-            } else {
-                ""
-            };
-            out.push_str(&format!(
-                "| `{key}` | {ty} | {req} | {} |\n",
-                description.replace('|', "\\|")
-            ));
+            let req = if required.contains(&key.as_str()) { "yes" } else { "" };
+            out.push_str(&format!("| `{key}` | {ty} | {req} | {} |\n", description.replace('|', "\\|")));
         }
         out.push('\n');
     }
@@ -118,9 +96,7 @@ fn step_kinds() -> String {
 
 fn capitalise(s: &str) -> String {
     let mut chars = s.chars();
-    chars
-        .next()
-        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+    chars.next().map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
 }
 
 /// A short name of a property's type: `string`, `duration`, `list of integer`, `any`.
@@ -155,20 +131,13 @@ fn type_name(root: &serde_json::Value, prop: &serde_json::Value) -> String {
     }
     match prop.get("type") {
         Some(serde_json::Value::String(t)) if t == "array" => {
-            format!(
-                "list of {}",
-                prop.get("items")
-                    .map_or_else(|| "any".into(), |i| type_name(root, i))
-            )
+            format!("list of {}", prop.get("items").map_or_else(|| "any".into(), |i| type_name(root, i)))
         }
         Some(serde_json::Value::String(t)) if t == "object" => "mapping".into(),
         Some(serde_json::Value::String(t)) => t.clone(),
-        Some(serde_json::Value::Array(ts)) => ts
-            .iter()
-            .filter_map(|t| t.as_str())
-            .filter(|t| *t != "null")
-            .collect::<Vec<_>>()
-            .join(" or "),
+        Some(serde_json::Value::Array(ts)) => {
+            ts.iter().filter_map(|t| t.as_str()).filter(|t| *t != "null").collect::<Vec<_>>().join(" or ")
+        }
         _ => "any".into(),
     }
 }

@@ -97,10 +97,7 @@ fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 }
 
 fn unix_millis<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(
-        t.duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64),
-    )
+    s.serialize_u64(t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64))
 }
 
 /// Receives a run's events as they happen. Called from the run's task; keep it quick.
@@ -128,9 +125,6 @@ impl Collector {
 
 impl EventSink for Collector {
     fn emit(&self, event: &Event) {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(event.clone());
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(event.clone());
     }
 }

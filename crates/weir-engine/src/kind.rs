@@ -32,18 +32,12 @@ pub struct StepError {
 impl StepError {
     /// A failure that another attempt might not repeat.
     pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            retryable: true,
-        }
+        Self { message: message.into(), retryable: true }
     }
 
     /// A failure every attempt would repeat.
     pub fn fatal(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            retryable: false,
-        }
+        Self { message: message.into(), retryable: false }
     }
 }
 
@@ -55,9 +49,7 @@ pub struct Registry {
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list()
-            .entries(self.kinds.iter().map(|k| k.spec().name))
-            .finish()
+        f.debug_list().entries(self.kinds.iter().map(|k| k.spec().name)).finish()
     }
 }
 
@@ -135,11 +127,7 @@ impl<'a> StepCx<'a> {
 
     /// Emits a log line for this step.
     pub fn log(&self, level: LogLevel, message: String) {
-        self.env.emit(EventKind::StepLog {
-            step: self.step.id.clone(),
-            level,
-            message,
-        });
+        self.env.emit(EventKind::StepLog { step: self.step.id.clone(), level, message });
     }
 
     /// Runs the kind's nested step (see `KindSpec::nested_step`) once, with `item` and `index`

@@ -33,11 +33,7 @@ impl fmt::Display for RunFailure {
         match &self.step {
             Some(step) => {
                 let s = if self.attempts == 1 { "" } else { "s" };
-                write!(
-                    f,
-                    "step \"{step}\" failed after {} attempt{s}: {}",
-                    self.attempts, self.message
-                )
+                write!(f, "step \"{step}\" failed after {} attempt{s}: {}", self.attempts, self.message)
             }
             None => f.write_str(&self.message),
         }

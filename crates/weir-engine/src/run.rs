@@ -39,9 +39,7 @@ pub struct NoLoader;
 
 impl PipelineLoader for NoLoader {
     fn load(&self, _: &Plan, file: &str) -> Result<Arc<Plan>, String> {
-        Err(format!(
-            "cannot load \"{file}\": this engine runs no sub-pipelines"
-        ))
+        Err(format!("cannot load \"{file}\": this engine runs no sub-pipelines"))
     }
 }
 
@@ -54,9 +52,7 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine")
-            .field("registry", &self.registry)
-            .finish_non_exhaustive()
+        f.debug_struct("Engine").field("registry", &self.registry).finish_non_exhaustive()
     }
 }
 
@@ -76,11 +72,7 @@ pub struct RunOptions {
 
 impl Engine {
     pub fn new(registry: Arc<Registry>, clock: Arc<dyn Clock>, loader: Arc<dyn PipelineLoader>) -> Self {
-        Self {
-            registry,
-            clock,
-            loader,
-        }
+        Self { registry, clock, loader }
     }
 
     pub fn registry(&self) -> &Registry {
@@ -112,11 +104,7 @@ impl Engine {
             plan,
             opts,
             sink,
-            run_id: opts
-                .run_id
-                .clone()
-                .unwrap_or_else(|| new_run_id(&*self.clock))
-                .into(),
+            run_id: opts.run_id.clone().unwrap_or_else(|| new_run_id(&*self.clock)).into(),
             seq: AtomicU64::new(0),
             seed: opts.seed.unwrap_or_else(|| fastrand::u64(..)),
             depth,
@@ -129,24 +117,15 @@ fn check_input(plan: &Plan, input: &Value) -> Result<(), InputError> {
     let Some(schema) = &plan.input_schema else {
         return Ok(());
     };
-    let problems: Vec<(String, String)> = schema
-        .0
-        .iter_errors(input)
-        .map(|e| (e.instance_path().as_str().to_owned(), e.to_string()))
-        .collect();
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(InputError { problems })
-    }
+    let problems: Vec<(String, String)> =
+        schema.0.iter_errors(input).map(|e| (e.instance_path().as_str().to_owned(), e.to_string())).collect();
+    if problems.is_empty() { Ok(()) } else { Err(InputError { problems }) }
 }
 
 /// A sortable, unique run id: milliseconds since the epoch, then randomness (UUIDv7 layout).
 fn new_run_id(clock: &dyn Clock) -> String {
-    let ms = clock
-        .wall()
-        .duration_since(std::time::SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
+    let ms =
+        clock.wall().duration_since(std::time::SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     let r = fastrand::u64(..);
     let r2 = fastrand::u16(..);
     format!(
@@ -179,12 +158,7 @@ impl RunEnv<'_> {
 
     pub(crate) fn emit(&self, kind: EventKind) {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        self.sink.emit(&Event {
-            seq,
-            at: self.clock().wall(),
-            run_id: self.run_id.clone(),
-            kind,
-        });
+        self.sink.emit(&Event { seq, at: self.clock().wall(), run_id: self.run_id.clone(), kind });
     }
 
     /// Whether a step runs for real, or a mock stands in (with this output).
@@ -202,11 +176,7 @@ impl RunEnv<'_> {
             .render(&self.plan.programs, &scope)
             .map_err(|e| StepError::fatal(format!("`with`: {e}")))?;
         if let Some(output) = self.mock(step) {
-            self.emit(EventKind::StepMocked {
-                step: step.id.clone(),
-                kind: step.kind.clone(),
-                config: with,
-            });
+            self.emit(EventKind::StepMocked { step: step.id.clone(), kind: step.kind.clone(), config: with });
             return Ok(output);
         }
         attempts(self, step, with, scope, false).await.0
@@ -219,21 +189,14 @@ impl RunEnv<'_> {
                 "pipelines nest deeper than {MAX_PIPELINE_DEPTH} levels (a pipeline that runs itself?)"
             )));
         }
-        let child = self
-            .engine
-            .loader
-            .load(self.plan, file)
-            .map_err(StepError::fatal)?;
+        let child = self.engine.loader.load(self.plan, file).map_err(StepError::fatal)?;
         let opts = RunOptions {
             dry_run: self.opts.dry_run,
             seed: Some(self.seed),
             cancel: self.opts.cancel.clone(),
             ..RunOptions::default()
         };
-        let run = Box::pin(
-            self.engine
-                .run_at_depth(&child, input, &opts, &NullSink, self.depth + 1),
-        );
+        let run = Box::pin(self.engine.run_at_depth(&child, input, &opts, &NullSink, self.depth + 1));
         let report = run.await.map_err(|e| StepError::fatal(format!("{file}: {e}")))?;
         match report.status {
             Status::Succeeded => Ok(report.output),
@@ -255,34 +218,19 @@ async fn attempts(
     events: bool,
 ) -> (Result<Value, StepError>, u32) {
     let Some(kind) = env.engine.registry.get(&step.kind) else {
-        return (
-            Err(StepError::fatal(format!("unknown step kind \"{}\"", step.kind))),
-            0,
-        );
+        return (Err(StepError::fatal(format!("unknown step kind \"{}\"", step.kind))), 0);
     };
     let max = step.retry.as_ref().map_or(1, |r| r.attempts.max(1));
     let mut rng = fastrand::Rng::with_seed(env.seed ^ fxhash(&step.id));
     let mut with = Some(with);
     for attempt in 1..=max {
         if events {
-            env.emit(EventKind::StepStarted {
-                step: step.id.clone(),
-                attempt,
-            });
+            env.emit(EventKind::StepStarted { step: step.id.clone(), attempt });
         }
         // The last attempt takes the config; earlier ones copy it.
-        let config = if attempt == max {
-            with.take().unwrap_or_default()
-        } else {
-            with.clone().unwrap_or_default()
-        };
-        let cx = StepCx {
-            env,
-            step,
-            with: config,
-            attempt,
-            scope: scope.clone(),
-        };
+        let config =
+            if attempt == max { with.take().unwrap_or_default() } else { with.clone().unwrap_or_default() };
+        let cx = StepCx { env, step, with: config, attempt, scope: scope.clone() };
         let run = kind.run(cx);
         let result = match step.timeout {
             Some(limit) => match select(run, env.clock().sleep(limit.0)).await {
@@ -317,18 +265,12 @@ pub(crate) fn backoff(retry: &Retry, attempt: u32, rng: &mut fastrand::Rng) -> D
     let b = &retry.backoff;
     let exp = b.factor.powi(attempt.saturating_sub(1).min(1000) as i32);
     let secs = (b.initial.0.as_secs_f64() * exp).min(b.max.0.as_secs_f64());
-    let secs = if b.jitter {
-        secs * (0.5 + rng.f64() * 0.5)
-    } else {
-        secs
-    };
+    let secs = if b.jitter { secs * (0.5 + rng.f64() * 0.5) } else { secs };
     Duration::from_secs_f64(secs)
 }
 
 fn fxhash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    })
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 struct StepState {
@@ -388,22 +330,11 @@ impl<'e, 'a> Scheduler<'e, 'a> {
         let ready = (0..plan.steps.len())
             .filter(|&i| plan.steps[i].needs.is_empty() && !plan.steps[i].handler)
             .collect();
-        Self {
-            env,
-            plan,
-            keys,
-            ctx,
-            steps,
-            ready,
-            failure: None,
-            started: env.clock().now(),
-        }
+        Self { env, plan, keys, ctx, steps, ready, failure: None, started: env.clock().now() }
     }
 
     async fn run(mut self) -> RunReport {
-        self.env.emit(EventKind::RunStarted {
-            pipeline: self.plan.name().to_owned(),
-        });
+        self.env.emit(EventKind::RunStarted { pipeline: self.plan.name().to_owned() });
         let limit = self.plan.pipeline.concurrency.map_or(usize::MAX, |c| c as usize);
         let mut running: FuturesUnordered<Running<'e>> = FuturesUnordered::new();
         let mut cancelled = pin!(self.env.opts.cancel.cancelled());
@@ -483,11 +414,8 @@ impl<'e, 'a> Scheduler<'e, 'a> {
             return None;
         }
         // Only kinds that evaluate their own programs hold on to the context.
-        let scope = if step.programs.is_empty() && step.nested.is_none() {
-            Val::Null
-        } else {
-            self.ctx.clone()
-        };
+        let scope =
+            if step.programs.is_empty() && step.nested.is_none() { Val::Null } else { self.ctx.clone() };
         let env = self.env;
         Some(Box::pin(async move {
             let (result, n) = attempts(env, step, with, scope, true).await;
@@ -501,96 +429,66 @@ impl<'e, 'a> Scheduler<'e, 'a> {
         if step.needs.is_empty() {
             return None;
         }
-        if let Some(&n) = step
-            .needs
-            .iter()
-            .find(|&&n| self.steps[n].status == Status::Failed && !self.steps[n].continued)
+        if let Some(&n) =
+            step.needs.iter().find(|&&n| self.steps[n].status == Status::Failed && !self.steps[n].continued)
         {
             return Some(format!("need \"{}\" failed", self.plan.steps[n].id));
         }
-        if step
-            .needs
-            .iter()
-            .all(|&n| self.steps[n].status == Status::Skipped)
-        {
+        if step.needs.iter().all(|&n| self.steps[n].status == Status::Skipped) {
             return Some("all needs were skipped".into());
         }
         None
     }
 
     fn complete(&mut self, i: usize, result: Result<Value, StepError>, attempts: u32) {
-        let step = &self.plan.steps[i];
         let now = self.env.clock().now();
         let duration = now.saturating_sub(self.steps[i].started.unwrap_or(now));
-        let state = &mut self.steps[i];
-        state.attempts = attempts;
-        state.duration = Some(duration);
+        self.steps[i].attempts = attempts;
+        self.steps[i].duration = Some(duration);
         match result {
-            Ok(output) => {
-                state.status = Status::Succeeded;
-                context::finish(
-                    &mut self.ctx,
-                    &self.keys,
-                    i,
-                    Status::Succeeded,
-                    weir_pipeline::expr::to_val(&output),
-                    None,
-                    attempts,
-                );
-                self.env.emit(EventKind::StepSucceeded {
-                    step: step.id.clone(),
-                    attempts,
-                    output,
-                    duration,
-                });
+            Ok(output) => self.succeed(i, output, attempts, duration),
+            Err(e) => self.fail(i, e, attempts, duration),
+        }
+    }
+
+    fn succeed(&mut self, i: usize, output: Value, attempts: u32, duration: Duration) {
+        self.steps[i].status = Status::Succeeded;
+        let val = weir_pipeline::expr::to_val(&output);
+        context::finish(&mut self.ctx, &self.keys, i, Status::Succeeded, val, None, attempts);
+        let step = self.plan.steps[i].id.clone();
+        self.env.emit(EventKind::StepSucceeded { step, attempts, output, duration });
+        self.release(i);
+    }
+
+    /// Records a failed step and routes the failure by its `on_error`.
+    fn fail(&mut self, i: usize, e: StepError, attempts: u32, duration: Duration) {
+        let step = &self.plan.steps[i];
+        self.steps[i].status = Status::Failed;
+        self.steps[i].error = Some(e.message.clone());
+        context::finish(&mut self.ctx, &self.keys, i, Status::Failed, Val::Null, Some(&e.message), attempts);
+        let on_error = match step.on_error {
+            Route::Handler(h) => self.plan.steps[h].id.clone(),
+            Route::Continue => "continue".into(),
+            Route::Fail => "fail".into(),
+        };
+        let error = e.message.clone();
+        self.env.emit(EventKind::StepFailed { step: step.id.clone(), attempts, error, on_error, duration });
+        match step.on_error {
+            Route::Continue => {
+                self.steps[i].continued = true;
                 self.release(i);
             }
-            Err(e) => {
-                state.status = Status::Failed;
-                state.error = Some(e.message.clone());
-                context::finish(
-                    &mut self.ctx,
-                    &self.keys,
-                    i,
-                    Status::Failed,
-                    Val::Null,
-                    Some(&e.message),
-                    attempts,
-                );
-                let on_error = match step.on_error {
-                    Route::Handler(h) => self.plan.steps[h].id.clone(),
-                    Route::Continue => "continue".into(),
-                    Route::Fail => "fail".into(),
-                };
-                self.env.emit(EventKind::StepFailed {
-                    step: step.id.clone(),
-                    attempts,
-                    error: e.message.clone(),
-                    on_error,
-                    duration,
-                });
-                match step.on_error {
-                    Route::Continue => {
-                        self.steps[i].continued = true;
-                        self.release(i);
-                    }
-                    Route::Handler(h)
-                        if self.steps[h].triggered || self.steps[h].status == Status::Pending =>
-                    {
-                        self.release(i);
-                        if !self.steps[h].triggered {
-                            self.steps[h].triggered = true;
-                            self.ready.push_back(h);
-                        }
-                    }
-                    Route::Handler(_) | Route::Fail => {
-                        self.failure = Some(RunFailure {
-                            step: Some(step.id.clone()),
-                            message: e.message,
-                            attempts,
-                        });
-                    }
+            // A handler already running (or run) for another failure handles this one too.
+            Route::Handler(h) if self.steps[h].triggered || self.steps[h].status == Status::Pending => {
+                self.release(i);
+                if !self.steps[h].triggered {
+                    self.steps[h].triggered = true;
+                    self.ready.push_back(h);
                 }
+            }
+            // No handler left to run (it was skipped), or none asked for: the run fails.
+            Route::Handler(_) | Route::Fail => {
+                self.failure = Some(RunFailure { step: Some(step.id.clone()), message: e.message, attempts });
             }
         }
     }
@@ -598,10 +496,7 @@ impl<'e, 'a> Scheduler<'e, 'a> {
     fn skip(&mut self, i: usize, reason: String) {
         self.steps[i].status = Status::Skipped;
         context::finish(&mut self.ctx, &self.keys, i, Status::Skipped, Val::Null, None, 0);
-        self.env.emit(EventKind::StepSkipped {
-            step: self.plan.steps[i].id.clone(),
-            reason,
-        });
+        self.env.emit(EventKind::StepSkipped { step: self.plan.steps[i].id.clone(), reason });
         self.release(i);
     }
 
@@ -636,9 +531,7 @@ impl<'e, 'a> Scheduler<'e, 'a> {
         for i in 0..self.steps.len() {
             if !self.steps[i].status.is_finished() {
                 self.steps[i].status = Status::Cancelled;
-                self.env.emit(EventKind::StepCancelled {
-                    step: self.plan.steps[i].id.clone(),
-                });
+                self.env.emit(EventKind::StepCancelled { step: self.plan.steps[i].id.clone() });
             }
         }
         let mut status = if was_cancelled {
@@ -654,29 +547,17 @@ impl<'e, 'a> Scheduler<'e, 'a> {
                 Ok(v) => output = v,
                 Err(message) => {
                     status = Status::Failed;
-                    self.failure = Some(RunFailure {
-                        step: None,
-                        message,
-                        attempts: 0,
-                    });
+                    self.failure = Some(RunFailure { step: None, message, attempts: 0 });
                 }
             }
         }
         if was_cancelled {
-            self.failure = Some(RunFailure {
-                step: None,
-                message: "the run was cancelled".into(),
-                attempts: 0,
-            });
+            self.failure =
+                Some(RunFailure { step: None, message: "the run was cancelled".into(), attempts: 0 });
         }
         let duration = self.env.clock().now().saturating_sub(self.started);
         let error = self.failure.as_ref().map(ToString::to_string);
-        self.env.emit(EventKind::RunFinished {
-            status,
-            output: output.clone(),
-            error,
-            duration,
-        });
+        self.env.emit(EventKind::RunFinished { status, output: output.clone(), error, duration });
         RunReport {
             run_id: self.env.run_id.to_string(),
             pipeline: self.plan.name().to_owned(),
@@ -730,11 +611,9 @@ impl<'e, 'a> Scheduler<'e, 'a> {
         Ok(match &self.plan.sinks[..] {
             [] => Value::Null,
             [one] => output_of(*one),
-            many => Value::Object(
-                many.iter()
-                    .map(|&i| (self.plan.steps[i].id.clone(), output_of(i)))
-                    .collect(),
-            ),
+            many => {
+                Value::Object(many.iter().map(|&i| (self.plan.steps[i].id.clone(), output_of(i))).collect())
+            }
         })
     }
 }

@@ -75,12 +75,7 @@ pub fn reference() -> String {
          | code | severity | meaning |\n| --- | --- | --- |\n",
     );
     for code in Code::ALL {
-        out.push_str(&format!(
-            "| {} | {} | {} |\n",
-            code.as_str(),
-            code.severity().as_str(),
-            code.summary()
-        ));
+        out.push_str(&format!("| {} | {} | {} |\n", code.as_str(), code.severity().as_str(), code.summary()));
     }
     out
 }
@@ -95,11 +90,7 @@ mod tests {
         for code in Code::ALL {
             let s = code.as_str();
             assert!(seen.insert(s), "{s} twice");
-            let prefix = if code.severity() == crate::Severity::Error {
-                'E'
-            } else {
-                'W'
-            };
+            let prefix = if code.severity() == crate::Severity::Error { 'E' } else { 'W' };
             assert!(s.starts_with(prefix) && s.len() == 5, "{s}");
         }
     }
@@ -108,9 +99,6 @@ mod tests {
     fn the_committed_reference_is_fresh() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/diagnostics.md");
         let committed = std::fs::read_to_string(path).unwrap_or_default();
-        assert!(
-            committed == reference(),
-            "docs/diagnostics.md is stale: run `cargo xtask codegen`"
-        );
+        assert!(committed == reference(), "docs/diagnostics.md is stale: run `cargo xtask codegen`");
     }
 }

@@ -11,27 +11,10 @@ use crate::node::{Key, Node, NodeValue};
 use crate::suggest::did_you_mean;
 use serde_json::{Map, Value};
 
-pub(crate) const PIPELINE_KEYS: &[&str] = &[
-    "name",
-    "version",
-    "description",
-    "input",
-    "concurrency",
-    "steps",
-    "output",
-    "tests",
-];
-pub(crate) const STEP_KEYS: &[&str] = &[
-    "id",
-    "description",
-    "uses",
-    "needs",
-    "if",
-    "with",
-    "timeout",
-    "retry",
-    "on_error",
-];
+pub(crate) const PIPELINE_KEYS: &[&str] =
+    &["name", "version", "description", "input", "concurrency", "steps", "output", "tests"];
+pub(crate) const STEP_KEYS: &[&str] =
+    &["id", "description", "uses", "needs", "if", "with", "timeout", "retry", "on_error"];
 /// Keys of a nested step (`foreach.step`): no id, needs, condition or error routing of its own.
 pub(crate) const NESTED_STEP_KEYS: &[&str] = &["uses", "with", "timeout", "retry"];
 pub(crate) const RETRY_KEYS: &[&str] = &["attempts", "backoff"];
@@ -80,11 +63,7 @@ impl<'n> Fields<'n> {
     pub(crate) fn required(&self, key: &str, what: &str, d: &mut Diagnostics) -> Option<&'n Node> {
         let found = self.get(key);
         if found.is_none() {
-            d.error(
-                Code::MissingKey,
-                self.node.span,
-                format!("{what} is missing required key \"{key}\""),
-            );
+            d.error(Code::MissingKey, self.node.span, format!("{what} is missing required key \"{key}\""));
         }
         found
     }
@@ -111,10 +90,7 @@ impl<'n> Fields<'n> {
                 d.error(
                     Code::WrongType,
                     node.span,
-                    format!(
-                        "`{key}` must be a whole number of at least {min}, found {}",
-                        describe(node)
-                    ),
+                    format!("`{key}` must be a whole number of at least {min}, found {}", describe(node)),
                 );
                 None
             }
@@ -129,10 +105,7 @@ impl<'n> Fields<'n> {
                 d.error(
                     Code::WrongType,
                     node.span,
-                    format!(
-                        "`{key}` must be a number of at least {min}, found {}",
-                        describe(node)
-                    ),
+                    format!("`{key}` must be a number of at least {min}, found {}", describe(node)),
                 );
                 None
             }
@@ -198,10 +171,7 @@ fn describe(node: &Node) -> String {
 /// semantic checks that follow still see as much of the pipeline as possible.
 pub(crate) fn pipeline(root: &Node, d: &mut Diagnostics) -> Option<Pipeline> {
     let f = Fields::new(root, PIPELINE_KEYS, "the pipeline", d)?;
-    let name = f
-        .required("name", "the pipeline", d)
-        .and_then(|n| string(n, "name", d))
-        .unwrap_or_default();
+    let name = f.required("name", "the pipeline", d).and_then(|n| string(n, "name", d)).unwrap_or_default();
     let steps = match f.required("steps", "the pipeline", d) {
         Some(node) => match &node.value {
             NodeValue::Seq(items) => items.iter().map(|n| step(n, STEP_KEYS, d)).collect(),
@@ -232,10 +202,7 @@ pub(crate) fn pipeline(root: &Node, d: &mut Diagnostics) -> Option<Pipeline> {
             d.error(
                 Code::BadInputSchema,
                 n.span,
-                format!(
-                    "`input` must be a JSON Schema (a mapping), found {}",
-                    n.type_name()
-                ),
+                format!("`input` must be a JSON Schema (a mapping), found {}", n.type_name()),
             );
         }
         n.to_value()
@@ -271,18 +238,12 @@ pub(crate) fn pipeline(root: &Node, d: &mut Diagnostics) -> Option<Pipeline> {
 
 /// Decodes a step (or, with `NESTED_STEP_KEYS`, a nested step without an id).
 pub(crate) fn step(node: &Node, keys: &[&str], d: &mut Diagnostics) -> Step {
-    let what = if keys == STEP_KEYS {
-        "a step"
-    } else {
-        "a nested step"
-    };
+    let what = if keys == STEP_KEYS { "a step" } else { "a nested step" };
     let Some(f) = Fields::new(node, keys, what, d) else {
         return empty_step();
     };
     let id = if keys == STEP_KEYS {
-        f.required("id", what, d)
-            .and_then(|n| string(n, "id", d))
-            .unwrap_or_default()
+        f.required("id", what, d).and_then(|n| string(n, "id", d)).unwrap_or_default()
     } else {
         String::new()
     };
@@ -302,10 +263,7 @@ pub(crate) fn step(node: &Node, keys: &[&str], d: &mut Diagnostics) -> Step {
         },
     };
     Step {
-        uses: f
-            .required("uses", what, d)
-            .and_then(|n| string(n, "uses", d))
-            .unwrap_or_default(),
+        uses: f.required("uses", what, d).and_then(|n| string(n, "uses", d)).unwrap_or_default(),
         id,
         description: f.string("description", d),
         needs,
@@ -313,9 +271,7 @@ pub(crate) fn step(node: &Node, keys: &[&str], d: &mut Diagnostics) -> Step {
         with: f.object("with", d).unwrap_or_default(),
         timeout: f.duration("timeout", d),
         retry: f.get("retry").and_then(|n| retry(n, d)),
-        on_error: f
-            .string("on_error", d)
-            .map_or(OnError::Fail, |s| OnError::parse(&s)),
+        on_error: f.string("on_error", d).map_or(OnError::Fail, |s| OnError::parse(&s)),
     }
 }
 
@@ -336,9 +292,7 @@ fn empty_step() -> Step {
 fn retry(node: &Node, d: &mut Diagnostics) -> Option<Retry> {
     let f = Fields::new(node, RETRY_KEYS, "`retry`", d)?;
     // Both halves are decoded before giving up, so each reports its own problems.
-    let attempts = f
-        .required("attempts", "`retry`", d)
-        .and_then(|_| f.integer("attempts", 1, d));
+    let attempts = f.required("attempts", "`retry`", d).and_then(|_| f.integer("attempts", 1, d));
     let backoff = match f.get("backoff") {
         None => Backoff::default(),
         Some(b) => {
@@ -352,18 +306,12 @@ fn retry(node: &Node, d: &mut Diagnostics) -> Option<Retry> {
             }
         }
     };
-    Some(Retry {
-        attempts: attempts?,
-        backoff,
-    })
+    Some(Retry { attempts: attempts?, backoff })
 }
 
 fn test_case(node: &Node, d: &mut Diagnostics) -> Option<TestCase> {
     let f = Fields::new(node, TEST_KEYS, "a test case", d)?;
-    let name = f
-        .required("name", "a test case", d)
-        .and_then(|n| string(n, "name", d))
-        .unwrap_or_default();
+    let name = f.required("name", "a test case", d).and_then(|n| string(n, "name", d)).unwrap_or_default();
     let expect = f.required("expect", "a test case", d).and_then(|n| {
         let fe = Fields::new(n, EXPECT_KEYS, "`expect`", d)?;
         let status = fe.get("status").and_then(|n| {

@@ -32,13 +32,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(code: Code, span: impl Into<Option<Span>>, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            severity: code.severity(),
-            message: message.into(),
-            span: span.into(),
-            hint: None,
-        }
+        Self { code, severity: code.severity(), message: message.into(), span: span.into(), hint: None }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
@@ -84,44 +78,22 @@ pub fn render(source: &Source, d: &Diagnostic, color: bool) -> String {
     };
     let sev = if d.is_error() { red } else { yellow };
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{sev}{}[{}]{reset}{bold}: {}{reset}",
-        d.severity.as_str(),
-        d.code.as_str(),
-        d.message
-    );
+    let _ =
+        writeln!(out, "{sev}{}[{}]{reset}{bold}: {}{reset}", d.severity.as_str(), d.code.as_str(), d.message);
     match d.span {
         Some(span) => {
             let lc = source.line_col(span.start);
             let gutter = lc.line.to_string().len();
             let pad = " ".repeat(gutter);
-            let _ = writeln!(
-                out,
-                "{pad}{blue}-->{reset} {}:{}:{}",
-                source.name(),
-                lc.line,
-                lc.col
-            );
+            let _ = writeln!(out, "{pad}{blue}-->{reset} {}:{}:{}", source.name(), lc.line, lc.col);
             let line = source.line_text(lc.line);
             let _ = writeln!(out, "{pad} {blue}|{reset}");
             let _ = writeln!(out, "{blue}{}{reset} {blue}|{reset} {line}", lc.line);
             let end = source.line_col(span.end);
-            let width = if end.line == lc.line {
-                (end.col - lc.col).max(1)
-            } else {
-                1
-            };
-            let lead: String = line
-                .chars()
-                .take(lc.col as usize - 1)
-                .map(|c| if c == '\t' { '\t' } else { ' ' })
-                .collect();
-            let _ = writeln!(
-                out,
-                "{pad} {blue}|{reset} {lead}{sev}{}{reset}",
-                "^".repeat(width as usize)
-            );
+            let width = if end.line == lc.line { (end.col - lc.col).max(1) } else { 1 };
+            let lead: String =
+                line.chars().take(lc.col as usize - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+            let _ = writeln!(out, "{pad} {blue}|{reset} {lead}{sev}{}{reset}", "^".repeat(width as usize));
         }
         None => {
             let _ = writeln!(out, " {blue}-->{reset} {}", source.name());

@@ -121,11 +121,7 @@ fn header(a: &Pipeline, b: &Pipeline) -> Vec<FieldChange> {
     f.whole("version", text(&a.version), text(&b.version));
     f.whole("description", text(&a.description), text(&b.description));
     f.deep("input".into(), a.input.as_ref(), b.input.as_ref());
-    f.whole(
-        "concurrency",
-        a.concurrency.map(Value::from),
-        b.concurrency.map(Value::from),
-    );
+    f.whole("concurrency", a.concurrency.map(Value::from), b.concurrency.map(Value::from));
     f.whole("output", text(&a.output), text(&b.output));
     f.0
 }
@@ -133,24 +129,15 @@ fn header(a: &Pipeline, b: &Pipeline) -> Vec<FieldChange> {
 fn steps(a: &[Step], b: &[Step]) -> Vec<StepChange> {
     let id = |s: &Step| s.id.clone();
     let change = |key: String, before: Option<&Step>, after: Option<&Step>| match (before, after) {
-        (None, Some(s)) => Some(StepChange::Added {
-            id: key,
-            uses: s.uses.clone(),
-        }),
-        (Some(s), None) => Some(StepChange::Removed {
-            id: key,
-            uses: s.uses.clone(),
-        }),
+        (None, Some(s)) => Some(StepChange::Added { id: key, uses: s.uses.clone() }),
+        (Some(s), None) => Some(StepChange::Removed { id: key, uses: s.uses.clone() }),
         (Some(x), Some(y)) => {
             let fields = step_fields(x, y);
             (!fields.is_empty()).then_some(StepChange::Changed { id: key, fields })
         }
         (None, None) => None,
     };
-    paired(a, b, id)
-        .into_iter()
-        .filter_map(|(k, x, y)| change(k, x, y))
-        .collect()
+    paired(a, b, id).into_iter().filter_map(|(k, x, y)| change(k, x, y)).collect()
 }
 
 fn step_fields(a: &Step, b: &Step) -> Vec<FieldChange> {
@@ -160,11 +147,7 @@ fn step_fields(a: &Step, b: &Step) -> Vec<FieldChange> {
     // `needs` is a set: listing the same steps in another order changes nothing.
     f.whole("needs", sorted(&a.needs), sorted(&b.needs));
     f.whole("if", text(&a.condition), text(&b.condition));
-    f.deep(
-        "with".into(),
-        Some(&Value::Object(a.with.clone())),
-        Some(&Value::Object(b.with.clone())),
-    );
+    f.deep("with".into(), Some(&Value::Object(a.with.clone())), Some(&Value::Object(b.with.clone())));
     let timeout = |s: &Step| s.timeout.map(|t| json!(t.to_string()));
     f.whole("timeout", timeout(a), timeout(b));
     f.deep("retry".into(), retry(&a.retry).as_ref(), retry(&b.retry).as_ref());
@@ -195,27 +178,17 @@ fn test_cases(a: &[TestCase], b: &[TestCase]) -> Vec<TestChange> {
         (Some(x), Some(y)) => {
             let mut f = Fields::default();
             f.deep(String::new(), Some(&case(x)), Some(&case(y)));
-            (!f.0.is_empty()).then_some(TestChange::Changed {
-                name: key,
-                fields: f.0,
-            })
+            (!f.0.is_empty()).then_some(TestChange::Changed { name: key, fields: f.0 })
         }
         (None, None) => None,
     };
-    paired(a, b, name)
-        .into_iter()
-        .filter_map(|(k, x, y)| change(k, x, y))
-        .collect()
+    paired(a, b, name).into_iter().filter_map(|(k, x, y)| change(k, x, y)).collect()
 }
 
 /// A test case as JSON, normalised the way `weir test` reads it: no input is `{}`, no expected
 /// status is `succeeded`.
 fn case(c: &TestCase) -> Value {
-    let input = if c.input.is_null() {
-        json!({})
-    } else {
-        c.input.clone()
-    };
+    let input = if c.input.is_null() { json!({}) } else { c.input.clone() };
     json!({"input": input, "mock": c.mock, "expect": expect(&c.expect)})
 }
 
@@ -224,10 +197,7 @@ fn expect(e: &Expect) -> Value {
     if let Some(output) = &e.output {
         out.insert("output".into(), output.clone());
     }
-    out.insert(
-        "status".into(),
-        json!(e.status.unwrap_or(Status::Succeeded).as_str()),
-    );
+    out.insert("status".into(), json!(e.status.unwrap_or(Status::Succeeded).as_str()));
     if let Some(error) = &e.error {
         out.insert("error".into(), json!(error));
     }
@@ -250,9 +220,7 @@ fn paired<'a, T>(
     };
     let (a, b) = (index(a), index(b));
     let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-    keys.into_iter()
-        .map(|k| (k.clone(), a.get(k).copied(), b.get(k).copied()))
-        .collect()
+    keys.into_iter().map(|k| (k.clone(), a.get(k).copied(), b.get(k).copied())).collect()
 }
 
 fn edges(a: &Pipeline, b: &Pipeline) -> Vec<EdgeChange> {
@@ -268,11 +236,7 @@ fn edges(a: &Pipeline, b: &Pipeline) -> Vec<EdgeChange> {
 }
 
 fn edge_set(p: &Pipeline) -> BTreeSet<Edge> {
-    let edge = |from: &str, to: &str, kind| Edge {
-        from: from.to_owned(),
-        to: to.to_owned(),
-        kind,
-    };
+    let edge = |from: &str, to: &str, kind| Edge { from: from.to_owned(), to: to.to_owned(), kind };
     let mut set = BTreeSet::new();
     for step in &p.steps {
         set.extend(step.needs.iter().map(|n| edge(n, &step.id, EdgeKind::Needs)));
@@ -338,10 +302,7 @@ fn same(a: &Value, b: &Value) -> bool {
 
 /// `path.key`, or `path["key"]` when the key is not a plain identifier (as jq writes paths).
 fn join(path: &str, key: &str) -> String {
-    let plain = key
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let plain = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     match (path.is_empty(), plain) {
         (true, true) => key.to_owned(),
@@ -415,10 +376,7 @@ impl Mark {
 }
 
 fn changed(text: String) -> Line {
-    Line {
-        mark: Mark::Changed,
-        text,
-    }
+    Line { mark: Mark::Changed, text }
 }
 
 impl FieldChange {
@@ -451,10 +409,9 @@ impl StepChange {
         match self {
             StepChange::Added { id, uses } => line(Mark::Added, format!("step {id} ({uses})")),
             StepChange::Removed { id, uses } => line(Mark::Removed, format!("step {id} ({uses})")),
-            StepChange::Changed { id, fields } => fields
-                .iter()
-                .map(|f| changed(format!("step {id}: {}", f.render())))
-                .collect(),
+            StepChange::Changed { id, fields } => {
+                fields.iter().map(|f| changed(format!("step {id}: {}", f.render()))).collect()
+            }
         }
     }
 
@@ -471,19 +428,13 @@ impl StepChange {
 
 impl TestChange {
     fn lines(&self) -> Vec<Line> {
-        let line = |mark, name: &str| {
-            vec![Line {
-                mark,
-                text: format!("test {}", json!(name)),
-            }]
-        };
+        let line = |mark, name: &str| vec![Line { mark, text: format!("test {}", json!(name)) }];
         match self {
             TestChange::Added { name } => line(Mark::Added, name),
             TestChange::Removed { name } => line(Mark::Removed, name),
-            TestChange::Changed { name, fields } => fields
-                .iter()
-                .map(|f| changed(format!("test {}: {}", json!(name), f.render())))
-                .collect(),
+            TestChange::Changed { name, fields } => {
+                fields.iter().map(|f| changed(format!("test {}: {}", json!(name), f.render()))).collect()
+            }
         }
     }
 
@@ -533,10 +484,7 @@ impl EdgeChange {
     }
 
     fn line(&self) -> Line {
-        Line {
-            mark: self.mark(),
-            text: format!("edge {}", self.edge()),
-        }
+        Line { mark: self.mark(), text: format!("edge {}", self.edge()) }
     }
 
     fn to_json(&self) -> Value {
@@ -559,11 +507,7 @@ mod tests {
     /// and blank lines in `expected` are ignored).
     fn check(a: &str, b: &str, expected: &str) {
         let d = diff(&pipeline(a), &pipeline(b));
-        let expected: Vec<&str> = expected
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect();
+        let expected: Vec<&str> = expected.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
         let actual = d.to_string();
         assert_eq!(actual.lines().collect::<Vec<_>>(), expected, "\n{actual}");
         assert_eq!(d.is_empty(), expected.is_empty());
@@ -673,10 +617,7 @@ mod tests {
     fn with_blocks_are_compared_per_path() {
         let b = SCORE
             .replace("orders/${{", "v2/orders/${{")
-            .replace(
-                "accept: application/json, x-trace: \"on\"",
-                "accept: text/plain, x-api-key: k",
-            )
+            .replace("accept: application/json, x-trace: \"on\"", "accept: text/plain, x-api-key: k")
             .replace(
                 "with: { expr: '.steps.fetch.output.body.total' }",
                 "with: { expr: '.steps.fetch.output.body.total' }\n            description: Reads the total.",
@@ -843,15 +784,8 @@ mod tests {
                 "tests": [],
             })
         );
-        let added = FieldChange {
-            path: "timeout".into(),
-            before: None,
-            after: Some(json!("5s")),
-        };
+        let added = FieldChange { path: "timeout".into(), before: None, after: Some(json!("5s")) };
         assert_eq!(added.to_json(), json!({"path": "timeout", "after": "5s"}));
-        assert_eq!(
-            diff(&pipeline(SCORE), &pipeline(SCORE)).to_json()["identical"],
-            true
-        );
+        assert_eq!(diff(&pipeline(SCORE), &pipeline(SCORE)).to_json()["identical"], true);
     }
 }

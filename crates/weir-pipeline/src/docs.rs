@@ -43,11 +43,7 @@ fn input(schema: Option<&Value>) -> String {
                     "| {} | {} | {} | {} |",
                     cell(&code(name)),
                     cell(&type_of(property)),
-                    if required.contains(&name.as_str()) {
-                        "yes"
-                    } else {
-                        "no"
-                    },
+                    if required.contains(&name.as_str()) { "yes" } else { "no" },
                     cell(property.get("description").and_then(Value::as_str).unwrap_or("")),
                 );
             }
@@ -73,11 +69,7 @@ fn required(schema: &Value) -> Vec<&str> {
 fn type_of(property: &Value) -> String {
     match property.get("type") {
         Some(Value::String(t)) => t.clone(),
-        Some(Value::Array(ts)) => ts
-            .iter()
-            .filter_map(Value::as_str)
-            .collect::<Vec<_>>()
-            .join(" | "),
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" | "),
         _ if property.get("enum").is_some() => "enum".into(),
         _ if property.get("$ref").is_some() => "reference".into(),
         _ => "any".into(),
@@ -101,11 +93,7 @@ fn steps(p: &Pipeline) -> String {
 
 fn step_row(step: &Step) -> String {
     let needs: Vec<String> = step.needs.iter().map(|n| code(n)).collect();
-    let on_error = if step.on_error.is_fail() {
-        String::new()
-    } else {
-        code(step.on_error.as_str())
-    };
+    let on_error = if step.on_error.is_fail() { String::new() } else { code(step.on_error.as_str()) };
     let cells = [
         code(&step.id),
         code(&step.uses),
@@ -152,20 +140,13 @@ fn tests(p: &Pipeline) -> String {
 /// Text for a table cell: `|` would end the cell and a newline the row. GitHub Flavored
 /// Markdown reads `\|` as a pipe even inside a code span.
 fn cell(text: &str) -> String {
-    text.trim()
-        .replace('|', "\\|")
-        .replace("\r\n", "<br>")
-        .replace(['\n', '\r'], "<br>")
+    text.trim().replace('|', "\\|").replace("\r\n", "<br>").replace(['\n', '\r'], "<br>")
 }
 
 /// A code span, delimited by more backticks than the longest run inside it.
 fn code(text: &str) -> String {
     let ticks = "`".repeat(longest_backtick_run(text) + 1);
-    let pad = if text.starts_with('`') || text.ends_with('`') {
-        " "
-    } else {
-        ""
-    };
+    let pad = if text.starts_with('`') || text.ends_with('`') { " " } else { "" };
     format!("{ticks}{pad}{text}{pad}{ticks}")
 }
 

@@ -24,25 +24,18 @@ impl Duration {
     }
 
     pub fn parse(text: &str) -> Result<Self, DurationError> {
-        let err = |reason| DurationError {
-            text: text.to_owned(),
-            reason,
-        };
+        let err = |reason| DurationError { text: text.to_owned(), reason };
         let mut rest = text.trim();
         if rest.is_empty() {
             return Err(err("expected a number with a unit such as 250ms, 5s, 2m or 1h"));
         }
         let mut total = StdDuration::ZERO;
         while !rest.is_empty() {
-            let digits = rest
-                .find(|c: char| !c.is_ascii_digit() && c != '.')
-                .unwrap_or(rest.len());
+            let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
             if digits == 0 {
                 return Err(err("expected a number with a unit such as 250ms, 5s, 2m or 1h"));
             }
-            let number: f64 = rest[..digits]
-                .parse()
-                .map_err(|_| err("the number is malformed"))?;
+            let number: f64 = rest[..digits].parse().map_err(|_| err("the number is malformed"))?;
             rest = &rest[digits..];
             let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
             let seconds = match &rest[..unit_len] {
@@ -69,11 +62,7 @@ impl fmt::Display for Duration {
         }
         let (h, m, s, ms) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
         if ms != 0 && (h, m) == (0, 0) {
-            return if s == 0 {
-                write!(f, "{ms}ms")
-            } else {
-                write!(f, "{}ms", s * 1000 + ms)
-            };
+            return if s == 0 { write!(f, "{ms}ms") } else { write!(f, "{}ms", s * 1000 + ms) };
         }
         for (n, unit) in [(h, "h"), (m, "m"), (s, "s"), (ms, "ms")] {
             if n != 0 {
@@ -134,19 +123,9 @@ mod tests {
 
     #[test]
     fn rejects_missing_or_unknown_units() {
-        assert!(
-            Duration::parse("5")
-                .unwrap_err()
-                .to_string()
-                .contains("unit is missing")
-        );
+        assert!(Duration::parse("5").unwrap_err().to_string().contains("unit is missing"));
         assert!(Duration::parse("5 sec").is_err());
         assert!(Duration::parse("").is_err());
-        assert!(
-            Duration::parse("5d")
-                .unwrap_err()
-                .to_string()
-                .contains("unknown unit")
-        );
+        assert!(Duration::parse("5d").unwrap_err().to_string().contains("unknown unit"));
     }
 }

@@ -51,11 +51,8 @@ pub fn analyze(code: &str) -> Result<Vec<StepRef>, ExprError> {
         let (expect, found) = &errs[0];
         let text = load::lex::Token::opt_as_str(*found, code);
         let span = load::span(code, text);
-        let found = if text.is_empty() {
-            "the end of the expression".to_owned()
-        } else {
-            format!("`{text}`")
-        };
+        let found =
+            if text.is_empty() { "the end of the expression".to_owned() } else { format!("`{text}`") };
         ExprError {
             message: format!("expected {}, found {found}", expect.as_str()),
             offset: span.start,
@@ -95,20 +92,14 @@ fn collect_refs<'s>(code: &'s str, term: &Term<&'s str>, root: bool, out: &mut V
                 && let Some(name) = literal(second)
             {
                 let span = load::span(code, name);
-                out.push(StepRef {
-                    name: name.to_owned(),
-                    offset: span.start,
-                    len: span.len(),
-                });
+                out.push(StepRef { name: name.to_owned(), offset: span.start, len: span.len() });
             }
             collect_refs(code, base, root, out);
             for (part, _) in &path.0 {
                 match part {
                     Part::Index(i) => collect_refs(code, i, root, out),
                     Part::Range(from, to) => {
-                        from.iter()
-                            .chain(to)
-                            .for_each(|t| collect_refs(code, t, root, out));
+                        from.iter().chain(to).for_each(|t| collect_refs(code, t, root, out));
                     }
                 }
             }
@@ -176,6 +167,28 @@ impl ProgramsBuilder {
     /// Compiles every expression; errors are returned per expression (undefined filters or
     /// variables, which parsing alone cannot see).
     pub fn build(self) -> Result<Programs, Vec<(ProgramId, ExprError)>> {
+        let (source, starts) = self.source();
+        let defs = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs());
+        let funs = jaq_core::funs().chain(jaq_std::funs()).chain(jaq_json::funs());
+        let arena = Arena::default();
+        let file = File { code: source.as_str(), path: () };
+        let modules = Loader::new(defs).load(&arena, file).map_err(|errs| {
+            // Each expression parsed on its own, so this only happens for constructs valid alone
+            // but not inside a definition; report them against the first expression.
+            let error = ExprError { message: "expression does not parse".into(), offset: 0, len: 0 };
+            errs.into_iter().map(|_| (ProgramId(0), error.clone())).collect::<Vec<_>>()
+        })?;
+        let compiler = jaq_core::Compiler::default().with_funs(funs).with_global_vars([DISPATCH_VAR]);
+        let filter = compiler.compile(modules).map_err(|errs| {
+            let undefined = errs.into_iter().flat_map(|(_, errs)| errs);
+            undefined.map(|(name, what)| undefined_error(&source, &starts, name, what)).collect::<Vec<_>>()
+        })?;
+        Ok(Programs { filter, count: self.codes.len() })
+    }
+
+    /// The combined program: one definition per expression, then the dispatch tree. Also returns
+    /// where each expression's text starts, to map compile errors back to it.
+    fn source(&self) -> (String, Vec<usize>) {
         let mut source = String::new();
         let mut starts = Vec::with_capacity(self.codes.len());
         for (i, code) in self.codes.iter().enumerate() {
@@ -186,73 +199,25 @@ impl ProgramsBuilder {
             source.push_str("\n);\n");
         }
         dispatch(&mut source, 0, self.codes.len());
-        let locate = |at: usize| {
-            let i = starts.partition_point(|&s| s <= at).saturating_sub(1);
-            (
-                ProgramId(i as u32),
-                at.saturating_sub(starts.get(i).copied().unwrap_or(0)),
-            )
-        };
-
-        let defs = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs());
-        let funs = jaq_core::funs().chain(jaq_std::funs()).chain(jaq_json::funs());
-        let arena = Arena::default();
-        let modules = Loader::new(defs)
-            .load(
-                &arena,
-                File {
-                    code: source.as_str(),
-                    path: (),
-                },
-            )
-            .map_err(|errs| {
-                // Each expression parsed on its own, so this only happens for constructs valid alone
-                // but not inside a definition; report them against the first expression.
-                errs.into_iter()
-                    .map(|_| {
-                        (
-                            ProgramId(0),
-                            ExprError {
-                                message: "expression does not parse".into(),
-                                offset: 0,
-                                len: 0,
-                            },
-                        )
-                    })
-                    .collect::<Vec<_>>()
-            })?;
-        let filter = jaq_core::Compiler::default()
-            .with_funs(funs)
-            .with_global_vars([DISPATCH_VAR])
-            .compile(modules)
-            .map_err(|errs| {
-                errs.into_iter()
-                    .flat_map(|(_, errs)| errs)
-                    .map(|(name, undefined)| {
-                        let span = load::span(&source, name);
-                        let (id, offset) = locate(span.start);
-                        let what = match undefined {
-                            jaq_core::compile::Undefined::Filter(arity) => {
-                                format!("undefined filter `{name}/{arity}`")
-                            }
-                            other => format!("undefined {} `{name}`", other.as_str()),
-                        };
-                        (
-                            id,
-                            ExprError {
-                                message: what,
-                                offset,
-                                len: span.len(),
-                            },
-                        )
-                    })
-                    .collect::<Vec<_>>()
-            })?;
-        Ok(Programs {
-            filter,
-            count: self.codes.len(),
-        })
+        (source, starts)
     }
+}
+
+/// An undefined filter or variable, reported against the expression that names it.
+fn undefined_error(
+    source: &str,
+    starts: &[usize],
+    name: &str,
+    what: jaq_core::compile::Undefined,
+) -> (ProgramId, ExprError) {
+    let span = load::span(source, name);
+    let i = starts.partition_point(|&s| s <= span.start).saturating_sub(1);
+    let offset = span.start.saturating_sub(starts.get(i).copied().unwrap_or(0));
+    let message = match what {
+        jaq_core::compile::Undefined::Filter(arity) => format!("undefined filter `{name}/{arity}`"),
+        other => format!("undefined {} `{name}`", other.as_str()),
+    };
+    (ProgramId(i as u32), ExprError { message, offset, len: span.len() })
 }
 
 /// Writes a balanced `if $__weir < mid then … else … end` tree selecting `__weir_lo .. __weir_hi`.
@@ -294,9 +259,8 @@ impl Programs {
     /// Runs expression `id` on `input` and returns its single value.
     pub fn eval_one(&self, id: ProgramId, input: Val) -> Result<Val, EvalError> {
         let mut outputs = self.run(id, input);
-        let first = outputs
-            .next()
-            .unwrap_or_else(|| Err(EvalError("the expression produced no value".into())))?;
+        let first =
+            outputs.next().unwrap_or_else(|| Err(EvalError("the expression produced no value".into())))?;
         match outputs.next() {
             None => Ok(first),
             Some(Err(e)) => Err(e),
@@ -332,11 +296,9 @@ pub fn to_val(value: &Value) -> Val {
         },
         Value::String(s) => Val::utf8_str(s.clone().into_bytes()),
         Value::Array(items) => items.iter().map(to_val).collect(),
-        Value::Object(map) => Val::obj(
-            map.iter()
-                .map(|(k, v)| (Val::utf8_str(k.clone().into_bytes()), to_val(v)))
-                .collect(),
-        ),
+        Value::Object(map) => {
+            Val::obj(map.iter().map(|(k, v)| (Val::utf8_str(k.clone().into_bytes()), to_val(v))).collect())
+        }
     }
 }
 
@@ -372,10 +334,7 @@ fn num_to_json(n: &Num) -> Value {
                 .map(Value::from)
                 .or_else(|_| text.parse::<u64>().map(Value::from))
                 .unwrap_or_else(|_| {
-                    text.parse::<f64>()
-                        .ok()
-                        .and_then(Number::from_f64)
-                        .map_or(Value::Null, Value::Number)
+                    text.parse::<f64>().ok().and_then(Number::from_f64).map_or(Value::Null, Value::Number)
                 })
         }
     }
@@ -427,10 +386,7 @@ mod tests {
     #[test]
     fn comments_in_user_code_do_not_break_compilation() {
         let p = compile(&[".a # the a field", "[.b] # trailing"]);
-        assert_eq!(
-            to_json(&p.eval_one(ProgramId(1), to_val(&json!({"b": 2}))).unwrap()),
-            json!([2])
-        );
+        assert_eq!(to_json(&p.eval_one(ProgramId(1), to_val(&json!({"b": 2}))).unwrap()), json!([2]));
     }
 
     #[test]
@@ -438,17 +394,9 @@ mod tests {
         let refs = analyze(".steps.fetch.output.body.total / 100 + (.steps[\"b\"].output | length)").unwrap();
         let names: Vec<_> = refs.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["fetch", "b"]);
-        assert_eq!(
-            &".steps.fetch.output"[refs[0].offset..refs[0].offset + refs[0].len],
-            "fetch"
-        );
+        assert_eq!(&".steps.fetch.output"[refs[0].offset..refs[0].offset + refs[0].len], "fetch");
         assert!(analyze(".items | map(.steps.x)").unwrap().is_empty());
-        assert_eq!(
-            analyze("if .steps.a.output then .steps.b else null end")
-                .unwrap()
-                .len(),
-            2
-        );
+        assert_eq!(analyze("if .steps.a.output then .steps.b else null end").unwrap().len(), 2);
     }
 
     #[test]
@@ -474,25 +422,10 @@ mod tests {
     #[test]
     fn reports_zero_or_many_values_and_runtime_errors() {
         let p = compile(&["empty", ".[]", "1 + \"a\"", "halt"]);
-        assert!(
-            p.eval_one(ProgramId(0), Val::Null)
-                .unwrap_err()
-                .0
-                .contains("no value")
-        );
-        assert!(
-            p.eval_one(ProgramId(1), to_val(&json!([1, 2])))
-                .unwrap_err()
-                .0
-                .contains("more than one")
-        );
+        assert!(p.eval_one(ProgramId(0), Val::Null).unwrap_err().0.contains("no value"));
+        assert!(p.eval_one(ProgramId(1), to_val(&json!([1, 2]))).unwrap_err().0.contains("more than one"));
         assert!(p.eval_one(ProgramId(2), Val::Null).is_err());
-        assert!(
-            p.eval_one(ProgramId(3), Val::Null)
-                .unwrap_err()
-                .0
-                .contains("halt")
-        );
+        assert!(p.eval_one(ProgramId(3), Val::Null).unwrap_err().0.contains("halt"));
     }
 
     #[test]

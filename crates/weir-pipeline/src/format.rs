@@ -115,11 +115,7 @@ impl Shape {
 fn ordered(entries: &[(Key, Node)], shape: Shape) -> Vec<&(Key, Node)> {
     let keys = shape.keys();
     let mut out: Vec<_> = entries.iter().collect();
-    out.sort_by_key(|(k, _)| {
-        keys.iter()
-            .position(|known| *known == k.name)
-            .unwrap_or(keys.len())
-    });
+    out.sort_by_key(|(k, _)| keys.iter().position(|known| *known == k.name).unwrap_or(keys.len()));
     out
 }
 
@@ -129,10 +125,9 @@ fn is_alias_copy(node: &Node) -> bool {
     let outside = |s: Span| s.start < node.span.start || s.end > node.span.end;
     match &node.value {
         NodeValue::Map(entries) => entries.first().is_some_and(|(k, _)| outside(k.span)),
-        NodeValue::Seq(items) => items
-            .iter()
-            .find(|n| n.span.end > n.span.start)
-            .is_some_and(|n| outside(n.span)),
+        NodeValue::Seq(items) => {
+            items.iter().find(|n| n.span.end > n.span.start).is_some_and(|n| outside(n.span))
+        }
         _ => false,
     }
 }

@@ -269,10 +269,7 @@ impl Status {
 
     /// Whether the status is final.
     pub fn is_finished(self) -> bool {
-        matches!(
-            self,
-            Status::Succeeded | Status::Failed | Status::Skipped | Status::Cancelled
-        )
+        matches!(self, Status::Succeeded | Status::Failed | Status::Skipped | Status::Cancelled)
     }
 }
 

@@ -87,9 +87,7 @@ impl Node {
 
     /// The span of a mapping key (falling back to the whole node).
     pub fn key_span(&self, key: &str) -> Span {
-        self.as_map()
-            .and_then(|m| m.iter().find(|(k, _)| k.name == key))
-            .map_or(self.span, |(k, _)| k.span)
+        self.as_map().and_then(|m| m.iter().find(|(k, _)| k.name == key)).map_or(self.span, |(k, _)| k.span)
     }
 
     /// The node at `path`, or the deepest node on the way to it when the path leaves the tree.
@@ -130,10 +128,7 @@ impl Node {
             NodeValue::String(s, _) => Value::String(s.clone()),
             NodeValue::Seq(items) => Value::Array(items.iter().map(Node::to_value).collect()),
             NodeValue::Map(entries) => Value::Object(
-                entries
-                    .iter()
-                    .map(|(k, v)| (k.name.clone(), v.to_value()))
-                    .collect::<Map<_, _>>(),
+                entries.iter().map(|(k, v)| (k.name.clone(), v.to_value())).collect::<Map<_, _>>(),
             ),
         }
     }
@@ -181,26 +176,13 @@ pub fn parse(source: &Source) -> Result<Node, Vec<Diagnostic>> {
 fn scan_error(source: &Source, e: &ScanError) -> Diagnostic {
     let m = e.marker();
     let at = source.offset(m.line(), m.col());
-    Diagnostic::new(
-        Code::Syntax,
-        Span::point(at),
-        format!("invalid YAML/JSON: {}", e.info()),
-    )
+    Diagnostic::new(Code::Syntax, Span::point(at), format!("invalid YAML/JSON: {}", e.info()))
 }
 
 /// A mapping or sequence under construction.
 enum Open {
-    Seq {
-        start: usize,
-        anchor: usize,
-        items: Vec<Node>,
-    },
-    Map {
-        start: usize,
-        anchor: usize,
-        entries: Vec<(Key, Node)>,
-        key: Option<Key>,
-    },
+    Seq { start: usize, anchor: usize, items: Vec<Node> },
+    Map { start: usize, anchor: usize, entries: Vec<(Key, Node)>, key: Option<Key> },
 }
 
 struct Builder<'s> {
@@ -222,96 +204,68 @@ impl Builder<'_> {
             Event::DocumentStart(_) => {
                 self.docs += 1;
                 if self.docs > 1 {
-                    return Err(Box::new(Diagnostic::new(
-                        Code::Syntax,
-                        span,
-                        "the file holds more than one YAML document; a pipeline file holds exactly one",
-                    )));
+                    let message =
+                        "the file holds more than one YAML document; a pipeline file holds exactly one";
+                    return Err(Box::new(Diagnostic::new(Code::Syntax, span, message)));
                 }
                 Ok(())
             }
             Event::Scalar(text, style, anchor, tag) => {
-                // The parser's scalar spans may run on over the blanks (and a comment) that
-                // follow; a span must cover the scalar only.
-                let kept = self
-                    .source
-                    .slice(span)
-                    .trim_end_matches([' ', '\t', '\r', '\n'])
-                    .len();
-                let span = quoted_span(
-                    self.source.text(),
-                    Span::new(span.start, span.start + kept),
-                    style,
-                );
                 let tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
-                let value = resolve_scalar(&text, style, tag.as_deref())
-                    .map_err(|msg| Box::new(Diagnostic::new(Code::Syntax, span, msg)))?;
-                self.finish(Node { value, span }, anchor)
+                self.scalar(&text, style, tag.as_deref(), anchor, span)
             }
-            Event::SequenceStart(anchor, _) => self.open(
-                Open::Seq {
-                    start: span.start,
-                    anchor,
-                    items: Vec::new(),
-                },
-                span,
-            ),
-            Event::MappingStart(anchor, _) => self.open(
-                Open::Map {
-                    start: span.start,
-                    anchor,
-                    entries: Vec::new(),
-                    key: None,
-                },
-                span,
-            ),
-            Event::SequenceEnd | Event::MappingEnd => {
-                let end = self.content_end(span);
-                match self.stack.pop() {
-                    Some(Open::Seq { start, anchor, items }) => self.finish(
-                        Node {
-                            value: NodeValue::Seq(items),
-                            span: Span::new(start, end),
-                        },
-                        anchor,
-                    ),
-                    Some(Open::Map {
-                        start,
-                        anchor,
-                        entries,
-                        ..
-                    }) => self.finish(
-                        Node {
-                            value: NodeValue::Map(entries),
-                            span: Span::new(start, end),
-                        },
-                        anchor,
-                    ),
-                    None => Ok(()),
-                }
+            Event::SequenceStart(anchor, _) => {
+                self.open(Open::Seq { start: span.start, anchor, items: Vec::new() }, span)
             }
-            Event::Alias(id) => {
-                let node = self.anchors.get(id).cloned().flatten().ok_or_else(|| {
-                    Box::new(Diagnostic::new(Code::Syntax, span, "alias to an unknown anchor"))
-                })?;
-                self.alias_nodes += count_nodes(&node);
-                if self.alias_nodes > MAX_ALIAS_NODES {
-                    return Err(Box::new(Diagnostic::new(
-                        Code::Syntax,
-                        span,
-                        format!("aliases expand to more than {MAX_ALIAS_NODES} nodes"),
-                    )));
-                }
-                self.finish(
-                    Node {
-                        value: node.value,
-                        span,
-                    },
-                    0,
-                )
+            Event::MappingStart(anchor, _) => {
+                self.open(Open::Map { start: span.start, anchor, entries: Vec::new(), key: None }, span)
             }
+            Event::SequenceEnd | Event::MappingEnd => self.close(span),
+            Event::Alias(id) => self.alias(id, span),
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => Ok(()),
         }
+    }
+
+    fn scalar(
+        &mut self,
+        text: &str,
+        style: ScalarStyle,
+        tag: Option<&str>,
+        anchor: usize,
+        span: Span,
+    ) -> Step {
+        // The parser's scalar spans may run on over the blanks (and a comment) that follow; a
+        // span must cover the scalar only.
+        let kept = self.source.slice(span).trim_end_matches([' ', '\t', '\r', '\n']).len();
+        let span = quoted_span(self.source.text(), Span::new(span.start, span.start + kept), style);
+        let value = resolve_scalar(text, style, tag)
+            .map_err(|msg| Box::new(Diagnostic::new(Code::Syntax, span, msg)))?;
+        self.finish(Node { value, span }, anchor)
+    }
+
+    fn close(&mut self, span: Span) -> Step {
+        let end = self.content_end(span);
+        let (value, start, anchor) = match self.stack.pop() {
+            Some(Open::Seq { start, anchor, items }) => (NodeValue::Seq(items), start, anchor),
+            Some(Open::Map { start, anchor, entries, .. }) => (NodeValue::Map(entries), start, anchor),
+            None => return Ok(()),
+        };
+        self.finish(Node { value, span: Span::new(start, end) }, anchor)
+    }
+
+    fn alias(&mut self, id: usize, span: Span) -> Step {
+        let node = self
+            .anchors
+            .get(id)
+            .cloned()
+            .flatten()
+            .ok_or_else(|| Box::new(Diagnostic::new(Code::Syntax, span, "alias to an unknown anchor")))?;
+        self.alias_nodes += count_nodes(&node);
+        if self.alias_nodes > MAX_ALIAS_NODES {
+            let message = format!("aliases expand to more than {MAX_ALIAS_NODES} nodes");
+            return Err(Box::new(Diagnostic::new(Code::Syntax, span, message)));
+        }
+        self.finish(Node { value: node.value, span }, 0)
     }
 
     /// End events of block collections carry an empty span where the next token starts, often
@@ -379,10 +333,7 @@ impl Builder<'_> {
                             )));
                         }
                     };
-                    *key = Some(Key {
-                        name,
-                        span: node.span,
-                    });
+                    *key = Some(Key { name, span: node.span });
                 }
             },
         }
@@ -446,9 +397,7 @@ fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Result<N
         None => {}
         Some("tag:yaml.org,2002:str" | "!!str") => return Ok(NodeValue::String(text.to_owned(), style)),
         Some(other) => {
-            return Err(format!(
-                "unsupported YAML tag `{other}`; pipeline files use plain values"
-            ));
+            return Err(format!("unsupported YAML tag `{other}`; pipeline files use plain values"));
         }
     }
     if style != Style::Plain {
@@ -459,9 +408,7 @@ fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Result<N
         "true" | "True" | "TRUE" => NodeValue::Bool(true),
         "false" | "False" | "FALSE" => NodeValue::Bool(false),
         ".inf" | ".Inf" | ".INF" | "+.inf" | "-.inf" | ".nan" | ".NaN" | ".NAN" => {
-            return Err(format!(
-                "`{text}` has no JSON equivalent; quote it if you mean the text"
-            ));
+            return Err(format!("`{text}` has no JSON equivalent; quote it if you mean the text"));
         }
         _ => match parse_number(text) {
             Some(n) => NodeValue::Number(n),

@@ -84,20 +84,9 @@ impl Plan {
         imports: Vec<Import>,
     ) -> Self {
         let index = steps.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();
-        let sinks = (0..steps.len())
-            .filter(|&i| steps[i].dependents.is_empty() && !steps[i].handler)
-            .collect();
-        Self {
-            source,
-            pipeline,
-            steps,
-            programs,
-            output,
-            sinks,
-            input_schema,
-            imports,
-            index,
-        }
+        let sinks =
+            (0..steps.len()).filter(|&i| steps[i].dependents.is_empty() && !steps[i].handler).collect();
+        Self { source, pipeline, steps, programs, output, sinks, input_schema, imports, index }
     }
 
     pub fn name(&self) -> &str {

@@ -47,14 +47,10 @@ pub fn pipeline_schema(catalog: &dyn Catalog) -> Value {
     }
     if let Some(step) = root.pointer_mut("/$defs/Step").and_then(Value::as_object_mut) {
         let names: Vec<Value> = kinds.iter().map(|k| json!(k.name)).collect();
-        let descriptions: Vec<String> = kinds
-            .iter()
-            .map(|k| format!("`{}`: {}", k.name, k.summary))
-            .collect();
-        if let Some(uses) = step
-            .get_mut("properties")
-            .and_then(|p| p.get_mut("uses"))
-            .and_then(Value::as_object_mut)
+        let descriptions: Vec<String> =
+            kinds.iter().map(|k| format!("`{}`: {}", k.name, k.summary)).collect();
+        if let Some(uses) =
+            step.get_mut("properties").and_then(|p| p.get_mut("uses")).and_then(Value::as_object_mut)
         {
             uses.insert("enum".into(), Value::Array(names));
             let doc = format!("The step kind. {}", descriptions.join("; "));

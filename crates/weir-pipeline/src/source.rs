@@ -27,10 +27,7 @@ pub struct Span {
 
 impl Span {
     pub fn new(start: usize, end: usize) -> Self {
-        Self {
-            start,
-            end: end.max(start),
-        }
+        Self { start, end: end.max(start) }
     }
 
     /// An empty span at `at`.
@@ -48,14 +45,8 @@ impl Span {
 impl Source {
     pub fn new(name: impl Into<Arc<str>>, text: impl Into<Arc<str>>) -> Self {
         let text: Arc<str> = text.into();
-        let line_starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-            .collect();
-        Self {
-            name: name.into(),
-            text,
-            line_starts,
-        }
+        let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        Self { name: name.into(), text, line_starts }
     }
 
     pub fn name(&self) -> &str {
@@ -71,13 +62,8 @@ impl Source {
         let offset = offset.min(self.text.len());
         let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
         let start = self.line_starts[line];
-        let col = self.text[start..floor_char_boundary(&self.text, offset)]
-            .chars()
-            .count();
-        LineCol {
-            line: line as u32 + 1,
-            col: col as u32 + 1,
-        }
+        let col = self.text[start..floor_char_boundary(&self.text, offset)].chars().count();
+        LineCol { line: line as u32 + 1, col: col as u32 + 1 }
     }
 
     /// The byte offset of a 1-based line and a 0-based character column.
@@ -87,11 +73,7 @@ impl Source {
         };
         let rest = &self.text[start..];
         let line_text = rest.split('\n').next().unwrap_or("");
-        start
-            + line_text
-                .char_indices()
-                .nth(col_chars)
-                .map_or(line_text.len(), |(i, _)| i)
+        start + line_text.char_indices().nth(col_chars).map_or(line_text.len(), |(i, _)| i)
     }
 
     /// The text of a 1-based line, without its line break.

@@ -48,10 +48,7 @@ pub fn split(s: &str) -> Result<Vec<Piece<'_>>, ExprError> {
                 len: end + 2 - at,
             });
         }
-        pieces.push(Piece::Expr {
-            code,
-            offset: start + lead,
-        });
+        pieces.push(Piece::Expr { code, offset: start + lead });
         rest = end + 2;
     }
     text.push_str(&s[rest..]);
@@ -115,9 +112,7 @@ impl Template {
 
     pub fn obj(entries: Vec<(String, Template)>) -> Template {
         if entries.iter().all(|(_, t)| t.is_static()) {
-            Template::Lit(Value::Object(
-                entries.into_iter().map(|(k, t)| (k, t.into_lit())).collect(),
-            ))
+            Template::Lit(Value::Object(entries.into_iter().map(|(k, t)| (k, t.into_lit())).collect()))
         } else {
             Template::Obj(entries)
         }
@@ -152,12 +147,9 @@ impl Template {
                 }
                 Value::String(text)
             }
-            Template::Arr(items) => Value::Array(
-                items
-                    .iter()
-                    .map(|t| t.render(programs, ctx))
-                    .collect::<Result<_, _>>()?,
-            ),
+            Template::Arr(items) => {
+                Value::Array(items.iter().map(|t| t.render(programs, ctx)).collect::<Result<_, _>>()?)
+            }
             Template::Obj(entries) => Value::Object(
                 entries
                     .iter()
@@ -178,35 +170,20 @@ mod tests {
             split("https://x.test/${{ .input.order }}/y").unwrap(),
             vec![
                 Piece::Text("https://x.test/".into()),
-                Piece::Expr {
-                    code: ".input.order",
-                    offset: 19
-                },
+                Piece::Expr { code: ".input.order", offset: 19 },
                 Piece::Text("/y".into())
             ]
         );
         assert_eq!(
             split("${{ {a: {b: 1}} }}").unwrap(),
-            vec![Piece::Expr {
-                code: "{a: {b: 1}}",
-                offset: 4
-            }]
+            vec![Piece::Expr { code: "{a: {b: 1}}", offset: 4 }]
         );
-        assert_eq!(
-            split("${{ \"}}\" }}").unwrap(),
-            vec![Piece::Expr {
-                code: "\"}}\"",
-                offset: 4
-            }]
-        );
+        assert_eq!(split("${{ \"}}\" }}").unwrap(), vec![Piece::Expr { code: "\"}}\"", offset: 4 }]);
     }
 
     #[test]
     fn escapes_and_errors() {
-        assert_eq!(
-            split("cost: $${{ x }}").unwrap(),
-            vec![Piece::Text("cost: ${{ x }}".into())]
-        );
+        assert_eq!(split("cost: $${{ x }}").unwrap(), vec![Piece::Text("cost: ${{ x }}".into())]);
         assert!(split("a ${{ .x").unwrap_err().message.contains("never closed"));
         assert!(split("${{   }}").unwrap_err().message.contains("empty"));
     }

@@ -27,22 +27,15 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 
 /// Runs `plan` `runs` times on a current-thread runtime; returns the median run time.
 fn time_runs(plan: &Arc<Plan>, runs: usize) -> Duration {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let engine = Engine::new(
-        Arc::new(weir_steps::builtin()),
-        Arc::new(SystemClock::default()),
-        Arc::new(NoLoader),
-    );
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let engine =
+        Engine::new(Arc::new(weir_steps::builtin()), Arc::new(SystemClock::default()), Arc::new(NoLoader));
     let opts = RunOptions::default();
     let samples = (0..runs)
         .map(|_| {
             let start = Instant::now();
-            let report = runtime
-                .block_on(engine.run(plan, serde_json::json!({}), &opts, &NullSink))
-                .expect("input");
+            let report =
+                runtime.block_on(engine.run(plan, serde_json::json!({}), &opts, &NullSink)).expect("input");
             assert_eq!(report.status, weir_pipeline::Status::Succeeded);
             start.elapsed()
         })
@@ -75,9 +68,7 @@ fn main() {
     }));
     let sleeps = plan(&format!(
         "{}output: '1'\n",
-        chain(100, |i| format!(
-            "  - {{ id: s{i}, uses: sleep, with: {{ duration: 10ms }} }}\n"
-        ))
+        chain(100, |i| format!("  - {{ id: s{i}, uses: sleep, with: {{ duration: 10ms }} }}\n"))
     ));
     let validate_text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),

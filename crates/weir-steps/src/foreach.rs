@@ -90,10 +90,7 @@ impl StepKind for Foreach {
                         Some(file) => cx.run_pipeline(file, item).await,
                         None => cx.run_nested(item, index).await,
                     };
-                    result.map_err(|e| StepError {
-                        message: format!("item {index}: {}", e.message),
-                        ..e
-                    })
+                    result.map_err(|e| StepError { message: format!("item {index}: {}", e.message), ..e })
                 })
                 .buffered(config.concurrency.max(1))
                 .try_collect::<Vec<Value>>()

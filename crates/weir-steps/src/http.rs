@@ -123,10 +123,7 @@ fn build(client: &reqwest::Client, config: &HttpConfig) -> Result<reqwest::Reque
     let url = reqwest::Url::parse(&config.url)
         .map_err(|e| StepError::fatal(format!("invalid url \"{}\": {e}", config.url)))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(StepError::fatal(format!(
-            "url \"{}\" must start with http:// or https://",
-            config.url
-        )));
+        return Err(StepError::fatal(format!("url \"{}\" must start with http:// or https://", config.url)));
     }
     let mut headers = HeaderMap::new();
     for (name, value) in &config.headers {
@@ -156,10 +153,7 @@ async fn read(response: reqwest::Response, accept: &[u16]) -> Result<Value, Step
         .headers()
         .iter()
         .map(|(k, v)| {
-            (
-                k.as_str().to_owned(),
-                Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()),
-            )
+            (k.as_str().to_owned(), Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()))
         })
         .collect();
     let is_json = response

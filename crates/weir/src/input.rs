@@ -29,9 +29,8 @@ fn build(input: Option<&str>, sets: &[String]) -> Result<Value> {
         Some(text) => parse_input(text)?,
     };
     for set in sets {
-        let (path, raw) = set
-            .split_once('=')
-            .with_context(|| format!("--set \"{set}\": expected key=value"))?;
+        let (path, raw) =
+            set.split_once('=').with_context(|| format!("--set \"{set}\": expected key=value"))?;
         if path.is_empty() {
             bail!("--set \"{set}\": the key is empty");
         }
@@ -46,9 +45,7 @@ fn parse_input(text: &str) -> Result<Value> {
     let (json, origin) = match text.strip_prefix('@') {
         Some("-") => {
             let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .context("cannot read the input from stdin")?;
+            std::io::stdin().read_to_string(&mut s).context("cannot read the input from stdin")?;
             (s, "stdin".to_owned())
         }
         Some(file) => (
@@ -65,9 +62,7 @@ fn insert(root: &mut Value, path: &str, value: Value) -> Result<()> {
     let mut at = root;
     let mut keys = path.split('.').peekable();
     while let Some(key) = keys.next() {
-        let Value::Object(map) = at else {
-            bail!("cannot set \"{key}\": its parent is not an object")
-        };
+        let Value::Object(map) = at else { bail!("cannot set \"{key}\": its parent is not an object") };
         if keys.peek().is_none() {
             map.insert(key.to_owned(), value);
             return Ok(());
@@ -84,23 +79,15 @@ mod tests {
 
     #[test]
     fn sets_nested_keys_with_typed_values() {
-        let v = build(
-            Some(r#"{"a": {"x": 1}}"#),
-            &["a.y=2".into(), "b=hello".into(), "c.d=true".into()],
-        )
-        .unwrap();
+        let v = build(Some(r#"{"a": {"x": 1}}"#), &["a.y=2".into(), "b=hello".into(), "c.d=true".into()])
+            .unwrap();
         assert_eq!(v, json!({"a": {"x": 1, "y": 2}, "b": "hello", "c": {"d": true}}));
     }
 
     #[test]
     fn rejects_malformed_sets_and_input() {
         assert!(build(None, &["novalue".into()]).is_err());
-        assert!(
-            build(Some("{"), &[])
-                .unwrap_err()
-                .to_string()
-                .contains("not valid JSON")
-        );
+        assert!(build(Some("{"), &[]).unwrap_err().to_string().contains("not valid JSON"));
         assert!(build(Some("1"), &["a=1".into()]).is_err());
     }
 }

@@ -25,10 +25,7 @@ impl Checked {
     }
 
     pub fn warnings(&self) -> usize {
-        self.diagnostics
-            .iter()
-            .filter(|d| d.severity == Severity::Warning)
-            .count()
+        self.diagnostics.iter().filter(|d| d.severity == Severity::Warning).count()
     }
 }
 
@@ -37,11 +34,7 @@ pub fn check_file(path: &Path, registry: &Registry) -> Result<Checked> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let source = Source::new(path.display().to_string(), text);
     let loaded = weir_pipeline::load(source.clone(), registry);
-    Ok(Checked {
-        source,
-        diagnostics: loaded.diagnostics,
-        plan: loaded.plan.map(Arc::new),
-    })
+    Ok(Checked { source, diagnostics: loaded.diagnostics, plan: loaded.plan.map(Arc::new) })
 }
 
 /// Validates a file and, recursively, every pipeline file it runs. The root comes first.
@@ -55,11 +48,7 @@ pub fn check_tree(path: &Path, registry: &Registry) -> Result<Vec<Checked>> {
     let mut stack: Vec<(usize, usize)> = vec![(0, 0)];
     let mut chain: Vec<PathBuf> = vec![canonical(path)];
     while let Some(&mut (at, ref mut next)) = stack.last_mut() {
-        let imports = out[at]
-            .plan
-            .as_ref()
-            .map(|p| p.imports.clone())
-            .unwrap_or_default();
+        let imports = out[at].plan.as_ref().map(|p| p.imports.clone()).unwrap_or_default();
         let Some(import) = imports.get(*next).cloned() else {
             stack.pop();
             chain.pop();
@@ -69,11 +58,8 @@ pub fn check_tree(path: &Path, registry: &Registry) -> Result<Vec<Checked>> {
         let target = resolve(out[at].source.name(), &import.file);
         let key = canonical(&target);
         if let Some(pos) = chain.iter().position(|p| *p == key) {
-            let names: Vec<String> = chain[pos..]
-                .iter()
-                .chain([&key])
-                .map(|p| p.display().to_string())
-                .collect();
+            let names: Vec<String> =
+                chain[pos..].iter().chain([&key]).map(|p| p.display().to_string()).collect();
             out[at].diagnostics.push(
                 Diagnostic::new(
                     Code::ImportCycle,
@@ -95,10 +81,7 @@ pub fn check_tree(path: &Path, registry: &Registry) -> Result<Vec<Checked>> {
                 chain.push(key);
             }
             Err(e) => {
-                let hint = format!(
-                    "paths are relative to {}",
-                    parent_dir(out[at].source.name()).display()
-                );
+                let hint = format!("paths are relative to {}", parent_dir(out[at].source.name()).display());
                 out[at]
                     .diagnostics
                     .push(Diagnostic::new(Code::MissingFile, import.span, format!("{e:#}")).with_hint(hint));
@@ -123,11 +106,7 @@ fn parent_dir(file: &str) -> PathBuf {
 /// `file` relative to the directory of `from`.
 fn resolve(from: &str, file: &str) -> PathBuf {
     let file = Path::new(file);
-    if file.is_absolute() {
-        file.to_path_buf()
-    } else {
-        parent_dir(from).join(file)
-    }
+    if file.is_absolute() { file.to_path_buf() } else { parent_dir(from).join(file) }
 }
 
 /// Prints diagnostics to stderr; returns how many count as errors.
@@ -178,10 +157,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         let path = entry?.path();
         if path.is_dir() {
             walk(&path, out)?;
-        } else if matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml" | "json")
-        ) {
+        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")) {
             out.push(path);
         }
     }
@@ -197,10 +173,7 @@ pub struct FsLoader {
 
 impl FsLoader {
     pub fn new(registry: Arc<Registry>) -> Self {
-        Self {
-            registry,
-            cache: Mutex::new(HashMap::new()),
-        }
+        Self { registry, cache: Mutex::new(HashMap::new()) }
     }
 }
 
@@ -217,10 +190,7 @@ impl PipelineLoader for FsLoader {
             let why = first.map_or_else(String::new, |d| format!(": {} [{}]", d.message, d.code.as_str()));
             format!("{} is not a valid pipeline{why}", path.display())
         })?;
-        self.cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, plan.clone());
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(key, plan.clone());
         Ok(plan)
     }
 }

@@ -23,10 +23,7 @@ pub fn write(path: Option<&Path>, text: &str) -> Result<()> {
 /// the link stays a link to the new text.
 pub fn replace(path: &Path, text: &str) -> Result<()> {
     let existing = std::fs::canonicalize(path).ok();
-    let permissions = existing
-        .as_ref()
-        .and_then(|t| std::fs::metadata(t).ok())
-        .map(|m| m.permissions());
+    let permissions = existing.as_ref().and_then(|t| std::fs::metadata(t).ok()).map(|m| m.permissions());
     let target = existing.unwrap_or_else(|| path.to_path_buf());
     let temp = temp_path(&target);
     let written = write_new(&temp, text, permissions).and_then(|()| std::fs::rename(&temp, &target));
@@ -49,9 +46,7 @@ fn write_new(path: &Path, text: &str, permissions: Option<std::fs::Permissions>)
 /// `dir/.name.<pid>.tmp`: hidden, beside the target (a rename across file systems would not be
 /// atomic), and unique per process so two weirs writing the same file do not share it.
 fn temp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map_or_else(|| "out".into(), |n| n.to_string_lossy());
+    let name = path.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy());
     path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
 }
 
@@ -67,10 +62,7 @@ mod tests {
         std::fs::write(&file, "old").unwrap();
         replace(&file, "new").unwrap();
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "new");
-        let names: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
+        let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, ["graph.svg"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -82,10 +74,7 @@ mod tests {
         // Renaming a file over a directory fails.
         let err = replace(&dir.join("taken"), "text").unwrap_err();
         assert!(format!("{err:#}").contains("cannot write"));
-        let names: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
+        let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, ["taken"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }

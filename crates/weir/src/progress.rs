@@ -34,11 +34,7 @@ impl Progress {
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
         bar.enable_steady_tick(Duration::from_millis(100));
-        Progress::Live(Live {
-            bar,
-            color,
-            running: Mutex::new(BTreeSet::new()),
-        })
+        Progress::Live(Live { bar, color, running: Mutex::new(BTreeSet::new()) })
     }
 }
 
@@ -88,21 +84,14 @@ impl Live {
                 self.set_running(step, true);
                 None
             }
-            EventKind::StepRetrying {
-                step,
-                attempt,
-                error,
-                delay,
-            } => Some(format!(
+            EventKind::StepRetrying { step, attempt, error, delay } => Some(format!(
                 "  {} {step} attempt {attempt} failed: {error} {}",
                 paint("↻", Style::Warn, c),
                 paint(&format!("(retrying in {})", human(*delay)), Style::Dim, c)
             )),
-            EventKind::StepMocked { step, .. } => Some(format!(
-                "  {} {step} {}",
-                paint("◇", Style::Dim, c),
-                paint("mocked", Style::Dim, c)
-            )),
+            EventKind::StepMocked { step, .. } => {
+                Some(format!("  {} {step} {}", paint("◇", Style::Dim, c), paint("mocked", Style::Dim, c)))
+            }
             EventKind::StepSucceeded { step, duration, .. } => {
                 self.done(step);
                 Some(format!(
@@ -111,28 +100,15 @@ impl Live {
                     paint(&human(*duration), Style::Dim, c)
                 ))
             }
-            EventKind::StepFailed {
-                step,
-                attempts,
-                error,
-                on_error,
-                ..
-            } => {
+            EventKind::StepFailed { step, attempts, error, on_error, .. } => {
                 self.done(step);
-                let after = if *attempts > 1 {
-                    format!(" after {attempts} attempts")
-                } else {
-                    String::new()
-                };
+                let after = if *attempts > 1 { format!(" after {attempts} attempts") } else { String::new() };
                 let then = match on_error.as_str() {
                     "fail" => String::new(),
                     "continue" => paint(" (continuing)", Style::Dim, c),
                     handler => paint(&format!(" (handled by {handler})"), Style::Dim, c),
                 };
-                Some(format!(
-                    "  {} {step} failed{after}: {error}{then}",
-                    paint("✗", Style::Error, c)
-                ))
+                Some(format!("  {} {step} failed{after}: {error}{then}", paint("✗", Style::Error, c)))
             }
             EventKind::StepSkipped { step, reason } => {
                 self.done(step);

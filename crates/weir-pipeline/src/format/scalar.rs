@@ -15,11 +15,7 @@ pub(super) enum Context {
 
 /// A string written on one line.
 pub(super) fn string(s: &str, ctx: Context) -> String {
-    if plain_string(s, ctx) {
-        s.to_owned()
-    } else {
-        quoted(s)
-    }
+    if plain_string(s, ctx) { s.to_owned() } else { quoted(s) }
 }
 
 fn plain_string(s: &str, ctx: Context) -> bool {
@@ -36,11 +32,7 @@ pub(super) fn key(name: &str, ctx: Context) -> String {
         Ok(NodeValue::Number(n)) => name == n.to_string(),
         _ => false,
     };
-    if reads_back && plain_syntax(name, ctx) {
-        name.to_owned()
-    } else {
-        quoted(name)
-    }
+    if reads_back && plain_syntax(name, ctx) { name.to_owned() } else { quoted(name) }
 }
 
 /// Whether a reader that follows YAML 1.2's core schema to the letter would take `s` for a
@@ -114,18 +106,11 @@ pub(super) fn literal(s: &str) -> Option<Literal<'_>> {
     }
     // The indentation of the first text line is detected, so leading spaces need it stated.
     let indent = if lines[first].starts_with(' ') { "2" } else { "" };
-    Some(Literal {
-        header: format!("|{indent}{chomp}"),
-        lines,
-    })
+    Some(Literal { header: format!("|{indent}{chomp}"), lines })
 }
 
 fn quoted(s: &str) -> String {
-    if s.chars().all(inline) {
-        format!("'{}'", s.replace('\'', "''"))
-    } else {
-        double_quoted(s)
-    }
+    if s.chars().all(inline) { format!("'{}'", s.replace('\'', "''")) } else { double_quoted(s) }
 }
 
 fn double_quoted(s: &str) -> String {

@@ -28,11 +28,7 @@ fn promises(name: &str, input: &str) -> String {
     assert_eq!(after, before, "{name}: the meaning changed:\n{out}");
     let again = format(&formatted).unwrap();
     assert_eq!(again, out, "{name}: formatting twice changed the text:\n{out}");
-    assert_eq!(
-        comment_texts(&formatted),
-        comment_texts(&source),
-        "{name}: comments differ:\n{out}"
-    );
+    assert_eq!(comment_texts(&formatted), comment_texts(&source), "{name}: comments differ:\n{out}");
     out
 }
 
@@ -47,21 +43,14 @@ fn pipeline_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| entry.unwrap().path())
-        .filter(|p| {
-            matches!(
-                p.extension().and_then(|e| e.to_str()),
-                Some("yaml" | "yml" | "json")
-            )
-        })
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")))
         .collect();
     files.sort();
     files
 }
 
 fn corpus(name: &str) -> (String, String) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/fmt")
-        .join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fmt").join(name);
     let text = std::fs::read_to_string(&path).unwrap();
     (path.display().to_string(), text)
 }
@@ -72,10 +61,7 @@ fn the_corpus_keeps_meaning_and_comments_and_is_idempotent() {
     let files = pipeline_files(&dir);
     assert!(files.len() >= 10, "the corpus is missing: {files:?}");
     for file in files {
-        promises(
-            &file.display().to_string(),
-            &std::fs::read_to_string(&file).unwrap(),
-        );
+        promises(&file.display().to_string(), &std::fs::read_to_string(&file).unwrap());
     }
 }
 
@@ -85,10 +71,7 @@ fn the_examples_keep_meaning_and_are_idempotent() {
     let files = pipeline_files(&dir);
     assert!(!files.is_empty(), "no examples in {}", dir.display());
     for file in files {
-        promises(
-            &file.display().to_string(),
-            &std::fs::read_to_string(&file).unwrap(),
-        );
+        promises(&file.display().to_string(), &std::fs::read_to_string(&file).unwrap());
     }
 }
 
@@ -162,10 +145,7 @@ fn numbers_keep_their_spelling_and_scalars_are_quoted_only_when_needed() {
         "a: 1.50\nb: 0x1f\nc: +3\nd: 'true'\ne: '1.5'\nf: \"plain\"\ng: 'say \"hi\"'\nh: \"it's\\t\"\ni: ~\nj: TRUE\n",
         "a: 1.50\nb: 0x1f\nc: +3\nd: 'true'\ne: '1.5'\nf: plain\ng: say \"hi\"\nh: \"it's\\t\"\ni: null\nj: true\n",
     );
-    check(
-        "a: '\"quoted\"'\nb: 'x: y'\nc: ''\n",
-        "a: '\"quoted\"'\nb: 'x: y'\nc: ''\n",
-    );
+    check("a: '\"quoted\"'\nb: 'x: y'\nc: ''\n", "a: '\"quoted\"'\nb: 'x: y'\nc: ''\n");
 }
 
 #[test]
@@ -201,18 +181,12 @@ fn comments_follow_what_they_describe() {
     // Comments inside a flow collection force block style, which has room for them.
     check("l: [a,  # first\n  b]\n", "l:\n  - a  # first\n  - b\n");
     // A `#` inside a string is text; a comment after a block scalar header stays there.
-    check(
-        "a: 'x # y'  # z\nb: |  # header\n  # text\n",
-        "a: 'x # y'  # z\nb: |  # header\n  # text\n",
-    );
+    check("a: 'x # y'  # z\nb: |  # header\n  # text\n", "a: 'x # y'  # z\nb: |  # header\n  # text\n");
 }
 
 #[test]
 fn aliases_are_expanded_in_place() {
-    check(
-        "a: &x [1]\nb: *x\nc: &y {k: v}  # c\nd: *y\n",
-        "a: [1]\nb: [1]\nc: { k: v }  # c\nd: { k: v }\n",
-    );
+    check("a: &x [1]\nb: *x\nc: &y {k: v}  # c\nd: *y\n", "a: [1]\nb: [1]\nc: { k: v }  # c\nd: { k: v }\n");
 }
 
 #[test]

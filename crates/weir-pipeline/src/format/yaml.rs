@@ -12,12 +12,8 @@ use crate::source::Source;
 const WIDTH: usize = 100;
 
 pub(super) fn write(source: &Source, root: &Node) -> String {
-    let mut w = Writer {
-        source,
-        comments: Comments::attach(source, root),
-        out: String::new(),
-        pending: Vec::new(),
-    };
+    let mut w =
+        Writer { source, comments: Comments::attach(source, root), out: String::new(), pending: Vec::new() };
     w.header(root);
     w.root(root);
     let rest = w.comments.take_rest();
@@ -71,20 +67,10 @@ impl Writer<'_> {
     }
 
     fn root(&mut self, root: &Node) {
-        let at = At {
-            indent: 0,
-            shape: Shape::Pipeline,
-            alias: false,
-        };
+        let at = At { indent: 0, shape: Shape::Pipeline, alias: false };
         match &root.value {
             NodeValue::Map(entries) if !entries.is_empty() => self.map(entries, at, Entries::Top),
-            NodeValue::Seq(items) if !items.is_empty() => self.seq(
-                items,
-                At {
-                    shape: Shape::Free,
-                    ..at
-                },
-            ),
+            NodeValue::Seq(items) if !items.is_empty() => self.seq(items, At { shape: Shape::Free, ..at }),
             _ => {
                 let text = self.inline(root, Shape::Free, Context::Block);
                 self.out.push_str(&text);
@@ -112,20 +98,14 @@ impl Writer<'_> {
             self.out.push_str(&scalar::key(&key.name, Context::Block));
             self.out.push(':');
             self.trailing(key.span.start, at.alias);
-            let child = At {
-                shape: at.shape.field(&key.name),
-                ..at
-            };
+            let child = At { shape: at.shape.field(&key.name), ..at };
             self.value(value, child, After::Key);
         }
     }
 
     /// The items of a block sequence, dashes at `at.indent`.
     fn seq(&mut self, items: &[Node], at: At) {
-        let child = At {
-            shape: at.shape.item(),
-            ..at
-        };
+        let child = At { shape: at.shape.item(), ..at };
         for (i, item) in items.iter().enumerate() {
             if i > 0 && at.shape.spaced() {
                 self.blank();
@@ -146,11 +126,7 @@ impl Writer<'_> {
 
     /// A value after `key:` or `-`; `at.indent` is the indentation of that line.
     fn value(&mut self, node: &Node, at: At, after: After) {
-        let nested = At {
-            indent: at.indent + 2,
-            alias: at.alias || is_alias_copy(node),
-            ..at
-        };
+        let nested = At { indent: at.indent + 2, alias: at.alias || is_alias_copy(node), ..at };
         if let Some(flow) = self.flow(node, at, after) {
             self.out.push(' ');
             self.out.push_str(&flow);
@@ -213,9 +189,7 @@ impl Writer<'_> {
             NodeValue::Map(entries) => {
                 after == After::Key
                     && entries.iter().all(|(_, v)| one_line(v))
-                    && entries
-                        .first()
-                        .is_some_and(|(k, _)| self.opens_flow(k.span.start))
+                    && entries.first().is_some_and(|(k, _)| self.opens_flow(k.span.start))
             }
             _ => false,
         };
@@ -254,10 +228,9 @@ impl Writer<'_> {
     /// the position of the value written last.
     fn child_places(&self, node: &Node, shape: Shape) -> (Vec<usize>, Option<usize>) {
         match &node.value {
-            NodeValue::Seq(items) => (
-                items.iter().map(|n| n.span.start).collect(),
-                items.last().map(|n| n.span.start),
-            ),
+            NodeValue::Seq(items) => {
+                (items.iter().map(|n| n.span.start).collect(), items.last().map(|n| n.span.start))
+            }
             NodeValue::Map(entries) => {
                 let ordered = ordered(entries, shape);
                 let places = ordered.iter().flat_map(|(k, v)| [k.span.start, v.span.start]);
@@ -287,10 +260,8 @@ impl Writer<'_> {
             NodeValue::Seq(items) if items.is_empty() => "[]".to_owned(),
             NodeValue::Map(entries) if entries.is_empty() => "{}".to_owned(),
             NodeValue::Seq(items) => {
-                let items: Vec<_> = items
-                    .iter()
-                    .map(|n| self.inline(n, Shape::Free, Context::Flow))
-                    .collect();
+                let items: Vec<_> =
+                    items.iter().map(|n| self.inline(n, Shape::Free, Context::Flow)).collect();
                 format!("[{}]", items.join(", "))
             }
             NodeValue::Map(entries) => {

@@ -47,11 +47,7 @@ fn attributes(node: &Node) -> String {
 }
 
 fn arrow(edge: &Edge) -> String {
-    let style = if edge.on_error {
-        " [style=dashed, label=\"on error\"]"
-    } else {
-        ""
-    };
+    let style = if edge.on_error { " [style=dashed, label=\"on error\"]" } else { "" };
     format!("s{} -> s{}{style};", edge.from, edge.to)
 }
 

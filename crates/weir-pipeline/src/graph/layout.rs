@@ -75,16 +75,9 @@ pub(crate) fn layout(g: &Graph, widths: &[f64]) -> Layout {
     let routes = l.routes(&x, &y);
     let real = g.nodes.len();
     let nodes = (0..real).map(|v| Point { x: x[v], y: y[v] }).collect();
-    let width = (0..l.width.len())
-        .map(|v| x[v] + l.width[v] / 2.0)
-        .fold(0.0, f64::max);
+    let width = (0..l.width.len()).map(|v| x[v] + l.width[v] / 2.0).fold(0.0, f64::max);
     let height = l.layers.len() as f64 * (NODE_HEIGHT + LAYER_GAP) - LAYER_GAP;
-    Layout {
-        nodes,
-        routes,
-        width,
-        height: height.max(0.0),
-    }
+    Layout { nodes, routes, width, height: height.max(0.0) }
 }
 
 fn layer_y(layer: usize) -> f64 {
@@ -151,23 +144,13 @@ impl Layered {
 
     fn chain(&mut self, edge: Edge, budget: &mut usize) -> Chain {
         let reversed = self.layer[edge.from] > self.layer[edge.to];
-        let (top, bottom) = if reversed {
-            (edge.to, edge.from)
-        } else {
-            (edge.from, edge.to)
-        };
+        let (top, bottom) = if reversed { (edge.to, edge.from) } else { (edge.from, edge.to) };
         let span = self.layer[bottom] - self.layer[top];
         if span == 0 {
-            return Chain {
-                nodes: Vec::new(),
-                reversed,
-            };
+            return Chain { nodes: Vec::new(), reversed };
         }
         if span - 1 > *budget {
-            return Chain {
-                nodes: vec![top, bottom],
-                reversed,
-            };
+            return Chain { nodes: vec![top, bottom], reversed };
         }
         *budget -= span - 1;
         let mut nodes = vec![top];
@@ -241,9 +224,7 @@ impl Layered {
                 self.align(layer, &self.down, &mut x);
             }
         }
-        let left = (0..x.len())
-            .map(|v| x[v] - self.width[v] / 2.0)
-            .fold(f64::INFINITY, f64::min);
+        let left = (0..x.len()).map(|v| x[v] - self.width[v] / 2.0).fold(f64::INFINITY, f64::min);
         if left.is_finite() {
             x.iter_mut().for_each(|x| *x -= left);
         }
@@ -252,11 +233,7 @@ impl Layered {
 
     /// Smallest distance between the centres of two neighbours in a layer.
     fn separation(&self, a: usize, b: usize) -> f64 {
-        let gap = if self.is_virtual(a) && self.is_virtual(b) {
-            EDGE_GAP
-        } else {
-            NODE_GAP
-        };
+        let gap = if self.is_virtual(a) && self.is_virtual(b) { EDGE_GAP } else { NODE_GAP };
         (self.width[a] + self.width[b]) / 2.0 + gap
     }
 
@@ -268,18 +245,10 @@ impl Layered {
         let mut offset = Vec::with_capacity(layer.len());
         let mut blocks: Vec<Block> = Vec::new();
         for (i, &v) in layer.iter().enumerate() {
-            let at = if i == 0 {
-                0.0
-            } else {
-                offset[i - 1] + self.separation(layer[i - 1], v)
-            };
+            let at = if i == 0 { 0.0 } else { offset[i - 1] + self.separation(layer[i - 1], v) };
             offset.push(at);
             let (want, weight) = self.wish(v, adjacent, x);
-            blocks.push(Block {
-                weight,
-                sum: weight * (want - at),
-                len: 1,
-            });
+            blocks.push(Block { weight, sum: weight * (want - at), len: 1 });
             while blocks.len() > 1 && blocks[blocks.len() - 2].mean() > blocks[blocks.len() - 1].mean() {
                 let last = blocks.pop().expect("two blocks");
                 blocks.last_mut().expect("one block").merge(last);
@@ -316,36 +285,15 @@ impl Layered {
             .map(|(i, chain)| {
                 let Some((&top, &bottom)) = chain.nodes.first().zip(chain.nodes.last()) else {
                     let (a, b) = (self.edges[i].from, self.edges[i].to);
-                    return Route::Loop(
-                        Point {
-                            x: x[a],
-                            y: y[a] + half,
-                        },
-                        Point {
-                            x: x[b],
-                            y: y[b] + half,
-                        },
-                    );
+                    return Route::Loop(Point { x: x[a], y: y[a] + half }, Point { x: x[b], y: y[b] + half });
                 };
                 let inner = &chain.nodes[1..chain.nodes.len() - 1];
-                let mut points = vec![Point {
-                    x: starts[i],
-                    y: y[top] + half,
-                }];
+                let mut points = vec![Point { x: starts[i], y: y[top] + half }];
                 for &v in inner {
-                    points.push(Point {
-                        x: x[v],
-                        y: y[v] - half,
-                    });
-                    points.push(Point {
-                        x: x[v],
-                        y: y[v] + half,
-                    });
+                    points.push(Point { x: x[v], y: y[v] - half });
+                    points.push(Point { x: x[v], y: y[v] + half });
                 }
-                points.push(Point {
-                    x: ends[i],
-                    y: y[bottom] - half,
-                });
+                points.push(Point { x: ends[i], y: y[bottom] - half });
                 if chain.reversed {
                     points.reverse();
                 }
@@ -381,11 +329,7 @@ impl Layered {
         if k == 0 {
             return;
         }
-        let spacing = if k > 1 {
-            PORT_SPACING.min(0.6 * self.width[v] / (k - 1) as f64)
-        } else {
-            0.0
-        };
+        let spacing = if k > 1 { PORT_SPACING.min(0.6 * self.width[v] / (k - 1) as f64) } else { 0.0 };
         for (i, &(_, edge)) in edges.iter().enumerate() {
             out[edge] = x[v] + (i as f64 - (k - 1) as f64 / 2.0) * spacing;
         }
@@ -479,10 +423,8 @@ fn sort_by_barycenter(layer: &mut [usize], adjacent: &[Vec<usize>], pos: &mut [u
 fn crossings(layers: &[Vec<usize>], down: &[Vec<usize>], pos: &[usize]) -> usize {
     let mut total = 0;
     for pair in layers.windows(2) {
-        let mut ends: Vec<(usize, usize)> = pair[0]
-            .iter()
-            .flat_map(|&u| down[u].iter().map(move |&v| (pos[u], pos[v])))
-            .collect();
+        let mut ends: Vec<(usize, usize)> =
+            pair[0].iter().flat_map(|&u| down[u].iter().map(move |&v| (pos[u], pos[v]))).collect();
         ends.sort_unstable();
         let mut tree = Fenwick::new(pair[1].len());
         for (seen, &(_, lower)) in ends.iter().enumerate() {
@@ -526,32 +468,19 @@ mod tests {
     use super::*;
 
     fn edges(pairs: &[(usize, usize)]) -> Vec<Edge> {
-        pairs
-            .iter()
-            .map(|&(from, to)| Edge {
-                from,
-                to,
-                on_error: false,
-            })
-            .collect()
+        pairs.iter().map(|&(from, to)| Edge { from, to, on_error: false }).collect()
     }
 
     #[test]
     fn a_node_sits_one_layer_below_its_deepest_predecessor() {
         // 0 -> 1 -> 2, and 0 -> 2 directly: 2 goes below 1, not beside it.
-        assert_eq!(
-            longest_path_layers(3, &edges(&[(0, 1), (1, 2), (0, 2)])),
-            [0, 1, 2]
-        );
+        assert_eq!(longest_path_layers(3, &edges(&[(0, 1), (1, 2), (0, 2)])), [0, 1, 2]);
     }
 
     #[test]
     fn cycles_are_broken_in_file_order() {
         // 0 -> 1 -> 2 -> 0 and 3 -> 1: nothing in the cycle is ever ready on its own.
-        assert_eq!(
-            longest_path_layers(4, &edges(&[(0, 1), (1, 2), (2, 0), (3, 1)])),
-            [0, 1, 2, 0]
-        );
+        assert_eq!(longest_path_layers(4, &edges(&[(0, 1), (1, 2), (2, 0), (3, 1)])), [0, 1, 2, 0]);
     }
 
     #[test]
@@ -565,23 +494,13 @@ mod tests {
     #[test]
     fn barycenter_sweeps_untangle_a_crossing() {
         let g_edges = edges(&[(0, 3), (1, 2)]);
-        let graph = Graph {
-            name: "x",
-            nodes: vec![node(); 4],
-            edges: g_edges,
-        };
+        let graph = Graph { name: "x", nodes: vec![node(); 4], edges: g_edges };
         let mut l = Layered::new(&graph, &[100.0; 4]);
         l.reduce_crossings();
         assert_eq!(crossings(&l.layers, &l.down, &positions(&l.layers, 4)), 0);
     }
 
     fn node() -> super::super::Node<'static> {
-        super::super::Node {
-            id: "a",
-            kind: "k",
-            condition: None,
-            handler: false,
-            description: None,
-        }
+        super::super::Node { id: "a", kind: "k", condition: None, handler: false, description: None }
     }
 }

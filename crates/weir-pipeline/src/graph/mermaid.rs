@@ -18,10 +18,8 @@ pub fn mermaid(p: &Pipeline) -> String {
     for edge in &g.edges {
         let _ = writeln!(out, "    {}", arrow(edge));
     }
-    let handlers: Vec<String> = (0..g.nodes.len())
-        .filter(|&i| g.nodes[i].handler)
-        .map(|i| format!("s{i}"))
-        .collect();
+    let handlers: Vec<String> =
+        (0..g.nodes.len()).filter(|&i| g.nodes[i].handler).map(|i| format!("s{i}")).collect();
     if !handlers.is_empty() {
         out.push_str("    classDef handler stroke-dasharray: 5 5\n");
         let _ = writeln!(out, "    class {} handler", handlers.join(","));
@@ -31,11 +29,7 @@ pub fn mermaid(p: &Pipeline) -> String {
 
 fn declaration(i: usize, node: &Node) -> String {
     let label = format!("{}<br/>{}", escape(node.id), escape(node.kind));
-    if node.condition.is_some() {
-        format!("s{i}{{{{\"{label}\"}}}}")
-    } else {
-        format!("s{i}[\"{label}\"]")
-    }
+    if node.condition.is_some() { format!("s{i}{{{{\"{label}\"}}}}") } else { format!("s{i}[\"{label}\"]") }
 }
 
 fn arrow(edge: &Edge) -> String {

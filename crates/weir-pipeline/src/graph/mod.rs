@@ -63,37 +63,17 @@ impl<'p> Graph<'p> {
         for (to, step) in p.steps.iter().enumerate() {
             for need in &step.needs {
                 if let Some(&from) = index.get(need.as_str()) {
-                    push_once(
-                        &mut edges,
-                        &mut seen,
-                        Edge {
-                            from,
-                            to,
-                            on_error: false,
-                        },
-                    );
+                    push_once(&mut edges, &mut seen, Edge { from, to, on_error: false });
                 }
             }
             if let OnError::Handler(h) = &step.on_error
                 && let Some(&handler) = index.get(h.as_str())
             {
                 nodes[handler].handler = true;
-                push_once(
-                    &mut edges,
-                    &mut seen,
-                    Edge {
-                        from: to,
-                        to: handler,
-                        on_error: true,
-                    },
-                );
+                push_once(&mut edges, &mut seen, Edge { from: to, to: handler, on_error: true });
             }
         }
-        Self {
-            name: &p.name,
-            nodes,
-            edges,
-        }
+        Self { name: &p.name, nodes, edges }
     }
 
     /// Steps that no step needs and that are not error handlers: the run's default output.
@@ -102,9 +82,7 @@ impl<'p> Graph<'p> {
         for e in self.edges.iter().filter(|e| !e.on_error) {
             needed[e.from] = true;
         }
-        (0..self.nodes.len())
-            .filter(|&i| !needed[i] && !self.nodes[i].handler)
-            .collect()
+        (0..self.nodes.len()).filter(|&i| !needed[i] && !self.nodes[i].handler).collect()
     }
 }
 
@@ -168,10 +146,8 @@ pub(crate) mod tests {
 
     /// A pipeline from (id, needs) pairs, every step a `transform`.
     pub(crate) fn from_needs(steps: &[(String, Vec<String>)]) -> Pipeline {
-        let steps: Vec<_> = steps
-            .iter()
-            .map(|(id, needs)| json!({"id": id, "uses": "transform", "needs": needs}))
-            .collect();
+        let steps: Vec<_> =
+            steps.iter().map(|(id, needs)| json!({"id": id, "uses": "transform", "needs": needs})).collect();
         serde_json::from_value(json!({"name": "generated", "steps": steps})).expect("well-formed")
     }
 
@@ -199,18 +175,9 @@ pub(crate) mod tests {
 
     #[test]
     fn unknown_and_repeated_needs_are_left_out() {
-        let p = from_needs(&[
-            ("a".into(), vec![]),
-            ("b".into(), vec!["a".into(), "nope".into(), "a".into()]),
-        ]);
+        let p =
+            from_needs(&[("a".into(), vec![]), ("b".into(), vec!["a".into(), "nope".into(), "a".into()])]);
         let g = Graph::new(&p);
-        assert_eq!(
-            g.edges,
-            [Edge {
-                from: 0,
-                to: 1,
-                on_error: false
-            }]
-        );
+        assert_eq!(g.edges, [Edge { from: 0, to: 1, on_error: false }]);
     }
 }

@@ -46,19 +46,12 @@ pub fn svg(p: &Pipeline) -> String {
     let title_width = text_width(title, 18.0);
     let width = layout.width.max(title_width) + 2.0 * MARGIN;
     let height = layout.height + 2.0 * MARGIN + TITLE_HEIGHT;
-    let shift = |pt: Point| Point {
-        x: pt.x + MARGIN,
-        y: pt.y + MARGIN + TITLE_HEIGHT,
-    };
+    let shift = |pt: Point| Point { x: pt.x + MARGIN, y: pt.y + MARGIN + TITLE_HEIGHT };
     let mut out = header(p, width, height);
     out.push_str("<g class=\"edges\">\n");
     for (edge, route) in g.edges.iter().zip(&layout.routes) {
         let class = if edge.on_error { "edge on-error" } else { "edge" };
-        let marker = if edge.on_error {
-            "weir-arrow-error"
-        } else {
-            "weir-arrow"
-        };
+        let marker = if edge.on_error { "weir-arrow-error" } else { "weir-arrow" };
         let (from, to) = (escape(g.nodes[edge.from].id), escape(g.nodes[edge.to].id));
         let _ = writeln!(
             out,
@@ -104,9 +97,7 @@ fn header(p: &Pipeline, width: f64, height: f64) -> String {
 /// `dx` of one character.
 fn version_label(p: &Pipeline) -> String {
     let version = p.version.as_deref().map(escape);
-    version
-        .map(|v| format!("<tspan class=\"version\" dx=\"11\">{v}</tspan>"))
-        .unwrap_or_default()
+    version.map(|v| format!("<tspan class=\"version\" dx=\"11\">{v}</tspan>")).unwrap_or_default()
 }
 
 fn marker(id: &str, color: &str) -> String {
@@ -127,14 +118,7 @@ fn path(route: &Route, shift: impl Fn(Point) -> Point) -> String {
             for pair in points.windows(2) {
                 let (a, b) = (shift(pair[0]), shift(pair[1]));
                 let mid = num((a.y + b.y) / 2.0);
-                let _ = write!(
-                    d,
-                    " C{},{mid} {},{mid} {},{}",
-                    num(a.x),
-                    num(b.x),
-                    num(b.x),
-                    num(b.y)
-                );
+                let _ = write!(d, " C{},{mid} {},{mid} {},{}", num(a.x), num(b.x), num(b.x), num(b.y));
             }
             d
         }
@@ -192,10 +176,7 @@ fn step_box(node: &Node, centre: Point, width: f64) -> String {
         escape(node.kind)
     );
     if node.condition.is_some() {
-        out.push_str(&badge(Point {
-            x: left + width,
-            y: top,
-        }));
+        out.push_str(&badge(Point { x: left + width, y: top }));
     }
     out.push_str("</g>\n");
     out
@@ -286,10 +267,7 @@ mod tests {
     /// The tags of a document, in order. Enough for our output, whose attribute values never
     /// hold a raw `>` because [`escape`] rewrites it.
     fn tags(doc: &str) -> Vec<Tag> {
-        doc.split('<')
-            .skip(1)
-            .map(|part| tag(part.split_once('>').expect("tag is closed").0))
-            .collect()
+        doc.split('<').skip(1).map(|part| tag(part.split_once('>').expect("tag is closed").0)).collect()
     }
 
     fn tag(inner: &str) -> Tag {
@@ -303,12 +281,7 @@ mod tests {
             attrs.insert(key.trim().to_owned(), value.to_owned());
             rest = tail;
         }
-        Tag {
-            name: name.to_owned(),
-            attrs,
-            closing,
-            empty,
-        }
+        Tag { name: name.to_owned(), attrs, closing, empty }
     }
 
     /// Every tag is closed in order, there is one root, and every `&` starts an entity.
@@ -317,12 +290,7 @@ mod tests {
         let mut roots = 0;
         for t in tags(doc) {
             if t.closing {
-                assert_eq!(
-                    open.pop().as_deref(),
-                    Some(t.name.as_str()),
-                    "unbalanced </{}>",
-                    t.name
-                );
+                assert_eq!(open.pop().as_deref(), Some(t.name.as_str()), "unbalanced </{}>", t.name);
             } else if !t.empty {
                 roots += usize::from(open.is_empty());
                 open.push(t.name);
@@ -332,10 +300,7 @@ mod tests {
         assert_eq!(roots, 1);
         for (i, _) in doc.match_indices('&') {
             let entity = doc[i..].split_once(';').expect("entity ends").0;
-            assert!(
-                ["&amp", "&lt", "&gt", "&quot", "&apos"].contains(&entity),
-                "bad entity {entity}"
-            );
+            assert!(["&amp", "&lt", "&gt", "&quot", "&apos"].contains(&entity), "bad entity {entity}");
         }
     }
 
@@ -346,9 +311,7 @@ mod tests {
         for (i, t) in all.iter().enumerate() {
             if t.name == "g"
                 && !t.closing
-                && t.attrs
-                    .get("class")
-                    .is_some_and(|c| c.split(' ').any(|w| w == "step"))
+                && t.attrs.get("class").is_some_and(|c| c.split(' ').any(|w| w == "step"))
             {
                 let rect = all[i..].iter().find(|r| r.name == "rect").expect("a box");
                 let geometry = ["x", "y", "width", "height"].map(|a| rect.num(a));
@@ -363,13 +326,7 @@ mod tests {
         tags(doc)
             .into_iter()
             .filter(|t| t.name == "path" && t.attrs.get("class").is_some_and(|c| c.starts_with("edge")))
-            .map(|t| {
-                (
-                    t.attrs["data-from"].clone(),
-                    t.attrs["data-to"].clone(),
-                    sample(&t.attrs["d"]),
-                )
-            })
+            .map(|t| (t.attrs["data-from"].clone(), t.attrs["data-to"].clone(), sample(&t.attrs["d"])))
             .collect()
     }
 
@@ -386,12 +343,8 @@ mod tests {
             let (p0, [p1, p2, p3]) = (*out.last().unwrap(), [seg[0], seg[1], seg[2]]);
             for i in 1..=20 {
                 let t = f64::from(i) / 20.0;
-                let (a, b, c, e) = (
-                    (1.0 - t).powi(3),
-                    3.0 * t * (1.0 - t).powi(2),
-                    3.0 * t * t * (1.0 - t),
-                    t.powi(3),
-                );
+                let (a, b, c, e) =
+                    ((1.0 - t).powi(3), 3.0 * t * (1.0 - t).powi(2), 3.0 * t * t * (1.0 - t), t.powi(3));
                 out.push(Point {
                     x: a * p0.x + b * p1.x + c * p2.x + e * p3.x,
                     y: a * p0.y + b * p1.y + c * p2.y + e * p3.y,
@@ -428,16 +381,10 @@ mod tests {
         for (from, to, points) in edges(&doc) {
             let (first, last) = (points[0], points[points.len() - 1]);
             assert!(first.y < last.y, "{from} -> {to} does not point down");
-            assert!(
-                by_id[from.as_str()][1] < by_id[to.as_str()][1],
-                "{to} is not below {from}"
-            );
+            assert!(by_id[from.as_str()][1] < by_id[to.as_str()][1], "{to} is not below {from}");
             for (id, b) in &boxes {
                 if *id != from && *id != to {
-                    assert!(
-                        !points.iter().any(|&p| inside(p, *b)),
-                        "{from} -> {to} runs through {id}"
-                    );
+                    assert!(!points.iter().any(|&p| inside(p, *b)), "{from} -> {to} runs through {id}");
                 }
             }
         }
@@ -446,16 +393,7 @@ mod tests {
 
     fn chain(n: usize) -> Pipeline {
         let steps: Vec<_> = (0..n)
-            .map(|i| {
-                (
-                    format!("s{i}"),
-                    if i == 0 {
-                        vec![]
-                    } else {
-                        vec![format!("s{}", i - 1)]
-                    },
-                )
-            })
+            .map(|i| (format!("s{i}"), if i == 0 { vec![] } else { vec![format!("s{}", i - 1)] }))
             .collect();
         from_needs(&steps)
     }
@@ -479,10 +417,7 @@ mod tests {
             ("b".into(), vec!["a".into()]),
             ("c".into(), vec!["b".into()]),
             ("d".into(), vec!["c".into()]),
-            (
-                "last".into(),
-                vec!["a".into(), "b".into(), "c".into(), "d".into()],
-            ),
+            ("last".into(), vec!["a".into(), "b".into(), "c".into(), "d".into()]),
         ]);
         check(&p);
     }
@@ -492,18 +427,13 @@ mod tests {
         // Every step needs two earlier ones, picked by a fixed linear congruential sequence.
         let mut seed: u64 = 7;
         let mut next = |n: usize| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             (seed >> 33) as usize % n
         };
         let steps: Vec<_> = (0..60)
             .map(|i| {
-                let needs = if i == 0 {
-                    vec![]
-                } else {
-                    vec![format!("s{}", next(i)), format!("s{}", next(i))]
-                };
+                let needs =
+                    if i == 0 { vec![] } else { vec![format!("s{}", next(i)), format!("s{}", next(i))] };
                 (format!("s{i}"), needs)
             })
             .collect();
@@ -539,10 +469,7 @@ mod tests {
         let doc = check(&from_needs(&steps));
         let boxes = boxes(&doc);
         let (root, merge) = (boxes[0].1, boxes[301].1);
-        assert!(
-            (root[0] - merge[0]).abs() < 1.0,
-            "root and merge are centred on the same column"
-        );
+        assert!((root[0] - merge[0]).abs() < 1.0, "root and merge are centred on the same column");
     }
 
     #[test]

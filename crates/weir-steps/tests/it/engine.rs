@@ -33,26 +33,15 @@ fn jitter_stays_between_half_and_all_of_the_wait() {
     let p = plan(
         "name: t\nsteps:\n  - id: f\n    uses: fail\n    with: { times: 20 }\n    retry: { attempts: 20, backoff: { initial: 1s, factor: 1, jitter: true } }\n",
     );
-    let (report, events) = run_virtual(
-        &p,
-        RunOptions {
-            seed: Some(7),
-            ..RunOptions::default()
-        },
-    );
+    let (report, events) = run_virtual(&p, RunOptions { seed: Some(7), ..RunOptions::default() });
     assert_eq!(report.status, Status::Failed);
     let delays = retry_delays(&events);
     assert_eq!(delays.len(), 19);
     assert!(
-        delays
-            .iter()
-            .all(|d| *d >= Duration::from_millis(500) && *d <= Duration::from_secs(1)),
+        delays.iter().all(|d| *d >= Duration::from_millis(500) && *d <= Duration::from_secs(1)),
         "{delays:?}"
     );
-    assert!(
-        delays.windows(2).any(|w| w[0] != w[1]),
-        "jitter varies the waits: {delays:?}"
-    );
+    assert!(delays.windows(2).any(|w| w[0] != w[1]), "jitter varies the waits: {delays:?}");
 }
 
 #[test]
@@ -67,17 +56,12 @@ fn timeout_cancels_the_attempt_at_its_deadline() {
 
 #[test]
 fn parallel_steps_overlap_in_time() {
-    let steps: String = (0..100)
-        .map(|i| format!("  - {{ id: s{i}, uses: sleep, with: {{ duration: 10ms }} }}\n"))
-        .collect();
+    let steps: String =
+        (0..100).map(|i| format!("  - {{ id: s{i}, uses: sleep, with: {{ duration: 10ms }} }}\n")).collect();
     let p = plan(&format!("name: t\nsteps:\n{steps}output: '1'\n"));
     let (report, _) = run_virtual(&p, RunOptions::default());
     assert_eq!(report.status, Status::Succeeded);
-    assert_eq!(
-        report.duration,
-        Duration::from_millis(10),
-        "100 parallel 10ms sleeps take 10ms"
-    );
+    assert_eq!(report.duration, Duration::from_millis(10), "100 parallel 10ms sleeps take 10ms");
 }
 
 #[test]
@@ -100,13 +84,11 @@ fn cancellation_stops_running_steps_and_ends_the_run_cancelled() {
     let sink = Collector::default();
     let cancel = opts.cancel.clone();
     let c = clock.clone();
-    let (report, ()) = clock.block_on(futures_util::future::join(
-        engine.run(&p, json!({}), &opts, &sink),
-        async move {
+    let (report, ()) =
+        clock.block_on(futures_util::future::join(engine.run(&p, json!({}), &opts, &sink), async move {
             weir_engine::Clock::sleep(&*c, Duration::from_secs(3)).await;
             cancel.cancel();
-        },
-    ));
+        }));
     let report = report.expect("valid input");
     assert_eq!(report.status, Status::Cancelled);
     assert_eq!(report.duration, Duration::from_secs(3));
@@ -115,13 +97,7 @@ fn cancellation_stops_running_steps_and_ends_the_run_cancelled() {
         [Status::Cancelled, Status::Cancelled]
     );
     let last = sink.events().last().map(|e| e.kind.clone());
-    assert!(matches!(
-        last,
-        Some(EventKind::RunFinished {
-            status: Status::Cancelled,
-            ..
-        })
-    ));
+    assert!(matches!(last, Some(EventKind::RunFinished { status: Status::Cancelled, .. })));
 }
 
 #[test]
@@ -129,13 +105,7 @@ fn dry_run_mocks_external_steps_and_runs_pure_ones() {
     let p = plan(
         "name: t\nsteps:\n  - id: fetch\n    uses: http\n    with: { url: 'http://192.0.2.1/orders/${{ .input.n // 7 }}', method: POST }\n  - id: score\n    uses: transform\n    needs: [fetch]\n    with: { expr: '.steps.fetch.output // \"no response\"' }\n",
     );
-    let (report, events) = run_virtual(
-        &p,
-        RunOptions {
-            dry_run: true,
-            ..RunOptions::default()
-        },
-    );
+    let (report, events) = run_virtual(&p, RunOptions { dry_run: true, ..RunOptions::default() });
     assert_eq!(report.status, Status::Succeeded);
     assert_eq!(report.output, json!("no response"));
     let mocked: Vec<Value> = events
@@ -145,10 +115,7 @@ fn dry_run_mocks_external_steps_and_runs_pure_ones() {
             _ => None,
         })
         .collect();
-    assert_eq!(
-        mocked,
-        [json!({"url": "http://192.0.2.1/orders/7", "method": "POST"})]
-    );
+    assert_eq!(mocked, [json!({"url": "http://192.0.2.1/orders/7", "method": "POST"})]);
 }
 
 #[test]
@@ -156,10 +123,7 @@ fn mocks_replace_step_outputs() {
     let p = plan(
         "name: t\nsteps:\n  - { id: a, uses: fail }\n  - { id: b, uses: transform, needs: [a], with: { expr: '.steps.a.output.x + 1' } }\n",
     );
-    let opts = RunOptions {
-        mocks: [("a".to_owned(), json!({"x": 41}))].into(),
-        ..RunOptions::default()
-    };
+    let opts = RunOptions { mocks: [("a".to_owned(), json!({"x": 41}))].into(), ..RunOptions::default() };
     let (report, _) = run_virtual(&p, opts);
     assert_eq!(report.output, json!(42));
 }

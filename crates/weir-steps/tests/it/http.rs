@@ -75,10 +75,7 @@ async fn respond(head: &str, body: &str, flaky: &AtomicUsize) -> (&'static str, 
     match path {
         "/order" => ("200 OK", "application/json", json!({"total": 90}).to_string()),
         "/echo" => {
-            let auth = head
-                .lines()
-                .find_map(|l| l.strip_prefix("authorization: "))
-                .unwrap_or_default();
+            let auth = head.lines().find_map(|l| l.strip_prefix("authorization: ")).unwrap_or_default();
             let echo = json!({"method": method, "query": query, "body": body, "auth": auth});
             ("200 OK", "application/json; charset=utf-8", echo.to_string())
         }
@@ -97,25 +94,16 @@ async fn respond(head: &str, body: &str, flaky: &AtomicUsize) -> (&'static str, 
 
 fn run(yaml: &str, base: &str) -> RunReport {
     let p = plan(&yaml.replace("BASE", base));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
         let engine = engine(Arc::new(SystemClock::default()));
-        engine
-            .run(&p, json!({"n": 7}), &RunOptions::default(), &NullSink)
-            .await
-            .expect("valid input")
+        engine.run(&p, json!({"n": 7}), &RunOptions::default(), &NullSink).await.expect("valid input")
     })
 }
 
 fn with_server<T>(f: impl FnOnce(&str) -> T) -> T {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
     let base = runtime.block_on(serve());
     let out = f(&base);
     runtime.shutdown_background();
@@ -125,10 +113,7 @@ fn with_server<T>(f: impl FnOnce(&str) -> T) -> T {
 #[test]
 fn json_responses_are_parsed_into_status_headers_body() {
     let report = with_server(|base| {
-        run(
-            "name: t\nsteps:\n  - { id: get, uses: http, with: { url: 'BASE/order' } }\n",
-            base,
-        )
+        run("name: t\nsteps:\n  - { id: get, uses: http, with: { url: 'BASE/order' } }\n", base)
     });
     assert_eq!(report.status, Status::Succeeded, "{:?}", report.error);
     assert_eq!(report.output["status"], 200);
@@ -157,11 +142,7 @@ fn error_statuses_fail_unless_accepted_and_4xx_is_not_retried() {
     assert_eq!(report.status, Status::Failed);
     let error = report.error.expect("an error");
     assert_eq!(error.attempts, 1, "a 404 is not retried");
-    assert!(
-        error.message.contains("404") && error.message.contains("no such order"),
-        "{}",
-        error.message
-    );
+    assert!(error.message.contains("404") && error.message.contains("no such order"), "{}", error.message);
 
     let accepted = with_server(|base| {
         run(
@@ -186,17 +167,12 @@ fn server_errors_are_retried() {
 #[test]
 fn request_timeout_and_unreachable_hosts_are_step_errors() {
     let slow = with_server(|base| {
-        run(
-            "name: t\nsteps:\n  - { id: get, uses: http, with: { url: 'BASE/slow', timeout: 50ms } }\n",
-            base,
-        )
+        run("name: t\nsteps:\n  - { id: get, uses: http, with: { url: 'BASE/slow', timeout: 50ms } }\n", base)
     });
     assert_eq!(slow.status, Status::Failed);
     // A port nothing listens on.
-    let refused = run(
-        "name: t\nsteps:\n  - { id: get, uses: http, with: { url: 'http://127.0.0.1:9/x' } }\n",
-        "",
-    );
+    let refused =
+        run("name: t\nsteps:\n  - { id: get, uses: http, with: { url: 'http://127.0.0.1:9/x' } }\n", "");
     assert_eq!(refused.status, Status::Failed);
     assert!(refused.error.expect("error").message.contains("127.0.0.1:9"));
 }

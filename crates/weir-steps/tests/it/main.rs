@@ -11,17 +11,9 @@ use weir_pipeline::{Plan, Source};
 /// Validates a pipeline written inline; panics with the diagnostics if it is invalid.
 pub fn plan(yaml: &str) -> Arc<Plan> {
     let loaded = weir_pipeline::load(Source::new("test.yaml", yaml), &weir_steps::builtin());
-    let errors: Vec<String> = loaded
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .map(|d| d.message.clone())
-        .collect();
-    Arc::new(
-        loaded
-            .plan
-            .unwrap_or_else(|| panic!("invalid test pipeline: {errors:?}")),
-    )
+    let errors: Vec<String> =
+        loaded.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.message.clone()).collect();
+    Arc::new(loaded.plan.unwrap_or_else(|| panic!("invalid test pipeline: {errors:?}")))
 }
 
 pub fn engine(clock: Arc<dyn Clock>) -> Engine {
@@ -33,8 +25,7 @@ pub fn run_virtual(plan: &Arc<Plan>, opts: RunOptions) -> (RunReport, Vec<weir_e
     let clock = weir_engine::ManualClock::new();
     let engine = engine(clock.clone());
     let sink = Collector::default();
-    let report = clock
-        .block_on(engine.run(plan, serde_json::json!({}), &opts, &sink))
-        .expect("input is valid");
+    let report =
+        clock.block_on(engine.run(plan, serde_json::json!({}), &opts, &sink)).expect("input is valid");
     (report, sink.events())
 }

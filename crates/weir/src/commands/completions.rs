@@ -14,11 +14,6 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    clap_complete::generate(
-        args.shell,
-        &mut crate::Cli::command(),
-        "weir",
-        &mut std::io::stdout(),
-    );
+    clap_complete::generate(args.shell, &mut crate::Cli::command(), "weir", &mut std::io::stdout());
     Ok(ExitCode::SUCCESS)
 }

@@ -44,11 +44,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     } else {
         print(&args, &diff);
     }
-    Ok(if diff.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_DIFFERENT)
-    })
+    Ok(if diff.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_DIFFERENT) })
 }
 
 fn print(args: &Args, diff: &PipelineDiff) {
@@ -64,10 +60,6 @@ fn print(args: &Args, diff: &PipelineDiff) {
     }
     // Like diff(1), nothing on stdout when the files agree; a person at a terminal gets a word.
     if diff.is_empty() && settings::stderr_is_tty() {
-        eprintln!(
-            "{} and {} define the same pipeline",
-            args.before.display(),
-            args.after.display()
-        );
+        eprintln!("{} and {} define the same pipeline", args.before.display(), args.after.display());
     }
 }

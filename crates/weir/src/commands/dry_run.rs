@@ -42,20 +42,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let input = args.input.value()?;
     let mocks = parse_mocks(&args.mocks)?;
     if let Some(unknown) = mocks.keys().find(|id| plan.step_index(id).is_none()) {
-        anyhow::bail!(
-            "--mock names step \"{unknown}\", which is not in {}",
-            args.file.display()
-        );
+        anyhow::bail!("--mock names step \"{unknown}\", which is not in {}", args.file.display());
     }
     let clock = ManualClock::new();
     let loader = Arc::new(crate::load::FsLoader::new(registry.clone()));
     let engine = Engine::new(registry, clock.clone(), loader);
-    let opts = RunOptions {
-        dry_run: true,
-        mocks,
-        seed: Some(0),
-        ..RunOptions::default()
-    };
+    let opts = RunOptions { dry_run: true, mocks, seed: Some(0), ..RunOptions::default() };
     let sink = Collector::default();
     let report = match clock.block_on(engine.run(&plan, input, &opts, &sink)) {
         Ok(report) => report,
@@ -76,20 +68,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
     } else {
         print_walk(&plan.pipeline.name, &result);
     }
-    Ok(if report.status == Status::Succeeded {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_RUN_FAILED)
-    })
+    Ok(if report.status == Status::Succeeded { ExitCode::SUCCESS } else { ExitCode::from(EXIT_RUN_FAILED) })
 }
 
 fn parse_mocks(mocks: &[String]) -> Result<HashMap<String, Value>> {
     mocks
         .iter()
         .map(|m| {
-            let (id, raw) = m
-                .split_once('=')
-                .with_context(|| format!("--mock \"{m}\": expected STEP=JSON"))?;
+            let (id, raw) =
+                m.split_once('=').with_context(|| format!("--mock \"{m}\": expected STEP=JSON"))?;
             let value = serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_owned()));
             Ok((id.to_owned(), value))
         })
@@ -131,12 +118,7 @@ fn walk(plan: &weir_pipeline::Plan, events: &[weir_engine::Event]) -> Vec<Value>
 fn print_walk(name: &str, result: &Value) {
     outln!("dry run of {name}: steps with external effects were not run");
     let steps = result["steps"].as_array().cloned().unwrap_or_default();
-    let width = steps
-        .iter()
-        .filter_map(|s| s["id"].as_str())
-        .map(str::len)
-        .max()
-        .unwrap_or(0);
+    let width = steps.iter().filter_map(|s| s["id"].as_str()).map(str::len).max().unwrap_or(0);
     for s in &steps {
         let id = s["id"].as_str().unwrap_or_default();
         let kind = s["kind"].as_str().unwrap_or_default();
@@ -162,9 +144,5 @@ fn print_walk(name: &str, result: &Value) {
 /// A value on one line, shortened to fit.
 fn short(v: &Value) -> String {
     let text = v.to_string();
-    if text.chars().count() > 80 {
-        format!("{}…", text.chars().take(79).collect::<String>())
-    } else {
-        text
-    }
+    if text.chars().count() > 80 { format!("{}…", text.chars().take(79).collect::<String>()) } else { text }
 }

@@ -50,11 +50,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         outcomes.push(format_file(&path, args.check, color));
     }
     let count = |o: Outcome| outcomes.iter().filter(|x| **x == o).count();
-    let (changed, unchanged, failed) = (
-        count(Outcome::Changed),
-        count(Outcome::Unchanged),
-        count(Outcome::Failed),
-    );
+    let (changed, unchanged, failed) =
+        (count(Outcome::Changed), count(Outcome::Unchanged), count(Outcome::Failed));
     eprintln!("{}", summary(changed, unchanged, failed, args.check, color));
     Ok(if failed > 0 {
         ExitCode::from(EXIT_INVALID)
@@ -139,11 +136,8 @@ fn diff<'a>(a: &[&'a str], b: &[&'a str]) -> Vec<(char, &'a str)> {
     let mut common = vec![vec![0usize; b.len() + 1]; a.len() + 1];
     for i in (0..a.len()).rev() {
         for j in (0..b.len()).rev() {
-            common[i][j] = if a[i] == b[j] {
-                common[i + 1][j + 1] + 1
-            } else {
-                common[i + 1][j].max(common[i][j + 1])
-            };
+            common[i][j] =
+                if a[i] == b[j] { common[i + 1][j + 1] + 1 } else { common[i + 1][j].max(common[i][j + 1]) };
         }
     }
     let (mut i, mut j, mut ops) = (0, 0, Vec::new());
@@ -163,15 +157,9 @@ fn diff<'a>(a: &[&'a str], b: &[&'a str]) -> Vec<(char, &'a str)> {
 }
 
 fn summary(changed: usize, unchanged: usize, failed: usize, check: bool, color: bool) -> String {
-    let verb = if check {
-        "would be reformatted"
-    } else {
-        "formatted"
-    };
-    let mut text = format!(
-        "{changed} file{} {verb}, {unchanged} already formatted",
-        super::validate::plural(changed)
-    );
+    let verb = if check { "would be reformatted" } else { "formatted" };
+    let mut text =
+        format!("{changed} file{} {verb}, {unchanged} already formatted", super::validate::plural(changed));
     if failed > 0 {
         text += &format!(", {failed} with errors");
     }
@@ -208,11 +196,7 @@ mod tests {
         assert_eq!(format_file(&file, false, false), Outcome::Changed);
         assert_eq!(fs::read_to_string(&file).unwrap(), CANONICAL);
         assert_eq!(format_file(&file, false, false), Outcome::Unchanged);
-        assert_eq!(
-            fs::read_dir(&dir).unwrap().count(),
-            1,
-            "a temporary file was left behind"
-        );
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "a temporary file was left behind");
         fs::remove_dir_all(dir).unwrap();
     }
 
@@ -233,10 +217,7 @@ mod tests {
         fs::write(&file, "steps: [a,\n").unwrap();
         assert_eq!(format_file(&file, false, false), Outcome::Failed);
         assert_eq!(fs::read_to_string(&file).unwrap(), "steps: [a,\n");
-        assert_eq!(
-            format_file(&dir.join("missing.yaml"), false, false),
-            Outcome::Failed
-        );
+        assert_eq!(format_file(&dir.join("missing.yaml"), false, false), Outcome::Failed);
         fs::remove_dir_all(dir).unwrap();
     }
 
@@ -259,19 +240,13 @@ mod tests {
 
     #[test]
     fn preview_shows_the_first_differing_lines_as_a_diff() {
-        assert_eq!(
-            preview("a\nb\nc\nd\n", "a\nB\nc\nd\n", false),
-            "@@ line 2 @@\n-b\n+B\n c\n d\n"
-        );
+        assert_eq!(preview("a\nb\nc\nd\n", "a\nB\nc\nd\n", false), "@@ line 2 @@\n-b\n+B\n c\n d\n");
         assert_eq!(
             preview("k: 'x'\n- a\n- b\n", "k: x\n\n- a\n- b\n", false),
             "@@ line 1 @@\n-k: 'x'\n+k: x\n+\n - a\n - b\n"
         );
         let many = "x\n".repeat(10);
-        assert_eq!(
-            preview(&many, "", false),
-            format!("@@ line 1 @@\n{} ...\n", "-x\n".repeat(8))
-        );
+        assert_eq!(preview(&many, "", false), format!("@@ line 1 @@\n{} ...\n", "-x\n".repeat(8)));
         assert!(preview("a", "a\n", false).contains("final newline"));
     }
 }

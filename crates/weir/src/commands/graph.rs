@@ -77,11 +77,7 @@ mod tests {
             (Some(Format::Svg), None, Format::Svg),
         ];
         for (asked, output, expected) in cases {
-            assert_eq!(
-                format(asked, output.map(Path::new)),
-                expected,
-                "{asked:?} {output:?}"
-            );
+            assert_eq!(format(asked, output.map(Path::new)), expected, "{asked:?} {output:?}");
         }
     }
 }

@@ -87,9 +87,7 @@ impl Template {
 pub fn run(args: Args) -> Result<ExitCode> {
     check_name(&args.name)?;
     let file = format!("{}.yaml", args.name);
-    let path = args
-        .dir
-        .map_or_else(|| PathBuf::from(&file), |dir| dir.join(&file));
+    let path = args.dir.map_or_else(|| PathBuf::from(&file), |dir| dir.join(&file));
     write_new(&path, &render(args.template, &args.name))?;
     print_next(&path, args.template);
     Ok(ExitCode::SUCCESS)
@@ -127,11 +125,7 @@ fn render(template: Template, name: &str) -> String {
 fn yaml_string(name: &str) -> String {
     let reads_back =
         weir_pipeline::node::parse(&Source::new("name", name)).is_ok_and(|node| node.as_str() == Some(name));
-    if reads_back {
-        name.to_owned()
-    } else {
-        format!("\"{name}\"")
-    }
+    if reads_back { name.to_owned() } else { format!("\"{name}\"") }
 }
 
 /// Writes a file that must not exist yet; `create_new` makes the check and the creation one step.
@@ -147,8 +141,7 @@ fn write_new(path: &Path, text: &str) -> Result<()> {
         ),
         Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
     };
-    file.write_all(text.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))
+    file.write_all(text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn print_next(path: &Path, template: Template) {
@@ -173,11 +166,7 @@ mod tests {
     fn check(template: Template, name: &str) {
         let text = render(template, name);
         let loaded = weir_pipeline::load(Source::new(format!("{name}.yaml"), text), &weir_steps::builtin());
-        assert!(
-            loaded.diagnostics.is_empty(),
-            "{template:?}: {:#?}",
-            loaded.diagnostics
-        );
+        assert!(loaded.diagnostics.is_empty(), "{template:?}: {:#?}", loaded.diagnostics);
         let plan = Arc::new(loaded.plan.expect("a plan without diagnostics"));
         assert_eq!(plan.name(), name);
         assert!(!plan.pipeline.tests.is_empty(), "{template:?} has test cases");
@@ -210,9 +199,6 @@ mod tests {
             assert!(check_name(name).is_err(), "{name:?}");
         }
         let err = check_name("My Pipeline").unwrap_err().to_string();
-        assert!(
-            err.contains("lowercase letters") && err.contains("\"my-pipeline\""),
-            "{err}"
-        );
+        assert!(err.contains("lowercase letters") && err.contains("\"my-pipeline\""), "{err}");
     }
 }

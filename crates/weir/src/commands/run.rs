@@ -50,10 +50,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Progress::Quiet
     };
     let engine = super::engine(registry);
-    let opts = RunOptions {
-        cancel: Cancel::new(),
-        ..RunOptions::default()
-    };
+    let opts = RunOptions { cancel: Cancel::new(), ..RunOptions::default() };
     let runtime = super::runtime()?;
     let report = runtime.block_on(async {
         let cancel = opts.cancel.clone();
@@ -68,11 +65,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     };
     print(&args, &report)?;
-    Ok(if report.status == Status::Succeeded {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_RUN_FAILED)
-    })
+    Ok(if report.status == Status::Succeeded { ExitCode::SUCCESS } else { ExitCode::from(EXIT_RUN_FAILED) })
 }
 
 /// The first Ctrl-C cancels the run; a second one exits at once.
@@ -104,11 +97,7 @@ fn print(args: &Args, report: &RunReport) -> Result<()> {
     if !args.json
         && let Some(error) = &report.error
     {
-        eprintln!(
-            "{}: run {}: {error}",
-            paint("error", Style::Error, color),
-            report.status
-        );
+        eprintln!("{}: run {}: {error}", paint("error", Style::Error, color), report.status);
     }
     let value = if args.json {
         summary(report)
@@ -117,11 +106,8 @@ fn print(args: &Args, report: &RunReport) -> Result<()> {
     } else {
         return Ok(());
     };
-    let text = if args.compact {
-        serde_json::to_string(&value)?
-    } else {
-        serde_json::to_string_pretty(&value)?
-    };
+    let text =
+        if args.compact { serde_json::to_string(&value)? } else { serde_json::to_string_pretty(&value)? };
     outln!("{text}");
     Ok(())
 }

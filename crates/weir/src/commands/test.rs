@@ -47,11 +47,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         };
         for case in &plan.pipeline.tests {
             let problems = runtime.block_on(run_case(&engine, &plan, case));
-            let outcome = Outcome {
-                file: file.display().to_string(),
-                name: case.name.clone(),
-                problems,
-            };
+            let outcome = Outcome { file: file.display().to_string(), name: case.name.clone(), problems };
             if !args.json {
                 print_outcome(&outcome);
             }
@@ -72,10 +68,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     } else {
         let color = std::io::stdout().is_terminal() && settings::stderr_color();
         let style = if failed > 0 { Style::Error } else { Style::Ok };
-        outln!(
-            "{}",
-            paint(&format!("{passed} passed, {failed} failed"), style, color)
-        );
+        outln!("{}", paint(&format!("{passed} passed, {failed} failed"), style, color));
     }
     Ok(if invalid {
         ExitCode::from(EXIT_INVALID)
@@ -107,11 +100,7 @@ pub(crate) async fn run_case(engine: &Engine, plan: &Arc<Plan>, case: &TestCase)
         seed: Some(0),
         ..RunOptions::default()
     };
-    let input = if case.input.is_null() {
-        json!({})
-    } else {
-        case.input.clone()
-    };
+    let input = if case.input.is_null() { json!({}) } else { case.input.clone() };
     let report = match engine.run(plan, input, &opts, &NullSink).await {
         Ok(r) => r,
         Err(e) => return vec![e.to_string()],
@@ -120,11 +109,7 @@ pub(crate) async fn run_case(engine: &Engine, plan: &Arc<Plan>, case: &TestCase)
     let expect = &case.expect;
     let status = expect.status.unwrap_or(weir_pipeline::Status::Succeeded);
     if report.status != status {
-        let why = report
-            .error
-            .as_ref()
-            .map(|e| format!(" ({e})"))
-            .unwrap_or_default();
+        let why = report.error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default();
         problems.push(format!("status: expected {status}, got {}{why}", report.status));
     }
     if let Some(expected) = &expect.output {
@@ -133,11 +118,7 @@ pub(crate) async fn run_case(engine: &Engine, plan: &Arc<Plan>, case: &TestCase)
         if !diffs.is_empty() {
             problems.push(format!(
                 "output differs:\n{}",
-                diffs
-                    .iter()
-                    .map(|d| format!("  {d}"))
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                diffs.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n")
             ));
         }
     }
@@ -148,11 +129,7 @@ pub(crate) async fn run_case(engine: &Engine, plan: &Arc<Plan>, case: &TestCase)
         }
     }
     for (id, want) in &expect.steps {
-        let got = report
-            .steps
-            .iter()
-            .find(|s| s.id == *id)
-            .map(|s| s.status.as_str());
+        let got = report.steps.iter().find(|s| s.id == *id).map(|s| s.status.as_str());
         if got != want.as_str() {
             problems.push(format!(
                 "step {id}: expected {}, got {}",
@@ -171,11 +148,7 @@ pub fn diff(expected: &Value, actual: &Value, path: &str, out: &mut Vec<String>)
         return;
     }
     let join = |key: &str| {
-        if path == "." {
-            format!(".{key}")
-        } else {
-            format!("{path}.{key}")
-        }
+        if path == "." { format!(".{key}") } else { format!("{path}.{key}") }
     };
     match (expected, actual) {
         (Value::Object(e), Value::Object(a)) => {
@@ -191,11 +164,7 @@ pub fn diff(expected: &Value, actual: &Value, path: &str, out: &mut Vec<String>)
         }
         (Value::Array(e), Value::Array(a)) => {
             for (i, (ev, av)) in e.iter().zip(a).enumerate() {
-                let p = if path == "." {
-                    format!(".[{i}]")
-                } else {
-                    format!("{path}[{i}]")
-                };
+                let p = if path == "." { format!(".[{i}]") } else { format!("{path}[{i}]") };
                 diff(ev, av, &p, out);
             }
             if e.len() != a.len() {
@@ -222,13 +191,6 @@ mod tests {
             ".",
             &mut out,
         );
-        assert_eq!(
-            out,
-            [
-                ".b[1]: expected 2, got 3",
-                ".c: missing (expected \"x\")",
-                ".d: unexpected true"
-            ]
-        );
+        assert_eq!(out, [".b[1]: expected 2, got 3", ".c: missing (expected \"x\")", ".d: unexpected true"]);
     }
 }

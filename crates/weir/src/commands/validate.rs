@@ -67,11 +67,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let style = if errors > 0 { Style::Error } else { Style::Ok };
         eprintln!("{}", paint(&summary, style, color));
     }
-    Ok(if errors > 0 {
-        ExitCode::from(EXIT_INVALID)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if errors > 0 { ExitCode::from(EXIT_INVALID) } else { ExitCode::SUCCESS })
 }
 
 pub fn plural(n: usize) -> &'static str {

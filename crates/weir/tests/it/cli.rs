@@ -17,30 +17,14 @@ fn run_prints_only_the_output_on_stdout() {
 
 #[test]
 fn run_json_summary_has_the_documented_shape() {
-    let out = weir(
-        &root(),
-        &[
-            "run",
-            "examples/resilient.yaml",
-            "--json",
-            "-i",
-            r#"{"failures": 5}"#,
-        ],
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = weir(&root(), &["run", "examples/resilient.yaml", "--json", "-i", r#"{"failures": 5}"#]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let summary: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     for key in ["run_id", "status", "output", "error", "steps"] {
         assert!(summary.get(key).is_some(), "missing {key}");
     }
-    let charge = summary["steps"]
-        .as_array()
-        .and_then(|s| s.iter().find(|s| s["id"] == "charge"))
-        .expect("charge");
+    let charge =
+        summary["steps"].as_array().and_then(|s| s.iter().find(|s| s["id"] == "charge")).expect("charge");
     assert_eq!(charge["status"], "failed");
     assert_eq!(charge["attempts"], 3);
     assert!(charge["duration_ms"].is_number());
@@ -49,16 +33,8 @@ fn run_json_summary_has_the_documented_shape() {
 #[test]
 fn exit_codes_tell_failed_runs_from_invalid_input() {
     let dir = scratch("cli-exit");
-    write(
-        &dir,
-        "fails.yaml",
-        "name: f\nsteps:\n  - { id: a, uses: fail, with: { message: boom } }\n",
-    );
-    write(
-        &dir,
-        "invalid.yaml",
-        "name: f\nsteps:\n  - { id: a, uses: nope }\n",
-    );
+    write(&dir, "fails.yaml", "name: f\nsteps:\n  - { id: a, uses: fail, with: { message: boom } }\n");
+    write(&dir, "invalid.yaml", "name: f\nsteps:\n  - { id: a, uses: nope }\n");
     let failed = weir(&dir, &["run", "fails.yaml"]);
     assert_eq!(failed.status.code(), Some(1));
     assert!(failed.stdout.is_empty(), "a failed run prints nothing on stdout");
@@ -66,12 +42,7 @@ fn exit_codes_tell_failed_runs_from_invalid_input() {
     assert_eq!(weir(&dir, &["run", "invalid.yaml"]).status.code(), Some(2));
     assert_eq!(weir(&dir, &["validate", "invalid.yaml"]).status.code(), Some(2));
     assert_eq!(weir(&dir, &["run", "missing.yaml"]).status.code(), Some(2));
-    assert_eq!(
-        weir(&dir, &["run", "fails.yaml", "-i", "{not json"])
-            .status
-            .code(),
-        Some(2)
-    );
+    assert_eq!(weir(&dir, &["run", "fails.yaml", "-i", "{not json"]).status.code(), Some(2));
     assert_eq!(weir(&dir, &["frobnicate"]).status.code(), Some(2));
 }
 
@@ -85,10 +56,7 @@ fn validate_reports_locations_codes_and_hints() {
     );
     let out = weir(&dir, &["validate", "p.yaml"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("error[E0102]: unknown need \"fech\" in step \"score\""),
-        "{stderr}"
-    );
+    assert!(stderr.contains("error[E0102]: unknown need \"fech\" in step \"score\""), "{stderr}");
     assert!(stderr.contains("p.yaml:7:13"), "{stderr}");
     assert!(stderr.contains("did you mean \"fetch\"?"), "{stderr}");
     let json = weir(&dir, &["validate", "--json", "p.yaml"]);
@@ -119,18 +87,11 @@ fn imports_are_checked_with_the_file_that_runs_them() {
         "a.yaml",
         "name: a\nsteps:\n  - { id: b, uses: pipeline, with: { file: b.yaml } }\n  - { id: c, uses: pipeline, with: { file: nowhere.yaml } }\n",
     );
-    write(
-        &dir,
-        "b.yaml",
-        "name: b\nsteps:\n  - { id: back, uses: pipeline, with: { file: a.yaml } }\n",
-    );
+    write(&dir, "b.yaml", "name: b\nsteps:\n  - { id: back, uses: pipeline, with: { file: a.yaml } }\n");
     let out = weir(&dir, &["validate", "a.yaml"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr.contains("E0121") && stderr.contains("nowhere.yaml"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("E0121") && stderr.contains("nowhere.yaml"), "{stderr}");
     assert!(stderr.contains("E0122"), "{stderr}");
 }
 
@@ -151,11 +112,7 @@ fn test_command_fails_with_a_diff() {
 #[test]
 fn ctrl_c_cancels_the_run() {
     let dir = scratch("cli-cancel");
-    write(
-        &dir,
-        "long.yaml",
-        "name: long\nsteps:\n  - { id: wait, uses: sleep, with: { duration: 1m } }\n",
-    );
+    write(&dir, "long.yaml", "name: long\nsteps:\n  - { id: wait, uses: sleep, with: { duration: 1m } }\n");
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
         .args(["run", "long.yaml", "--json"])
         .current_dir(&*dir)
@@ -165,10 +122,8 @@ fn ctrl_c_cancels_the_run() {
         .expect("spawn");
     // Give it time to start the step; the run would otherwise last a minute.
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill");
+    let kill =
+        std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
     assert!(kill.success());
     let out = child.wait_with_output().expect("wait");
     assert_eq!(out.status.code(), Some(1));
@@ -182,10 +137,7 @@ fn the_committed_schema_is_fresh_and_accepts_every_example() {
     let out = weir(&root(), &["schema"]);
     let generated = String::from_utf8_lossy(&out.stdout).into_owned();
     let committed = std::fs::read_to_string(root().join("schema/pipeline.schema.json")).expect("schema file");
-    assert!(
-        generated == committed,
-        "schema/pipeline.schema.json is stale: run `cargo xtask codegen`"
-    );
+    assert!(generated == committed, "schema/pipeline.schema.json is stale: run `cargo xtask codegen`");
     let schema: Value = serde_json::from_str(&committed).expect("schema JSON");
     let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
     for entry in std::fs::read_dir(root().join("examples")).expect("examples") {
@@ -195,10 +147,7 @@ fn the_committed_schema_is_fresh_and_accepts_every_example() {
         }
         let text = std::fs::read_to_string(&path).expect("read");
         let node = weir_pipeline::node::parse(&weir_pipeline::Source::new("x", text)).expect("parses");
-        let errors: Vec<String> = validator
-            .iter_errors(&node.to_value())
-            .map(|e| e.to_string())
-            .collect();
+        let errors: Vec<String> = validator.iter_errors(&node.to_value()).map(|e| e.to_string()).collect();
         assert!(errors.is_empty(), "{}: {errors:?}", path.display());
     }
     let bad = serde_json::json!({"name": "x", "steps": [{"id": "a", "uses": "http", "with": {"urll": "x"}}]});
@@ -223,35 +172,15 @@ fn dry_run_shows_the_walk_without_calling_anything() {
     let out = weir(&dir, &["dry-run", "p.yaml", "--set", "order=7"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = crate::stdout(&out);
-    assert!(
-        text.contains(r#"would call http with {"url":"http://192.0.2.1/orders/7"}"#),
-        "{text}"
-    );
-    assert!(
-        text.contains("big") && text.contains("skipped: condition is false"),
-        "{text}"
-    );
+    assert!(text.contains(r#"would call http with {"url":"http://192.0.2.1/orders/7"}"#), "{text}");
+    assert!(text.contains("big") && text.contains("skipped: condition is false"), "{text}");
     assert!(text.contains("output: \"small\""), "{text}");
-    let mocked = weir(
-        &dir,
-        &[
-            "dry-run",
-            "p.yaml",
-            "--json",
-            "--mock",
-            r#"fetch={"body": {"total": 90}}"#,
-        ],
-    );
+    let mocked = weir(&dir, &["dry-run", "p.yaml", "--json", "--mock", r#"fetch={"body": {"total": 90}}"#]);
     let walk: Value = serde_json::from_slice(&mocked.stdout).expect("JSON");
     assert_eq!(walk["output"], "big");
     assert_eq!(walk["steps"][0]["id"], "fetch");
     assert_eq!(walk["steps"][0]["mocked"], true);
-    assert_eq!(
-        weir(&dir, &["dry-run", "p.yaml", "--mock", "nope=1"])
-            .status
-            .code(),
-        Some(2)
-    );
+    assert_eq!(weir(&dir, &["dry-run", "p.yaml", "--mock", "nope=1"]).status.code(), Some(2));
 }
 
 #[test]
@@ -264,17 +193,9 @@ fn input_comes_from_stdin_and_version_prints() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(br#"{"who": "stdin"}"#)
-        .expect("write");
+    child.stdin.take().expect("stdin").write_all(br#"{"who": "stdin"}"#).expect("write");
     let out = child.wait_with_output().expect("wait");
     assert_eq!(crate::stdout(&out).trim(), "\"Hello, stdin!\"");
     let version = weir(&root(), &["--version"]);
-    assert_eq!(
-        crate::stdout(&version).trim(),
-        concat!("weir ", env!("CARGO_PKG_VERSION"))
-    );
+    assert_eq!(crate::stdout(&version).trim(), concat!("weir ", env!("CARGO_PKG_VERSION")));
 }

@@ -17,25 +17,16 @@ use std::path::Path;
 #[test]
 fn conformance_suite() {
     let data = crate::root().join("tests/data");
-    let mut cases: Vec<_> = std::fs::read_dir(&data)
-        .expect("tests/data")
-        .map(|e| e.expect("entry").path())
-        .collect();
+    let mut cases: Vec<_> =
+        std::fs::read_dir(&data).expect("tests/data").map(|e| e.expect("entry").path()).collect();
     cases.sort();
     let mut failures = Vec::new();
     for case in &cases {
         if let Err(why) = check(case) {
-            failures.push(format!(
-                "{}: {why}",
-                case.file_name().unwrap_or_default().to_string_lossy()
-            ));
+            failures.push(format!("{}: {why}", case.file_name().unwrap_or_default().to_string_lossy()));
         }
     }
-    assert!(
-        cases.len() >= 30,
-        "expected the full suite, found {} cases",
-        cases.len()
-    );
+    assert!(cases.len() >= 30, "expected the full suite, found {} cases", cases.len());
     assert!(
         failures.is_empty(),
         "{} of {} cases failed:\n{}",
@@ -58,13 +49,9 @@ fn check(case: &Path) -> Result<(), String> {
     let out = crate::weir(case, &args);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let code = out.status.code().unwrap_or(-1);
-    let want_code = expected["exit_code"]
-        .as_i64()
-        .ok_or("expected.json needs exit_code")?;
+    let want_code = expected["exit_code"].as_i64().ok_or("expected.json needs exit_code")?;
     if i64::from(code) != want_code {
-        return Err(format!(
-            "exit code {code}, expected {want_code}\nstderr:\n{stderr}"
-        ));
+        return Err(format!("exit code {code}, expected {want_code}\nstderr:\n{stderr}"));
     }
     if let Some(text) = expected.get("stderr_contains").and_then(Value::as_str)
         && !stderr.contains(text)
@@ -80,10 +67,7 @@ fn check(case: &Path) -> Result<(), String> {
     }
     let summary: Value = serde_json::from_slice(&out.stdout)
         .map_err(|e| format!("stdout is not the JSON summary: {e}\n{stderr}"))?;
-    let events: Vec<Value> = stderr
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let events: Vec<Value> = stderr.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     check_summary(&expected, &summary)?;
     check_events(&expected, &events)
 }
@@ -92,10 +76,7 @@ fn check_summary(expected: &Value, summary: &Value) -> Result<(), String> {
     if let Some(status) = expected.get("status")
         && summary["status"] != *status
     {
-        return Err(format!(
-            "status {}, expected {status}; error: {}",
-            summary["status"], summary["error"]
-        ));
+        return Err(format!("status {}, expected {status}; error: {}", summary["status"], summary["error"]));
     }
     if let Some(output) = expected.get("output")
         && !same(output, &summary["output"])
@@ -108,19 +89,9 @@ fn check_summary(expected: &Value, summary: &Value) -> Result<(), String> {
             return Err(format!("error {error} does not contain {text:?}"));
         }
     }
-    let step = |id: &str| {
-        summary["steps"]
-            .as_array()
-            .and_then(|s| s.iter().find(|s| s["id"] == id))
-            .cloned()
-    };
+    let step = |id: &str| summary["steps"].as_array().and_then(|s| s.iter().find(|s| s["id"] == id)).cloned();
     for (field, key) in [("steps", "status"), ("attempts", "attempts")] {
-        for (id, want) in expected
-            .get(field)
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-        {
+        for (id, want) in expected.get(field).and_then(Value::as_object).into_iter().flatten() {
             let got = step(id).map(|s| s[key].clone()).unwrap_or(Value::Null);
             if got != *want {
                 return Err(format!("step {id}: {key} {got}, expected {want}"));
@@ -157,17 +128,10 @@ fn check_events(expected: &Value, events: &[Value]) -> Result<(), String> {
     {
         return Err(format!("{max} steps ran at once, expected at most {n}"));
     }
-    for pair in expected
-        .get("before")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for pair in expected.get("before").and_then(Value::as_array).into_iter().flatten() {
         let (a, b) = (&pair[0], &pair[1]);
         let finished = events.iter().position(|e| e["step"] == *a && is_terminal(e));
-        let started = events
-            .iter()
-            .position(|e| e["step"] == *b && e["type"] == "step_started");
+        let started = events.iter().position(|e| e["step"] == *b && e["type"] == "step_started");
         match (finished, started) {
             (Some(f), Some(s)) if f < s => {}
             _ => return Err(format!("expected {a} to finish before {b} started")),
@@ -178,18 +142,13 @@ fn check_events(expected: &Value, events: &[Value]) -> Result<(), String> {
         *terminal.entry(e["step"].to_string()).or_insert(0) += 1;
     }
     if let Some((step, n)) = terminal.iter().find(|&(_, &n)| n != 1) {
-        return Err(format!(
-            "step {step} has {n} terminal events, expected exactly one"
-        ));
+        return Err(format!("step {step} has {n} terminal events, expected exactly one"));
     }
     Ok(())
 }
 
 fn is_terminal(e: &Value) -> bool {
-    matches!(
-        e["type"].as_str(),
-        Some("step_succeeded" | "step_failed" | "step_skipped" | "step_cancelled")
-    )
+    matches!(e["type"].as_str(), Some("step_succeeded" | "step_failed" | "step_skipped" | "step_cancelled"))
 }
 
 fn check_codes(case: &Path, pipeline: &str, codes: &Value) -> Result<(), String> {

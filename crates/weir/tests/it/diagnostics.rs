@@ -6,10 +6,8 @@ use crate::{root, stderr, weir};
 #[test]
 fn validate_reports_every_problem_with_location_code_and_hint() {
     let dir = root().join("tests/diagnostics");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("tests/diagnostics")
-        .map(|e| e.expect("entry").path())
-        .collect();
+    let mut files: Vec<_> =
+        std::fs::read_dir(&dir).expect("tests/diagnostics").map(|e| e.expect("entry").path()).collect();
     files.sort();
     assert!(files.len() >= 5);
     for file in files {

@@ -34,11 +34,7 @@ steps:
 
 fn files(test: &str) -> Scratch {
     let dir = scratch(test);
-    for (name, text) in [
-        ("before.yaml", BEFORE),
-        ("same.json", SAME),
-        ("after.yaml", AFTER),
-    ] {
+    for (name, text) in [("before.yaml", BEFORE), ("same.json", SAME), ("after.yaml", AFTER)] {
         fs::write(dir.join(name), text).unwrap();
     }
     fs::write(dir.join("broken.yaml"), "name: score\nsteps: 3\n").unwrap();

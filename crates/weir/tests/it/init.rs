@@ -11,11 +11,7 @@ fn every_template_validates_strictly_and_passes_weir_test() {
         let out = weir(&dir, &["init", &name, "--template", template, "--dir", "new"]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         let file = format!("new/{name}.yaml");
-        assert!(
-            stdout(&out).contains(&format!("weir test {file}")),
-            "{}",
-            stdout(&out)
-        );
+        assert!(stdout(&out).contains(&format!("weir test {file}")), "{}", stdout(&out));
         let out = weir(&dir, &["validate", "--strict", &file]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         let out = weir(&dir, &["test", &file]);
@@ -29,11 +25,7 @@ fn an_existing_file_is_not_overwritten() {
     fs::write(dir.join("hello.yaml"), "mine\n").unwrap();
     let out = weir(&dir, &["init", "hello"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("hello.yaml already exists"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("hello.yaml already exists"), "{}", stderr(&out));
     assert_eq!(fs::read_to_string(dir.join("hello.yaml")).unwrap(), "mine\n");
 }
 
