@@ -45,6 +45,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
             invalid = true;
             continue;
         };
+        if plan.pipeline.tests.is_empty() && !args.json {
+            outln!("- {} has no test cases", file.display());
+        }
         for case in &plan.pipeline.tests {
             let problems = runtime.block_on(run_case(&engine, &plan, case));
             let outcome = Outcome { file: file.display().to_string(), name: case.name.clone(), problems };
