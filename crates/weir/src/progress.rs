@@ -78,63 +78,21 @@ pub fn human(d: Duration) -> String {
 
 impl Live {
     fn emit(&self, event: &Event) {
-        let c = self.color;
-        let line = match &event.kind {
-            EventKind::StepStarted { step, .. } => {
-                self.set_running(step, true);
-                None
+        match &event.kind {
+            EventKind::StepStarted { step, .. } => self.set_running(step, true),
+            EventKind::StepSucceeded { step, .. }
+            | EventKind::StepFailed { step, .. }
+            | EventKind::StepSkipped { step, .. }
+            | EventKind::StepCancelled { step } => {
+                self.set_running(step, false);
+                self.bar.inc(1);
             }
-            EventKind::StepRetrying { step, attempt, error, delay } => Some(format!(
-                "  {} {step} attempt {attempt} failed: {error} {}",
-                paint("↻", Style::Warn, c),
-                paint(&format!("(retrying in {})", human(*delay)), Style::Dim, c)
-            )),
-            EventKind::StepMocked { step, .. } => {
-                Some(format!("  {} {step} {}", paint("◇", Style::Dim, c), paint("mocked", Style::Dim, c)))
-            }
-            EventKind::StepSucceeded { step, duration, .. } => {
-                self.done(step);
-                Some(format!(
-                    "  {} {step} {}",
-                    paint("✓", Style::Ok, c),
-                    paint(&human(*duration), Style::Dim, c)
-                ))
-            }
-            EventKind::StepFailed { step, attempts, error, on_error, .. } => {
-                self.done(step);
-                let after = if *attempts > 1 { format!(" after {attempts} attempts") } else { String::new() };
-                let then = match on_error.as_str() {
-                    "fail" => String::new(),
-                    "continue" => paint(" (continuing)", Style::Dim, c),
-                    handler => paint(&format!(" (handled by {handler})"), Style::Dim, c),
-                };
-                Some(format!("  {} {step} failed{after}: {error}{then}", paint("✗", Style::Error, c)))
-            }
-            EventKind::StepSkipped { step, reason } => {
-                self.done(step);
-                Some(paint(&format!("  - {step} skipped: {reason}"), Style::Dim, c))
-            }
-            EventKind::StepCancelled { step } => {
-                self.done(step);
-                Some(paint(&format!("  ⊘ {step} cancelled"), Style::Dim, c))
-            }
-            EventKind::StepLog { step, level, message } => {
-                Some(format!("  [{}] {step}: {message}", level_name(*level)))
-            }
-            EventKind::RunFinished { .. } => {
-                self.bar.finish_and_clear();
-                None
-            }
-            EventKind::RunStarted { .. } => None,
-        };
-        if let Some(line) = line {
+            EventKind::RunFinished { .. } => self.bar.finish_and_clear(),
+            _ => {}
+        }
+        if let Some(line) = line(&event.kind, self.color) {
             self.bar.println(line);
         }
-    }
-
-    fn done(&self, step: &str) {
-        self.set_running(step, false);
-        self.bar.inc(1);
     }
 
     fn set_running(&self, step: &str, on: bool) {
@@ -144,13 +102,101 @@ impl Live {
         } else {
             running.remove(step);
         }
-        let shown: Vec<&str> = running.iter().take(4).map(String::as_str).collect();
-        let more = running.len().saturating_sub(shown.len());
-        let msg = match (shown.is_empty(), more) {
-            (true, _) => String::new(),
-            (false, 0) => format!("· {}", shown.join(", ")),
-            (false, n) => format!("· {} +{n}", shown.join(", ")),
+        self.bar.set_message(running_message(&running));
+    }
+}
+
+/// The line printed for an event on a terminal, if any.
+fn line(kind: &EventKind, c: bool) -> Option<String> {
+    Some(match kind {
+        EventKind::StepRetrying { step, attempt, error, delay } => format!(
+            "  {} {step} attempt {attempt} failed: {error} {}",
+            paint("↻", Style::Warn, c),
+            paint(&format!("(retrying in {})", human(*delay)), Style::Dim, c)
+        ),
+        EventKind::StepMocked { step, .. } => {
+            format!("  {} {step} {}", paint("◇", Style::Dim, c), paint("mocked", Style::Dim, c))
+        }
+        EventKind::StepSucceeded { step, duration, .. } => {
+            format!("  {} {step} {}", paint("✓", Style::Ok, c), paint(&human(*duration), Style::Dim, c))
+        }
+        EventKind::StepFailed { step, attempts, error, on_error, .. } => {
+            let after = if *attempts > 1 { format!(" after {attempts} attempts") } else { String::new() };
+            let then = match on_error.as_str() {
+                "fail" => String::new(),
+                "continue" => paint(" (continuing)", Style::Dim, c),
+                handler => paint(&format!(" (handled by {handler})"), Style::Dim, c),
+            };
+            format!("  {} {step} failed{after}: {error}{then}", paint("✗", Style::Error, c))
+        }
+        EventKind::StepSkipped { step, reason } => {
+            paint(&format!("  - {step} skipped: {reason}"), Style::Dim, c)
+        }
+        EventKind::StepCancelled { step } => paint(&format!("  ⊘ {step} cancelled"), Style::Dim, c),
+        EventKind::StepLog { step, level, message } => {
+            format!("  [{}] {step}: {message}", level_name(*level))
+        }
+        EventKind::RunStarted { .. } | EventKind::StepStarted { .. } | EventKind::RunFinished { .. } => {
+            return None;
+        }
+    })
+}
+
+/// The progress line's list of running steps: the first four, then how many more.
+fn running_message(running: &BTreeSet<String>) -> String {
+    let shown: Vec<&str> = running.iter().take(4).map(String::as_str).collect();
+    match (shown.is_empty(), running.len() - shown.len()) {
+        (true, _) => String::new(),
+        (false, 0) => format!("· {}", shown.join(", ")),
+        (false, n) => format!("· {} +{n}", shown.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_lines_say_what_happened_to_each_step() {
+        let failed = EventKind::StepFailed {
+            step: "charge".into(),
+            attempts: 3,
+            error: "declined".into(),
+            on_error: "refund".into(),
+            duration: Duration::from_millis(5),
         };
-        self.bar.set_message(msg);
+        assert_eq!(
+            line(&failed, false).as_deref(),
+            Some("  ✗ charge failed after 3 attempts: declined (handled by refund)")
+        );
+        let retrying = EventKind::StepRetrying {
+            step: "fetch".into(),
+            attempt: 1,
+            error: "HTTP 503".into(),
+            delay: Duration::from_millis(100),
+        };
+        assert_eq!(
+            line(&retrying, false).as_deref(),
+            Some("  ↻ fetch attempt 1 failed: HTTP 503 (retrying in 100ms)")
+        );
+        let skipped = EventKind::StepSkipped { step: "vip".into(), reason: "condition is false".into() };
+        assert_eq!(line(&skipped, false).as_deref(), Some("  - vip skipped: condition is false"));
+        assert!(line(&EventKind::StepStarted { step: "a".into(), attempt: 1 }, false).is_none());
+        assert!(line(&skipped, true).is_some_and(|l| l.contains("\x1b[2m")), "colours on a colour terminal");
+    }
+
+    #[test]
+    fn the_progress_line_lists_running_steps() {
+        let running: BTreeSet<String> = ["a", "b", "c", "d", "e", "f"].map(String::from).into();
+        assert_eq!(running_message(&running), "· a, b, c, d +2");
+        assert_eq!(running_message(&BTreeSet::new()), "");
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(human(Duration::from_micros(850)), "850µs");
+        assert_eq!(human(Duration::from_micros(4_300)), "4.3ms");
+        assert_eq!(human(Duration::from_millis(23)), "23ms");
+        assert_eq!(human(Duration::from_millis(1_400)), "1.40s");
     }
 }
