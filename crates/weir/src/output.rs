@@ -4,15 +4,15 @@ use anyhow::{Context, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Writes `text` to `path`, or to stdout when there is none. A closed stdout (`weir graph | head`)
-/// is not an error: the reader has what it wanted.
+/// Writes `text` to `path`, or to stdout when there is none (through `outln!`, so a closed
+/// stdout ends the process the same way for every command).
 pub fn write(path: Option<&Path>, text: &str) -> Result<()> {
     match path {
         Some(path) => replace(path, text),
-        None => match std::io::stdout().lock().write_all(text.as_bytes()) {
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-            other => other.context("cannot write to stdout"),
-        },
+        None => {
+            outln!("{}", text.strip_suffix('\n').unwrap_or(text));
+            Ok(())
+        }
     }
 }
 

@@ -4,7 +4,6 @@ use crate::load;
 use crate::settings::{self, EXIT_INVALID, EXIT_RUN_FAILED, Style, paint};
 use anyhow::Result;
 use serde_json::{Value, json};
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -69,7 +68,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             serde_json::to_string_pretty(&json!({"passed": passed, "failed": failed, "cases": cases}))?
         );
     } else {
-        let color = std::io::stdout().is_terminal() && settings::stderr_color();
+        let color = settings::stdout_color();
         let style = if failed > 0 { Style::Error } else { Style::Ok };
         outln!("{}", paint(&format!("{passed} passed, {failed} failed"), style, color));
     }
@@ -83,7 +82,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
 }
 
 fn print_outcome(o: &Outcome) {
-    let color = std::io::stdout().is_terminal() && settings::stderr_color();
+    let color = settings::stdout_color();
     if o.problems.is_empty() {
         outln!("{} {} › {}", paint("✓", Style::Ok, color), o.file, o.name);
     } else {
