@@ -1,94 +1,104 @@
 //! The run context that expressions see: `{input, steps: {<id>: {output, status, error,
-//! attempts}}, run: {id, pipeline, started_at}}`, kept as a jq value and updated in place.
+//! attempts}}, run: {id, pipeline, started_at}}`, kept as jq values.
 //!
-//! Values are reference-counted; the engine is the only holder of the top-level maps between
-//! evaluations, so an update touches one entry instead of copying the context.
+//! Each step gets a context of its own, holding only the results of steps that have certainly
+//! finished before it (its ancestors; see `weir_pipeline::Plan::visible`), and of those only the
+//! ones its expressions read when validation could prove which. A step that has not finished is
+//! never in it, so what an expression sees does not depend on timing.
+//!
+//! Values are reference-counted: building a step's context copies a few pointers, not results.
 
-use jaq_json::{Map, Rc, Val};
+use jaq_json::{Map, Val};
 use serde_json::Value;
 use weir_pipeline::Status;
-use weir_pipeline::expr::{key, to_val};
+use weir_pipeline::expr::{key, to_json, to_val};
+
+/// The finished steps' results and what every context shares.
+pub(crate) struct Context {
+    keys: Keys,
+    input: Val,
+    run: Val,
+    /// Each finished step's entry `{output, status, error, attempts}`, by step index.
+    results: Vec<Option<Val>>,
+}
 
 /// Keys used on every update, built once.
-pub(crate) struct Keys {
+struct Keys {
+    input: Val,
     steps: Val,
+    run: Val,
     output: Val,
     status: Val,
     error: Val,
     attempts: Val,
     /// Step ids, by step index.
-    pub(crate) ids: Vec<Val>,
+    ids: Vec<Val>,
     /// The status words, by `Status` order.
     statuses: Vec<Val>,
 }
 
-impl Keys {
-    pub(crate) fn new<'s>(ids: impl Iterator<Item = &'s str>) -> Self {
-        Self {
+impl Context {
+    pub(crate) fn new<'s>(ids: impl Iterator<Item = &'s str>, input: &Value, run: &Value) -> Self {
+        let keys = Keys {
+            input: key("input"),
             steps: key("steps"),
+            run: key("run"),
             output: key("output"),
             status: key("status"),
             error: key("error"),
             attempts: key("attempts"),
             ids: ids.map(key).collect(),
             statuses: Status::ALL.iter().map(|s| key(s.as_str())).collect(),
+        };
+        let results = vec![None; keys.ids.len()];
+        Self { keys, input: to_val(input), run: to_val(run), results }
+    }
+
+    /// Records a finished step.
+    pub(crate) fn finish(&mut self, step: usize, status: Status, output: Val, error: Option<&str>, attempts: u32) {
+        let k = &self.keys;
+        let status = k.statuses[Status::ALL.iter().position(|x| *x == status).unwrap_or(0)].clone();
+        let mut m = Map::default();
+        m.insert(k.output.clone(), output);
+        m.insert(k.status.clone(), status);
+        m.insert(k.error.clone(), error.map_or(Val::Null, key));
+        m.insert(k.attempts.clone(), Val::from(attempts as isize));
+        self.results[step] = Some(Val::obj(m));
+    }
+
+    /// The context with the results of `steps` (those of them that finished).
+    pub(crate) fn scope(&self, steps: impl IntoIterator<Item = usize>) -> Val {
+        let k = &self.keys;
+        let entries: Map = steps
+            .into_iter()
+            .filter_map(|i| Some((k.ids[i].clone(), self.results[i].clone()?)))
+            .collect();
+        let mut root = Map::default();
+        root.insert(k.input.clone(), self.input.clone());
+        root.insert(k.steps.clone(), Val::obj(entries));
+        root.insert(k.run.clone(), self.run.clone());
+        Val::obj(root)
+    }
+
+    /// The context with every finished step's result: what the run's `output` sees.
+    pub(crate) fn all(&self) -> Val {
+        self.scope(0..self.results.len())
+    }
+
+    /// A finished step's output as JSON (null when it has none).
+    pub(crate) fn output(&self, step: usize) -> Value {
+        match &self.results[step] {
+            Some(Val::Obj(entry)) => entry.get(&self.keys.output).map_or(Value::Null, to_json),
+            _ => Value::Null,
         }
     }
-
-    fn status(&self, s: Status) -> Val {
-        self.statuses[Status::ALL.iter().position(|x| *x == s).unwrap_or(0)].clone()
-    }
-
-    /// The entry of a step that has not run.
-    fn pending(&self) -> Val {
-        self.entry(Status::Pending, Val::Null, Val::Null, 0)
-    }
-
-    fn entry(&self, status: Status, output: Val, error: Val, attempts: u32) -> Val {
-        let mut m = Map::default();
-        m.insert(self.output.clone(), output);
-        m.insert(self.status.clone(), self.status(status));
-        m.insert(self.error.clone(), error);
-        m.insert(self.attempts.clone(), Val::from(attempts as isize));
-        Val::obj(m)
-    }
 }
 
-/// Builds the context at the start of a run.
-pub(crate) fn new(keys: &Keys, input: &Value, run: Value) -> Val {
-    let pending = keys.pending();
-    let steps: Map = keys.ids.iter().map(|id| (id.clone(), pending.clone())).collect();
-    let mut root = Map::default();
-    root.insert(key("input"), to_val(input));
-    root.insert(keys.steps.clone(), Val::obj(steps));
-    root.insert(key("run"), to_val(&run));
-    Val::obj(root)
-}
-
-/// Records a finished step.
-pub(crate) fn finish(
-    ctx: &mut Val,
-    keys: &Keys,
-    step: usize,
-    status: Status,
-    output: Val,
-    error: Option<&str>,
-    attempts: u32,
-) {
-    let error = error.map_or(Val::Null, key);
-    let entry = keys.entry(status, output, error, attempts);
-    if let Val::Obj(root) = ctx
-        && let Some(Val::Obj(steps)) = Rc::make_mut(root).get_mut(&keys.steps)
-    {
-        Rc::make_mut(steps).insert(keys.ids[step].clone(), entry);
-    }
-}
-
-/// The context seen by a nested step: the run context plus `item` and `index`.
+/// The context seen by a nested step: the step's context plus `item` and `index`.
 pub(crate) fn with_item(scope: &Val, item: &Value, index: usize) -> Val {
     let mut scope = scope.clone();
     if let Val::Obj(root) = &mut scope {
-        let root = Rc::make_mut(root);
+        let root = jaq_json::Rc::make_mut(root);
         root.insert(key("item"), to_val(item));
         root.insert(key("index"), Val::from(index as isize));
     }

@@ -1,76 +1,97 @@
 //! The typed events of a run. The CLI renders them; persistence and telemetry consume them too.
-//! Invariant: every step of a run gets exactly one terminal event (succeeded, failed, skipped or
-//! cancelled), and `RunFinished` comes last.
+//!
+//! Invariants: every step of a run gets exactly one terminal event (succeeded, failed, skipped or
+//! cancelled), and so does every item a `foreach` starts; `RunFinished` comes last in each run.
+//! Sub-pipeline runs report into the same stream, with their own `run_id` and a [`Parent`], and
+//! `seq` orders the whole stream.
 
-use serde::Serialize;
+use crate::error::ErrorKind;
 use serde_json::Value;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use weir_pipeline::Status;
 
 /// One thing that happened in a run.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct Event {
-    /// Position in the run's event stream, from 0.
+    /// Position in the stream of the run and its sub-pipeline runs, from 0.
     pub seq: u64,
-    /// Wall-clock time, in milliseconds since the Unix epoch.
-    #[serde(serialize_with = "unix_millis")]
+    /// Wall-clock time.
     pub at: SystemTime,
-    pub run_id: std::sync::Arc<str>,
-    #[serde(flatten)]
+    pub run_id: Arc<str>,
+    /// For a sub-pipeline run, the run and step that started it.
+    pub parent: Option<Arc<Parent>>,
     pub kind: EventKind,
 }
 
-#[derive(Clone, Debug, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+/// Where a sub-pipeline run was started: a `pipeline` step, or one item of a `foreach`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Parent {
+    pub run_id: Arc<str>,
+    pub step: String,
+    pub item: Option<usize>,
+}
+
+/// Which step an event is about: its id and kind, and for the nested step of a `foreach`, the
+/// item's index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepAt {
+    pub step: String,
+    pub kind: String,
+    pub item: Option<usize>,
+}
+
+#[derive(Clone, Debug)]
 pub enum EventKind {
+    /// What a run needs to be replayed: the pipeline's version, its input and the jitter seed.
     RunStarted {
         pipeline: String,
+        digest: String,
+        input: Value,
+        seed: u64,
     },
     StepStarted {
-        step: String,
+        at: StepAt,
         attempt: u32,
     },
     /// An attempt failed and the step will be tried again after `delay_ms`.
     StepRetrying {
-        step: String,
+        at: StepAt,
         attempt: u32,
         error: String,
-        #[serde(rename = "delay_ms", serialize_with = "millis")]
+        error_kind: ErrorKind,
         delay: Duration,
     },
     /// The step was not run: a mock or a dry run gave its output. `config` is its resolved `with`.
     StepMocked {
-        step: String,
-        kind: String,
+        at: StepAt,
         config: Value,
     },
     StepSucceeded {
-        step: String,
+        at: StepAt,
         attempts: u32,
         output: Value,
-        #[serde(rename = "duration_ms", serialize_with = "millis")]
         duration: Duration,
     },
     StepFailed {
-        step: String,
+        at: StepAt,
         attempts: u32,
         error: String,
+        error_kind: ErrorKind,
         /// What the run does about it: `fail`, `continue` or the handler's id.
         on_error: String,
-        #[serde(rename = "duration_ms", serialize_with = "millis")]
         duration: Duration,
     },
     StepSkipped {
-        step: String,
+        at: StepAt,
         reason: String,
     },
     StepCancelled {
-        step: String,
+        at: StepAt,
     },
     /// A `log` step's message.
     StepLog {
-        step: String,
+        at: StepAt,
         level: LogLevel,
         message: String,
     },
@@ -78,26 +99,35 @@ pub enum EventKind {
         status: Status,
         output: Value,
         error: Option<String>,
-        #[serde(rename = "duration_ms", serialize_with = "millis")]
+        error_kind: Option<ErrorKind>,
         duration: Duration,
     },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+impl EventKind {
+    /// The step the event is about, for step events.
+    pub fn step(&self) -> Option<&StepAt> {
+        match self {
+            EventKind::StepStarted { at, .. }
+            | EventKind::StepRetrying { at, .. }
+            | EventKind::StepMocked { at, .. }
+            | EventKind::StepSucceeded { at, .. }
+            | EventKind::StepFailed { at, .. }
+            | EventKind::StepSkipped { at, .. }
+            | EventKind::StepCancelled { at }
+            | EventKind::StepLog { at, .. } => Some(at),
+            EventKind::RunStarted { .. } | EventKind::RunFinished { .. } => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
     Debug,
     Info,
     Warn,
     Error,
-}
-
-fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64((d.as_secs_f64() * 1e6).round() / 1e3)
-}
-
-fn unix_millis<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64))
 }
 
 /// Receives a run's events as they happen. Called from the run's task; keep it quick.

@@ -1,8 +1,9 @@
 //! The contract between the engine and step kinds.
 
 use crate::clock::Clock;
-use crate::event::{EventKind, LogLevel};
-use crate::run::RunEnv;
+use crate::error::{ErrorKind, StepError};
+use crate::event::{EventKind, LogLevel, StepAt};
+use crate::run::{NestedLog, RunEnv};
 use futures_util::future::BoxFuture;
 use jaq_json::Val;
 use serde::de::DeserializeOwned;
@@ -18,27 +19,6 @@ pub trait StepKind: Send + Sync + 'static {
     /// Runs one attempt. Retries, timeouts and cancellation are the engine's: the future is
     /// dropped when the attempt times out or the run is cancelled.
     fn run<'a>(&'a self, cx: StepCx<'a>) -> BoxFuture<'a, Result<Value, StepError>>;
-}
-
-/// Why an attempt failed.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct StepError {
-    pub message: String,
-    /// Whether another attempt could succeed. Bad configuration or expressions cannot.
-    pub retryable: bool,
-}
-
-impl StepError {
-    /// A failure that another attempt might not repeat.
-    pub fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into(), retryable: true }
-    }
-
-    /// A failure every attempt would repeat.
-    pub fn fatal(message: impl Into<String>) -> Self {
-        Self { message: message.into(), retryable: false }
-    }
 }
 
 /// The kinds an engine can run; also the [`Catalog`] pipelines are validated against.
@@ -78,11 +58,15 @@ impl Catalog for Registry {
 pub struct StepCx<'a> {
     pub(crate) env: &'a RunEnv<'a>,
     pub(crate) step: &'a PlanStep,
+    /// Which step events name: a nested step reports as its `foreach` step, with the item.
+    pub(crate) at: &'a StepAt,
     /// The resolved `with` block: `${{ }}` already evaluated.
     pub(crate) with: Value,
     pub(crate) attempt: u32,
-    /// The run context when the step started, for the kind's own jq programs.
+    /// The step's context, for the kind's own jq programs and nested step.
     pub(crate) scope: Val,
+    /// Where the items and sub-pipeline runs of this attempt are recorded.
+    pub(crate) nested: &'a NestedLog,
 }
 
 impl<'a> StepCx<'a> {
@@ -105,11 +89,12 @@ impl<'a> StepCx<'a> {
     /// The resolved `with` block as the kind's config type. A mismatch is a fatal error: the
     /// same configuration would fail every attempt.
     pub fn config<T: DeserializeOwned>(&self) -> Result<T, StepError> {
-        T::deserialize(&self.with).map_err(|e| StepError::fatal(format!("invalid `with`: {e}")))
+        T::deserialize(&self.with)
+            .map_err(|e| StepError::fatal(ErrorKind::Config, format!("invalid `with`: {e}")))
     }
 
-    /// Runs the jq program of a program field (e.g. `transform.expr`) on the run context, or on
-    /// the context extended with `extra` fields, and returns its single value.
+    /// Runs the jq program of a program field (e.g. `transform.expr`) on the step's context and
+    /// returns its single value.
     pub fn eval(&self, field: &str) -> Result<Value, StepError> {
         let id = self.program(field)?;
         let out = self
@@ -117,34 +102,41 @@ impl<'a> StepCx<'a> {
             .plan
             .programs
             .eval_one(id, self.scope.clone())
-            .map_err(|e| StepError::fatal(format!("`{field}`: {e}")))?;
+            .map_err(|e| StepError::fatal(ErrorKind::Expression, format!("`{field}`: {e}")))?;
         Ok(expr::to_json(&out))
     }
 
     fn program(&self, field: &str) -> Result<ProgramId, StepError> {
-        Plan::program(self.step, field).ok_or_else(|| StepError::fatal(format!("`{field}` is missing")))
+        Plan::program(self.step, field)
+            .ok_or_else(|| StepError::fatal(ErrorKind::Config, format!("`{field}` is missing")))
     }
 
     /// Emits a log line for this step.
     pub fn log(&self, level: LogLevel, message: String) {
-        self.env.emit(EventKind::StepLog { step: self.step.id.clone(), level, message });
+        self.env.emit(EventKind::StepLog { at: self.at.clone(), level, message });
     }
 
-    /// Runs the kind's nested step (see `KindSpec::nested_step`) once, with `item` and `index`
-    /// added to the context, applying the nested step's own retry and timeout.
+    /// Runs the kind's nested step (see `KindSpec::nested_step`) once for item `index`, with
+    /// `item` and `index` added to the context, applying the nested step's own retry and timeout.
     pub fn run_nested(&self, item: Value, index: usize) -> BoxFuture<'_, Result<Value, StepError>> {
         Box::pin(async move {
             let Some(nested) = self.step.nested.as_deref() else {
-                return Err(StepError::fatal("this step has no nested step"));
+                return Err(StepError::fatal(ErrorKind::Config, "this step has no nested step"));
             };
             let scope = crate::context::with_item(&self.scope, &item, index);
-            self.env.run_nested(nested, scope).await
+            self.env.run_item(self.step, nested, scope, index, self.nested).await
         })
     }
 
-    /// Runs another pipeline file (relative to this one) with `input` and returns its output.
-    pub fn run_pipeline(&self, file: &str, input: Value) -> BoxFuture<'_, Result<Value, StepError>> {
+    /// Runs another pipeline file (as written in this pipeline) with `input` and returns its
+    /// output; `item` is the `foreach` item it runs for, if any.
+    pub fn run_pipeline(
+        &self,
+        file: &str,
+        input: Value,
+        item: Option<usize>,
+    ) -> BoxFuture<'_, Result<Value, StepError>> {
         let file = file.to_owned();
-        Box::pin(async move { self.env.run_child(&file, input).await })
+        Box::pin(async move { self.env.run_child(self.step, &file, input, item, self.nested).await })
     }
 }

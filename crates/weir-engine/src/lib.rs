@@ -1,22 +1,27 @@
-//! The engine of weir: runs a validated [`Plan`](weir_pipeline::Plan) with DESIGN.md's
-//! semantics — readiness and skip propagation, conditions, concurrency, retries with backoff,
-//! timeouts, error routing, cancellation — and reports what happens as typed [`Event`]s.
+//! The engine of weir: runs a validated pipeline [`Bundle`](weir_pipeline::Bundle) with
+//! DESIGN.md's semantics — readiness and skip propagation, conditions, concurrency, retries with
+//! backoff, timeouts, error routing, cancellation, `foreach` items and sub-pipeline runs — and
+//! reports what happens as typed [`Event`]s.
 //!
-//! It knows no SQL, no HTTP server and no config files. Time comes from an injected [`Clock`];
-//! step kinds from a [`Registry`]; sub-pipeline files from a [`PipelineLoader`]; what happens
-//! goes to an [`EventSink`]. Persistence and telemetry hang off those seams.
+//! It knows no SQL, no HTTP server, no config files, and reads no file: the plans a run needs
+//! come resolved in the bundle. Time comes from an injected [`Clock`]; step kinds from a
+//! [`Registry`]; what happens goes to an [`EventSink`]. Persistence and telemetry hang off those
+//! seams.
 
 mod cancel;
 pub mod clock;
 mod context;
+mod error;
 pub mod event;
 mod kind;
 mod report;
 mod run;
+mod scheduler;
 
 pub use cancel::Cancel;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use event::{Collector, Event, EventKind, EventSink, LogLevel, NullSink};
-pub use kind::{Registry, StepCx, StepError, StepKind};
-pub use report::{InputError, RunFailure, RunReport, StepReport};
-pub use run::{Engine, NoLoader, PipelineLoader, RunOptions};
+pub use error::{ErrorKind, StepError};
+pub use event::{Collector, Event, EventKind, EventSink, LogLevel, NullSink, Parent, StepAt};
+pub use kind::{Registry, StepCx, StepKind};
+pub use report::{InputError, NestedReport, RunFailure, RunReport, StepReport};
+pub use run::{Engine, RunOptions};

@@ -1,5 +1,6 @@
 //! What a run reports when it ends.
 
+use crate::error::{ErrorKind, StepError};
 use serde_json::Value;
 use std::fmt;
 use std::time::Duration;
@@ -24,6 +25,7 @@ pub struct RunReport {
 pub struct RunFailure {
     /// None when the run itself failed (its `output` expression) or was cancelled.
     pub step: Option<String>,
+    pub kind: ErrorKind,
     pub message: String,
     pub attempts: u32,
 }
@@ -43,10 +45,28 @@ impl fmt::Display for RunFailure {
 #[derive(Clone, Debug)]
 pub struct StepReport {
     pub id: String,
+    pub kind: String,
     pub status: Status,
     pub attempts: u32,
     pub duration: Option<Duration>,
-    pub error: Option<String>,
+    pub error: Option<StepError>,
+    /// The work it ran, from its last attempt: each `foreach` item (by index), or the run of a
+    /// `pipeline` step.
+    pub nested: Vec<NestedReport>,
+}
+
+/// One `foreach` item, or one sub-pipeline run, of a step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NestedReport {
+    /// The item's index; none for a `pipeline` step's run.
+    pub item: Option<usize>,
+    /// The id of the sub-pipeline run, when it ran one.
+    pub run_id: Option<String>,
+    pub status: Status,
+    /// Attempts of the item's step (a sub-pipeline run counts as one).
+    pub attempts: u32,
+    pub duration: Duration,
+    pub error: Option<StepError>,
 }
 
 /// The run input does not match the pipeline's `input` schema; the run did not start.

@@ -64,6 +64,7 @@ codes! {
     MissingFile = "E0121", Error, "a referenced pipeline file cannot be read";
     ImportCycle = "E0122", Error, "pipeline files call each other in a cycle";
     UnusedOutput = "W0201", Warning, "a step without side effects whose output nothing reads";
+    UnprovenRead = "W0202", Warning, "an expression reads step results in a way that cannot be checked (the step then sees every step that finished before it)";
 }
 
 /// The diagnostics reference page (`docs/diagnostics.md`), generated from the catalogue.

@@ -11,6 +11,8 @@
 //! pipeline as written: [`diff`] compares two by meaning, [`format::format`] writes the node tree
 //! back as canonical text for `weir fmt`, [`graph`] draws charts and pictures, [`docs`] writes pages.
 
+mod ancestry;
+mod bundle;
 pub mod code;
 mod decode;
 pub mod diag;
@@ -30,11 +32,12 @@ pub mod suggest;
 pub mod template;
 mod validate;
 
+pub use bundle::{Bundle, BundleError, PlanId};
 pub use code::Code;
 pub use diag::{Diagnostic, Severity};
 pub use duration::Duration;
 pub use kind::{Catalog, Effects, KindSpec};
 pub use model::{Pipeline, Status};
-pub use plan::{Plan, PlanStep, Route};
+pub use plan::{Plan, PlanStep, Route, StepReads};
 pub use source::{Source, Span};
 pub use validate::{Loaded, load, valid_name};

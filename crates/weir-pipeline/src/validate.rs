@@ -5,11 +5,12 @@
 use crate::code::Code;
 use crate::decode::{self, NESTED_STEP_KEYS};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::expr::{self, ExprError, ProgramId, ProgramsBuilder};
+use crate::ancestry::{self, Graph};
+use crate::expr::{self, ExprError, ProgramId, ProgramsBuilder, StepRef, Unproven};
 use crate::kind::{Catalog, Effects, KindSpec};
 use crate::model::{OnError, Pipeline, Status, Step};
 use crate::node::{Node, NodeValue, Seg};
-use crate::plan::{Import, InputSchema, Plan, PlanStep, Route};
+use crate::plan::{Import, InputSchema, Plan, PlanStep, Route, StepReads};
 use crate::source::{Source, Span};
 use crate::suggest::did_you_mean;
 use crate::template::{self, Part, Piece, Template};
@@ -44,8 +45,9 @@ pub fn load(source: Source, catalog: &dyn Catalog) -> Loaded {
         programs: ProgramsBuilder::default(),
         origins: Vec::new(),
         index: HashMap::new(),
-        parents: Vec::new(),
+        links: Links::default(),
         read: Vec::new(),
+        step_reads: Vec::new(),
         dynamic_reads: false,
         schemas: HashMap::new(),
         imports: Vec::new(),
@@ -78,11 +80,12 @@ struct Validator<'a> {
     origins: Vec<Origin>,
     /// Step id -> index of its first definition.
     index: HashMap<&'a str, usize>,
-    /// For each step, the steps that finish before it may start: its needs, and for a handler the
-    /// steps that name it.
-    parents: Vec<Vec<usize>>,
+    /// Needs and handlers by index, for the `.steps.X` checks.
+    links: Links,
     /// Steps whose output some expression reads.
     read: Vec<bool>,
+    /// What each step's expressions read.
+    step_reads: Vec<StepReads>,
     /// Whether some expression reads `.steps` in a way the analysis cannot follow.
     dynamic_reads: bool,
     /// Compiled `with` schemas by kind name.
@@ -99,6 +102,27 @@ enum Scope {
     Output,
 }
 
+/// Needs and handlers of every step, before the plan's steps exist.
+#[derive(Default)]
+struct Links {
+    needs: Vec<Vec<usize>>,
+    handled: Vec<Vec<usize>>,
+}
+
+impl Graph for Links {
+    fn needs(&self, step: usize) -> &[usize] {
+        &self.needs[step]
+    }
+
+    fn handled(&self, step: usize) -> &[usize] {
+        &self.handled[step]
+    }
+
+    fn len(&self) -> usize {
+        self.needs.len()
+    }
+}
+
 impl<'a> Validator<'a> {
     fn step_node(&self, i: usize) -> &'a Node {
         self.root.at(&[Seg::Key("steps"), Seg::Index(i)])
@@ -112,17 +136,17 @@ impl<'a> Validator<'a> {
         let routes = self.resolve_handlers(&needs);
         let mut steps: Vec<PlanStep> = Vec::with_capacity(self.pipeline.steps.len());
         self.read = vec![false; self.pipeline.steps.len()];
+        self.step_reads = vec![StepReads::Only(Vec::new()); self.pipeline.steps.len()];
         for (i, step) in self.pipeline.steps.iter().enumerate() {
             let node = self.step_node(i);
             let planned = self.plan_step(step, node, Scope::Step(i), acyclic);
             steps.push(PlanStep { needs: needs[i].clone(), on_error: routes[i], ..planned });
         }
-        for i in 0..steps.len() {
+        for (i, reads) in std::mem::take(&mut self.step_reads).into_iter().enumerate() {
+            steps[i].reads = reads;
+            steps[i].handled = std::mem::take(&mut self.links.handled[i]);
             for n in steps[i].needs.clone() {
                 steps[n].dependents.push(i);
-            }
-            if let Route::Handler(h) = steps[i].on_error {
-                steps[h].handler = true;
             }
         }
         let output = self.pipeline.output.as_deref().and_then(|code| {
@@ -247,7 +271,7 @@ impl<'a> Validator<'a> {
             }
             all.push(needs);
         }
-        self.parents = all.clone();
+        self.links = Links { needs: all.clone(), handled: vec![Vec::new(); all.len()] };
         all
     }
 
@@ -321,7 +345,7 @@ impl<'a> Validator<'a> {
                             Route::Fail
                         }
                         Some(hi) => {
-                            self.parents[hi].push(i);
+                            self.links.handled[hi].push(i);
                             Route::Handler(hi)
                         }
                     }
@@ -351,7 +375,8 @@ impl<'a> Validator<'a> {
             timeout: step.timeout,
             retry: step.retry.clone(),
             on_error: Route::Fail,
-            handler: false,
+            handled: Vec::new(),
+            reads: StepReads::Only(Vec::new()),
         };
         if let Some(with_node) = node.get("with") {
             if let Some(kind) = kind {
@@ -542,8 +567,8 @@ impl<'a> Validator<'a> {
         acyclic: bool,
     ) -> Option<ProgramId> {
         let origin = self.origin(node, base);
-        let refs = match expr::analyze(code) {
-            Ok(refs) => refs,
+        let reads = match expr::analyze(code) {
+            Ok(reads) => reads,
             Err(ExprError { message, offset, len }) => {
                 self.d.push(
                     Diagnostic::new(Code::ExprSyntax, origin.span(offset, len), format!("jq: {message}"))
@@ -552,68 +577,81 @@ impl<'a> Validator<'a> {
                 return None;
             }
         };
-        if code.matches(".steps").count() > refs.len() || code.contains("$__loc__") {
+        if !reads.unproven.is_empty() {
             self.dynamic_reads = true;
-        }
-        for r in &refs {
-            let span = origin.span(r.offset, r.len);
-            let Some(&target) = self.index.get(r.name.as_str()) else {
-                let ids = self.pipeline.steps.iter().map(|s| s.id.as_str());
-                let mut diag = Diagnostic::new(
-                    Code::UnknownStepRef,
-                    span,
-                    format!("`.steps.{}` names a step that does not exist", r.name),
-                );
-                if let Some(hint) = did_you_mean(&r.name, ids) {
-                    diag = diag.with_hint(hint);
-                }
-                self.d.push(diag);
-                continue;
-            };
-            self.read[target] = true;
-            if let Scope::Step(from) = scope
-                && acyclic
-                && !self.is_ancestor(target, from)
-            {
-                let from_id = &self.pipeline.steps[from].id;
-                let hint = if target == from {
-                    "a step cannot read its own output".to_owned()
-                } else {
-                    format!(
-                        "add \"{}\" to the `needs` of \"{from_id}\" (directly or through another step)",
-                        r.name
-                    )
-                };
-                self.d.push(
-                    Diagnostic::new(
-                        Code::NotAncestor,
-                        span,
-                        format!("step \"{from_id}\" reads `.steps.{}`, which is not guaranteed to have finished before it", r.name),
-                    )
-                    .with_hint(hint),
-                );
+            if let Scope::Step(from) = scope {
+                self.unproven_reads(from, &reads.unproven, &origin);
             }
+        }
+        for r in &reads.steps {
+            self.step_ref(r, &origin, scope, acyclic);
         }
         self.origins.push(origin);
         Some(self.programs.add(code))
     }
 
-    /// Whether `target` finishes before `from` starts in every run.
-    fn is_ancestor(&self, target: usize, from: usize) -> bool {
-        let mut seen = vec![false; self.parents.len()];
-        let mut todo = vec![from];
-        while let Some(i) = todo.pop() {
-            for &p in &self.parents[i] {
-                if p == target {
-                    return true;
-                }
-                if !seen[p] {
-                    seen[p] = true;
-                    todo.push(p);
-                }
+    /// Checks one `.steps.X` read and records it for the step's context.
+    fn step_ref(&mut self, r: &StepRef, origin: &Origin, scope: Scope, acyclic: bool) {
+        let span = origin.span(r.offset, r.len);
+        let Some(&target) = self.index.get(r.name.as_str()) else {
+            let ids = self.pipeline.steps.iter().map(|s| s.id.as_str());
+            let mut diag = Diagnostic::new(
+                Code::UnknownStepRef,
+                span,
+                format!("`.steps.{}` names a step that does not exist", r.name),
+            );
+            if let Some(hint) = did_you_mean(&r.name, ids) {
+                diag = diag.with_hint(hint);
             }
+            self.d.push(diag);
+            return;
+        };
+        self.read[target] = true;
+        let Scope::Step(from) = scope else { return };
+        if let StepReads::Only(targets) = &mut self.step_reads[from]
+            && !targets.contains(&target)
+        {
+            targets.push(target);
         }
-        false
+        if !acyclic || (target != from && ancestry::sees(&self.links, from, target)) {
+            return;
+        }
+        let from_id = &self.pipeline.steps[from].id;
+        let hint = if target == from {
+            "a step cannot read its own output".to_owned()
+        } else if !self.links.handled[from].is_empty() {
+            format!(
+                "a handler sees only what every step that names it in `on_error` sees; \"{}\" is not among them",
+                r.name
+            )
+        } else {
+            format!("add \"{}\" to the `needs` of \"{from_id}\" (directly or through another step)", r.name)
+        };
+        self.d.push(
+            Diagnostic::new(
+                Code::NotAncestor,
+                span,
+                format!("step \"{from_id}\" reads `.steps.{}`, which is not guaranteed to have finished before it", r.name),
+            )
+            .with_hint(hint),
+        );
+    }
+
+    /// Reports reads of step results that cannot be proven; the step then sees every step that
+    /// has finished before it.
+    fn unproven_reads(&mut self, from: usize, unproven: &[Unproven], origin: &Origin) {
+        self.step_reads[from] = StepReads::Visible;
+        let id = &self.pipeline.steps[from].id;
+        for u in unproven {
+            self.d.push(
+                Diagnostic::new(
+                    Code::UnprovenRead,
+                    origin.span(u.offset, u.len),
+                    format!("step \"{id}\" reads step results in a way that cannot be checked: {}", u.what),
+                )
+                .with_hint("the step sees the results of every step that finished before it; to make its reads checkable, name them as `.steps.<id>`"),
+            );
+        }
     }
 
     fn check_input_schema(&mut self) -> Option<InputSchema> {
@@ -682,9 +720,9 @@ impl<'a> Validator<'a> {
         if self.dynamic_reads {
             return;
         }
-        let sinks = steps.iter().filter(|s| s.dependents.is_empty() && !s.handler).count();
+        let sinks = steps.iter().filter(|s| s.dependents.is_empty() && !s.is_handler()).count();
         for (i, step) in steps.iter().enumerate() {
-            let default_output = !explicit_output && step.dependents.is_empty() && !step.handler && sinks > 0;
+            let default_output = !explicit_output && step.dependents.is_empty() && !step.is_handler() && sinks > 0;
             if step.effects == Effects::None && !self.read[i] && step.dependents.is_empty() && !default_output
             {
                 let span = self.step_node(i).get("id").map_or(self.step_node(i).span, |n| n.span);
@@ -770,7 +808,7 @@ fn resolve_ref<'v>(root: &'v Value, at: &'v Value) -> &'v Value {
 }
 
 /// Tarjan's strongly connected components, iteratively (pipelines may have 10,000 steps).
-fn strongly_connected(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
+pub(crate) fn strongly_connected(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
     let n = edges.len();
     let (mut index, mut low, mut on_stack) = (vec![usize::MAX; n], vec![0; n], vec![false; n]);
     let (mut stack, mut components, mut next) = (Vec::new(), Vec::new(), 0);

@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use weir_engine::{Engine, NoLoader, NullSink, RunOptions, SystemClock};
-use weir_pipeline::{Plan, Source};
+use weir_engine::{Engine, NullSink, RunOptions, SystemClock};
+use weir_pipeline::{Bundle, Source};
 
-fn plan(text: &str) -> Arc<Plan> {
+fn plan(text: &str) -> Bundle {
     let loaded = weir_pipeline::load(Source::new("bench.yaml", text), &weir_steps::builtin());
-    Arc::new(loaded.plan.expect("valid benchmark pipeline"))
+    Bundle::single(loaded.plan.expect("valid benchmark pipeline")).expect("runs no other file")
 }
 
 fn chain(n: usize, step: impl Fn(usize) -> String) -> String {
@@ -26,10 +26,9 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 }
 
 /// Runs `plan` `runs` times on a current-thread runtime; returns the median run time.
-fn time_runs(plan: &Arc<Plan>, runs: usize) -> Duration {
+fn time_runs(plan: &Bundle, runs: usize) -> Duration {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let engine =
-        Engine::new(Arc::new(weir_steps::builtin()), Arc::new(SystemClock::default()), Arc::new(NoLoader));
+    let engine = Engine::new(Arc::new(weir_steps::builtin()), Arc::new(SystemClock::default()));
     let opts = RunOptions::default();
     let samples = (0..runs)
         .map(|_| {

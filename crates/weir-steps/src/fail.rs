@@ -4,7 +4,7 @@ use futures_util::future::BoxFuture;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
-use weir_engine::{StepCx, StepError, StepKind};
+use weir_engine::{ErrorKind, StepCx, StepError, StepKind};
 use weir_pipeline::{Effects, KindSpec};
 
 /// Fails with `message`. With `times: N`, only the first N attempts fail and later ones return
@@ -50,7 +50,7 @@ impl StepKind for Fail {
             let config: FailConfig = cx.config()?;
             match config.times {
                 Some(n) if cx.attempt() > n => Ok(config.output),
-                _ => Err(StepError::new(config.message)),
+                _ => Err(StepError::new(ErrorKind::Step, config.message)),
             }
         })
     }

@@ -5,7 +5,7 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
-use weir_engine::{StepCx, StepError, StepKind};
+use weir_engine::{ErrorKind, StepCx, StepError, StepKind};
 use weir_pipeline::{Effects, KindSpec};
 
 /// Runs `step` (or the pipeline file `pipeline`) once per item of `items`; outputs the results
@@ -73,24 +73,26 @@ impl StepKind for Foreach {
             let items = match cx.eval("items")? {
                 Value::Array(items) => items,
                 other => {
-                    return Err(StepError::fatal(format!(
-                        "`items` must give a list, it gave {}",
-                        type_name(&other)
-                    )));
+                    let message = format!("`items` must give a list, it gave {}", type_name(&other));
+                    return Err(StepError::fatal(ErrorKind::Expression, message));
                 }
             };
             let cx = &cx;
             let pipeline = config.pipeline.as_deref();
             if pipeline.is_some() == config.step.is_some() {
-                return Err(StepError::fatal("give exactly one of `step` and `pipeline`"));
+                return Err(StepError::fatal(ErrorKind::Config, "give exactly one of `step` and `pipeline`"));
             }
             let results = stream::iter(items.into_iter().enumerate())
                 .map(|(index, item)| async move {
                     let result = match pipeline {
-                        Some(file) => cx.run_pipeline(file, item).await,
+                        Some(file) => cx.run_pipeline(file, item, Some(index)).await,
                         None => cx.run_nested(item, index).await,
                     };
-                    result.map_err(|e| StepError { message: format!("item {index}: {}", e.message), ..e })
+                    result.map_err(|e| StepError {
+                        kind: ErrorKind::Nested,
+                        message: format!("item {index}: {}", e.message),
+                        ..e
+                    })
                 })
                 .buffered(config.concurrency.max(1))
                 .try_collect::<Vec<Value>>()

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
-use weir_engine::{StepCx, StepError, StepKind};
+use weir_engine::{ErrorKind, StepCx, StepError, StepKind};
 use weir_pipeline::{Duration, Effects, KindSpec};
 
 /// Makes an HTTP request. Outputs `{status, headers, body}`, with JSON bodies parsed. A status
@@ -98,7 +98,7 @@ impl Http {
                     .map_err(|e| format!("cannot build the HTTP client: {e}"))
             })
             .as_ref()
-            .map_err(|e| StepError::fatal(e.clone()))
+            .map_err(|e| StepError::fatal(ErrorKind::Config, e.clone()))
     }
 }
 
@@ -111,7 +111,7 @@ impl StepKind for Http {
         Box::pin(async move {
             let config: HttpConfig = cx.config()?;
             let request = build(self.client()?, &config)?;
-            let response = request.send().await.map_err(|e| StepError::new(describe(&e)))?;
+            let response = request.send().await.map_err(|e| StepError::new(ErrorKind::Network, describe(&e)))?;
             read(response, &config.accept).await
         })
     }
@@ -119,24 +119,24 @@ impl StepKind for Http {
 
 fn build(client: &reqwest::Client, config: &HttpConfig) -> Result<reqwest::RequestBuilder, StepError> {
     let method = reqwest::Method::from_bytes(config.method.to_ascii_uppercase().as_bytes())
-        .map_err(|_| StepError::fatal(format!("invalid HTTP method \"{}\"", config.method)))?;
+        .map_err(|_| StepError::fatal(ErrorKind::Config, format!("invalid HTTP method \"{}\"", config.method)))?;
     let url = reqwest::Url::parse(&config.url)
-        .map_err(|e| StepError::fatal(format!("invalid url \"{}\": {e}", config.url)))?;
+        .map_err(|e| StepError::fatal(ErrorKind::Config, format!("invalid url \"{}\": {e}", config.url)))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(StepError::fatal(format!("url \"{}\" must start with http:// or https://", config.url)));
+        return Err(StepError::fatal(ErrorKind::Config, format!("url \"{}\" must start with http:// or https://", config.url)));
     }
     let mut headers = HeaderMap::new();
     for (name, value) in &config.headers {
         let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| StepError::fatal(format!("invalid header name \"{name}\"")))?;
+            .map_err(|_| StepError::fatal(ErrorKind::Config, format!("invalid header name \"{name}\"")))?;
         let value = HeaderValue::from_str(value)
-            .map_err(|_| StepError::fatal(format!("invalid value for header \"{name}\"")))?;
+            .map_err(|_| StepError::fatal(ErrorKind::Config, format!("invalid value for header \"{name}\"")))?;
         headers.insert(name, value);
     }
     let query: Vec<(&str, String)> = config.query.iter().map(|(k, v)| (k.as_str(), v.text())).collect();
     let mut request = client.request(method, url).headers(headers).query(&query);
     match (&config.json, &config.body) {
-        (Some(_), Some(_)) => return Err(StepError::fatal("give `json` or `body`, not both")),
+        (Some(_), Some(_)) => return Err(StepError::fatal(ErrorKind::Config, "give `json` or `body`, not both")),
         (Some(json), None) => request = request.json(json),
         (None, Some(body)) => request = request.body(body.clone()),
         (None, None) => {}
@@ -161,7 +161,7 @@ async fn read(response: reqwest::Response, accept: &[u16]) -> Result<Value, Step
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.contains("json"));
-    let text = response.text().await.map_err(|e| StepError::new(describe(&e)))?;
+    let text = response.text().await.map_err(|e| StepError::new(ErrorKind::Network, describe(&e)))?;
     let body = match is_json {
         true => serde_json::from_str(&text).unwrap_or(Value::String(text)),
         false => Value::String(text),
@@ -174,7 +174,7 @@ async fn read(response: reqwest::Response, accept: &[u16]) -> Result<Value, Step
         };
         let message = format!("HTTP {status}: {snippet}");
         let retryable = status.is_server_error() || code == 408 || code == 429;
-        return Err(StepError { message, retryable });
+        return Err(StepError { kind: ErrorKind::HttpStatus, message, retryable });
     }
     Ok(serde_json::json!({ "status": code, "headers": headers, "body": body }))
 }

@@ -39,7 +39,7 @@ impl StepKind for Pipeline {
         Box::pin(async move {
             let config: PipelineConfig = cx.config()?;
             let input = config.input.unwrap_or_else(|| Value::Object(Default::default()));
-            cx.run_pipeline(&config.file, input).await
+            cx.run_pipeline(&config.file, input, None).await
         })
     }
 }

@@ -1,19 +1,21 @@
 //! Reading pipeline files: validation of a file and of every file it runs, diagnostics on
-//! stderr, and the loader the engine uses for sub-pipelines.
+//! stderr, and the bundle of plans a run needs (the engine reads no file).
 
 use crate::settings;
 use anyhow::{Context, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use weir_engine::{PipelineLoader, Registry};
-use weir_pipeline::{Code, Diagnostic, Plan, Severity, Source};
+use std::sync::Arc;
+use weir_engine::Registry;
+use weir_pipeline::{Bundle, Code, Diagnostic, Plan, Severity, Source};
 
 /// Diagnostics of one file.
 pub struct Checked {
     pub source: Source,
     pub diagnostics: Vec<Diagnostic>,
     pub plan: Option<Arc<Plan>>,
+    /// The files its steps run, as written, with their index in the list `check_tree` returns.
+    pub links: Vec<(String, usize)>,
 }
 
 impl Checked {
@@ -34,7 +36,7 @@ pub fn check_file(path: &Path, registry: &Registry) -> Result<Checked> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let source = Source::new(path.display().to_string(), text);
     let loaded = weir_pipeline::load(source.clone(), registry);
-    Ok(Checked { source, diagnostics: loaded.diagnostics, plan: loaded.plan.map(Arc::new) })
+    Ok(Checked { source, diagnostics: loaded.diagnostics, plan: loaded.plan.map(Arc::new), links: Vec::new() })
 }
 
 /// Validates a file and, recursively, every pipeline file it runs. The root comes first.
@@ -70,12 +72,14 @@ pub fn check_tree(path: &Path, registry: &Registry) -> Result<Vec<Checked>> {
             );
             continue;
         }
-        if seen.contains_key(&key) {
+        if let Some(&known) = seen.get(&key) {
+            out[at].links.push((import.file, known));
             continue;
         }
         match check_file(&target, registry) {
             Ok(checked) => {
                 out.push(checked);
+                out[at].links.push((import.file, out.len() - 1));
                 seen.insert(key.clone(), out.len() - 1);
                 stack.push((out.len() - 1, 0));
                 chain.push(key);
@@ -126,14 +130,31 @@ pub fn report(checked: &[Checked], strict: bool) -> usize {
     errors
 }
 
-/// Loads a file for running: validation errors (in it or the files it runs) are printed and
-/// make it an error. Warnings are printed and let through.
-pub fn plan_for_run(path: &Path, registry: &Registry) -> Result<Option<Arc<Plan>>> {
+/// Loads a file and every file it runs for running: validation errors are printed and make it
+/// an error. Warnings are printed and let through.
+pub fn bundle_for_run(path: &Path, registry: &Registry) -> Result<Option<Bundle>> {
     let checked = check_tree(path, registry)?;
     if report(&checked, false) > 0 {
         return Ok(None);
     }
-    Ok(checked.into_iter().next().and_then(|c| c.plan))
+    bundle(checked).map(Some)
+}
+
+/// Loads a file for commands that show it: like [`bundle_for_run`], giving the file's plan.
+pub fn plan_for_run(path: &Path, registry: &Registry) -> Result<Option<Arc<Plan>>> {
+    Ok(bundle_for_run(path, registry)?.map(|b| b.root().clone()))
+}
+
+/// The plans of a checked tree of files, with their links; every file must be valid.
+fn bundle(checked: Vec<Checked>) -> Result<Bundle> {
+    let mut links = Vec::new();
+    let mut plans = Vec::with_capacity(checked.len());
+    for (i, c) in checked.into_iter().enumerate() {
+        let plan = c.plan.with_context(|| format!("{} is not a valid pipeline", c.source.name()))?;
+        links.extend(c.links.into_iter().map(|(file, to)| (i, file, to)));
+        plans.push(plan);
+    }
+    Ok(Bundle::new(plans, &links)?)
 }
 
 /// Expands directories into the pipeline files under them (`.yaml`, `.yml`, `.json`), sorted.
@@ -162,35 +183,4 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Loads sub-pipelines for the engine, once per file.
-pub struct FsLoader {
-    registry: Arc<Registry>,
-    /// Loaded plans by canonical path, so a `foreach` over a pipeline parses it once.
-    cache: Mutex<HashMap<PathBuf, Arc<Plan>>>,
-}
-
-impl FsLoader {
-    pub fn new(registry: Arc<Registry>) -> Self {
-        Self { registry, cache: Mutex::new(HashMap::new()) }
-    }
-}
-
-impl PipelineLoader for FsLoader {
-    fn load(&self, parent: &Plan, file: &str) -> Result<Arc<Plan>, String> {
-        let path = resolve(parent.source.name(), file);
-        let key = canonical(&path);
-        if let Some(plan) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            return Ok(plan.clone());
-        }
-        let checked = check_file(&path, &self.registry).map_err(|e| format!("{e:#}"))?;
-        let plan = checked.plan.clone().ok_or_else(|| {
-            let first = checked.diagnostics.iter().find(|d| d.is_error());
-            let why = first.map_or_else(String::new, |d| format!(": {} [{}]", d.message, d.code.as_str()));
-            format!("{} is not a valid pipeline{why}", path.display())
-        })?;
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(key, plan.clone());
-        Ok(plan)
-    }
 }

@@ -111,7 +111,7 @@ fn dry_run_mocks_external_steps_and_runs_pure_ones() {
     let mocked: Vec<Value> = events
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::StepMocked { step, config, .. } if step == "fetch" => Some(config.clone()),
+            EventKind::StepMocked { at, config } if at.step == "fetch" => Some(config.clone()),
             _ => None,
         })
         .collect();
@@ -139,10 +139,10 @@ fn every_step_gets_exactly_one_terminal_event() {
         let n = events
             .iter()
             .filter(|e| match &e.kind {
-                EventKind::StepSucceeded { step: s, .. }
-                | EventKind::StepFailed { step: s, .. }
-                | EventKind::StepSkipped { step: s, .. }
-                | EventKind::StepCancelled { step: s } => s == step,
+                EventKind::StepSucceeded { at, .. }
+                | EventKind::StepFailed { at, .. }
+                | EventKind::StepSkipped { at, .. }
+                | EventKind::StepCancelled { at } => at.step == step,
                 _ => false,
             })
             .count();

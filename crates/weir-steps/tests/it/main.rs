@@ -5,23 +5,28 @@ mod engine;
 mod http;
 
 use std::sync::Arc;
-use weir_engine::{Clock, Collector, Engine, NoLoader, RunOptions, RunReport};
-use weir_pipeline::{Plan, Source};
+use weir_engine::{Clock, Collector, Engine, RunOptions, RunReport};
+use weir_pipeline::{Bundle, Plan, Source};
 
 /// Validates a pipeline written inline; panics with the diagnostics if it is invalid.
-pub fn plan(yaml: &str) -> Arc<Plan> {
-    let loaded = weir_pipeline::load(Source::new("test.yaml", yaml), &weir_steps::builtin());
+pub fn validated(name: &str, yaml: &str) -> Arc<Plan> {
+    let loaded = weir_pipeline::load(Source::new(name, yaml), &weir_steps::builtin());
     let errors: Vec<String> =
         loaded.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.message.clone()).collect();
     Arc::new(loaded.plan.unwrap_or_else(|| panic!("invalid test pipeline: {errors:?}")))
 }
 
-pub fn engine(clock: Arc<dyn Clock>) -> Engine {
-    Engine::new(Arc::new(weir_steps::builtin()), clock, Arc::new(NoLoader))
+/// A pipeline written inline that runs no other file.
+pub fn plan(yaml: &str) -> Bundle {
+    Bundle::new(vec![validated("test.yaml", yaml)], &[]).expect("runs no other file")
 }
 
-/// Runs a plan on virtual time and returns the report and every event.
-pub fn run_virtual(plan: &Arc<Plan>, opts: RunOptions) -> (RunReport, Vec<weir_engine::Event>) {
+pub fn engine(clock: Arc<dyn Clock>) -> Engine {
+    Engine::new(Arc::new(weir_steps::builtin()), clock)
+}
+
+/// Runs a bundle on virtual time and returns the report and every event.
+pub fn run_virtual(plan: &Bundle, opts: RunOptions) -> (RunReport, Vec<weir_engine::Event>) {
     let clock = weir_engine::ManualClock::new();
     let engine = engine(clock.clone());
     let sink = Collector::default();

@@ -36,27 +36,27 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let registry = super::registry();
-    let Some(plan) = crate::load::plan_for_run(&args.file, &registry)? else {
+    let Some(bundle) = crate::load::bundle_for_run(&args.file, &registry)? else {
         return Ok(ExitCode::from(EXIT_INVALID));
     };
+    let plan = bundle.root();
     let input = args.input.value()?;
     let mocks = parse_mocks(&args.mocks)?;
     if let Some(unknown) = mocks.keys().find(|id| plan.step_index(id).is_none()) {
         anyhow::bail!("--mock names step \"{unknown}\", which is not in {}", args.file.display());
     }
     let clock = ManualClock::new();
-    let loader = Arc::new(crate::load::FsLoader::new(registry.clone()));
-    let engine = Engine::new(registry, clock.clone(), loader);
+    let engine = Engine::new(registry, clock.clone());
     let opts = RunOptions { dry_run: true, mocks, seed: Some(0), ..RunOptions::default() };
     let sink = Collector::default();
-    let report = match clock.block_on(engine.run(&plan, input, &opts, &sink)) {
+    let report = match clock.block_on(engine.run(&bundle, input, &opts, &sink)) {
         Ok(report) => report,
         Err(e) => {
             eprintln!("error: {e}");
             return Ok(ExitCode::from(EXIT_INVALID));
         }
     };
-    let walk = walk(&plan, &sink.events());
+    let walk = walk(plan, &sink.events());
     let result = json!({
         "status": report.status,
         "output": report.output,
@@ -87,20 +87,21 @@ fn parse_mocks(mocks: &[String]) -> Result<HashMap<String, Value>> {
 fn walk(plan: &weir_pipeline::Plan, events: &[weir_engine::Event]) -> Vec<Value> {
     let mut steps: Vec<Value> = Vec::new();
     let mut would_call: HashMap<&str, &Value> = HashMap::new();
-    for event in events {
-        let (id, entry) = match &event.kind {
-            EventKind::StepMocked { step, config, .. } => {
-                would_call.insert(step, config);
+    // The walk lists the pipeline's own steps; items and sub-pipeline runs are inside them.
+    let own = events.iter().filter(|e| e.parent.is_none() && e.kind.step().is_some_and(|at| at.item.is_none()));
+    for event in own {
+        let (at, entry) = match &event.kind {
+            EventKind::StepMocked { at, config } => {
+                would_call.insert(&at.step, config);
                 continue;
             }
-            EventKind::StepSucceeded { step, output, .. } => {
-                (step, json!({"status": "succeeded", "output": output}))
-            }
-            EventKind::StepFailed { step, error, .. } => (step, json!({"status": "failed", "error": error})),
-            EventKind::StepSkipped { step, reason } => (step, json!({"status": "skipped", "reason": reason})),
-            EventKind::StepCancelled { step } => (step, json!({"status": "cancelled"})),
+            EventKind::StepSucceeded { at, output, .. } => (at, json!({"status": "succeeded", "output": output})),
+            EventKind::StepFailed { at, error, .. } => (at, json!({"status": "failed", "error": error})),
+            EventKind::StepSkipped { at, reason } => (at, json!({"status": "skipped", "reason": reason})),
+            EventKind::StepCancelled { at } => (at, json!({"status": "cancelled"})),
             _ => continue,
         };
+        let id = &at.step;
         let Some(i) = plan.step_index(id) else { continue };
         let mut entry = entry;
         entry["id"] = json!(id);

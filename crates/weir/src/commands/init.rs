@@ -160,20 +160,20 @@ fn print_next(path: &Path, template: Template) {
 mod tests {
     use super::*;
     use clap::ValueEnum;
-    use std::sync::Arc;
 
     /// Renders `template` as `name`, validates it with every built-in kind and runs its test cases.
     fn check(template: Template, name: &str) {
         let text = render(template, name);
         let loaded = weir_pipeline::load(Source::new(format!("{name}.yaml"), text), &weir_steps::builtin());
         assert!(loaded.diagnostics.is_empty(), "{template:?}: {:#?}", loaded.diagnostics);
-        let plan = Arc::new(loaded.plan.expect("a plan without diagnostics"));
+        let bundle = weir_pipeline::Bundle::single(loaded.plan.expect("a plan without diagnostics")).unwrap();
+        let plan = bundle.root();
         assert_eq!(plan.name(), name);
         assert!(!plan.pipeline.tests.is_empty(), "{template:?} has test cases");
         let engine = crate::commands::engine(crate::commands::registry());
         let runtime = crate::commands::runtime().unwrap();
         for case in &plan.pipeline.tests {
-            let problems = runtime.block_on(crate::commands::test::run_case(&engine, &plan, case));
+            let problems = runtime.block_on(crate::commands::test::run_case(&engine, &bundle, case));
             assert!(problems.is_empty(), "{template:?} › {}: {problems:#?}", case.name);
         }
     }

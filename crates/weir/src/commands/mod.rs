@@ -54,10 +54,9 @@ pub fn registry() -> Arc<Registry> {
     Arc::new(weir_steps::builtin())
 }
 
-/// An engine on the real clock, loading sub-pipelines from files.
+/// An engine on the real clock.
 pub fn engine(registry: Arc<Registry>) -> Engine {
-    let loader = Arc::new(crate::load::FsLoader::new(registry.clone()));
-    Engine::new(registry, Arc::new(SystemClock::default()), loader)
+    Engine::new(registry, Arc::new(SystemClock::default()))
 }
 
 /// A single-threaded runtime: one run is one future, and starting it costs little.

@@ -38,14 +38,14 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let registry = super::registry();
-    let Some(plan) = crate::load::plan_for_run(&args.file, &registry)? else {
+    let Some(bundle) = crate::load::bundle_for_run(&args.file, &registry)? else {
         return Ok(ExitCode::from(EXIT_INVALID));
     };
     let input = args.input.value()?;
     let sink = if args.events {
         Progress::Json
     } else if settings::stderr_is_tty() {
-        Progress::live(plan.steps.len(), settings::stderr_color())
+        Progress::live(bundle.root().steps.len(), settings::stderr_color())
     } else {
         Progress::Quiet
     };
@@ -55,7 +55,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let report = runtime.block_on(async {
         let cancel = opts.cancel.clone();
         tokio::spawn(cancel_on_ctrl_c(cancel));
-        engine.run(&plan, input, &opts, &sink).await
+        engine.run(&bundle, input, &opts, &sink).await
     });
     let report = match report {
         Ok(report) => report,

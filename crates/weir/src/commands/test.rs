@@ -6,9 +6,8 @@ use anyhow::Result;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use weir_engine::{Engine, NullSink, RunOptions};
-use weir_pipeline::Plan;
+use weir_pipeline::Bundle;
 use weir_pipeline::model::TestCase;
 
 /// Run the test cases in pipelines' `tests:` blocks
@@ -40,15 +39,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut outcomes = Vec::new();
     let mut invalid = false;
     for file in load::expand(&args.files)? {
-        let Some(plan) = load::plan_for_run(&file, &registry)? else {
+        let Some(bundle) = load::bundle_for_run(&file, &registry)? else {
             invalid = true;
             continue;
         };
+        let plan = bundle.root();
         if plan.pipeline.tests.is_empty() && !args.json {
             outln!("- {} has no test cases", file.display());
         }
         for case in &plan.pipeline.tests {
-            let problems = runtime.block_on(run_case(&engine, &plan, case));
+            let problems = runtime.block_on(run_case(&engine, &bundle, case));
             let outcome = Outcome { file: file.display().to_string(), name: case.name.clone(), problems };
             if !args.json {
                 print_outcome(&outcome);
@@ -96,14 +96,14 @@ fn print_outcome(o: &Outcome) {
 }
 
 /// Runs one case and lists what did not match.
-pub(crate) async fn run_case(engine: &Engine, plan: &Arc<Plan>, case: &TestCase) -> Vec<String> {
+pub(crate) async fn run_case(engine: &Engine, bundle: &Bundle, case: &TestCase) -> Vec<String> {
     let opts = RunOptions {
         mocks: case.mock.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         seed: Some(0),
         ..RunOptions::default()
     };
     let input = if case.input.is_null() { json!({}) } else { case.input.clone() };
-    let report = match engine.run(plan, input, &opts, &NullSink).await {
+    let report = match engine.run(bundle, input, &opts, &NullSink).await {
         Ok(r) => r,
         Err(e) => return vec![e.to_string()],
     };

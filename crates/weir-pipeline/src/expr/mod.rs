@@ -6,14 +6,17 @@
 //! compiled together, once: each becomes a definition `__weir_N`, and the main filter dispatches on
 //! the global variable `$__weir` with a balanced tree of comparisons (log2 N of them per call).
 
-use jaq_core::load::lex::{Lexer, StrPart};
-use jaq_core::load::parse::{BinaryOp, Parser, Term};
+use jaq_core::load::lex::Lexer;
+use jaq_core::load::parse::Parser;
 use jaq_core::load::{self, Arena, File, Loader};
-use jaq_core::path::Part;
 use jaq_core::{Ctx, Vars, data};
 use jaq_json::{Num, Val};
 use serde_json::{Map, Number, Value};
 use std::fmt::Write as _;
+
+mod reads;
+
+pub use reads::{Reads, StepRef, Unproven};
 
 type Filter = jaq_core::Filter<data::JustLut<Val>>;
 
@@ -27,17 +30,8 @@ pub struct ExprError {
     pub len: usize,
 }
 
-/// A static read of `.steps.<name>` found in an expression.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StepRef {
-    pub name: String,
-    /// Byte range of the name inside the expression's text.
-    pub offset: usize,
-    pub len: usize,
-}
-
-/// Parses a jq program and returns the steps it reads through `.steps.<name>`.
-pub fn analyze(code: &str) -> Result<Vec<StepRef>, ExprError> {
+/// Parses a jq program whose input is the run context and returns the steps it reads.
+pub fn analyze(code: &str) -> Result<Reads, ExprError> {
     let tokens = Lexer::new(code).lex().map_err(|errs| {
         let (expect, rest) = &errs[0];
         let found = load::span(code, rest);
@@ -59,9 +53,7 @@ pub fn analyze(code: &str) -> Result<Vec<StepRef>, ExprError> {
             len: span.len(),
         }
     })?;
-    let mut refs = Vec::new();
-    collect_refs(code, &term, true, &mut refs);
-    Ok(refs)
+    Ok(reads::reads(code, &term))
 }
 
 fn lex_expectation(e: &load::lex::Expect<&str>) -> &'static str {
@@ -76,74 +68,6 @@ fn lex_expectation(e: &load::lex::Expect<&str>) -> &'static str {
         Expect::Escape => "a string escape sequence",
         Expect::Unicode => "a 4-digit hexadecimal code point",
         _ => "a valid token",
-    }
-}
-
-/// Collects `.steps.X` reads in parts of a term whose input is the run context (`root`).
-/// Reads under a pipe, a call argument or a definition see another input and are not collected:
-/// the analysis may miss reads, but never reports one that is not there.
-fn collect_refs<'s>(code: &'s str, term: &Term<&'s str>, root: bool, out: &mut Vec<StepRef>) {
-    match term {
-        Term::Path(base, path) => {
-            if root
-                && matches!(**base, Term::Id)
-                && let [(Part::Index(first), _), (Part::Index(second), _), ..] = &path.0[..]
-                && literal(first) == Some("steps")
-                && let Some(name) = literal(second)
-            {
-                let span = load::span(code, name);
-                out.push(StepRef { name: name.to_owned(), offset: span.start, len: span.len() });
-            }
-            collect_refs(code, base, root, out);
-            for (part, _) in &path.0 {
-                match part {
-                    Part::Index(i) => collect_refs(code, i, root, out),
-                    Part::Range(from, to) => {
-                        from.iter().chain(to).for_each(|t| collect_refs(code, t, root, out));
-                    }
-                }
-            }
-        }
-        Term::BinOp(l, op, r) => {
-            collect_refs(code, l, root, out);
-            let same_input = match op {
-                BinaryOp::Pipe(binding) => binding.is_some(),
-                _ => true,
-            };
-            collect_refs(code, r, root && same_input, out);
-        }
-        Term::Str(_, parts) => parts.iter().for_each(|p| {
-            if let StrPart::Term(t) = p {
-                collect_refs(code, t, root, out);
-            }
-        }),
-        Term::Arr(Some(t)) | Term::Neg(t) => collect_refs(code, t, root, out),
-        Term::Obj(entries) => entries.iter().for_each(|(k, v)| {
-            collect_refs(code, k, root, out);
-            v.iter().for_each(|v| collect_refs(code, v, root, out));
-        }),
-        Term::IfThenElse(branches, otherwise) => {
-            for (cond, then) in branches {
-                collect_refs(code, cond, root, out);
-                collect_refs(code, then, root, out);
-            }
-            otherwise.iter().for_each(|t| collect_refs(code, t, root, out));
-        }
-        Term::TryCatch(body, catch) => {
-            collect_refs(code, body, root, out);
-            catch.iter().for_each(|t| collect_refs(code, t, false, out));
-        }
-        _ => {}
-    }
-}
-
-fn literal<'s>(term: &Term<&'s str>) -> Option<&'s str> {
-    match term {
-        Term::Str(None, parts) => match &parts[..] {
-            [StrPart::Str(s)] => Some(s),
-            _ => None,
-        },
-        _ => None,
     }
 }
 
@@ -387,16 +311,6 @@ mod tests {
     fn comments_in_user_code_do_not_break_compilation() {
         let p = compile(&[".a # the a field", "[.b] # trailing"]);
         assert_eq!(to_json(&p.eval_one(ProgramId(1), to_val(&json!({"b": 2}))).unwrap()), json!([2]));
-    }
-
-    #[test]
-    fn finds_step_reads_at_the_root_only() {
-        let refs = analyze(".steps.fetch.output.body.total / 100 + (.steps[\"b\"].output | length)").unwrap();
-        let names: Vec<_> = refs.iter().map(|r| r.name.as_str()).collect();
-        assert_eq!(names, ["fetch", "b"]);
-        assert_eq!(&".steps.fetch.output"[refs[0].offset..refs[0].offset + refs[0].len], "fetch");
-        assert!(analyze(".items | map(.steps.x)").unwrap().is_empty());
-        assert_eq!(analyze("if .steps.a.output then .steps.b else null end").unwrap().len(), 2);
     }
 
     #[test]

@@ -1,0 +1,176 @@
+//! `weir run --events`: one object per line, one per thing that happened.
+
+use crate::ms;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use weir_engine::LogLevel;
+use weir_pipeline::Status;
+
+/// One event of a run or of one of its sub-pipeline runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Position in the stream of the run and its sub-pipeline runs, from 0.
+    pub seq: u64,
+    /// Milliseconds since the Unix epoch.
+    pub at: u64,
+    pub run_id: String,
+    /// For a sub-pipeline run: the run and step (and `foreach` item) that started it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<Parent>,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Parent {
+    pub run_id: String,
+    pub step: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<usize>,
+}
+
+/// The step an event is about; `item` is the index of a `foreach` item run by the step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepAt {
+    pub step: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// What replaying the run needs: the pipeline's version (`sha256:…` of its text), the input
+    /// and the retry-jitter seed.
+    RunStarted { pipeline: String, digest: String, input: Value, seed: u64 },
+    StepStarted {
+        #[serde(flatten)]
+        at: StepAt,
+        attempt: u32,
+    },
+    StepRetrying {
+        #[serde(flatten)]
+        at: StepAt,
+        attempt: u32,
+        error: String,
+        error_kind: String,
+        delay_ms: f64,
+    },
+    StepMocked {
+        #[serde(flatten)]
+        at: StepAt,
+        config: Value,
+    },
+    StepSucceeded {
+        #[serde(flatten)]
+        at: StepAt,
+        attempts: u32,
+        output: Value,
+        duration_ms: f64,
+    },
+    StepFailed {
+        #[serde(flatten)]
+        at: StepAt,
+        attempts: u32,
+        error: String,
+        error_kind: String,
+        /// `fail`, `continue` or the id of the handler step.
+        on_error: String,
+        duration_ms: f64,
+    },
+    StepSkipped {
+        #[serde(flatten)]
+        at: StepAt,
+        reason: String,
+    },
+    StepCancelled {
+        #[serde(flatten)]
+        at: StepAt,
+    },
+    StepLog {
+        #[serde(flatten)]
+        at: StepAt,
+        level: LogLevel,
+        message: String,
+    },
+    RunFinished {
+        status: Status,
+        output: Value,
+        error: Option<String>,
+        error_kind: Option<String>,
+        duration_ms: f64,
+    },
+}
+
+impl From<&weir_engine::Event> for Event {
+    fn from(e: &weir_engine::Event) -> Self {
+        let at = e.at.duration_since(std::time::SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        Event {
+            seq: e.seq,
+            at,
+            run_id: e.run_id.to_string(),
+            parent: e.parent.as_deref().map(|p| Parent {
+                run_id: p.run_id.to_string(),
+                step: p.step.clone(),
+                item: p.item,
+            }),
+            kind: EventKind::from(&e.kind),
+        }
+    }
+}
+
+impl From<&weir_engine::StepAt> for StepAt {
+    fn from(a: &weir_engine::StepAt) -> Self {
+        StepAt { step: a.step.clone(), kind: a.kind.clone(), item: a.item }
+    }
+}
+
+impl From<&weir_engine::EventKind> for EventKind {
+    fn from(k: &weir_engine::EventKind) -> Self {
+        use weir_engine::EventKind as E;
+        match k {
+            E::RunStarted { pipeline, digest, input, seed } => EventKind::RunStarted {
+                pipeline: pipeline.clone(),
+                digest: digest.clone(),
+                input: input.clone(),
+                seed: *seed,
+            },
+            E::StepStarted { at, attempt } => EventKind::StepStarted { at: at.into(), attempt: *attempt },
+            E::StepRetrying { at, attempt, error, error_kind, delay } => EventKind::StepRetrying {
+                at: at.into(),
+                attempt: *attempt,
+                error: error.clone(),
+                error_kind: error_kind.as_str().to_owned(),
+                delay_ms: ms(*delay),
+            },
+            E::StepMocked { at, config } => EventKind::StepMocked { at: at.into(), config: config.clone() },
+            E::StepSucceeded { at, attempts, output, duration } => EventKind::StepSucceeded {
+                at: at.into(),
+                attempts: *attempts,
+                output: output.clone(),
+                duration_ms: ms(*duration),
+            },
+            E::StepFailed { at, attempts, error, error_kind, on_error, duration } => EventKind::StepFailed {
+                at: at.into(),
+                attempts: *attempts,
+                error: error.clone(),
+                error_kind: error_kind.as_str().to_owned(),
+                on_error: on_error.clone(),
+                duration_ms: ms(*duration),
+            },
+            E::StepSkipped { at, reason } => EventKind::StepSkipped { at: at.into(), reason: reason.clone() },
+            E::StepCancelled { at } => EventKind::StepCancelled { at: at.into() },
+            E::StepLog { at, level, message } => {
+                EventKind::StepLog { at: at.into(), level: *level, message: message.clone() }
+            }
+            E::RunFinished { status, output, error, error_kind, duration } => EventKind::RunFinished {
+                status: *status,
+                output: output.clone(),
+                error: error.clone(),
+                error_kind: error_kind.map(|k| k.as_str().to_owned()),
+                duration_ms: ms(*duration),
+            },
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! weir's wire types: the JSON documents that `weir run --json`, `--events`, `validate --json`,
+//! `test --json` and `dry-run --json` print, and that the server will send. They are plain data
+//! (serde, both ways), converted explicitly from the domain types of the engine and the pipeline
+//! crate, which do not serialize themselves: a change to the wire is a change to this crate.
+//!
+//! Conventions: durations are `*_ms` numbers of milliseconds (microsecond precision); times are
+//! milliseconds since the Unix epoch; statuses are the lowercase words of `weir_pipeline::Status`;
+//! error kinds are the labels of `weir_engine::ErrorKind`.
+
+mod dry_run;
+mod event;
+mod run;
+mod test;
+mod validate;
+
+pub use dry_run::{DryRunReport, DryRunStep};
+pub use event::{Event, EventKind, Parent, StepAt};
+pub use run::{NestedSummary, RunError, RunSummary, StepError, StepSummary};
+pub use test::{CaseReport, TestReport};
+pub use validate::{DiagnosticDoc, FileReport, ValidateReport};
+
+/// A duration as milliseconds, rounded to the microsecond.
+pub(crate) fn ms(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}

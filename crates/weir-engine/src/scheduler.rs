@@ -1,0 +1,403 @@
+//! The scheduler of one run: readiness, skips, conditions, concurrency, error routing, output.
+//!
+//! One run is one future. The scheduler polls the running steps' futures itself (no task per
+//! step), evaluates conditions and `with` templates between polls, and is the only writer of the
+//! run's results, so there are no locks on the hot path.
+
+use crate::context::Context;
+use crate::error::{ErrorKind, StepError};
+use crate::event::{EventKind, StepAt};
+use crate::report::{NestedReport, RunFailure, RunReport, StepReport};
+use crate::run::{RunEnv, attempts, mix};
+use futures_util::future::{BoxFuture, Either, select};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use jaq_json::Val;
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::pin::pin;
+use std::task::{Context as TaskContext, Poll, Waker};
+use std::time::Duration;
+use weir_pipeline::expr::{is_truthy, to_json, to_val};
+use weir_pipeline::{Plan, Route, Status, StepReads};
+
+struct StepState {
+    status: Status,
+    attempts: u32,
+    /// Failed, but `on_error: continue` lets dependents run.
+    continued: bool,
+    /// Needs not finished yet.
+    remaining: usize,
+    /// A step it handles failed: the handler may run.
+    triggered: bool,
+    started: Option<Duration>,
+    duration: Option<Duration>,
+    error: Option<StepError>,
+    nested: Vec<NestedReport>,
+}
+
+/// A running step's future: its index, result, attempts made and what its last attempt ran.
+type Running<'e> = BoxFuture<'e, (usize, Result<Value, StepError>, u32, Vec<NestedReport>)>;
+
+pub(crate) struct Scheduler<'e, 'a> {
+    env: &'e RunEnv<'a>,
+    plan: &'e Plan,
+    /// The finished steps' results, from which each step's context is built.
+    cx: Context,
+    steps: Vec<StepState>,
+    /// Steps whose needs are all finished, in the order they became ready.
+    ready: VecDeque<usize>,
+    failure: Option<RunFailure>,
+    started: Duration,
+    /// Whether the run reached its end; a scheduler dropped before that was cancelled.
+    done: bool,
+}
+
+impl<'e, 'a> Scheduler<'e, 'a> {
+    pub(crate) fn new(env: &'e RunEnv<'a>, input: Value) -> Self {
+        let plan: &Plan = env.plan;
+        let started_at = env
+            .clock()
+            .wall()
+            .duration_since(std::time::SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let run = json!({"id": &*env.run_id, "pipeline": plan.name(), "started_at": started_at});
+        let cx = Context::new(plan.steps.iter().map(|s| s.id.as_str()), &input, &run);
+        let steps = plan
+            .steps
+            .iter()
+            .map(|s| StepState {
+                status: Status::Pending,
+                attempts: 0,
+                continued: false,
+                remaining: s.needs.len(),
+                triggered: false,
+                started: None,
+                duration: None,
+                error: None,
+                nested: Vec::new(),
+            })
+            .collect();
+        let ready = (0..plan.steps.len())
+            .filter(|&i| plan.steps[i].needs.is_empty() && !plan.steps[i].is_handler())
+            .collect();
+        env.emit(EventKind::RunStarted {
+            pipeline: plan.name().to_owned(),
+            digest: plan.digest().to_owned(),
+            input,
+            seed: env.seed,
+        });
+        let started = env.clock().now();
+        Self { env, plan, cx, steps, ready, failure: None, started, done: false }
+    }
+
+    pub(crate) async fn run(mut self) -> RunReport {
+        let limit = self.plan.pipeline.concurrency.map_or(usize::MAX, |c| c as usize);
+        let mut running: FuturesUnordered<Running<'e>> = FuturesUnordered::new();
+        let mut cancelled = pin!(self.env.cancel().cancelled());
+        let mut was_cancelled = false;
+        loop {
+            while running.len() < limit && self.failure.is_none() {
+                let Some(i) = self.ready.pop_front() else { break };
+                let Some(mut future) = self.start(i) else { continue };
+                // Steps that finish without waiting (`pass`, `transform`) complete right here,
+                // without a trip through the set of running futures. A future left pending is
+                // polled again by that set with its real waker, as the Future contract allows.
+                match future.as_mut().poll(&mut TaskContext::from_waker(Waker::noop())) {
+                    Poll::Ready((i, result, attempts, nested)) => self.complete(i, result, attempts, nested),
+                    Poll::Pending => running.push(future),
+                }
+            }
+            if self.failure.is_some() {
+                break;
+            }
+            if running.is_empty() {
+                if self.skip_next_untriggered_handler() {
+                    continue;
+                }
+                break;
+            }
+            match select(running.next(), cancelled.as_mut()).await {
+                Either::Left((Some((i, result, attempts, nested)), _)) => {
+                    self.complete(i, result, attempts, nested)
+                }
+                Either::Left((None, _)) => {}
+                Either::Right(_) => {
+                    was_cancelled = true;
+                    break;
+                }
+            }
+        }
+        // Dropping the futures cancels whatever is still running.
+        drop(running);
+        self.finish(was_cancelled)
+    }
+
+    fn at(&self, i: usize) -> StepAt {
+        let step = &self.plan.steps[i];
+        StepAt { step: step.id.clone(), kind: step.kind.clone(), item: None }
+    }
+
+    /// The context step `i`'s expressions see: the results it reads, or every result it may see.
+    fn scope(&self, i: usize) -> Val {
+        let step = &self.plan.steps[i];
+        if !step.has_expressions() {
+            return Val::Null;
+        }
+        match &step.reads {
+            StepReads::Only(steps) => self.cx.scope(steps.iter().copied()),
+            StepReads::Visible => self.cx.scope(self.plan.visible(i)),
+        }
+    }
+
+    /// Decides what to do with a ready step: skip it, fail it, mock it, or start it.
+    fn start(&mut self, i: usize) -> Option<Running<'e>> {
+        let plan = self.plan;
+        let step = &plan.steps[i];
+        if let Some(reason) = self.blocked(i) {
+            self.skip(i, reason);
+            return None;
+        }
+        self.steps[i].started = Some(self.env.clock().now());
+        let scope = self.scope(i);
+        if let Some(cond) = step.condition {
+            match plan.programs.eval_one(cond, scope.clone()) {
+                Ok(v) if !is_truthy(&v) => {
+                    self.skip(i, "condition is false".into());
+                    return None;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let e = StepError::fatal(ErrorKind::Expression, format!("`if`: {e}"));
+                    self.complete(i, Err(e), 0, Vec::new());
+                    return None;
+                }
+            }
+        }
+        let with = match step.with.render(&plan.programs, &scope) {
+            Ok(with) => with,
+            Err(e) => {
+                let e = StepError::fatal(ErrorKind::Expression, format!("`with`: {e}"));
+                self.complete(i, Err(e), 0, Vec::new());
+                return None;
+            }
+        };
+        self.steps[i].status = Status::Running;
+        if let Some(output) = self.env.mock(step) {
+            self.env.emit(EventKind::StepMocked { at: self.at(i), config: with });
+            self.complete(i, Ok(output), 0, Vec::new());
+            return None;
+        }
+        let env = self.env;
+        let at = self.at(i);
+        let seed = mix(env.seed, &step.id, None);
+        Some(Box::pin(async move {
+            let (result, n, nested) = attempts(env, step, &at, with, scope, seed).await;
+            (i, result, n, nested)
+        }))
+    }
+
+    /// Why a step whose needs all finished must not run, if it must not.
+    fn blocked(&self, i: usize) -> Option<String> {
+        let step = &self.plan.steps[i];
+        if step.needs.is_empty() {
+            return None;
+        }
+        if let Some(&n) =
+            step.needs.iter().find(|&&n| self.steps[n].status == Status::Failed && !self.steps[n].continued)
+        {
+            return Some(format!("need \"{}\" failed", self.plan.steps[n].id));
+        }
+        if step.needs.iter().all(|&n| self.steps[n].status == Status::Skipped) {
+            return Some("all needs were skipped".into());
+        }
+        None
+    }
+
+    fn complete(&mut self, i: usize, result: Result<Value, StepError>, attempts: u32, nested: Vec<NestedReport>) {
+        let now = self.env.clock().now();
+        let duration = now.saturating_sub(self.steps[i].started.unwrap_or(now));
+        self.steps[i].attempts = attempts;
+        self.steps[i].duration = Some(duration);
+        self.steps[i].nested = nested;
+        match result {
+            Ok(output) => self.succeed(i, output, attempts, duration),
+            Err(e) => self.fail(i, e, attempts, duration),
+        }
+    }
+
+    fn succeed(&mut self, i: usize, output: Value, attempts: u32, duration: Duration) {
+        self.steps[i].status = Status::Succeeded;
+        self.cx.finish(i, Status::Succeeded, to_val(&output), None, attempts);
+        self.env.emit(EventKind::StepSucceeded { at: self.at(i), attempts, output, duration });
+        self.release(i);
+    }
+
+    /// Records a failed step and routes the failure by its `on_error`.
+    fn fail(&mut self, i: usize, e: StepError, attempts: u32, duration: Duration) {
+        let step = &self.plan.steps[i];
+        self.steps[i].status = Status::Failed;
+        self.cx.finish(i, Status::Failed, Val::Null, Some(&e.message), attempts);
+        let on_error = match step.on_error {
+            Route::Handler(h) => self.plan.steps[h].id.clone(),
+            Route::Continue => "continue".into(),
+            Route::Fail => "fail".into(),
+        };
+        let (error, error_kind) = (e.message.clone(), e.kind);
+        self.env.emit(EventKind::StepFailed { at: self.at(i), attempts, error, error_kind, on_error, duration });
+        self.steps[i].error = Some(e.clone());
+        match step.on_error {
+            Route::Continue => {
+                self.steps[i].continued = true;
+                self.release(i);
+            }
+            // A handler already running (or run) for another failure handles this one too.
+            Route::Handler(h) if self.steps[h].triggered || self.steps[h].status == Status::Pending => {
+                self.release(i);
+                if !self.steps[h].triggered {
+                    self.steps[h].triggered = true;
+                    self.ready.push_back(h);
+                }
+            }
+            // No handler left to run (it was skipped), or none asked for: the run fails.
+            Route::Handler(_) | Route::Fail => {
+                self.failure =
+                    Some(RunFailure { step: Some(step.id.clone()), kind: e.kind, message: e.message, attempts });
+            }
+        }
+    }
+
+    fn skip(&mut self, i: usize, reason: String) {
+        self.steps[i].status = Status::Skipped;
+        self.cx.finish(i, Status::Skipped, Val::Null, None, 0);
+        self.env.emit(EventKind::StepSkipped { at: self.at(i), reason });
+        self.release(i);
+    }
+
+    /// A step finished: its dependents with no other unfinished need become ready.
+    fn release(&mut self, i: usize) {
+        for &d in &self.plan.steps[i].dependents {
+            let state = &mut self.steps[d];
+            state.remaining -= 1;
+            if state.remaining == 0 {
+                self.ready.push_back(d);
+            }
+        }
+    }
+
+    /// Once nothing else can run, a handler that no failure triggered is skipped (which may
+    /// release steps that need it). One at a time, so a handler skipped here cannot have been
+    /// needed by a failure that the previous one's dependents cause.
+    fn skip_next_untriggered_handler(&mut self) -> bool {
+        let next = (0..self.steps.len()).find(|&h| {
+            self.plan.steps[h].is_handler() && !self.steps[h].triggered && self.steps[h].status == Status::Pending
+        });
+        match next {
+            Some(h) => {
+                self.skip(h, "no step it handles failed".into());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Gives every unfinished step its terminal event.
+    fn cancel_unfinished(&mut self) {
+        for i in 0..self.steps.len() {
+            if !self.steps[i].status.is_finished() {
+                self.steps[i].status = Status::Cancelled;
+                self.env.emit(EventKind::StepCancelled { at: self.at(i) });
+            }
+        }
+    }
+
+    fn finish(mut self, was_cancelled: bool) -> RunReport {
+        self.done = true;
+        self.cancel_unfinished();
+        let mut status = if was_cancelled {
+            Status::Cancelled
+        } else if self.failure.is_some() {
+            Status::Failed
+        } else {
+            Status::Succeeded
+        };
+        let mut output = Value::Null;
+        if status == Status::Succeeded {
+            match self.output() {
+                Ok(v) => output = v,
+                Err(message) => {
+                    status = Status::Failed;
+                    self.failure = Some(RunFailure { step: None, kind: ErrorKind::Expression, message, attempts: 0 });
+                }
+            }
+        }
+        if was_cancelled {
+            self.failure = Some(cancelled());
+        }
+        let duration = self.env.clock().now().saturating_sub(self.started);
+        self.emit_finished(status, output.clone(), duration);
+        RunReport {
+            run_id: self.env.run_id.to_string(),
+            pipeline: self.plan.name().to_owned(),
+            status,
+            output,
+            error: self.failure.take(),
+            duration,
+            steps: self.plan.steps.iter().zip(std::mem::take(&mut self.steps)).map(step_report).collect(),
+        }
+    }
+
+    fn emit_finished(&self, status: Status, output: Value, duration: Duration) {
+        let error = self.failure.as_ref().map(ToString::to_string);
+        let error_kind = self.failure.as_ref().map(|f| f.kind);
+        self.env.emit(EventKind::RunFinished { status, output, error, error_kind, duration });
+    }
+
+    /// The run's output: the `output` expression, or the single sink's output (an object of
+    /// them, by id, when there are several).
+    fn output(&self) -> Result<Value, String> {
+        if let Some(id) = self.plan.output {
+            return self
+                .plan
+                .programs
+                .eval_one(id, self.cx.all())
+                .map(|v| to_json(&v))
+                .map_err(|e| format!("`output`: {e}"));
+        }
+        Ok(match &self.plan.sinks[..] {
+            [] => Value::Null,
+            [one] => self.cx.output(*one),
+            many => Value::Object(many.iter().map(|&i| (self.plan.steps[i].id.clone(), self.cx.output(i))).collect()),
+        })
+    }
+}
+
+fn cancelled() -> RunFailure {
+    RunFailure { step: None, kind: ErrorKind::Cancelled, message: "the run was cancelled".into(), attempts: 0 }
+}
+
+fn step_report((s, st): (&weir_pipeline::PlanStep, StepState)) -> StepReport {
+    StepReport {
+        id: s.id.clone(),
+        kind: s.kind.clone(),
+        status: st.status,
+        attempts: st.attempts,
+        duration: st.duration,
+        error: st.error,
+        nested: st.nested,
+    }
+}
+
+/// A run whose future is dropped before its end (its `pipeline` step timed out, its `foreach`
+/// item was stopped because another failed) still ends its event stream: its unfinished steps
+/// are cancelled, and so is the run.
+impl Drop for Scheduler<'_, '_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        self.cancel_unfinished();
+        self.failure = Some(cancelled());
+        let duration = self.env.clock().now().saturating_sub(self.started);
+        self.emit_finished(Status::Cancelled, Value::Null, duration);
+    }
+}
