@@ -11,6 +11,7 @@ macro_rules! outln {
 }
 
 mod commands;
+mod exit;
 mod input;
 mod load;
 mod output;
@@ -42,7 +43,7 @@ fn main() -> ExitCode {
                 "{}: {err:#}",
                 settings::paint("error", settings::Style::Error, settings::stderr_color())
             );
-            ExitCode::from(settings::exit_code(&err))
+            ExitCode::from(exit::code(&err))
         }
     }
 }

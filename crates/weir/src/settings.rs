@@ -1,4 +1,4 @@
-//! Process-wide settings: environment variables, terminal detection, exit codes.
+//! Process-wide settings: environment variables, terminal detection.
 
 use std::io::IsTerminal;
 
@@ -8,18 +8,6 @@ pub struct EnvVars;
 impl EnvVars {
     /// Set (to anything) to turn off colours (<https://no-color.org>).
     pub const NO_COLOR: &'static str = "NO_COLOR";
-}
-
-/// Exit codes. 3 (infrastructure unavailable) is reserved for commands that talk to servers.
-pub const EXIT_RUN_FAILED: u8 = 1;
-pub const EXIT_INVALID: u8 = 2;
-/// `weir diff` found differences; 1 as with diff(1), so scripts can test for "changed".
-pub const EXIT_DIFFERENT: u8 = 1;
-
-/// The exit code of an error that reached `main`: such errors are about the user's input
-/// (a file that cannot be read, a malformed argument).
-pub fn exit_code(_err: &anyhow::Error) -> u8 {
-    EXIT_INVALID
 }
 
 pub fn stderr_color() -> bool {

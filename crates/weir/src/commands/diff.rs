@@ -1,7 +1,8 @@
 //! `weir diff`: compares two pipeline files by meaning (steps by id, values per path, graph
 //! edges), not by text, and exits like diff(1).
 
-use crate::settings::{self, EXIT_DIFFERENT, EXIT_INVALID, Style, paint};
+use crate::exit::{EXIT_DIFFERENT, EXIT_INVALID};
+use crate::settings::{self, Style, paint};
 use anyhow::Result;
 use std::path::PathBuf;
 use std::process::ExitCode;

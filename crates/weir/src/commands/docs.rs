@@ -1,6 +1,6 @@
 //! `weir docs`: writes a pipeline's reference page.
 
-use crate::settings::EXIT_INVALID;
+use crate::exit::EXIT_INVALID;
 use anyhow::Result;
 use std::path::PathBuf;
 use std::process::ExitCode;

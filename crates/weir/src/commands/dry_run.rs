@@ -1,6 +1,6 @@
 //! `weir dry-run`: walks a pipeline without side effects.
 
-use crate::settings::{EXIT_INVALID, EXIT_RUN_FAILED};
+use crate::exit::{EXIT_INVALID, EXIT_RUN_FAILED};
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 use std::collections::HashMap;

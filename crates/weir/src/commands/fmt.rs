@@ -2,8 +2,9 @@
 //! files that are not in it. The formatting itself is `weir_pipeline::format`; this module reads
 //! files, replaces them safely and reports.
 
+use crate::exit::{EXIT_INVALID, EXIT_RUN_FAILED};
 use crate::load;
-use crate::settings::{self, EXIT_INVALID, EXIT_RUN_FAILED, Style, paint};
+use crate::settings::{self, Style, paint};
 use anyhow::Result;
 use std::fs;
 use std::path::{Path, PathBuf};

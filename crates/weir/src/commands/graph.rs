@@ -1,6 +1,6 @@
 //! `weir graph`: draws a pipeline's steps and what connects them.
 
-use crate::settings::EXIT_INVALID;
+use crate::exit::EXIT_INVALID;
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

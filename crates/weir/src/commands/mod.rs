@@ -12,6 +12,7 @@ mod schema;
 mod test;
 mod validate;
 
+use crate::exit::Failure;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use std::process::ExitCode;
@@ -60,10 +61,13 @@ pub fn engine(registry: Arc<Registry>) -> Engine {
     Engine::new(registry, Arc::new(SystemClock::default()), loader)
 }
 
-/// A single-threaded runtime: one run is one future, and starting it costs little.
+/// A single-threaded runtime: one run is one future, and starting it costs little. When the
+/// system cannot give it what it needs (an event queue, a timer), nothing the user changes in
+/// the pipeline would help: that is infrastructure unavailable, not invalid input.
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")
+        .map_err(|e| Failure::Infrastructure.wrap(e))
 }

@@ -1,7 +1,8 @@
 //! `weir test`: runs the `tests:` blocks of pipelines.
 
+use crate::exit::{EXIT_INVALID, EXIT_RUN_FAILED};
 use crate::load;
-use crate::settings::{self, EXIT_INVALID, EXIT_RUN_FAILED, Style, paint};
+use crate::settings::{self, Style, paint};
 use anyhow::Result;
 use serde_json::{Value, json};
 use std::path::PathBuf;

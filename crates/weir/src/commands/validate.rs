@@ -1,7 +1,8 @@
 //! `weir validate`: checks pipeline files and reports every problem at once.
 
+use crate::exit::EXIT_INVALID;
 use crate::load::{self, Checked};
-use crate::settings::{self, EXIT_INVALID, Style, paint};
+use crate::settings::{self, Style, paint};
 use anyhow::Result;
 use serde_json::json;
 use std::path::PathBuf;
