@@ -1,7 +1,7 @@
 //! Reading pipeline files: validation of a file and of every file it runs, diagnostics on
 //! stderr, and the loader the engine uses for sub-pipelines.
 
-use crate::settings;
+use crate::settings::Settings;
 use anyhow::{Context, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -109,9 +109,10 @@ fn resolve(from: &str, file: &str) -> PathBuf {
     if file.is_absolute() { file.to_path_buf() } else { parent_dir(from).join(file) }
 }
 
-/// Prints diagnostics to stderr; returns how many count as errors.
-pub fn report(checked: &[Checked], strict: bool) -> usize {
-    let color = settings::stderr_color();
+/// Prints diagnostics to stderr, `--quiet` or not (they are the problems); returns how many
+/// count as errors.
+pub fn report(checked: &[Checked], strict: bool, settings: &Settings) -> usize {
+    let color = settings.stderr_color;
     let mut errors = 0;
     for c in checked {
         for d in &c.diagnostics {
@@ -128,9 +129,9 @@ pub fn report(checked: &[Checked], strict: bool) -> usize {
 
 /// Loads a file for running: validation errors (in it or the files it runs) are printed and
 /// make it an error. Warnings are printed and let through.
-pub fn plan_for_run(path: &Path, registry: &Registry) -> Result<Option<Arc<Plan>>> {
+pub fn plan_for_run(path: &Path, registry: &Registry, settings: &Settings) -> Result<Option<Arc<Plan>>> {
     let checked = check_tree(path, registry)?;
-    if report(&checked, false) > 0 {
+    if report(&checked, false, settings) > 0 {
         return Ok(None);
     }
     Ok(checked.into_iter().next().and_then(|c| c.plan))

@@ -1,6 +1,7 @@
 //! `weir dry-run`: walks a pipeline without side effects.
 
 use crate::exit::{EXIT_INVALID, EXIT_RUN_FAILED};
+use crate::settings::Settings;
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -34,9 +35,9 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     let registry = super::registry();
-    let Some(plan) = crate::load::plan_for_run(&args.file, &registry)? else {
+    let Some(plan) = crate::load::plan_for_run(&args.file, &registry, settings)? else {
         return Ok(ExitCode::from(EXIT_INVALID));
     };
     let input = args.input.value()?;

@@ -2,7 +2,7 @@
 
 use crate::exit::{EXIT_INVALID, EXIT_RUN_FAILED};
 use crate::progress::{Progress, human};
-use crate::settings::{self, Style, paint};
+use crate::settings::{Settings, Style, paint};
 use anyhow::Result;
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -12,8 +12,9 @@ use weir_pipeline::Status;
 
 /// Run a pipeline and print its output as JSON on stdout
 ///
-/// Progress goes to stderr when it is a terminal; stdout holds the output and nothing else, so
-/// `weir run p.yaml | jq .` works. Ctrl-C cancels the running steps and ends the run `cancelled`.
+/// Progress goes to stderr when it is a terminal (not with `--quiet`); stdout holds the output
+/// and nothing else, so `weir run p.yaml | jq .` works. Ctrl-C cancels the running steps and
+/// ends the run `cancelled`.
 ///
 /// Exit codes: 0 succeeded, 1 failed or cancelled, 2 invalid pipeline or input.
 #[derive(clap::Args)]
@@ -37,16 +38,16 @@ pub struct Args {
     compact: bool,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     let registry = super::registry();
-    let Some(plan) = crate::load::plan_for_run(&args.file, &registry)? else {
+    let Some(plan) = crate::load::plan_for_run(&args.file, &registry, settings)? else {
         return Ok(ExitCode::from(EXIT_INVALID));
     };
     let input = args.input.value()?;
     let sink = if args.events {
         Progress::Json
-    } else if settings::stderr_is_tty() {
-        Progress::live(plan.steps.len(), settings::stderr_color())
+    } else if settings.interactive() {
+        Progress::live(plan.steps.len(), settings.stderr_color)
     } else {
         Progress::Quiet
     };
@@ -61,11 +62,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let report = match report {
         Ok(report) => report,
         Err(e) => {
-            eprintln!("{}: {e}", paint("error", Style::Error, settings::stderr_color()));
+            eprintln!("{}: {e}", paint("error", Style::Error, settings.stderr_color));
             return Ok(ExitCode::from(EXIT_INVALID));
         }
     };
-    print(&args, &report)?;
+    print(&args, &report, settings)?;
     Ok(if report.status == Status::Succeeded { ExitCode::SUCCESS } else { ExitCode::from(EXIT_RUN_FAILED) })
 }
 
@@ -80,9 +81,9 @@ async fn cancel_on_ctrl_c(cancel: Cancel) {
     }
 }
 
-fn print(args: &Args, report: &RunReport) -> Result<()> {
-    let color = settings::stderr_color();
-    if settings::stderr_is_tty() && !args.events {
+fn print(args: &Args, report: &RunReport, settings: &Settings) -> Result<()> {
+    let color = settings.stderr_color;
+    if settings.interactive() && !args.events {
         let (mark, style) = match report.status {
             Status::Succeeded => ("✓", Style::Ok),
             _ => ("✗", Style::Error),

@@ -2,7 +2,7 @@
 
 use crate::exit::{EXIT_INVALID, EXIT_RUN_FAILED};
 use crate::load;
-use crate::settings::{self, Style, paint};
+use crate::settings::{Settings, Style, paint};
 use anyhow::Result;
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -34,14 +34,14 @@ struct Outcome {
     problems: Vec<String>,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     let registry = super::registry();
     let engine = super::engine(registry.clone());
     let runtime = super::runtime()?;
     let mut outcomes = Vec::new();
     let mut invalid = false;
     for file in load::expand(&args.files)? {
-        let Some(plan) = load::plan_for_run(&file, &registry)? else {
+        let Some(plan) = load::plan_for_run(&file, &registry, settings)? else {
             invalid = true;
             continue;
         };
@@ -52,7 +52,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let problems = runtime.block_on(run_case(&engine, &plan, case));
             let outcome = Outcome { file: file.display().to_string(), name: case.name.clone(), problems };
             if !args.json {
-                print_outcome(&outcome);
+                print_outcome(&outcome, settings.stdout_color);
             }
             outcomes.push(outcome);
         }
@@ -69,7 +69,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             serde_json::to_string_pretty(&json!({"passed": passed, "failed": failed, "cases": cases}))?
         );
     } else {
-        let color = settings::stdout_color();
+        let color = settings.stdout_color;
         let style = if failed > 0 { Style::Error } else { Style::Ok };
         outln!("{}", paint(&format!("{passed} passed, {failed} failed"), style, color));
     }
@@ -82,8 +82,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     })
 }
 
-fn print_outcome(o: &Outcome) {
-    let color = settings::stdout_color();
+fn print_outcome(o: &Outcome, color: bool) {
     if o.problems.is_empty() {
         outln!("{} {} › {}", paint("✓", Style::Ok, color), o.file, o.name);
     } else {

@@ -2,7 +2,7 @@
 
 use crate::exit::EXIT_INVALID;
 use crate::load::{self, Checked};
-use crate::settings::{self, Style, paint};
+use crate::settings::{Settings, Style, paint};
 use anyhow::Result;
 use serde_json::json;
 use std::path::PathBuf;
@@ -28,7 +28,7 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     let registry = super::registry();
     let mut checked: Vec<Checked> = Vec::new();
     for file in load::expand(&args.files)? {
@@ -56,19 +56,23 @@ pub fn run(args: Args) -> Result<ExitCode> {
             serde_json::to_string_pretty(&json!({"files": files, "errors": errors, "warnings": warnings}))?
         );
     } else {
-        load::report(&checked, args.strict);
-        let color = settings::stderr_color();
-        let summary = format!(
-            "{} file{} checked: {errors} error{}, {warnings} warning{}",
-            checked.len(),
-            plural(checked.len()),
-            plural(errors),
-            plural(warnings)
-        );
-        let style = if errors > 0 { Style::Error } else { Style::Ok };
-        eprintln!("{}", paint(&summary, style, color));
+        load::report(&checked, args.strict, settings);
+        if !settings.quiet {
+            eprintln!("{}", summary(checked.len(), errors, warnings, settings.stderr_color));
+        }
     }
     Ok(if errors > 0 { ExitCode::from(EXIT_INVALID) } else { ExitCode::SUCCESS })
+}
+
+/// The last line of a check: how many files, errors and warnings.
+fn summary(files: usize, errors: usize, warnings: usize, color: bool) -> String {
+    let text = format!(
+        "{files} file{} checked: {errors} error{}, {warnings} warning{}",
+        plural(files),
+        plural(errors),
+        plural(warnings)
+    );
+    paint(&text, if errors > 0 { Style::Error } else { Style::Ok }, color)
 }
 
 pub fn plural(n: usize) -> &'static str {
