@@ -55,7 +55,14 @@ impl Context {
     }
 
     /// Records a finished step.
-    pub(crate) fn finish(&mut self, step: usize, status: Status, output: Val, error: Option<&str>, attempts: u32) {
+    pub(crate) fn finish(
+        &mut self,
+        step: usize,
+        status: Status,
+        output: Val,
+        error: Option<&str>,
+        attempts: u32,
+    ) {
         let k = &self.keys;
         let status = k.statuses[Status::ALL.iter().position(|x| *x == status).unwrap_or(0)].clone();
         let mut m = Map::default();
@@ -69,10 +76,8 @@ impl Context {
     /// The context with the results of `steps` (those of them that finished).
     pub(crate) fn scope(&self, steps: impl IntoIterator<Item = usize>) -> Val {
         let k = &self.keys;
-        let entries: Map = steps
-            .into_iter()
-            .filter_map(|i| Some((k.ids[i].clone(), self.results[i].clone()?)))
-            .collect();
+        let entries: Map =
+            steps.into_iter().filter_map(|i| Some((k.ids[i].clone(), self.results[i].clone()?))).collect();
         let mut root = Map::default();
         root.insert(k.input.clone(), self.input.clone());
         root.insert(k.steps.clone(), Val::obj(entries));

@@ -161,7 +161,13 @@ impl RunEnv<'_> {
 
     pub(crate) fn emit(&self, kind: EventKind) {
         let seq = self.tree.seq.fetch_add(1, Ordering::Relaxed);
-        let event = Event { seq, at: self.clock().wall(), run_id: self.run_id.clone(), parent: self.parent.clone(), kind };
+        let event = Event {
+            seq,
+            at: self.clock().wall(),
+            run_id: self.run_id.clone(),
+            parent: self.parent.clone(),
+            kind,
+        };
         self.tree.sink.emit(&event);
     }
 
@@ -218,7 +224,10 @@ impl RunEnv<'_> {
         log: &NestedLog,
     ) -> Result<Value, StepError> {
         let Some(child) = self.tree.bundle.child(self.plan_id, file) else {
-            return Err(StepError::fatal(ErrorKind::Config, format!("pipeline file \"{file}\" was not loaded")));
+            return Err(StepError::fatal(
+                ErrorKind::Config,
+                format!("pipeline file \"{file}\" was not loaded"),
+            ));
         };
         let run_id: Arc<str> = new_run_id(self.clock()).into();
         let parent = Arc::new(Parent { run_id: self.run_id.clone(), step: step.id.clone(), item });
@@ -231,7 +240,8 @@ impl RunEnv<'_> {
                 Status::Succeeded => Ok(report.output),
                 status => {
                     let why = report.error.as_ref().map_or_else(|| status.to_string(), ToString::to_string);
-                    let kind = if status == Status::Cancelled { ErrorKind::Cancelled } else { ErrorKind::Nested };
+                    let kind =
+                        if status == Status::Cancelled { ErrorKind::Cancelled } else { ErrorKind::Nested };
                     Err(StepError::new(kind, format!("pipeline {file} {status}: {why}")))
                 }
             },
@@ -239,7 +249,8 @@ impl RunEnv<'_> {
         let status = if result.is_ok() { Status::Succeeded } else { Status::Failed };
         let duration = self.clock().now().saturating_sub(started);
         let error = result.as_ref().err().cloned();
-        let report = NestedReport { item, run_id: Some(run_id.to_string()), status, attempts: 1, duration, error };
+        let report =
+            NestedReport { item, run_id: Some(run_id.to_string()), status, attempts: 1, duration, error };
         log.lock().unwrap_or_else(|e| e.into_inner()).push(report);
         result
     }
@@ -320,7 +331,9 @@ pub(crate) async fn attempts(
         let result = match step.timeout {
             Some(limit) => match select(run, env.clock().sleep(limit.0)).await {
                 Either::Left((result, _)) => result,
-                Either::Right(_) => Err(StepError::new(ErrorKind::Timeout, format!("timed out after {limit}"))),
+                Either::Right(_) => {
+                    Err(StepError::new(ErrorKind::Timeout, format!("timed out after {limit}")))
+                }
             },
             None => run.await,
         };

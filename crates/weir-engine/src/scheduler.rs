@@ -213,7 +213,13 @@ impl<'e, 'a> Scheduler<'e, 'a> {
         None
     }
 
-    fn complete(&mut self, i: usize, result: Result<Value, StepError>, attempts: u32, nested: Vec<NestedReport>) {
+    fn complete(
+        &mut self,
+        i: usize,
+        result: Result<Value, StepError>,
+        attempts: u32,
+        nested: Vec<NestedReport>,
+    ) {
         let now = self.env.clock().now();
         let duration = now.saturating_sub(self.steps[i].started.unwrap_or(now));
         self.steps[i].attempts = attempts;
@@ -243,7 +249,14 @@ impl<'e, 'a> Scheduler<'e, 'a> {
             Route::Fail => "fail".into(),
         };
         let (error, error_kind) = (e.message.clone(), e.kind);
-        self.env.emit(EventKind::StepFailed { at: self.at(i), attempts, error, error_kind, on_error, duration });
+        self.env.emit(EventKind::StepFailed {
+            at: self.at(i),
+            attempts,
+            error,
+            error_kind,
+            on_error,
+            duration,
+        });
         self.steps[i].error = Some(e.clone());
         match step.on_error {
             Route::Continue => {
@@ -260,8 +273,12 @@ impl<'e, 'a> Scheduler<'e, 'a> {
             }
             // No handler left to run (it was skipped), or none asked for: the run fails.
             Route::Handler(_) | Route::Fail => {
-                self.failure =
-                    Some(RunFailure { step: Some(step.id.clone()), kind: e.kind, message: e.message, attempts });
+                self.failure = Some(RunFailure {
+                    step: Some(step.id.clone()),
+                    kind: e.kind,
+                    message: e.message,
+                    attempts,
+                });
             }
         }
     }
@@ -289,7 +306,9 @@ impl<'e, 'a> Scheduler<'e, 'a> {
     /// needed by a failure that the previous one's dependents cause.
     fn skip_next_untriggered_handler(&mut self) -> bool {
         let next = (0..self.steps.len()).find(|&h| {
-            self.plan.steps[h].is_handler() && !self.steps[h].triggered && self.steps[h].status == Status::Pending
+            self.plan.steps[h].is_handler()
+                && !self.steps[h].triggered
+                && self.steps[h].status == Status::Pending
         });
         match next {
             Some(h) => {
@@ -326,7 +345,8 @@ impl<'e, 'a> Scheduler<'e, 'a> {
                 Ok(v) => output = v,
                 Err(message) => {
                     status = Status::Failed;
-                    self.failure = Some(RunFailure { step: None, kind: ErrorKind::Expression, message, attempts: 0 });
+                    self.failure =
+                        Some(RunFailure { step: None, kind: ErrorKind::Expression, message, attempts: 0 });
                 }
             }
         }
@@ -366,13 +386,20 @@ impl<'e, 'a> Scheduler<'e, 'a> {
         Ok(match &self.plan.sinks[..] {
             [] => Value::Null,
             [one] => self.cx.output(*one),
-            many => Value::Object(many.iter().map(|&i| (self.plan.steps[i].id.clone(), self.cx.output(i))).collect()),
+            many => Value::Object(
+                many.iter().map(|&i| (self.plan.steps[i].id.clone(), self.cx.output(i))).collect(),
+            ),
         })
     }
 }
 
 fn cancelled() -> RunFailure {
-    RunFailure { step: None, kind: ErrorKind::Cancelled, message: "the run was cancelled".into(), attempts: 0 }
+    RunFailure {
+        step: None,
+        kind: ErrorKind::Cancelled,
+        message: "the run was cancelled".into(),
+        attempts: 0,
+    }
 }
 
 fn step_report((s, st): (&weir_pipeline::PlanStep, StepState)) -> StepReport {

@@ -98,9 +98,20 @@ mod tests {
     use crate::Source;
 
     fn plan(name: &str, text: &str) -> Arc<Plan> {
-        let catalog: &[&'static crate::KindSpec] = &[&PIPELINE];
-        let loaded = crate::load(Source::new(format!("{name}.yaml"), text), catalog);
+        let loaded = crate::load(Source::new(format!("{name}.yaml"), text), &Kinds);
         Arc::new(loaded.plan.unwrap_or_else(|| panic!("{:?}", loaded.diagnostics)))
+    }
+
+    struct Kinds;
+
+    impl crate::Catalog for Kinds {
+        fn kind(&self, name: &str) -> Option<&crate::KindSpec> {
+            (name == "pipeline").then_some(&PIPELINE)
+        }
+
+        fn kinds(&self) -> Vec<&crate::KindSpec> {
+            vec![&PIPELINE]
+        }
     }
 
     static PIPELINE: crate::KindSpec = crate::KindSpec {
@@ -122,7 +133,7 @@ mod tests {
         let links = [(0, "b.yaml".into(), 1), (1, "a.yaml".into(), 0)];
         let err = Bundle::new(vec![a.clone(), b], &links).unwrap_err();
         assert!(matches!(err, BundleError::Cycle(_)), "{err}");
-        let bundle = Bundle::new(vec![a.clone(), a], &[(0, "b.yaml".into(), 1), (1, "a.yaml".into(), 1)]);
+        let bundle = Bundle::new(vec![a.clone(), a], &[(0, "b.yaml".into(), 1), (1, "b.yaml".into(), 1)]);
         assert!(matches!(bundle, Err(BundleError::Cycle(_))), "a plan that runs itself");
     }
 }

@@ -86,7 +86,10 @@ impl PlanStep {
 
     /// Whether any of its expressions runs, so it needs a run context at all.
     pub fn has_expressions(&self) -> bool {
-        self.condition.is_some() || !self.with.is_static() || !self.programs.is_empty() || self.nested.is_some()
+        self.condition.is_some()
+            || !self.with.is_static()
+            || !self.programs.is_empty()
+            || self.nested.is_some()
     }
 }
 

@@ -2,11 +2,11 @@
 //! steps they read, error handlers, the input schema and test cases. Every problem is reported in
 //! one pass; a [`Plan`] comes out only when there is no error.
 
+use crate::ancestry::{self, Graph};
 use crate::code::Code;
 use crate::decode::{self, NESTED_STEP_KEYS};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::ancestry::{self, Graph};
-use crate::expr::{self, ExprError, ProgramId, ProgramsBuilder, StepRef, Unproven};
+use crate::expr::{self, ExprError, ProgramId, Programs, ProgramsBuilder, StepRef, Unproven};
 use crate::kind::{Catalog, Effects, KindSpec};
 use crate::model::{OnError, Pipeline, Status, Step};
 use crate::node::{Node, NodeValue, Seg};
@@ -48,7 +48,7 @@ pub fn load(source: Source, catalog: &dyn Catalog) -> Loaded {
         links: Links::default(),
         read: Vec::new(),
         step_reads: Vec::new(),
-        dynamic_reads: false,
+        unproven: Vec::new(),
         schemas: HashMap::new(),
         imports: Vec::new(),
     };
@@ -86,8 +86,9 @@ struct Validator<'a> {
     read: Vec<bool>,
     /// What each step's expressions read.
     step_reads: Vec<StepReads>,
-    /// Whether some expression reads `.steps` in a way the analysis cannot follow.
-    dynamic_reads: bool,
+    /// Expressions whose reads of `.steps` the analysis cannot follow: the program, and the step
+    /// it belongs to (none for the run's `output`). Reported once the programs compile.
+    unproven: Vec<(ProgramId, Option<usize>, Vec<Unproven>)>,
     /// Compiled `with` schemas by kind name.
     schemas: HashMap<&'static str, Option<jsonschema::Validator>>,
     imports: Vec<Import>,
@@ -155,18 +156,8 @@ impl<'a> Validator<'a> {
         });
         let input_schema = self.check_input_schema();
         self.check_tests();
+        let programs = self.compile();
         self.check_unread_outputs(&steps, output.is_some());
-
-        let programs = match std::mem::take(&mut self.programs).build() {
-            Ok(p) => Some(p),
-            Err(errs) => {
-                for (id, e) in errs {
-                    let span = self.origins[id.0 as usize].span(e.offset, e.len);
-                    self.d.error(Code::ExprSyntax, span, format!("jq: {}", e.message));
-                }
-                None
-            }
-        };
         let plan = match programs {
             Some(programs) if !self.d.has_errors() => {
                 Some(Plan::new(source, pipeline, steps, programs, output, input_schema, self.imports))
@@ -174,6 +165,32 @@ impl<'a> Validator<'a> {
             _ => None,
         };
         Loaded { plan, diagnostics: self.d.into_vec() }
+    }
+
+    /// Compiles every expression; reports undefined filters, then the unprovable reads of the
+    /// expressions that compiled (one that does not compile never runs).
+    fn compile(&mut self) -> Option<Programs> {
+        let (programs, failed) = match std::mem::take(&mut self.programs).build() {
+            Ok(p) => (Some(p), Vec::new()),
+            Err(errs) => {
+                let mut failed = Vec::new();
+                for (id, e) in errs {
+                    let span = self.origins[id.0 as usize].span(e.offset, e.len);
+                    self.d.error(Code::ExprSyntax, span, format!("jq: {}", e.message));
+                    failed.push(id);
+                }
+                (None, failed)
+            }
+        };
+        self.unproven.retain(|(id, _, _)| !failed.contains(id));
+        let unproven = std::mem::take(&mut self.unproven);
+        for (id, from, reads) in &unproven {
+            if let Some(from) = *from {
+                self.unproven_reads(from, reads, *id);
+            }
+        }
+        self.unproven = unproven;
+        programs
     }
 
     fn check_header(&mut self) {
@@ -577,17 +594,22 @@ impl<'a> Validator<'a> {
                 return None;
             }
         };
-        if !reads.unproven.is_empty() {
-            self.dynamic_reads = true;
-            if let Scope::Step(from) = scope {
-                self.unproven_reads(from, &reads.unproven, &origin);
-            }
-        }
         for r in &reads.steps {
             self.step_ref(r, &origin, scope, acyclic);
         }
         self.origins.push(origin);
-        Some(self.programs.add(code))
+        let id = self.programs.add(code);
+        if !reads.unproven.is_empty() {
+            let from = match scope {
+                Scope::Step(from) => {
+                    self.step_reads[from] = StepReads::Visible;
+                    Some(from)
+                }
+                Scope::Output => None,
+            };
+            self.unproven.push((id, from, reads.unproven));
+        }
+        Some(id)
     }
 
     /// Checks one `.steps.X` read and records it for the step's context.
@@ -639,14 +661,13 @@ impl<'a> Validator<'a> {
 
     /// Reports reads of step results that cannot be proven; the step then sees every step that
     /// has finished before it.
-    fn unproven_reads(&mut self, from: usize, unproven: &[Unproven], origin: &Origin) {
-        self.step_reads[from] = StepReads::Visible;
+    fn unproven_reads(&mut self, from: usize, unproven: &[Unproven], program: ProgramId) {
         let id = &self.pipeline.steps[from].id;
         for u in unproven {
             self.d.push(
                 Diagnostic::new(
                     Code::UnprovenRead,
-                    origin.span(u.offset, u.len),
+                    self.origins[program.0 as usize].span(u.offset, u.len),
                     format!("step \"{id}\" reads step results in a way that cannot be checked: {}", u.what),
                 )
                 .with_hint("the step sees the results of every step that finished before it; to make its reads checkable, name them as `.steps.<id>`"),
@@ -717,12 +738,13 @@ impl<'a> Validator<'a> {
 
     /// Warns about steps without side effects whose output nothing can observe.
     fn check_unread_outputs(&mut self, steps: &[PlanStep], explicit_output: bool) {
-        if self.dynamic_reads {
+        if !self.unproven.is_empty() {
             return;
         }
         let sinks = steps.iter().filter(|s| s.dependents.is_empty() && !s.is_handler()).count();
         for (i, step) in steps.iter().enumerate() {
-            let default_output = !explicit_output && step.dependents.is_empty() && !step.is_handler() && sinks > 0;
+            let default_output =
+                !explicit_output && step.dependents.is_empty() && !step.is_handler() && sinks > 0;
             if step.effects == Effects::None && !self.read[i] && step.dependents.is_empty() && !default_output
             {
                 let span = self.step_node(i).get("id").map_or(self.step_node(i).span, |n| n.span);

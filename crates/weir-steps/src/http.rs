@@ -111,32 +111,41 @@ impl StepKind for Http {
         Box::pin(async move {
             let config: HttpConfig = cx.config()?;
             let request = build(self.client()?, &config)?;
-            let response = request.send().await.map_err(|e| StepError::new(ErrorKind::Network, describe(&e)))?;
+            let response =
+                request.send().await.map_err(|e| StepError::new(ErrorKind::Network, describe(&e)))?;
             read(response, &config.accept).await
         })
     }
 }
 
 fn build(client: &reqwest::Client, config: &HttpConfig) -> Result<reqwest::RequestBuilder, StepError> {
-    let method = reqwest::Method::from_bytes(config.method.to_ascii_uppercase().as_bytes())
-        .map_err(|_| StepError::fatal(ErrorKind::Config, format!("invalid HTTP method \"{}\"", config.method)))?;
+    let method =
+        reqwest::Method::from_bytes(config.method.to_ascii_uppercase().as_bytes()).map_err(|_| {
+            StepError::fatal(ErrorKind::Config, format!("invalid HTTP method \"{}\"", config.method))
+        })?;
     let url = reqwest::Url::parse(&config.url)
         .map_err(|e| StepError::fatal(ErrorKind::Config, format!("invalid url \"{}\": {e}", config.url)))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(StepError::fatal(ErrorKind::Config, format!("url \"{}\" must start with http:// or https://", config.url)));
+        return Err(StepError::fatal(
+            ErrorKind::Config,
+            format!("url \"{}\" must start with http:// or https://", config.url),
+        ));
     }
     let mut headers = HeaderMap::new();
     for (name, value) in &config.headers {
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| StepError::fatal(ErrorKind::Config, format!("invalid header name \"{name}\"")))?;
-        let value = HeaderValue::from_str(value)
-            .map_err(|_| StepError::fatal(ErrorKind::Config, format!("invalid value for header \"{name}\"")))?;
+        let value = HeaderValue::from_str(value).map_err(|_| {
+            StepError::fatal(ErrorKind::Config, format!("invalid value for header \"{name}\""))
+        })?;
         headers.insert(name, value);
     }
     let query: Vec<(&str, String)> = config.query.iter().map(|(k, v)| (k.as_str(), v.text())).collect();
     let mut request = client.request(method, url).headers(headers).query(&query);
     match (&config.json, &config.body) {
-        (Some(_), Some(_)) => return Err(StepError::fatal(ErrorKind::Config, "give `json` or `body`, not both")),
+        (Some(_), Some(_)) => {
+            return Err(StepError::fatal(ErrorKind::Config, "give `json` or `body`, not both"));
+        }
         (Some(json), None) => request = request.json(json),
         (None, Some(body)) => request = request.body(body.clone()),
         (None, None) => {}

@@ -1,7 +1,7 @@
 //! Reading pipeline files: validation of a file and of every file it runs, diagnostics on
 //! stderr, and the bundle of plans a run needs (the engine reads no file).
 
-use crate::settings;
+use crate::settings::Settings;
 use anyhow::{Context, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -36,7 +36,12 @@ pub fn check_file(path: &Path, registry: &Registry) -> Result<Checked> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let source = Source::new(path.display().to_string(), text);
     let loaded = weir_pipeline::load(source.clone(), registry);
-    Ok(Checked { source, diagnostics: loaded.diagnostics, plan: loaded.plan.map(Arc::new), links: Vec::new() })
+    Ok(Checked {
+        source,
+        diagnostics: loaded.diagnostics,
+        plan: loaded.plan.map(Arc::new),
+        links: Vec::new(),
+    })
 }
 
 /// Validates a file and, recursively, every pipeline file it runs. The root comes first.
@@ -79,7 +84,8 @@ pub fn check_tree(path: &Path, registry: &Registry) -> Result<Vec<Checked>> {
         match check_file(&target, registry) {
             Ok(checked) => {
                 out.push(checked);
-                out[at].links.push((import.file, out.len() - 1));
+                let index = out.len() - 1;
+                out[at].links.push((import.file, index));
                 seen.insert(key.clone(), out.len() - 1);
                 stack.push((out.len() - 1, 0));
                 chain.push(key);
@@ -113,9 +119,10 @@ fn resolve(from: &str, file: &str) -> PathBuf {
     if file.is_absolute() { file.to_path_buf() } else { parent_dir(from).join(file) }
 }
 
-/// Prints diagnostics to stderr; returns how many count as errors.
-pub fn report(checked: &[Checked], strict: bool) -> usize {
-    let color = settings::stderr_color();
+/// Prints diagnostics to stderr, `--quiet` or not (they are the problems); returns how many
+/// count as errors.
+pub fn report(checked: &[Checked], strict: bool, settings: &Settings) -> usize {
+    let color = settings.stderr_color;
     let mut errors = 0;
     for c in checked {
         for d in &c.diagnostics {
@@ -132,17 +139,17 @@ pub fn report(checked: &[Checked], strict: bool) -> usize {
 
 /// Loads a file and every file it runs for running: validation errors are printed and make it
 /// an error. Warnings are printed and let through.
-pub fn bundle_for_run(path: &Path, registry: &Registry) -> Result<Option<Bundle>> {
+pub fn bundle_for_run(path: &Path, registry: &Registry, settings: &Settings) -> Result<Option<Bundle>> {
     let checked = check_tree(path, registry)?;
-    if report(&checked, false) > 0 {
+    if report(&checked, false, settings) > 0 {
         return Ok(None);
     }
     bundle(checked).map(Some)
 }
 
 /// Loads a file for commands that show it: like [`bundle_for_run`], giving the file's plan.
-pub fn plan_for_run(path: &Path, registry: &Registry) -> Result<Option<Arc<Plan>>> {
-    Ok(bundle_for_run(path, registry)?.map(|b| b.root().clone()))
+pub fn plan_for_run(path: &Path, registry: &Registry, settings: &Settings) -> Result<Option<Arc<Plan>>> {
+    Ok(bundle_for_run(path, registry, settings)?.map(|b| b.root().clone()))
 }
 
 /// The plans of a checked tree of files, with their links; every file must be valid.

@@ -11,6 +11,7 @@ macro_rules! outln {
 }
 
 mod commands;
+mod exit;
 mod input;
 mod load;
 mod output;
@@ -18,6 +19,7 @@ mod progress;
 mod settings;
 
 use clap::Parser;
+use settings::{Settings, Style, paint};
 use std::process::ExitCode;
 
 /// Pipelines you can run, serve, benchmark, experiment on and observe.
@@ -26,23 +28,23 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(name = "weir", version, about, long_about, propagate_version = true)]
 #[command(
-    after_help = "Exit codes: 0 ok, 1 run or test failed, 2 invalid pipeline/input/usage, 3 infrastructure unavailable."
+    after_help = "Exit codes: 0 ok, 1 run or test failed, 2 invalid pipeline/input/usage, 3 infrastructure unavailable.\nEnvironment: NO_COLOR, CLICOLOR_FORCE, WEIR_COLOR (see --color)."
 )]
 struct Cli {
     #[command(subcommand)]
     command: commands::Command,
+    #[command(flatten)]
+    global: settings::GlobalArgs,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match commands::run(cli.command) {
+    let settings = Settings::resolve(&cli.global);
+    match commands::run(cli.command, &settings) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!(
-                "{}: {err:#}",
-                settings::paint("error", settings::Style::Error, settings::stderr_color())
-            );
-            ExitCode::from(settings::exit_code(&err))
+            eprintln!("{}: {err:#}", paint("error", Style::Error, settings.stderr_color));
+            ExitCode::from(exit::code(&err))
         }
     }
 }

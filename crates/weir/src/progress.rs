@@ -1,5 +1,6 @@
 //! Rendering a run's events on stderr: live progress on a terminal, JSON lines with `--events`,
-//! and, whatever the mode, the messages of `log` steps.
+//! and, whatever the mode, the messages of `log` steps. Work inside a step (`foreach` items,
+//! sub-pipeline runs) is labelled by where it runs: `fetch[2]`, `sub › load`.
 
 use crate::settings::{Style, paint};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -42,13 +43,13 @@ impl EventSink for Progress {
     fn emit(&self, event: &Event) {
         match self {
             Progress::Json => {
-                if let Ok(line) = serde_json::to_string(event) {
+                if let Ok(line) = serde_json::to_string(&weir_api::Event::from(event)) {
                     let _ = writeln!(std::io::stderr().lock(), "{line}");
                 }
             }
             Progress::Quiet => {
-                if let EventKind::StepLog { step, level, message } = &event.kind {
-                    eprintln!("[{}] {step}: {message}", level_name(*level));
+                if let EventKind::StepLog { level, message, .. } = &event.kind {
+                    eprintln!("[{}] {}: {message}", level_name(*level), label(event));
                 }
             }
             Progress::Live(live) => live.emit(event),
@@ -78,49 +79,80 @@ pub fn human(d: Duration) -> String {
 
 impl Live {
     fn emit(&self, event: &Event) {
+        // The bar counts the pipeline's own steps; nested work shows on the running list.
+        let own = is_own(event);
         match &event.kind {
-            EventKind::StepStarted { step, .. } => self.set_running(step, true),
-            EventKind::StepSucceeded { step, .. }
-            | EventKind::StepFailed { step, .. }
-            | EventKind::StepSkipped { step, .. }
-            | EventKind::StepCancelled { step } => {
-                self.set_running(step, false);
-                self.bar.inc(1);
+            EventKind::StepStarted { .. } => self.set_running(label(event), true),
+            EventKind::StepSucceeded { .. }
+            | EventKind::StepFailed { .. }
+            | EventKind::StepSkipped { .. }
+            | EventKind::StepCancelled { .. } => {
+                self.set_running(label(event), false);
+                if own {
+                    self.bar.inc(1);
+                }
             }
-            EventKind::RunFinished { .. } => self.bar.finish_and_clear(),
+            EventKind::RunFinished { .. } if event.parent.is_none() => self.bar.finish_and_clear(),
             _ => {}
         }
-        if let Some(line) = line(&event.kind, self.color) {
+        let shown =
+            own || !matches!(event.kind, EventKind::StepSucceeded { .. } | EventKind::StepSkipped { .. });
+        if shown && let Some(line) = line(&event.kind, &label(event), self.color) {
             self.bar.println(line);
         }
     }
 
-    fn set_running(&self, step: &str, on: bool) {
+    fn set_running(&self, label: String, on: bool) {
         let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         if on {
-            running.insert(step.to_owned());
+            running.insert(label);
         } else {
-            running.remove(step);
+            running.remove(&label);
         }
         self.bar.set_message(running_message(&running));
     }
 }
 
-/// The line printed for an event on a terminal, if any.
-fn line(kind: &EventKind, c: bool) -> Option<String> {
+/// Whether an event is about one of the pipeline's own steps (not an item or a sub-pipeline's).
+fn is_own(event: &Event) -> bool {
+    event.parent.is_none() && event.kind.step().is_some_and(|at| at.item.is_none())
+}
+
+/// How a step event names its step: `fetch`, an item `fetch[2]`, a sub-pipeline's step
+/// `sub › load` or `each[2] › load`.
+fn label(event: &Event) -> String {
+    let mut out = String::new();
+    if let Some(p) = &event.parent {
+        out.push_str(&p.step);
+        if let Some(i) = p.item {
+            out.push_str(&format!("[{i}]"));
+        }
+        out.push_str(" › ");
+    }
+    if let Some(at) = event.kind.step() {
+        out.push_str(&at.step);
+        if let Some(i) = at.item {
+            out.push_str(&format!("[{i}]"));
+        }
+    }
+    out
+}
+
+/// The line printed for an event on a terminal, if any; `step` is the event's label.
+fn line(kind: &EventKind, step: &str, c: bool) -> Option<String> {
     Some(match kind {
-        EventKind::StepRetrying { step, attempt, error, delay } => format!(
+        EventKind::StepRetrying { attempt, error, delay, .. } => format!(
             "  {} {step} attempt {attempt} failed: {error} {}",
             paint("↻", Style::Warn, c),
             paint(&format!("(retrying in {})", human(*delay)), Style::Dim, c)
         ),
-        EventKind::StepMocked { step, .. } => {
+        EventKind::StepMocked { .. } => {
             format!("  {} {step} {}", paint("◇", Style::Dim, c), paint("mocked", Style::Dim, c))
         }
-        EventKind::StepSucceeded { step, duration, .. } => {
+        EventKind::StepSucceeded { duration, .. } => {
             format!("  {} {step} {}", paint("✓", Style::Ok, c), paint(&human(*duration), Style::Dim, c))
         }
-        EventKind::StepFailed { step, attempts, error, on_error, .. } => {
+        EventKind::StepFailed { attempts, error, on_error, .. } => {
             let after = if *attempts > 1 { format!(" after {attempts} attempts") } else { String::new() };
             let then = match on_error.as_str() {
                 "fail" => String::new(),
@@ -129,13 +161,11 @@ fn line(kind: &EventKind, c: bool) -> Option<String> {
             };
             format!("  {} {step} failed{after}: {error}{then}", paint("✗", Style::Error, c))
         }
-        EventKind::StepSkipped { step, reason } => {
+        EventKind::StepSkipped { reason, .. } => {
             paint(&format!("  - {step} skipped: {reason}"), Style::Dim, c)
         }
-        EventKind::StepCancelled { step } => paint(&format!("  ⊘ {step} cancelled"), Style::Dim, c),
-        EventKind::StepLog { step, level, message } => {
-            format!("  [{}] {step}: {message}", level_name(*level))
-        }
+        EventKind::StepCancelled { .. } => paint(&format!("  ⊘ {step} cancelled"), Style::Dim, c),
+        EventKind::StepLog { level, message, .. } => format!("  [{}] {step}: {message}", level_name(*level)),
         EventKind::RunStarted { .. } | EventKind::StepStarted { .. } | EventKind::RunFinished { .. } => {
             return None;
         }
@@ -159,30 +189,63 @@ mod tests {
     #[test]
     fn terminal_lines_say_what_happened_to_each_step() {
         let failed = EventKind::StepFailed {
-            step: "charge".into(),
+            at: at("charge"),
             attempts: 3,
             error: "declined".into(),
+            error_kind: weir_engine::ErrorKind::Step,
             on_error: "refund".into(),
             duration: Duration::from_millis(5),
         };
         assert_eq!(
-            line(&failed, false).as_deref(),
+            line(&failed, "charge", false).as_deref(),
             Some("  ✗ charge failed after 3 attempts: declined (handled by refund)")
         );
         let retrying = EventKind::StepRetrying {
-            step: "fetch".into(),
+            at: at("fetch"),
             attempt: 1,
             error: "HTTP 503".into(),
+            error_kind: weir_engine::ErrorKind::HttpStatus,
             delay: Duration::from_millis(100),
         };
         assert_eq!(
-            line(&retrying, false).as_deref(),
-            Some("  ↻ fetch attempt 1 failed: HTTP 503 (retrying in 100ms)")
+            line(&retrying, "fetch[2]", false).as_deref(),
+            Some("  ↻ fetch[2] attempt 1 failed: HTTP 503 (retrying in 100ms)")
         );
-        let skipped = EventKind::StepSkipped { step: "vip".into(), reason: "condition is false".into() };
-        assert_eq!(line(&skipped, false).as_deref(), Some("  - vip skipped: condition is false"));
-        assert!(line(&EventKind::StepStarted { step: "a".into(), attempt: 1 }, false).is_none());
-        assert!(line(&skipped, true).is_some_and(|l| l.contains("\x1b[2m")), "colours on a colour terminal");
+        let skipped = EventKind::StepSkipped { at: at("vip"), reason: "condition is false".into() };
+        assert_eq!(line(&skipped, "vip", false).as_deref(), Some("  - vip skipped: condition is false"));
+        assert!(line(&EventKind::StepStarted { at: at("a"), attempt: 1 }, "a", false).is_none());
+        assert!(
+            line(&skipped, "vip", true).is_some_and(|l| l.contains("\x1b[2m")),
+            "colours on a colour terminal"
+        );
+    }
+
+    fn at(step: &str) -> weir_engine::StepAt {
+        weir_engine::StepAt { step: step.into(), kind: "k".into(), item: None }
+    }
+
+    #[test]
+    fn nested_work_is_labelled_by_where_it_runs() {
+        let event = |parent: Option<weir_engine::Parent>, item| Event {
+            seq: 0,
+            at: std::time::SystemTime::UNIX_EPOCH,
+            run_id: "r".into(),
+            parent: parent.map(std::sync::Arc::new),
+            kind: EventKind::StepStarted {
+                at: weir_engine::StepAt { step: "load".into(), kind: "k".into(), item },
+                attempt: 1,
+            },
+        };
+        let parent = |item| Some(weir_engine::Parent { run_id: "p".into(), step: "each".into(), item });
+        assert_eq!(label(&event(None, None)), "load");
+        assert_eq!(label(&event(None, Some(2))), "load[2]");
+        assert_eq!(label(&event(parent(Some(3)), None)), "each[3] › load");
+        assert_eq!(label(&event(parent(None), None)), "each › load");
+        assert!(
+            is_own(&event(None, None))
+                && !is_own(&event(None, Some(0)))
+                && !is_own(&event(parent(None), None))
+        );
     }
 
     #[test]

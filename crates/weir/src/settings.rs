@@ -1,38 +1,131 @@
-//! Process-wide settings: environment variables, terminal detection, exit codes.
+//! Process-wide settings: the global flags, the environment variables weir reads, terminal
+//! detection, and how text is painted and written to stdout. Raw flags and environment become
+//! one `Settings`, resolved once in `main` and passed to every command, so no command asks the
+//! environment or the terminal itself.
 
 use std::io::IsTerminal;
 
-/// Every environment variable weir reads.
+/// Every environment variable weir reads. The README's "Environment variables" section lists
+/// the same names; a test keeps the two in step.
 pub struct EnvVars;
 
 impl EnvVars {
-    /// Set (to anything) to turn off colours (<https://no-color.org>).
+    /// A non-empty value turns colour off in `--color auto` (<https://no-color.org>).
     pub const NO_COLOR: &'static str = "NO_COLOR";
+    /// A value other than empty or `0` turns colour on in `--color auto`, even when the output
+    /// is not a terminal (<https://bixense.com/clicolors/>). `NO_COLOR` wins over it.
+    pub const CLICOLOR_FORCE: &'static str = "CLICOLOR_FORCE";
+    /// `auto`, `always` or `never`: the default of `--color`.
+    pub const WEIR_COLOR: &'static str = "WEIR_COLOR";
+
+    /// All of the above, for the test that checks them against the README.
+    #[cfg(test)]
+    pub const ALL: &'static [&'static str] = &[Self::NO_COLOR, Self::CLICOLOR_FORCE, Self::WEIR_COLOR];
 }
 
-/// Exit codes. 3 (infrastructure unavailable) is reserved for commands that talk to servers.
-pub const EXIT_RUN_FAILED: u8 = 1;
-pub const EXIT_INVALID: u8 = 2;
-/// `weir diff` found differences; 1 as with diff(1), so scripts can test for "changed".
-pub const EXIT_DIFFERENT: u8 = 1;
-
-/// The exit code of an error that reached `main`: such errors are about the user's input
-/// (a file that cannot be read, a malformed argument).
-pub fn exit_code(_err: &anyhow::Error) -> u8 {
-    EXIT_INVALID
+/// The flags every subcommand takes, before or after its name (`weir -q run p.yaml` and
+/// `weir run p.yaml -q` are the same).
+#[derive(clap::Args)]
+pub struct GlobalArgs {
+    /// Print only problems on stderr: no progress, summaries or notes
+    ///
+    /// Errors, diagnostics and the messages of `log` steps still appear: those are what the
+    /// pipeline itself says, not weir's commentary on it. So do `--events`, which were asked for.
+    /// What a command prints on stdout does not change.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// When to colour output
+    ///
+    /// `auto` colours a terminal, unless NO_COLOR is set; CLICOLOR_FORCE colours pipes and files
+    /// too. `always` and `never` ignore both variables.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    #[arg(env = EnvVars::WEIR_COLOR, global = true)]
+    color: ColorChoice,
 }
 
-pub fn stderr_color() -> bool {
-    std::env::var_os(EnvVars::NO_COLOR).is_none() && std::io::stderr().is_terminal()
+/// The value of `--color`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// Colour terminals, following NO_COLOR and CLICOLOR_FORCE.
+    Auto,
+    /// Colour everything, even pipes and files.
+    Always,
+    /// Colour nothing.
+    Never,
 }
 
-/// Whether to colour what goes to stdout: only for a person at a terminal, never into a pipe.
-pub fn stdout_color() -> bool {
-    std::env::var_os(EnvVars::NO_COLOR).is_none() && std::io::stdout().is_terminal()
+/// How weir writes, resolved once from the global flags, the environment and the terminals it
+/// writes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// Colour what goes to stdout.
+    pub stdout_color: bool,
+    /// Colour what goes to stderr.
+    pub stderr_color: bool,
+    /// stderr is a terminal, so a person may be watching it.
+    pub stderr_tty: bool,
+    /// `--quiet`: only problems on stderr.
+    pub quiet: bool,
 }
 
-pub fn stderr_is_tty() -> bool {
-    std::io::stderr().is_terminal()
+impl Settings {
+    /// The settings of this process: flags first, then the environment, then the terminals.
+    pub fn resolve(args: &GlobalArgs) -> Settings {
+        Settings::new(
+            args,
+            ColorEnv::read(),
+            std::io::stdout().is_terminal(),
+            std::io::stderr().is_terminal(),
+        )
+    }
+
+    fn new(args: &GlobalArgs, env: ColorEnv, stdout_tty: bool, stderr_tty: bool) -> Settings {
+        Settings {
+            stdout_color: color(args.color, env, stdout_tty),
+            stderr_color: color(args.color, env, stderr_tty),
+            stderr_tty,
+            quiet: args.quiet,
+        }
+    }
+
+    /// Whether to show what only helps a person watching stderr: live progress, a run's summary
+    /// line, notes such as "the files define the same pipeline". Not into a pipe or a file,
+    /// where they would be noise for whoever reads it, and not with `--quiet`.
+    pub fn interactive(&self) -> bool {
+        self.stderr_tty && !self.quiet
+    }
+
+    /// No colour, no terminal, not quiet: weir writing into pipes, as unit tests see it.
+    #[cfg(test)]
+    pub const PIPED: Settings =
+        Settings { stdout_color: false, stderr_color: false, stderr_tty: false, quiet: false };
+}
+
+/// What the environment says about colour in `--color auto`.
+#[derive(Clone, Copy, Default)]
+struct ColorEnv {
+    no_color: bool,
+    force: bool,
+}
+
+impl ColorEnv {
+    fn read() -> ColorEnv {
+        let value = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+        ColorEnv {
+            no_color: value(EnvVars::NO_COLOR).is_some(),
+            force: value(EnvVars::CLICOLOR_FORCE).is_some_and(|v| v != "0"),
+        }
+    }
+}
+
+/// Whether to colour one stream. `WEIR_COLOR` has already become `choice` (clap reads it when
+/// the flag is absent), so a flag beats it and both beat NO_COLOR and CLICOLOR_FORCE.
+fn color(choice: ColorChoice, env: ColorEnv, terminal: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => !env.no_color && (env.force || terminal),
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -68,5 +161,75 @@ pub fn write_stdout(args: std::fmt::Arguments<'_>) {
     {
         #[allow(clippy::disallowed_methods)] // Nothing is left to do once the reader has gone.
         std::process::exit(141);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn colour_follows_the_flag_then_the_environment_then_the_terminal() {
+        let env = |no_color, force| ColorEnv { no_color, force };
+        let cases = [
+            // (choice, NO_COLOR, CLICOLOR_FORCE, terminal) -> colour
+            (ColorChoice::Auto, env(false, false), true, true),
+            (ColorChoice::Auto, env(false, false), false, false),
+            (ColorChoice::Auto, env(true, false), true, false),
+            (ColorChoice::Auto, env(false, true), false, true),
+            (ColorChoice::Auto, env(true, true), false, false),
+            (ColorChoice::Always, env(true, false), false, true),
+            (ColorChoice::Never, env(false, true), true, false),
+        ];
+        for (choice, env, terminal, expected) in cases {
+            assert_eq!(color(choice, env, terminal), expected, "{choice:?} {terminal}");
+        }
+    }
+
+    #[test]
+    fn each_stream_is_coloured_by_whether_it_is_a_terminal() {
+        let args = GlobalArgs { quiet: false, color: ColorChoice::Auto };
+        let piped_stdout = Settings::new(&args, ColorEnv::default(), false, true);
+        assert!(!piped_stdout.stdout_color && piped_stdout.stderr_color);
+    }
+
+    #[test]
+    fn quiet_or_a_pipe_turns_off_progress() {
+        let at = |stderr_tty, quiet| {
+            Settings::new(
+                &GlobalArgs { quiet, color: ColorChoice::Auto },
+                ColorEnv::default(),
+                true,
+                stderr_tty,
+            )
+        };
+        assert!(at(true, false).interactive());
+        assert!(!at(true, true).interactive());
+        assert!(!at(false, false).interactive());
+    }
+
+    /// The names declared in `EnvVars`, read from this file so that a constant left out of
+    /// `ALL` is noticed.
+    fn declared() -> BTreeSet<&'static str> {
+        let source = include_str!("settings.rs");
+        let block = source.split("impl EnvVars {").nth(1).and_then(|s| s.split("\n}").next()).unwrap_or("");
+        block.lines().filter_map(|l| l.trim().strip_prefix("pub const ")?.split('"').nth(1)).collect()
+    }
+
+    /// The names in the first column of the README's "Environment variables" table.
+    fn documented() -> BTreeSet<&'static str> {
+        let readme = include_str!("../../../README.md");
+        let section = readme.split("\n## Environment variables\n").nth(1).unwrap_or("");
+        let section = section.split("\n## ").next().unwrap_or("");
+        section.lines().filter_map(|l| l.strip_prefix("| `")?.split('`').next()).collect()
+    }
+
+    #[test]
+    fn every_environment_variable_is_declared_once_and_documented() {
+        let all: BTreeSet<&str> = EnvVars::ALL.iter().copied().collect();
+        assert_eq!(all.len(), EnvVars::ALL.len(), "a name is listed twice in EnvVars::ALL");
+        assert_eq!(declared(), all, "EnvVars::ALL and the constants of EnvVars differ");
+        assert_eq!(documented(), all, "README.md's \"Environment variables\" and EnvVars differ");
     }
 }

@@ -52,7 +52,8 @@ const MAX_DEPTH: u32 = 256;
 
 /// Finds the reads of a parsed expression whose input is the run context.
 pub(crate) fn reads<'s>(code: &'s str, term: &Term<&'s str>) -> Reads {
-    let mut a = Analysis { code, out: Reads::default(), budget: BUDGET, depth: 0, gave_up: false, calls: Vec::new() };
+    let mut a =
+        Analysis { code, out: Reads::default(), budget: BUDGET, depth: 0, gave_up: false, calls: Vec::new() };
     a.eval(term, Abs::CTX, &None);
     a.out.steps.dedup_by(|x, y| x.name == y.name && x.offset == y.offset);
     a.out.unproven.dedup();
@@ -239,7 +240,13 @@ impl<'s> Analysis<'s> {
 
     /// One part of a path (`.a`, `.[e]`, `.[]`, `.[a:b]`) applied to a value `at`; index
     /// expressions see the path's own input.
-    fn path_part<'t>(&mut self, part: &'t Part<Term<&'s str>>, at: Abs, input: Abs, env: &Env<'t, 's>) -> Abs {
+    fn path_part<'t>(
+        &mut self,
+        part: &'t Part<Term<&'s str>>,
+        at: Abs,
+        input: Abs,
+        env: &Env<'t, 's>,
+    ) -> Abs {
         match part {
             Part::Index(i) => match literal(i) {
                 Some((key, slice)) => self.index(at, &key, slice),
@@ -461,17 +468,30 @@ impl<'s> Analysis<'s> {
             Bind::Def(..) => true,
         });
         if !(input.is_data() && args.is_empty() && plain_scope) {
-            self.unproven(Some(def.name), &format!("the recursive definition `{}` is not followed", def.name));
+            self.unproven(
+                Some(def.name),
+                &format!("the recursive definition `{}` is not followed", def.name),
+            );
         }
         Abs::DATA
     }
 
     /// A filter of jq's standard library. Filters that only pass values through or test them are
     /// followed; any other filter given the context counts as unprovable.
-    fn builtin<'t>(&mut self, name: &'s str, args: &'t [Term<&'s str>], input: Abs, env: &Env<'t, 's>) -> Abs {
+    fn builtin<'t>(
+        &mut self,
+        name: &'s str,
+        args: &'t [Term<&'s str>],
+        input: Abs,
+        env: &Env<'t, 's>,
+    ) -> Abs {
         match (name, args) {
-            ("empty", []) => Abs::DATA,
-            ("not", []) => Abs::DATA,
+            // Values that do not depend on the input; `not` and `empty` reveal nothing of it.
+            (
+                "null" | "true" | "false" | "nan" | "infinite" | "now" | "env" | "input" | "inputs"
+                | "builtins" | "halt" | "empty" | "not",
+                [],
+            ) => Abs::DATA,
             // The first or last output of `f`, or up to n of them.
             ("first" | "last", [f]) => self.eval(f, input, env),
             ("limit", [n, f]) => {
@@ -529,7 +549,10 @@ impl<'s> Analysis<'s> {
     fn span(&self, slice: Option<&str>) -> (usize, usize) {
         let start = self.code.as_ptr() as usize;
         match slice {
-            Some(s) if (s.as_ptr() as usize) >= start && (s.as_ptr() as usize) + s.len() <= start + self.code.len() => {
+            Some(s)
+                if (s.as_ptr() as usize) >= start
+                    && (s.as_ptr() as usize) + s.len() <= start + self.code.len() =>
+            {
                 (s.as_ptr() as usize - start, s.len())
             }
             _ => (0, self.code.len()),
@@ -634,6 +657,8 @@ mod tests {
         (".steps.a.output | map(.steps.y)", &["a"], false),
         ("def r: if . > 0 then . - 1 | r else . end; .input.n | r", &[], false),
         ("$__loc__", &[], false),
+        ("if .steps.a.output == null then true else false end", &["a"], false),
+        ("[null, now, env.HOME, not]", &[], false),
         (".steps | keys", &[], true),
         (".steps[.input.name].output", &[], true),
         (".steps[]", &[], true),

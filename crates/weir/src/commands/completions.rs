@@ -1,5 +1,6 @@
 //! `weir completions`: shell completion scripts.
 
+use crate::settings::Settings;
 use anyhow::Result;
 use clap::CommandFactory;
 use std::process::ExitCode;
@@ -13,7 +14,7 @@ pub struct Args {
     shell: clap_complete::Shell,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(args: Args, _: &Settings) -> Result<ExitCode> {
     clap_complete::generate(args.shell, &mut crate::Cli::command(), "weir", &mut std::io::stdout());
     Ok(ExitCode::SUCCESS)
 }

@@ -1,7 +1,8 @@
 //! `weir diff`: compares two pipeline files by meaning (steps by id, values per path, graph
 //! edges), not by text, and exits like diff(1).
 
-use crate::settings::{self, EXIT_DIFFERENT, EXIT_INVALID, Style, paint};
+use crate::exit::{EXIT_DIFFERENT, EXIT_INVALID};
+use crate::settings::{Settings, Style, paint};
 use anyhow::Result;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,11 +31,11 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     let registry = super::registry();
     // Both files are checked before giving up, so one run shows the problems of both.
-    let before = crate::load::plan_for_run(&args.before, &registry)?;
-    let after = crate::load::plan_for_run(&args.after, &registry)?;
+    let before = crate::load::plan_for_run(&args.before, &registry, settings)?;
+    let after = crate::load::plan_for_run(&args.after, &registry, settings)?;
     let (Some(before), Some(after)) = (before, after) else {
         return Ok(ExitCode::from(EXIT_INVALID));
     };
@@ -42,13 +43,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if args.json {
         outln!("{}", serde_json::to_string_pretty(&diff.to_json())?);
     } else {
-        print(&args, &diff);
+        print(&args, &diff, settings);
     }
     Ok(if diff.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_DIFFERENT) })
 }
 
-fn print(args: &Args, diff: &PipelineDiff) {
-    let color = settings::stdout_color();
+fn print(args: &Args, diff: &PipelineDiff, settings: &Settings) {
+    let color = settings.stdout_color;
     for line in diff.lines() {
         let style = match line.mark {
             Mark::Added => Style::Ok,
@@ -59,7 +60,7 @@ fn print(args: &Args, diff: &PipelineDiff) {
         outln!("{}", paint(&text, style, color));
     }
     // Like diff(1), nothing on stdout when the files agree; a person at a terminal gets a word.
-    if diff.is_empty() && settings::stderr_is_tty() {
+    if diff.is_empty() && settings.interactive() {
         eprintln!("{} and {} define the same pipeline", args.before.display(), args.after.display());
     }
 }

@@ -1,6 +1,7 @@
 //! `weir docs`: writes a pipeline's reference page.
 
-use crate::settings::EXIT_INVALID;
+use crate::exit::EXIT_INVALID;
+use crate::settings::Settings;
 use anyhow::Result;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,9 +24,9 @@ pub struct Args {
     output: Option<PathBuf>,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     let registry = super::registry();
-    let Some(plan) = crate::load::plan_for_run(&args.file, &registry)? else {
+    let Some(plan) = crate::load::plan_for_run(&args.file, &registry, settings)? else {
         return Ok(ExitCode::from(EXIT_INVALID));
     };
     let page = weir_pipeline::docs::markdown(&plan.pipeline);

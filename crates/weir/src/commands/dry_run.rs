@@ -1,12 +1,13 @@
 //! `weir dry-run`: walks a pipeline without side effects.
 
-use crate::settings::{EXIT_INVALID, EXIT_RUN_FAILED};
+use crate::exit::{EXIT_INVALID, EXIT_RUN_FAILED};
+use crate::settings::Settings;
 use anyhow::{Context, Result};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
+use weir_api::{DryRunReport, DryRunStep};
 use weir_engine::{Collector, Engine, EventKind, ManualClock, RunOptions};
 use weir_pipeline::Status;
 
@@ -34,9 +35,9 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     let registry = super::registry();
-    let Some(bundle) = crate::load::bundle_for_run(&args.file, &registry)? else {
+    let Some(bundle) = crate::load::bundle_for_run(&args.file, &registry, settings)? else {
         return Ok(ExitCode::from(EXIT_INVALID));
     };
     let plan = bundle.root();
@@ -56,13 +57,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_INVALID));
         }
     };
-    let walk = walk(plan, &sink.events());
-    let result = json!({
-        "status": report.status,
-        "output": report.output,
-        "error": report.error.as_ref().map(ToString::to_string),
-        "steps": walk,
-    });
+    let result = DryRunReport {
+        status: report.status,
+        output: report.output.clone(),
+        error: report.error.as_ref().map(ToString::to_string),
+        steps: walk(&sink.events()),
+    };
     if args.json {
         outln!("{}", serde_json::to_string_pretty(&result)?);
     } else {
@@ -84,61 +84,65 @@ fn parse_mocks(mocks: &[String]) -> Result<HashMap<String, Value>> {
 }
 
 /// One entry per step, in the order the steps finished, from the run's events.
-fn walk(plan: &weir_pipeline::Plan, events: &[weir_engine::Event]) -> Vec<Value> {
-    let mut steps: Vec<Value> = Vec::new();
+fn walk(events: &[weir_engine::Event]) -> Vec<DryRunStep> {
+    let mut steps: Vec<DryRunStep> = Vec::new();
     let mut would_call: HashMap<&str, &Value> = HashMap::new();
     // The walk lists the pipeline's own steps; items and sub-pipeline runs are inside them.
-    let own = events.iter().filter(|e| e.parent.is_none() && e.kind.step().is_some_and(|at| at.item.is_none()));
+    let own =
+        events.iter().filter(|e| e.parent.is_none() && e.kind.step().is_some_and(|at| at.item.is_none()));
     for event in own {
-        let (at, entry) = match &event.kind {
+        let Some(at) = event.kind.step() else { continue };
+        let mut step = DryRunStep {
+            order: steps.len() + 1,
+            id: at.step.clone(),
+            kind: at.kind.clone(),
+            status: Status::Succeeded,
+            output: None,
+            error: None,
+            reason: None,
+            mocked: false,
+            would_call: None,
+        };
+        match &event.kind {
             EventKind::StepMocked { at, config } => {
                 would_call.insert(&at.step, config);
                 continue;
             }
-            EventKind::StepSucceeded { at, output, .. } => (at, json!({"status": "succeeded", "output": output})),
-            EventKind::StepFailed { at, error, .. } => (at, json!({"status": "failed", "error": error})),
-            EventKind::StepSkipped { at, reason } => (at, json!({"status": "skipped", "reason": reason})),
-            EventKind::StepCancelled { at } => (at, json!({"status": "cancelled"})),
+            EventKind::StepSucceeded { output, .. } => step.output = Some(output.clone()),
+            EventKind::StepFailed { error, .. } => {
+                (step.status, step.error) = (Status::Failed, Some(error.clone()))
+            }
+            EventKind::StepSkipped { reason, .. } => {
+                (step.status, step.reason) = (Status::Skipped, Some(reason.clone()))
+            }
+            EventKind::StepCancelled { .. } => step.status = Status::Cancelled,
             _ => continue,
-        };
-        let id = &at.step;
-        let Some(i) = plan.step_index(id) else { continue };
-        let mut entry = entry;
-        entry["id"] = json!(id);
-        entry["kind"] = json!(plan.steps[i].kind);
-        entry["order"] = json!(steps.len() + 1);
-        if let Some(config) = would_call.get(id.as_str()) {
-            entry["mocked"] = json!(true);
-            entry["would_call"] = (*config).clone();
         }
-        steps.push(entry);
+        if let Some(config) = would_call.get(at.step.as_str()) {
+            step.mocked = true;
+            step.would_call = Some((*config).clone());
+        }
+        steps.push(step);
     }
     steps
 }
 
-fn print_walk(name: &str, result: &Value) {
+fn print_walk(name: &str, result: &DryRunReport) {
     outln!("dry run of {name}: steps with external effects were not run");
-    let steps = result["steps"].as_array().cloned().unwrap_or_default();
-    let width = steps.iter().filter_map(|s| s["id"].as_str()).map(str::len).max().unwrap_or(0);
-    for s in &steps {
-        let id = s["id"].as_str().unwrap_or_default();
-        let kind = s["kind"].as_str().unwrap_or_default();
-        let detail = match s["status"].as_str() {
-            Some("skipped") => format!("skipped: {}", s["reason"].as_str().unwrap_or_default()),
-            Some("failed") => format!("failed: {}", s["error"].as_str().unwrap_or_default()),
-            Some("succeeded") if s["mocked"] == true => format!("would call {kind} with {}", s["would_call"]),
-            Some(status) => format!("{status} → {}", short(&s["output"])),
-            None => String::new(),
+    let width = result.steps.iter().map(|s| s.id.len()).max().unwrap_or(0);
+    for s in &result.steps {
+        let (id, kind) = (&s.id, &s.kind);
+        let detail = match (s.status, &s.would_call) {
+            (Status::Skipped, _) => format!("skipped: {}", s.reason.as_deref().unwrap_or_default()),
+            (Status::Failed, _) => format!("failed: {}", s.error.as_deref().unwrap_or_default()),
+            (Status::Succeeded, Some(config)) => format!("would call {kind} with {config}"),
+            (status, _) => format!("{status} → {}", short(s.output.as_ref().unwrap_or(&Value::Null))),
         };
-        outln!("  {:>3}. {id:<width$}  {kind:<9} {detail}", s["order"]);
+        outln!("  {:>3}. {id:<width$}  {kind:<9} {detail}", s.order);
     }
-    match result["status"].as_str() {
-        Some("succeeded") => outln!("output: {}", short(&result["output"])),
-        _ => outln!(
-            "the run would end {}: {}",
-            result["status"].as_str().unwrap_or("?"),
-            result["error"].as_str().unwrap_or("")
-        ),
+    match result.status {
+        Status::Succeeded => outln!("output: {}", short(&result.output)),
+        status => outln!("the run would end {status}: {}", result.error.as_deref().unwrap_or("")),
     }
 }
 

@@ -2,8 +2,9 @@
 //! files that are not in it. The formatting itself is `weir_pipeline::format`; this module reads
 //! files, replaces them safely and reports.
 
+use crate::exit::{EXIT_INVALID, EXIT_RUN_FAILED};
 use crate::load;
-use crate::settings::{self, EXIT_INVALID, EXIT_RUN_FAILED, Style, paint};
+use crate::settings::{Settings, Style, paint};
 use anyhow::Result;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -43,16 +44,17 @@ enum Outcome {
     Failed,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
-    let color = settings::stderr_color();
+pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     let mut outcomes = Vec::new();
     for path in load::expand(&args.files)? {
-        outcomes.push(format_file(&path, args.check, color));
+        outcomes.push(format_file(&path, args.check, settings));
     }
     let count = |o: Outcome| outcomes.iter().filter(|x| **x == o).count();
     let (changed, unchanged, failed) =
         (count(Outcome::Changed), count(Outcome::Unchanged), count(Outcome::Failed));
-    eprintln!("{}", summary(changed, unchanged, failed, args.check, color));
+    if !settings.quiet {
+        eprintln!("{}", summary(changed, unchanged, failed, args.check, settings.stderr_color));
+    }
     Ok(if failed > 0 {
         ExitCode::from(EXIT_INVALID)
     } else if args.check && changed > 0 {
@@ -63,8 +65,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     })
 }
 
-/// Formats one file, reporting on stderr what happened to it.
-fn format_file(path: &Path, check: bool, color: bool) -> Outcome {
+/// Formats one file, reporting on stderr what happened to it. With `--quiet` a file that was
+/// rewritten goes unmentioned; problems, and with `--check` the files that would change, do not.
+fn format_file(path: &Path, check: bool, settings: &Settings) -> Outcome {
+    let color = settings.stderr_color;
     let text = match fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) => return failed(&format!("cannot read {}: {e}", path.display()), color),
@@ -89,7 +93,9 @@ fn format_file(path: &Path, check: bool, color: bool) -> Outcome {
     }
     match crate::output::replace(path, &formatted) {
         Ok(()) => {
-            eprintln!("formatted {}", path.display());
+            if !settings.quiet {
+                eprintln!("formatted {}", path.display());
+            }
             Outcome::Changed
         }
         Err(e) => failed(&format!("{e:#}"), color),
@@ -193,9 +199,9 @@ mod tests {
         let dir = temp_dir("rewrite");
         let file = dir.join("p.yaml");
         fs::write(&file, MESSY).unwrap();
-        assert_eq!(format_file(&file, false, false), Outcome::Changed);
+        assert_eq!(format_file(&file, false, &Settings::PIPED), Outcome::Changed);
         assert_eq!(fs::read_to_string(&file).unwrap(), CANONICAL);
-        assert_eq!(format_file(&file, false, false), Outcome::Unchanged);
+        assert_eq!(format_file(&file, false, &Settings::PIPED), Outcome::Unchanged);
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "a temporary file was left behind");
         fs::remove_dir_all(dir).unwrap();
     }
@@ -205,7 +211,7 @@ mod tests {
         let dir = temp_dir("check");
         let file = dir.join("p.yaml");
         fs::write(&file, MESSY).unwrap();
-        assert_eq!(format_file(&file, true, false), Outcome::Changed);
+        assert_eq!(format_file(&file, true, &Settings::PIPED), Outcome::Changed);
         assert_eq!(fs::read_to_string(&file).unwrap(), MESSY);
         fs::remove_dir_all(dir).unwrap();
     }
@@ -215,9 +221,9 @@ mod tests {
         let dir = temp_dir("invalid");
         let file = dir.join("p.yaml");
         fs::write(&file, "steps: [a,\n").unwrap();
-        assert_eq!(format_file(&file, false, false), Outcome::Failed);
+        assert_eq!(format_file(&file, false, &Settings::PIPED), Outcome::Failed);
         assert_eq!(fs::read_to_string(&file).unwrap(), "steps: [a,\n");
-        assert_eq!(format_file(&dir.join("missing.yaml"), false, false), Outcome::Failed);
+        assert_eq!(format_file(&dir.join("missing.yaml"), false, &Settings::PIPED), Outcome::Failed);
         fs::remove_dir_all(dir).unwrap();
     }
 
@@ -231,7 +237,7 @@ mod tests {
         fs::set_permissions(&file, fs::Permissions::from_mode(0o640)).unwrap();
         let link = dir.join("link.yaml");
         symlink(&file, &link).unwrap();
-        assert_eq!(format_file(&link, false, false), Outcome::Changed);
+        assert_eq!(format_file(&link, false, &Settings::PIPED), Outcome::Changed);
         assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
         assert_eq!(fs::read_to_string(&file).unwrap(), CANONICAL);
         assert_eq!(fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o640);

@@ -1,6 +1,7 @@
 //! `weir graph`: draws a pipeline's steps and what connects them.
 
-use crate::settings::EXIT_INVALID;
+use crate::exit::EXIT_INVALID;
+use crate::settings::Settings;
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -36,9 +37,9 @@ enum Format {
     Svg,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     let registry = super::registry();
-    let Some(plan) = crate::load::plan_for_run(&args.file, &registry)? else {
+    let Some(plan) = crate::load::plan_for_run(&args.file, &registry, settings)? else {
         return Ok(ExitCode::from(EXIT_INVALID));
     };
     let text = match format(args.format, args.output.as_deref()) {

@@ -2,6 +2,7 @@
 //! `crates/weir/templates/`, embedded in the binary; each is a working pipeline whose `tests:`
 //! block passes, so a new user starts from something that runs and shows how to test it.
 
+use crate::settings::Settings;
 use anyhow::{Context, Result, bail};
 use std::fs::{self, OpenOptions};
 use std::io::{ErrorKind, Write};
@@ -84,7 +85,7 @@ impl Template {
     }
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(args: Args, _: &Settings) -> Result<ExitCode> {
     check_name(&args.name)?;
     let file = format!("{}.yaml", args.name);
     let path = args.dir.map_or_else(|| PathBuf::from(&file), |dir| dir.join(&file));

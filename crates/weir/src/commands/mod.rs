@@ -12,6 +12,8 @@ mod schema;
 mod test;
 mod validate;
 
+use crate::exit::Failure;
+use crate::settings::Settings;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use std::process::ExitCode;
@@ -33,19 +35,20 @@ pub enum Command {
     Completions(completions::Args),
 }
 
-pub fn run(command: Command) -> Result<ExitCode> {
+/// Runs a command with the settings resolved in `main`.
+pub fn run(command: Command, settings: &Settings) -> Result<ExitCode> {
     match command {
-        Command::Init(args) => init::run(args),
-        Command::Run(args) => run::run(args),
-        Command::Validate(args) => validate::run(args),
-        Command::DryRun(args) => dry_run::run(args),
-        Command::Fmt(args) => fmt::run(args),
-        Command::Test(args) => test::run(args),
-        Command::Diff(args) => diff::run(args),
-        Command::Graph(args) => graph::run(args),
-        Command::Docs(args) => docs::run(args),
-        Command::Schema(args) => schema::run(args),
-        Command::Completions(args) => completions::run(args),
+        Command::Init(args) => init::run(args, settings),
+        Command::Run(args) => run::run(args, settings),
+        Command::Validate(args) => validate::run(args, settings),
+        Command::DryRun(args) => dry_run::run(args, settings),
+        Command::Fmt(args) => fmt::run(args, settings),
+        Command::Test(args) => test::run(args, settings),
+        Command::Diff(args) => diff::run(args, settings),
+        Command::Graph(args) => graph::run(args, settings),
+        Command::Docs(args) => docs::run(args, settings),
+        Command::Schema(args) => schema::run(args, settings),
+        Command::Completions(args) => completions::run(args, settings),
     }
 }
 
@@ -59,10 +62,13 @@ pub fn engine(registry: Arc<Registry>) -> Engine {
     Engine::new(registry, Arc::new(SystemClock::default()))
 }
 
-/// A single-threaded runtime: one run is one future, and starting it costs little.
+/// A single-threaded runtime: one run is one future, and starting it costs little. When the
+/// system cannot give it what it needs (an event queue, a timer), nothing the user changes in
+/// the pipeline would help: that is infrastructure unavailable, not invalid input.
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")
+        .map_err(|e| Failure::Infrastructure.wrap(e))
 }

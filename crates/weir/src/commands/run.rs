@@ -1,9 +1,9 @@
 //! `weir run`: runs a pipeline in this process and prints its output.
 
+use crate::exit::{EXIT_INVALID, EXIT_RUN_FAILED};
 use crate::progress::{Progress, human};
-use crate::settings::{self, EXIT_INVALID, EXIT_RUN_FAILED, Style, paint};
+use crate::settings::{Settings, Style, paint};
 use anyhow::Result;
-use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use weir_engine::{Cancel, RunOptions, RunReport};
@@ -11,8 +11,9 @@ use weir_pipeline::Status;
 
 /// Run a pipeline and print its output as JSON on stdout
 ///
-/// Progress goes to stderr when it is a terminal; stdout holds the output and nothing else, so
-/// `weir run p.yaml | jq .` works. Ctrl-C cancels the running steps and ends the run `cancelled`.
+/// Progress goes to stderr when it is a terminal (not with `--quiet`); stdout holds the output
+/// and nothing else, so `weir run p.yaml | jq .` works. Ctrl-C cancels the running steps and
+/// ends the run `cancelled`.
 ///
 /// Exit codes: 0 succeeded, 1 failed or cancelled, 2 invalid pipeline or input.
 #[derive(clap::Args)]
@@ -36,16 +37,16 @@ pub struct Args {
     compact: bool,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     let registry = super::registry();
-    let Some(bundle) = crate::load::bundle_for_run(&args.file, &registry)? else {
+    let Some(bundle) = crate::load::bundle_for_run(&args.file, &registry, settings)? else {
         return Ok(ExitCode::from(EXIT_INVALID));
     };
     let input = args.input.value()?;
     let sink = if args.events {
         Progress::Json
-    } else if settings::stderr_is_tty() {
-        Progress::live(bundle.root().steps.len(), settings::stderr_color())
+    } else if settings.interactive() {
+        Progress::live(bundle.root().steps.len(), settings.stderr_color)
     } else {
         Progress::Quiet
     };
@@ -60,11 +61,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let report = match report {
         Ok(report) => report,
         Err(e) => {
-            eprintln!("{}: {e}", paint("error", Style::Error, settings::stderr_color()));
+            eprintln!("{}: {e}", paint("error", Style::Error, settings.stderr_color));
             return Ok(ExitCode::from(EXIT_INVALID));
         }
     };
-    print(&args, &report)?;
+    print(&args, &report, settings)?;
     Ok(if report.status == Status::Succeeded { ExitCode::SUCCESS } else { ExitCode::from(EXIT_RUN_FAILED) })
 }
 
@@ -79,9 +80,9 @@ async fn cancel_on_ctrl_c(cancel: Cancel) {
     }
 }
 
-fn print(args: &Args, report: &RunReport) -> Result<()> {
-    let color = settings::stderr_color();
-    if settings::stderr_is_tty() && !args.events {
+fn print(args: &Args, report: &RunReport, settings: &Settings) -> Result<()> {
+    let color = settings.stderr_color;
+    if settings.interactive() && !args.events {
         let (mark, style) = match report.status {
             Status::Succeeded => ("✓", Style::Ok),
             _ => ("✗", Style::Error),
@@ -100,7 +101,7 @@ fn print(args: &Args, report: &RunReport) -> Result<()> {
         eprintln!("{}: run {}: {error}", paint("error", Style::Error, color), report.status);
     }
     let value = if args.json {
-        summary(report)
+        serde_json::to_value(weir_api::RunSummary::from(report))?
     } else if report.status == Status::Succeeded {
         report.output.clone()
     } else {
@@ -110,24 +111,4 @@ fn print(args: &Args, report: &RunReport) -> Result<()> {
         if args.compact { serde_json::to_string(&value)? } else { serde_json::to_string_pretty(&value)? };
     outln!("{text}");
     Ok(())
-}
-
-/// The `--json` summary of a run.
-pub fn summary(report: &RunReport) -> Value {
-    let ms = |d: std::time::Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
-    json!({
-        "run_id": report.run_id,
-        "pipeline": report.pipeline,
-        "status": report.status,
-        "output": report.output,
-        "error": report.error.as_ref().map(|e| json!({"step": e.step, "message": e.message, "attempts": e.attempts})),
-        "duration_ms": ms(report.duration),
-        "steps": report.steps.iter().map(|s| json!({
-            "id": s.id,
-            "status": s.status,
-            "attempts": s.attempts,
-            "duration_ms": s.duration.map(ms),
-            "error": s.error,
-        })).collect::<Vec<_>>(),
-    })
 }

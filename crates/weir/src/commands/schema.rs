@@ -1,5 +1,6 @@
 //! `weir schema`: prints the pipeline format's JSON Schema.
 
+use crate::settings::Settings;
 use anyhow::Result;
 use std::process::ExitCode;
 
@@ -10,7 +11,7 @@ use std::process::ExitCode;
 #[derive(clap::Args)]
 pub struct Args {}
 
-pub fn run(_: Args) -> Result<ExitCode> {
+pub fn run(_: Args, _: &Settings) -> Result<ExitCode> {
     let schema = weir_pipeline::schema::pipeline_schema(&*super::registry());
     outln!("{}", serde_json::to_string_pretty(&schema)?);
     Ok(ExitCode::SUCCESS)

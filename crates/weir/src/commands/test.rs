@@ -1,7 +1,8 @@
 //! `weir test`: runs the `tests:` blocks of pipelines.
 
+use crate::exit::{EXIT_INVALID, EXIT_RUN_FAILED};
 use crate::load;
-use crate::settings::{self, EXIT_INVALID, EXIT_RUN_FAILED, Style, paint};
+use crate::settings::{Settings, Style, paint};
 use anyhow::Result;
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -32,14 +33,14 @@ struct Outcome {
     problems: Vec<String>,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     let registry = super::registry();
     let engine = super::engine(registry.clone());
     let runtime = super::runtime()?;
     let mut outcomes = Vec::new();
     let mut invalid = false;
     for file in load::expand(&args.files)? {
-        let Some(bundle) = load::bundle_for_run(&file, &registry)? else {
+        let Some(bundle) = load::bundle_for_run(&file, &registry, settings)? else {
             invalid = true;
             continue;
         };
@@ -51,7 +52,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let problems = runtime.block_on(run_case(&engine, &bundle, case));
             let outcome = Outcome { file: file.display().to_string(), name: case.name.clone(), problems };
             if !args.json {
-                print_outcome(&outcome);
+                print_outcome(&outcome, settings.stdout_color);
             }
             outcomes.push(outcome);
         }
@@ -59,16 +60,18 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let failed = outcomes.iter().filter(|o| !o.problems.is_empty()).count();
     let passed = outcomes.len() - failed;
     if args.json {
-        let cases: Vec<Value> = outcomes
-            .iter()
-            .map(|o| json!({"file": o.file, "name": o.name, "passed": o.problems.is_empty(), "problems": o.problems}))
+        let cases = outcomes
+            .into_iter()
+            .map(|o| weir_api::CaseReport {
+                file: o.file,
+                name: o.name,
+                passed: o.problems.is_empty(),
+                problems: o.problems,
+            })
             .collect();
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&json!({"passed": passed, "failed": failed, "cases": cases}))?
-        );
+        outln!("{}", serde_json::to_string_pretty(&weir_api::TestReport { passed, failed, cases })?);
     } else {
-        let color = settings::stdout_color();
+        let color = settings.stdout_color;
         let style = if failed > 0 { Style::Error } else { Style::Ok };
         outln!("{}", paint(&format!("{passed} passed, {failed} failed"), style, color));
     }
@@ -81,8 +84,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     })
 }
 
-fn print_outcome(o: &Outcome) {
-    let color = settings::stdout_color();
+fn print_outcome(o: &Outcome, color: bool) {
     if o.problems.is_empty() {
         outln!("{} {} › {}", paint("✓", Style::Ok, color), o.file, o.name);
     } else {

@@ -1,9 +1,9 @@
 //! `weir validate`: checks pipeline files and reports every problem at once.
 
+use crate::exit::EXIT_INVALID;
 use crate::load::{self, Checked};
-use crate::settings::{self, EXIT_INVALID, Style, paint};
+use crate::settings::{Settings, Style, paint};
 use anyhow::Result;
-use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -27,7 +27,7 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     let registry = super::registry();
     let mut checked: Vec<Checked> = Vec::new();
     for file in load::expand(&args.files)? {
@@ -40,34 +40,38 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let errors: usize = checked.iter().map(|c| c.errors(args.strict)).sum();
     let warnings: usize = checked.iter().map(Checked::warnings).sum();
     if args.json {
-        let files: Vec<_> = checked
+        let files = checked
             .iter()
-            .map(|c| {
-                json!({
-                    "file": c.source.name(),
-                    "valid": c.errors(args.strict) == 0,
-                    "diagnostics": c.diagnostics.iter().map(|d| weir_pipeline::diag::to_json(&c.source, d)).collect::<Vec<_>>(),
-                })
+            .map(|c| weir_api::FileReport {
+                file: c.source.name().to_owned(),
+                valid: c.errors(args.strict) == 0,
+                diagnostics: c
+                    .diagnostics
+                    .iter()
+                    .map(|d| weir_api::DiagnosticDoc::new(&c.source, d))
+                    .collect(),
             })
             .collect();
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&json!({"files": files, "errors": errors, "warnings": warnings}))?
-        );
+        let report = weir_api::ValidateReport { files, errors, warnings };
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        load::report(&checked, args.strict);
-        let color = settings::stderr_color();
-        let summary = format!(
-            "{} file{} checked: {errors} error{}, {warnings} warning{}",
-            checked.len(),
-            plural(checked.len()),
-            plural(errors),
-            plural(warnings)
-        );
-        let style = if errors > 0 { Style::Error } else { Style::Ok };
-        eprintln!("{}", paint(&summary, style, color));
+        load::report(&checked, args.strict, settings);
+        if !settings.quiet {
+            eprintln!("{}", summary(checked.len(), errors, warnings, settings.stderr_color));
+        }
     }
     Ok(if errors > 0 { ExitCode::from(EXIT_INVALID) } else { ExitCode::SUCCESS })
+}
+
+/// The last line of a check: how many files, errors and warnings.
+fn summary(files: usize, errors: usize, warnings: usize, color: bool) -> String {
+    let text = format!(
+        "{files} file{} checked: {errors} error{}, {warnings} warning{}",
+        plural(files),
+        plural(errors),
+        plural(warnings)
+    );
+    paint(&text, if errors > 0 { Style::Error } else { Style::Ok }, color)
 }
 
 pub fn plural(n: usize) -> &'static str {

@@ -1,5 +1,6 @@
 //! ARCHITECTURE.md's invariants, checked mechanically: the pipeline model and the engine depend
-//! on no HTTP server or client, no SQL, no config-file crate; the model needs no async runtime.
+//! on no HTTP server or client, no SQL, no config-file crate; the model needs no async runtime;
+//! only the binary's `settings.rs` reads the environment or asks whether a stream is a terminal.
 
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -65,4 +66,36 @@ fn core_crates_stay_free_of_servers_sql_and_config_files() {
     let pipeline = runtime_closure(&metadata, "weir-pipeline");
     assert!(!pipeline.contains("tokio"), "weir-pipeline must not need an async runtime");
     assert!(runtime_closure(&metadata, "weir-steps").contains("reqwest"), "the check sees real dependencies");
+}
+
+/// Every `.rs` file under `dir`.
+fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("a readable source directory") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn only_settings_reads_the_environment_and_the_terminal() {
+    let settings = crate::root().join("crates/weir/src/settings.rs");
+    let mut files = Vec::new();
+    for krate in std::fs::read_dir(crate::root().join("crates")).expect("crates") {
+        rust_files(&krate.expect("entry").path().join("src"), &mut files);
+    }
+    assert!(files.contains(&settings), "the scan sees the binary's sources");
+    let readers: Vec<String> = files
+        .iter()
+        .filter(|f| **f != settings)
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).expect("read");
+            ["env::var", "is_terminal()"].iter().any(|call| text.contains(call))
+        })
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(readers.is_empty(), "read the environment or the terminal through settings.rs: {readers:?}");
 }

@@ -110,7 +110,7 @@ fn check_events(expected: &Value, events: &[Value]) -> Result<(), String> {
         return Err("event sequence numbers are not 0, 1, 2, …".into());
     }
     let (mut running, mut max) = (0i64, 0i64);
-    for e in events {
+    for e in events.iter().filter(|e| is_own(e)) {
         match e["type"].as_str() {
             Some("step_started") if e["attempt"] == 1 => running += 1,
             Some("step_succeeded" | "step_failed") if e["attempts"].as_u64() > Some(0) => running -= 1,
@@ -130,21 +130,36 @@ fn check_events(expected: &Value, events: &[Value]) -> Result<(), String> {
     }
     for pair in expected.get("before").and_then(Value::as_array).into_iter().flatten() {
         let (a, b) = (&pair[0], &pair[1]);
-        let finished = events.iter().position(|e| e["step"] == *a && is_terminal(e));
-        let started = events.iter().position(|e| e["step"] == *b && e["type"] == "step_started");
+        let finished = events.iter().position(|e| is_own(e) && e["step"] == *a && is_terminal(e));
+        let started = events.iter().position(|e| is_own(e) && e["step"] == *b && e["type"] == "step_started");
         match (finished, started) {
             (Some(f), Some(s)) if f < s => {}
             _ => return Err(format!("expected {a} to finish before {b} started")),
         }
     }
+    // Exactly one terminal event per step of every run, and per `foreach` item.
     let mut terminal = std::collections::HashMap::new();
     for e in events.iter().filter(|e| is_terminal(e)) {
-        *terminal.entry(e["step"].to_string()).or_insert(0) += 1;
+        let key = format!("{} in run {} (item {})", e["step"], e["run_id"], e["item"]);
+        *terminal.entry(key).or_insert(0) += 1;
     }
     if let Some((step, n)) = terminal.iter().find(|&(_, &n)| n != 1) {
         return Err(format!("step {step} has {n} terminal events, expected exactly one"));
     }
+    let started = |e: &&Value| e["type"] == "step_started" && e["attempt"] == 1;
+    for e in events.iter().filter(started) {
+        let key = format!("{} in run {} (item {})", e["step"], e["run_id"], e["item"]);
+        if !terminal.contains_key(&key) {
+            return Err(format!("step {key} started but has no terminal event"));
+        }
+    }
     Ok(())
+}
+
+/// Whether an event is about a step of the pipeline run itself (not a sub-pipeline run's step,
+/// not a `foreach` item).
+fn is_own(e: &Value) -> bool {
+    e["parent"].is_null() && e["item"].is_null()
 }
 
 fn is_terminal(e: &Value) -> bool {

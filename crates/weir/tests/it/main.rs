@@ -7,6 +7,7 @@ mod conformance;
 mod diagnostics;
 mod diff;
 mod init;
+mod settings;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -18,12 +19,20 @@ pub fn root() -> PathBuf {
 
 /// Runs `weir` with `args` in `dir`, colours off.
 pub fn weir(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("the weir binary runs")
+    weir_env(dir, args, &[("NO_COLOR", "1")])
+}
+
+/// The environment variables weir reads (`settings::EnvVars`, listed in the README).
+const WEIR_READS: [&str; 3] = ["NO_COLOR", "CLICOLOR_FORCE", "WEIR_COLOR"];
+
+/// Runs `weir` with `args` in `dir`, with `env` as the only variables it reads: those of the
+/// environment the tests run in are removed, so a developer's `NO_COLOR` changes no result.
+pub fn weir_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_weir"));
+    for name in WEIR_READS {
+        command.env_remove(name);
+    }
+    command.args(args).current_dir(dir).envs(env.iter().copied()).output().expect("the weir binary runs")
 }
 
 pub fn stdout(output: &Output) -> String {
