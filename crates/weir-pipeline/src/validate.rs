@@ -6,7 +6,7 @@ use crate::code::Code;
 use crate::decode::{self, NESTED_STEP_KEYS};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::expr::{self, ExprError, ProgramId, ProgramsBuilder};
-use crate::kind::{Catalog, Effects, KindSpec};
+use crate::kind::{Catalog, Effects, KindSpec, With};
 use crate::model::{OnError, Pipeline, Status, Step};
 use crate::node::{Node, NodeValue, Seg};
 use crate::plan::{Import, InputSchema, Plan, PlanStep, Route};
@@ -353,6 +353,9 @@ impl<'a> Validator<'a> {
             on_error: Route::Fail,
             handler: false,
         };
+        if let Some(kind) = kind {
+            self.check_rules(kind, step, node);
+        }
         if let Some(with_node) = node.get("with") {
             if let Some(kind) = kind {
                 self.check_config(kind, step, with_node);
@@ -360,6 +363,27 @@ impl<'a> Validator<'a> {
             self.plan_with(&mut planned, kind, with_node, scope, acyclic);
         }
         planned
+    }
+
+    /// Runs the kind's rules across `with` keys. Each problem points at the last written of the
+    /// keys it names, else at `with` (or, without one, at the step).
+    fn check_rules(&mut self, kind: &KindSpec, step: &Step, node: &Node) {
+        let with_node = node.get("with");
+        let at = with_node.unwrap_or(node);
+        if with_node.is_some_and(|w| w.as_map().is_none()) {
+            // Reported as a wrong type already; the rules would only repeat it.
+            return;
+        }
+        for problem in (kind.check)(With::new(&step.with)) {
+            let entries = with_node.and_then(Node::as_map).unwrap_or_default();
+            let last = entries.iter().rev().find(|(k, _)| problem.keys.contains(&k.name.as_str()));
+            let span = last.map_or(at.span, |(k, _)| k.span);
+            let mut diag = Diagnostic::new(Code::BadConfig, span, problem.message);
+            if let Some(hint) = problem.hint {
+                diag = diag.with_hint(hint);
+            }
+            self.d.push(diag);
+        }
     }
 
     /// The step's kind; an unknown one is reported.

@@ -1,7 +1,8 @@
 //! weir's built-in step kinds, one file each. Every kind is a config type (whose doc comments are
 //! the user documentation, through its JSON Schema), a [`KindSpec`], and a [`StepKind`] impl.
 //!
-//! Data flow: the validator checks `with` blocks against each kind's schema; at run time the
+//! Data flow: the validator checks `with` blocks against each kind's schema and its rules across
+//! keys (`KindSpec::check`), so a kind never meets a config that breaks them; at run time the
 //! engine resolves `${{ }}` and hands the kind its config through [`weir_engine::StepCx`].
 
 mod fail;

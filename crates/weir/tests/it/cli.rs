@@ -184,6 +184,32 @@ fn dry_run_shows_the_walk_without_calling_anything() {
 }
 
 #[test]
+fn rules_across_with_keys_stop_validate_and_dry_run_before_anything_runs() {
+    let dir = scratch("cli-rules");
+    write(
+        &dir,
+        "item.yaml",
+        "name: item\nsteps:\n  - { id: echo, uses: transform, with: { expr: '.input' } }\n",
+    );
+    write(
+        &dir,
+        "p.yaml",
+        "name: p\nsteps:\n  - id: each\n    uses: foreach\n    with:\n      items: '[1, 2]'\n      pipeline: item.yaml\n      step: { uses: log, with: { message: hi } }\n",
+    );
+    for command in ["validate", "dry-run"] {
+        let out = weir(&dir, &[command, "p.yaml"]);
+        let stderr = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
+        assert!(
+            stderr.contains("error[E0110]: a `foreach` step takes `step` or `pipeline`, not both"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("p.yaml:8:7"), "{command} points at the second key: {stderr}");
+        assert!(crate::stdout(&out).is_empty(), "{command} walks nothing");
+    }
+}
+
+#[test]
 fn input_comes_from_stdin_and_version_prints() {
     use std::io::Write;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
