@@ -354,12 +354,11 @@ impl<'a> Validator<'a> {
             handler: false,
         };
         if let Some(kind) = kind {
+            // A step without `with` has an empty one: its kind's required keys are reported at the step.
+            self.check_config(kind, step, node.get("with").unwrap_or(node));
             self.check_rules(kind, step, node);
         }
         if let Some(with_node) = node.get("with") {
-            if let Some(kind) = kind {
-                self.check_config(kind, step, with_node);
-            }
             self.plan_with(&mut planned, kind, with_node, scope, acyclic);
         }
         planned
