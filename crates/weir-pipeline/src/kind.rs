@@ -91,6 +91,13 @@ pub enum Effects {
 pub trait Catalog {
     fn kind(&self, name: &str) -> Option<&KindSpec>;
     fn kinds(&self) -> Vec<&KindSpec>;
+
+    /// What it takes to have a kind this catalogue leaves out (say, a cargo feature the build went
+    /// without), to tell the user in place of "did you mean".
+    fn unavailable(&self, name: &str) -> Option<&str> {
+        let _ = name;
+        None
+    }
 }
 
 impl Catalog for [&'static KindSpec] {

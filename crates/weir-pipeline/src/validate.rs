@@ -390,8 +390,11 @@ impl<'a> Validator<'a> {
         let kind = self.catalog.kind(&step.uses);
         if kind.is_none() && !step.uses.is_empty() {
             let names: Vec<&str> = self.catalog.kinds().iter().map(|k| k.name).collect();
-            let hint = did_you_mean(&step.uses, names.iter().copied())
-                .unwrap_or_else(|| format!("available kinds: {}", names.join(", ")));
+            let hint = match self.catalog.unavailable(&step.uses) {
+                Some(how) => how.to_owned(),
+                None => did_you_mean(&step.uses, names.iter().copied())
+                    .unwrap_or_else(|| format!("available kinds: {}", names.join(", "))),
+            };
             let message = format!("unknown step kind \"{}\"", step.uses);
             self.d.push(
                 Diagnostic::new(Code::UnknownKind, node.get("uses").map(|n| n.span), message).with_hint(hint),

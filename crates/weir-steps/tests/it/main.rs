@@ -1,7 +1,10 @@
 //! Step kinds and the engine together: virtual-time behaviour (retries, backoff, timeouts,
-//! cancellation, concurrency) and the `http` kind against a local server.
+//! cancellation, concurrency), the `http` kind against a local server, and what a build without
+//! a feature's kinds says about them.
 
 mod engine;
+mod features;
+#[cfg(feature = "http")]
 mod http;
 
 use std::sync::Arc;

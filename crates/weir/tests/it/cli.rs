@@ -133,6 +133,7 @@ fn ctrl_c_cancels_the_run() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "http"), ignore = "the committed schema describes the `http` kind")]
 fn the_committed_schema_is_fresh_and_accepts_every_example() {
     let out = weir(&root(), &["schema"]);
     let generated = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -162,6 +163,7 @@ fn completions_are_generated() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "http"), ignore = "its external step is an `http` step")]
 fn dry_run_shows_the_walk_without_calling_anything() {
     let dir = scratch("cli-dry-run");
     write(
