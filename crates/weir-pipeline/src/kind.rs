@@ -1,6 +1,7 @@
 //! What the validator needs to know about step kinds. The kinds themselves (and how they run)
 //! live in `weir-steps`; the validator only sees their [`KindSpec`]s through a [`Catalog`].
 
+pub use crate::decode::NESTED_STEP_KEYS;
 use serde_json::{Map, Value};
 
 /// Static description of a step kind.
@@ -14,8 +15,8 @@ pub struct KindSpec {
     /// `with` keys that hold jq programs (not `${{ }}` templates), compiled at validation and
     /// evaluated by the kind itself.
     pub programs: &'static [&'static str],
-    /// A `with` key holding a nested step (`uses`, `with`, `timeout`, `retry`) that the kind runs
-    /// itself, with `item` and `index` added to the context.
+    /// A `with` key holding a nested step ([`NESTED_STEP_KEYS`]: `uses`, `with`, `timeout`,
+    /// `retry`) that the kind runs itself, with `item` and `index` added to the context.
     pub nested_step: Option<&'static str>,
     /// `with` keys naming another pipeline file, relative to this one.
     pub files: &'static [&'static str],
