@@ -373,8 +373,8 @@ impl<'a> Validator<'a> {
             // Reported as a wrong type already; the rules would only repeat it.
             return;
         }
+        let entries = with_node.and_then(Node::as_map).unwrap_or_default();
         for problem in (kind.check)(With::new(&step.with)) {
-            let entries = with_node.and_then(Node::as_map).unwrap_or_default();
             let last = entries.iter().rev().find(|(k, _)| problem.keys.contains(&k.name.as_str()));
             let span = last.map_or(at.span, |(k, _)| k.span);
             let mut diag = Diagnostic::new(Code::BadConfig, span, problem.message);
