@@ -25,6 +25,8 @@ pub trait StepKind: Send + Sync + 'static {
 #[derive(Default)]
 pub struct Registry {
     kinds: Vec<Arc<dyn StepKind>>,
+    /// Kinds left out of this build, each with what it takes to have it.
+    without: Vec<(&'static str, &'static str)>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -36,6 +38,13 @@ impl std::fmt::Debug for Registry {
 impl Registry {
     pub fn with(mut self, kind: impl StepKind) -> Self {
         self.kinds.push(Arc::new(kind));
+        self
+    }
+
+    /// Names a kind this registry leaves out and what it takes to have it, for the diagnostic of
+    /// a step that uses it.
+    pub fn without(mut self, name: &'static str, how: &'static str) -> Self {
+        self.without.push((name, how));
         self
     }
 
@@ -51,6 +60,10 @@ impl Catalog for Registry {
 
     fn kinds(&self) -> Vec<&KindSpec> {
         self.kinds.iter().map(|k| k.spec()).collect()
+    }
+
+    fn unavailable(&self, name: &str) -> Option<&str> {
+        self.without.iter().find(|(n, _)| *n == name).map(|(_, how)| *how)
     }
 }
 

@@ -122,6 +122,7 @@ mod tests {
         nested_step: None,
         files: &["file"],
         effects: crate::Effects::Nested,
+        check: crate::kind::no_rules,
     };
 
     #[test]

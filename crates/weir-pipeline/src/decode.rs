@@ -16,7 +16,8 @@ pub(crate) const PIPELINE_KEYS: &[&str] =
 pub(crate) const STEP_KEYS: &[&str] =
     &["id", "description", "uses", "needs", "if", "with", "timeout", "retry", "on_error"];
 /// Keys of a nested step (`foreach.step`): no id, needs, condition or error routing of its own.
-pub(crate) const NESTED_STEP_KEYS: &[&str] = &["uses", "with", "timeout", "retry"];
+/// A kind's schema for its `nested_step` key describes exactly these.
+pub const NESTED_STEP_KEYS: &[&str] = &["uses", "with", "timeout", "retry"];
 pub(crate) const RETRY_KEYS: &[&str] = &["attempts", "backoff"];
 pub(crate) const BACKOFF_KEYS: &[&str] = &["initial", "factor", "max", "jitter"];
 pub(crate) const TEST_KEYS: &[&str] = &["name", "input", "mock", "expect"];
@@ -339,4 +340,63 @@ fn test_case(node: &Node, d: &mut Diagnostics) -> Option<TestCase> {
         mock: f.object("mock", d).unwrap_or_default(),
         expect,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// Keys only a step of the pipeline has: a nested step is named, placed and routed by the step
+    /// that runs it.
+    const TOP_LEVEL_ONLY: &[&str] = &["id", "description", "needs", "if", "on_error"];
+
+    /// The property names of the format's schema at `pointer` (`""` for the pipeline itself).
+    fn schema_keys(pointer: &str) -> BTreeSet<String> {
+        let schema = schemars::schema_for!(Pipeline).to_value();
+        let properties = schema.pointer(pointer).and_then(|d| d.get("properties")).and_then(Value::as_object);
+        properties
+            .unwrap_or_else(|| panic!("the schema has no properties at {pointer:?}"))
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// Fails naming each key that one side has and the other lacks.
+    fn assert_same(list: &str, keys: &[&str], schema: &BTreeSet<String>, pointer: &str) {
+        let decoded: BTreeSet<String> = keys.iter().map(|k| k.to_string()).collect();
+        let mut problems = Vec::new();
+        for key in schema.difference(&decoded) {
+            problems.push(format!(
+                "the schema at {pointer:?} has `{key}`, which {list} lacks: the decoder rejects it"
+            ));
+        }
+        for key in decoded.difference(schema) {
+            problems.push(format!(
+                "{list} has `{key}`, which the schema at {pointer:?} lacks: the model has no such field"
+            ));
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+
+    #[test]
+    fn the_decoder_reads_exactly_the_keys_the_model_defines() {
+        for (list, keys, pointer) in [
+            ("PIPELINE_KEYS", PIPELINE_KEYS, ""),
+            ("STEP_KEYS", STEP_KEYS, "/$defs/Step"),
+            ("RETRY_KEYS", RETRY_KEYS, "/$defs/Retry"),
+            ("BACKOFF_KEYS", BACKOFF_KEYS, "/$defs/Backoff"),
+            ("TEST_KEYS", TEST_KEYS, "/$defs/TestCase"),
+            ("EXPECT_KEYS", EXPECT_KEYS, "/$defs/Expect"),
+        ] {
+            assert_same(list, keys, &schema_keys(pointer), pointer);
+        }
+    }
+
+    #[test]
+    fn a_nested_step_has_every_step_key_but_the_top_level_ones() {
+        let mut keys = schema_keys("/$defs/Step");
+        keys.retain(|k| !TOP_LEVEL_ONLY.contains(&k.as_str()));
+        assert_same("NESTED_STEP_KEYS", NESTED_STEP_KEYS, &keys, "/$defs/Step (less TOP_LEVEL_ONLY)");
+    }
 }

@@ -7,7 +7,7 @@ use crate::code::Code;
 use crate::decode::{self, NESTED_STEP_KEYS};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::expr::{self, ExprError, ProgramId, Programs, ProgramsBuilder, StepRef, Unproven};
-use crate::kind::{Catalog, Effects, KindSpec};
+use crate::kind::{Catalog, Effects, KindSpec, With};
 use crate::model::{OnError, Pipeline, Status, Step};
 use crate::node::{Node, NodeValue, Seg};
 use crate::plan::{Import, InputSchema, Plan, PlanStep, Route, StepReads};
@@ -395,13 +395,36 @@ impl<'a> Validator<'a> {
             handled: Vec::new(),
             reads: StepReads::Only(Vec::new()),
         };
+        if let Some(kind) = kind {
+            // A step without `with` has an empty one: its kind's required keys are reported at the step.
+            self.check_config(kind, step, node.get("with").unwrap_or(node));
+            self.check_rules(kind, step, node);
+        }
         if let Some(with_node) = node.get("with") {
-            if let Some(kind) = kind {
-                self.check_config(kind, step, with_node);
-            }
             self.plan_with(&mut planned, kind, with_node, scope, acyclic);
         }
         planned
+    }
+
+    /// Runs the kind's rules across `with` keys. Each problem points at the last written of the
+    /// keys it names, else at `with` (or, without one, at the step).
+    fn check_rules(&mut self, kind: &KindSpec, step: &Step, node: &Node) {
+        let with_node = node.get("with");
+        let at = with_node.unwrap_or(node);
+        if with_node.is_some_and(|w| w.as_map().is_none()) {
+            // Reported as a wrong type already; the rules would only repeat it.
+            return;
+        }
+        let entries = with_node.and_then(Node::as_map).unwrap_or_default();
+        for problem in (kind.check)(With::new(&step.with)) {
+            let last = entries.iter().rev().find(|(k, _)| problem.keys.contains(&k.name.as_str()));
+            let span = last.map_or(at.span, |(k, _)| k.span);
+            let mut diag = Diagnostic::new(Code::BadConfig, span, problem.message);
+            if let Some(hint) = problem.hint {
+                diag = diag.with_hint(hint);
+            }
+            self.d.push(diag);
+        }
     }
 
     /// The step's kind; an unknown one is reported.
@@ -409,8 +432,11 @@ impl<'a> Validator<'a> {
         let kind = self.catalog.kind(&step.uses);
         if kind.is_none() && !step.uses.is_empty() {
             let names: Vec<&str> = self.catalog.kinds().iter().map(|k| k.name).collect();
-            let hint = did_you_mean(&step.uses, names.iter().copied())
-                .unwrap_or_else(|| format!("available kinds: {}", names.join(", ")));
+            let hint = match self.catalog.unavailable(&step.uses) {
+                Some(how) => how.to_owned(),
+                None => did_you_mean(&step.uses, names.iter().copied())
+                    .unwrap_or_else(|| format!("available kinds: {}", names.join(", "))),
+            };
             let message = format!("unknown step kind \"{}\"", step.uses);
             self.d.push(
                 Diagnostic::new(Code::UnknownKind, node.get("uses").map(|n| n.span), message).with_hint(hint),

@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 use weir_engine::{ErrorKind, StepCx, StepError, StepKind};
+use weir_pipeline::kind::{Problem, With};
 use weir_pipeline::{Effects, KindSpec};
 
 /// Runs `step` (or the pipeline file `pipeline`) once per item of `items`; outputs the results
@@ -23,6 +24,7 @@ pub struct ForeachConfig {
     /// The step to run per item: `uses`, `with`, `timeout`, `retry`. Its expressions see the run
     /// context plus `item` and `index`.
     #[serde(default)]
+    #[allow(dead_code)] // Run through `StepCx::run_nested`.
     step: Option<NestedStep>,
     /// A pipeline file (relative to this one) to run per item, with the item as its input.
     #[serde(default)]
@@ -60,7 +62,25 @@ static SPEC: KindSpec = KindSpec {
     nested_step: Some("step"),
     files: &["pipeline"],
     effects: Effects::Nested,
+    check,
 };
+
+/// A `foreach` runs either a step or a pipeline per item, so exactly one of them must be given.
+fn check(with: With<'_>) -> Vec<Problem> {
+    const KEYS: &[&str] = &["step", "pipeline"];
+    match (with.has("step"), with.has("pipeline")) {
+        (true, true) => vec![
+            Problem::new(KEYS, "a `foreach` step takes `step` or `pipeline`, not both")
+                .with_hint("remove `pipeline` to run the step per item, or `step` to run the pipeline file"),
+        ],
+        (false, false) => {
+            vec![Problem::new(KEYS, "a `foreach` step needs `step` or `pipeline` in `with`").with_hint(
+                "add `step` (a step to run per item) or `pipeline` (a pipeline file to run per item)",
+            )]
+        }
+        _ => Vec::new(),
+    }
+}
 
 impl StepKind for Foreach {
     fn spec(&self) -> &'static KindSpec {
@@ -78,10 +98,8 @@ impl StepKind for Foreach {
                 }
             };
             let cx = &cx;
+            // The validator lets through exactly one of `step` and `pipeline`.
             let pipeline = config.pipeline.as_deref();
-            if pipeline.is_some() == config.step.is_some() {
-                return Err(StepError::fatal(ErrorKind::Config, "give exactly one of `step` and `pipeline`"));
-            }
             let results = stream::iter(items.into_iter().enumerate())
                 .map(|(index, item)| async move {
                     let result = match pipeline {

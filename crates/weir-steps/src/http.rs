@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use weir_engine::{ErrorKind, StepCx, StepError, StepKind};
+use weir_pipeline::kind::{Problem, With};
 use weir_pipeline::{Duration, Effects, KindSpec};
 
 /// Makes an HTTP request. Outputs `{status, headers, body}`, with JSON bodies parsed. A status
@@ -27,10 +28,10 @@ pub struct HttpConfig {
     /// Query parameters added to the URL.
     #[serde(default)]
     query: BTreeMap<String, Scalar>,
-    /// JSON request body (sets `content-type: application/json`).
+    /// JSON request body (sets `content-type: application/json`); not with `body`.
     #[serde(default)]
     json: Option<Value>,
-    /// Raw text request body.
+    /// Raw text request body; not with `json`.
     #[serde(default)]
     body: Option<String>,
     /// Longest time the request may take (the step's `timeout` bounds the whole attempt).
@@ -79,7 +80,19 @@ static SPEC: KindSpec = KindSpec {
     nested_step: None,
     files: &[],
     effects: Effects::External,
+    check,
 };
+
+/// A request has one body: JSON or text.
+fn check(with: With<'_>) -> Vec<Problem> {
+    if !(with.has("json") && with.has("body")) {
+        return Vec::new();
+    }
+    vec![
+        Problem::new(&["json", "body"], "an `http` step takes `json` or `body`, not both")
+            .with_hint("remove `body`, or send the JSON as text in `body` and remove `json`"),
+    ]
+}
 
 /// Installs the TLS crypto provider (ring). Idempotent; call it before building any TLS client.
 pub fn install_crypto_provider() {
@@ -143,10 +156,8 @@ fn build(client: &reqwest::Client, config: &HttpConfig) -> Result<reqwest::Reque
     let query: Vec<(&str, String)> = config.query.iter().map(|(k, v)| (k.as_str(), v.text())).collect();
     let mut request = client.request(method, url).headers(headers).query(&query);
     match (&config.json, &config.body) {
-        (Some(_), Some(_)) => {
-            return Err(StepError::fatal(ErrorKind::Config, "give `json` or `body`, not both"));
-        }
-        (Some(json), None) => request = request.json(json),
+        // The validator rejects `json` with `body`.
+        (Some(json), _) => request = request.json(json),
         (None, Some(body)) => request = request.body(body.clone()),
         (None, None) => {}
     }

@@ -44,6 +44,7 @@ static SPEC: KindSpec = KindSpec {
     nested_step: None,
     files: &[],
     effects: Effects::External,
+    check: weir_pipeline::kind::no_rules,
 };
 
 impl StepKind for Log {

@@ -26,6 +26,7 @@ static SPEC: KindSpec = KindSpec {
     nested_step: None,
     files: &[],
     effects: Effects::None,
+    check: weir_pipeline::kind::no_rules,
 };
 
 impl StepKind for Pass {

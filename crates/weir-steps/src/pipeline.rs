@@ -28,6 +28,7 @@ static SPEC: KindSpec = KindSpec {
     nested_step: None,
     files: &["file"],
     effects: Effects::Nested,
+    check: weir_pipeline::kind::no_rules,
 };
 
 impl StepKind for Pipeline {

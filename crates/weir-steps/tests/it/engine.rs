@@ -101,6 +101,7 @@ fn cancellation_stops_running_steps_and_ends_the_run_cancelled() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "http"), ignore = "its external step is an `http` step")]
 fn dry_run_mocks_external_steps_and_runs_pure_ones() {
     let p = plan(
         "name: t\nsteps:\n  - id: fetch\n    uses: http\n    with: { url: 'http://192.0.2.1/orders/${{ .input.n // 7 }}', method: POST }\n  - id: score\n    uses: transform\n    needs: [fetch]\n    with: { expr: '.steps.fetch.output // \"no response\"' }\n",

@@ -1,8 +1,12 @@
 //! Step kinds and the engine together: virtual-time behaviour (retries, backoff, timeouts,
-//! cancellation, concurrency) and the `http` kind against a local server.
+//! cancellation, concurrency), the `http` kind against a local server, what a build without
+//! a feature's kinds says about them, and the kinds' specs against their schemas.
 
 mod engine;
+mod features;
+#[cfg(feature = "http")]
 mod http;
+mod specs;
 
 use std::sync::Arc;
 use weir_engine::{Clock, Collector, Engine, RunOptions, RunReport};

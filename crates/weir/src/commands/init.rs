@@ -181,7 +181,10 @@ mod tests {
 
     #[test]
     fn every_template_is_valid_and_passes_its_tests() {
-        for &template in Template::value_variants() {
+        // The `http` template needs the `http` kind.
+        let templates =
+            Template::value_variants().iter().filter(|t| cfg!(feature = "http") || **t != Template::Http);
+        for &template in templates {
             check(template, "my-pipeline.v2");
         }
     }

@@ -1,6 +1,7 @@
 //! ARCHITECTURE.md's invariants, checked mechanically: the pipeline model and the engine depend
 //! on no HTTP server or client, no SQL, no config-file crate; the model needs no async runtime;
-//! only the binary's `settings.rs` reads the environment or asks whether a stream is a terminal.
+//! only the binary's `settings.rs` reads the environment or asks whether a stream is a terminal;
+//! only the binaries use the crates of the binary edge.
 
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -18,6 +19,32 @@ const SERVER_SQL_CONFIG: &[&str] = &[
     "toml",
     "config",
 ];
+
+/// Crates of the binary edge: errors with context for people, arguments, progress bars. A library
+/// returns typed errors and leaves the terminal to its caller.
+const BINARY_EDGE: &[&str] = &["anyhow", "clap", "indicatif"];
+
+/// The workspace's binaries, the only crates that may depend on [`BINARY_EDGE`].
+const BINARIES: &[&str] = &["weir", "xtask"];
+
+fn metadata() -> Value {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args(["metadata", "--format-version", "1"])
+        .current_dir(crate::root())
+        .output()
+        .expect("cargo metadata");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("metadata JSON")
+}
+
+/// Names of the workspace's crates, as cargo lists them (so a new crate is covered).
+fn members(metadata: &Value) -> Vec<&str> {
+    let ids: Vec<&Value> =
+        metadata["workspace_members"].as_array().expect("workspace members").iter().collect();
+    let packages = metadata["packages"].as_array().expect("packages");
+    packages.iter().filter(|p| ids.contains(&&p["id"])).filter_map(|p| p["name"].as_str()).collect()
+}
 
 /// Names of the crates `package` depends on at run time (normal dependencies, transitively).
 fn runtime_closure(metadata: &Value, package: &str) -> HashSet<String> {
@@ -50,14 +77,7 @@ fn runtime_closure(metadata: &Value, package: &str) -> HashSet<String> {
 
 #[test]
 fn core_crates_stay_free_of_servers_sql_and_config_files() {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = std::process::Command::new(cargo)
-        .args(["metadata", "--format-version", "1"])
-        .current_dir(crate::root())
-        .output()
-        .expect("cargo metadata");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let metadata: Value = serde_json::from_slice(&out.stdout).expect("metadata JSON");
+    let metadata = metadata();
     for package in ["weir-pipeline", "weir-engine"] {
         let deps = runtime_closure(&metadata, package);
         let bad: Vec<&&str> = SERVER_SQL_CONFIG.iter().filter(|c| deps.contains(**c)).collect();
@@ -98,4 +118,23 @@ fn only_settings_reads_the_environment_and_the_terminal() {
         .map(|f| f.display().to_string())
         .collect();
     assert!(readers.is_empty(), "read the environment or the terminal through settings.rs: {readers:?}");
+}
+
+#[test]
+fn only_the_binaries_depend_on_anyhow_clap_and_indicatif() {
+    let metadata = metadata();
+    let members = members(&metadata);
+    for library in ["weir-pipeline", "weir-engine", "weir-steps"] {
+        assert!(members.contains(&library), "{library} is not among the workspace members {members:?}");
+    }
+    for package in members.iter().filter(|m| !BINARIES.contains(m)) {
+        let deps = runtime_closure(&metadata, package);
+        let bad: Vec<&&str> = BINARY_EDGE.iter().filter(|c| deps.contains(**c)).collect();
+        assert!(
+            bad.is_empty(),
+            "library {package} depends on {bad:?} (directly or through another crate); only {BINARIES:?} may"
+        );
+    }
+    let weir = runtime_closure(&metadata, "weir");
+    assert!(BINARY_EDGE.iter().all(|c| weir.contains(*c)), "the check sees real dependencies");
 }

@@ -133,6 +133,7 @@ fn ctrl_c_cancels_the_run() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "http"), ignore = "the committed schema describes the `http` kind")]
 fn the_committed_schema_is_fresh_and_accepts_every_example() {
     let out = weir(&root(), &["schema"]);
     let generated = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -162,6 +163,7 @@ fn completions_are_generated() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "http"), ignore = "its external step is an `http` step")]
 fn dry_run_shows_the_walk_without_calling_anything() {
     let dir = scratch("cli-dry-run");
     write(
@@ -181,6 +183,32 @@ fn dry_run_shows_the_walk_without_calling_anything() {
     assert_eq!(walk["steps"][0]["id"], "fetch");
     assert_eq!(walk["steps"][0]["mocked"], true);
     assert_eq!(weir(&dir, &["dry-run", "p.yaml", "--mock", "nope=1"]).status.code(), Some(2));
+}
+
+#[test]
+fn rules_across_with_keys_stop_validate_and_dry_run_before_anything_runs() {
+    let dir = scratch("cli-rules");
+    write(
+        &dir,
+        "item.yaml",
+        "name: item\nsteps:\n  - { id: echo, uses: transform, with: { expr: '.input' } }\n",
+    );
+    write(
+        &dir,
+        "p.yaml",
+        "name: p\nsteps:\n  - id: each\n    uses: foreach\n    with:\n      items: '[1, 2]'\n      pipeline: item.yaml\n      step: { uses: log, with: { message: hi } }\n",
+    );
+    for command in ["validate", "dry-run"] {
+        let out = weir(&dir, &[command, "p.yaml"]);
+        let stderr = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
+        assert!(
+            stderr.contains("error[E0110]: a `foreach` step takes `step` or `pipeline`, not both"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("p.yaml:8:7"), "{command} points at the second key: {stderr}");
+        assert!(crate::stdout(&out).is_empty(), "{command} walks nothing");
+    }
 }
 
 #[test]

@@ -9,7 +9,9 @@
 //!   the event stream (`--events`) — overlap is asserted by event order, never by wall time;
 //! - `before`: pairs `[a, b]`: step a finished before step b started;
 //! - `codes`: diagnostic codes `weir validate --json` must report (for invalid pipelines);
-//! - `stderr_contains`: text the error output must contain.
+//! - `stderr_contains`: text the error output must contain;
+//! - `features`: cargo features of `weir` the case needs (such as `http`); a build without one of
+//!   them skips the case.
 
 use serde_json::Value;
 use std::path::Path;
@@ -38,6 +40,9 @@ fn conformance_suite() {
 
 fn check(case: &Path) -> Result<(), String> {
     let expected: Value = read_json(&case.join("expected.json"))?;
+    if !has_features(&expected)? {
+        return Ok(());
+    }
     let pipeline = ["pipeline.yaml", "pipeline.json"]
         .into_iter()
         .find(|f| case.join(f).exists())
@@ -70,6 +75,18 @@ fn check(case: &Path) -> Result<(), String> {
     let events: Vec<Value> = stderr.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     check_summary(&expected, &summary)?;
     check_events(&expected, &events)
+}
+
+/// Whether this build of `weir` has every cargo feature the case needs.
+fn has_features(expected: &Value) -> Result<bool, String> {
+    let mut all = true;
+    for feature in expected.get("features").and_then(Value::as_array).into_iter().flatten() {
+        all &= match feature.as_str() {
+            Some("http") => cfg!(feature = "http"),
+            _ => return Err(format!("unknown feature {feature} in expected.json")),
+        };
+    }
+    Ok(all)
 }
 
 fn check_summary(expected: &Value, summary: &Value) -> Result<(), String> {

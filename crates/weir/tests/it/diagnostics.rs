@@ -4,6 +4,7 @@
 use crate::{root, stderr, weir};
 
 #[test]
+#[cfg_attr(not(feature = "http"), ignore = "the snapshots have `http` steps")]
 fn validate_reports_every_problem_with_location_code_and_hint() {
     let dir = root().join("tests/diagnostics");
     let mut files: Vec<_> =
