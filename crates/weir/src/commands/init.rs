@@ -172,7 +172,7 @@ mod tests {
         assert_eq!(plan.name(), name);
         assert!(!plan.pipeline.tests.is_empty(), "{template:?} has test cases");
         let engine = crate::commands::engine(crate::commands::registry());
-        let runtime = crate::commands::runtime().unwrap();
+        let runtime = crate::commands::runtime(crate::commands::Threads::One).unwrap();
         for case in &plan.pipeline.tests {
             let problems = runtime.block_on(crate::commands::test::run_case(&engine, &bundle, case));
             assert!(problems.is_empty(), "{template:?} › {}: {problems:#?}", case.name);

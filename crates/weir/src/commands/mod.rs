@@ -62,11 +62,25 @@ pub fn engine(registry: Arc<Registry>) -> Engine {
     Engine::new(registry, Arc::new(SystemClock::default()))
 }
 
-/// A single-threaded runtime: one run is one future, and starting it costs little. When the
-/// system cannot give it what it needs (an event queue, a timer), nothing the user changes in
-/// the pipeline would help: that is infrastructure unavailable, not invalid input.
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
+/// The threads a command's async runtime runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Threads {
+    /// One: a run is one future, and a short command should not pay for more.
+    One,
+    /// A worker per core, for commands that run for as long as their pipeline does: a step that
+    /// keeps its thread busy cannot then stall signal handling or other runs.
+    Workers,
+}
+
+/// An async runtime. When the system cannot give it what it needs (threads, an event queue, a
+/// timer), nothing the user changes in the pipeline would help: that is infrastructure
+/// unavailable, not invalid input.
+pub fn runtime(threads: Threads) -> Result<tokio::runtime::Runtime> {
+    let mut builder = match threads {
+        Threads::One => tokio::runtime::Builder::new_current_thread(),
+        Threads::Workers => tokio::runtime::Builder::new_multi_thread(),
+    };
+    builder
         .enable_all()
         .build()
         .context("cannot start the async runtime")

@@ -6,6 +6,7 @@ use crate::settings::{Settings, Style, paint};
 use anyhow::Result;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use weir_engine::{Cancel, RunOptions, RunReport};
 use weir_pipeline::Status;
 
@@ -25,13 +26,19 @@ pub struct Args {
     file: PathBuf,
     #[command(flatten)]
     input: crate::input::InputArgs,
-    /// Print a summary object instead of the bare output:
-    /// `{run_id, status, output, error, steps: [{id, status, attempts, duration_ms}]}`.
+    /// Print a summary object instead of the bare output: `{run_id, pipeline, status, output,
+    /// error, duration_ms, steps: [{id, kind, status, attempts, duration_ms, error, nested}]}`,
+    /// where `nested` lists a `foreach` step's items (or a `pipeline` step's run) with theirs.
     #[arg(long)]
     json: bool,
-    /// Write every event of the run to stderr as one JSON object per line.
+    /// Write every event of the run and of the pipelines it runs to stderr, one JSON object per
+    /// line; `run_started` records the pipeline's digest, the input and the jitter seed.
     #[arg(long)]
     events: bool,
+    /// The seed of retry jitter, to repeat a run's waits exactly (default: random; the seed a run
+    /// used is in its `run_started` event).
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
     /// Print JSON on one line.
     #[arg(short, long)]
     compact: bool,
@@ -51,13 +58,13 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
         Progress::Quiet
     };
     let engine = super::engine(registry);
-    let opts = RunOptions { cancel: Cancel::new(), ..RunOptions::default() };
-    let runtime = super::runtime()?;
+    let cancel = Cancel::new();
+    let opts = RunOptions { cancel: cancel.clone(), seed: args.seed, ..RunOptions::default() };
+    let runtime = super::runtime(super::Threads::Workers)?;
     let report = runtime.block_on(async {
-        let cancel = opts.cancel.clone();
         tokio::spawn(cancel_on_ctrl_c(cancel));
-        engine.run(&bundle, input, &opts, &sink).await
-    });
+        tokio::spawn(engine.start(Arc::new(bundle), input, opts, Arc::new(sink))).await
+    })?;
     let report = match report {
         Ok(report) => report,
         Err(e) => {

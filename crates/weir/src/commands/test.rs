@@ -36,7 +36,7 @@ struct Outcome {
 pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     let registry = super::registry();
     let engine = super::engine(registry.clone());
-    let runtime = super::runtime()?;
+    let runtime = super::runtime(super::Threads::One)?;
     let mut outcomes = Vec::new();
     let mut invalid = false;
     for file in load::expand(&args.files)? {

@@ -6,6 +6,7 @@ mod cli;
 mod conformance;
 mod diagnostics;
 mod diff;
+mod documents;
 mod init;
 mod settings;
 
