@@ -3,7 +3,7 @@
 //! run to run (ids, times, durations) are replaced by stable placeholders; run ids are numbered
 //! in order of appearance, so which event belongs to which run stays visible.
 
-use crate::{root, stdout, weir};
+use crate::{root, weir};
 use serde_json::Value;
 use std::collections::HashMap;
 
