@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::sync::Arc;
 use weir_pipeline::expr::{self, ProgramId};
-use weir_pipeline::{Catalog, KindSpec, Plan, PlanStep};
+use weir_pipeline::{Catalog, KindSpec, PlanStep};
 
 /// A step kind: its static description and how to run one attempt of a step.
 pub trait StepKind: Send + Sync + 'static {
@@ -84,7 +84,7 @@ pub struct StepCx<'a> {
 
 impl<'a> StepCx<'a> {
     pub fn step_id(&self) -> &str {
-        &self.step.id
+        self.step.id()
     }
 
     pub fn attempt(&self) -> u32 {
@@ -113,14 +113,15 @@ impl<'a> StepCx<'a> {
         let out = self
             .env
             .plan
-            .programs
+            .programs()
             .eval_one(id, self.scope.clone())
             .map_err(|e| StepError::fatal(ErrorKind::Expression, format!("`{field}`: {e}")))?;
         Ok(expr::to_json(&out))
     }
 
     fn program(&self, field: &str) -> Result<ProgramId, StepError> {
-        Plan::program(self.step, field)
+        self.step
+            .program(field)
             .ok_or_else(|| StepError::fatal(ErrorKind::Config, format!("`{field}` is missing")))
     }
 
@@ -133,7 +134,7 @@ impl<'a> StepCx<'a> {
     /// `item` and `index` added to the context, applying the nested step's own retry and timeout.
     pub fn run_nested(&self, item: Value, index: usize) -> BoxFuture<'_, Result<Value, StepError>> {
         Box::pin(async move {
-            let Some(nested) = self.step.nested.as_deref() else {
+            let Some(nested) = self.step.nested() else {
                 return Err(StepError::fatal(ErrorKind::Config, "this step has no nested step"));
             };
             let scope = crate::context::with_item(&self.scope, &item, index);

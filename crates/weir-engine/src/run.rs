@@ -85,15 +85,6 @@ impl Engine {
     }
 }
 
-fn check_input(plan: &Plan, input: &Value) -> Result<(), InputError> {
-    let Some(schema) = &plan.input_schema else {
-        return Ok(());
-    };
-    let problems: Vec<(String, String)> =
-        schema.0.iter_errors(input).map(|e| (e.instance_path().as_str().to_owned(), e.to_string())).collect();
-    if problems.is_empty() { Ok(()) } else { Err(InputError { problems }) }
-}
-
 /// A sortable, unique run id: milliseconds since the epoch, then randomness (UUIDv7 layout).
 fn new_run_id(clock: &dyn Clock) -> String {
     let ms =
@@ -130,7 +121,7 @@ impl Tree<'_> {
         parent: Option<Arc<Parent>>,
     ) -> Result<RunReport, InputError> {
         let plan = self.bundle.plan(plan_id);
-        check_input(plan, &input)?;
+        plan.check_input(&input).map_err(|problems| InputError { problems })?;
         let env = RunEnv { tree: self, plan_id, plan, run_id, seed, parent };
         Ok(Scheduler::new(&env, input).run().await)
     }
@@ -175,11 +166,11 @@ impl RunEnv<'_> {
     /// the root pipeline.
     pub(crate) fn mock(&self, step: &PlanStep) -> Option<Value> {
         if self.parent.is_none()
-            && let Some(v) = self.tree.opts.mocks.get(&step.id)
+            && let Some(v) = self.tree.opts.mocks.get(step.id())
         {
             return Some(v.clone());
         }
-        (self.tree.opts.dry_run && step.effects == Effects::External).then_some(Value::Null)
+        (self.tree.opts.dry_run && step.effects() == Effects::External).then_some(Value::Null)
     }
 
     /// Runs the nested step of `foreach` step `parent` for item `index`, with its own retry and
@@ -192,9 +183,9 @@ impl RunEnv<'_> {
         index: usize,
         log: &NestedLog,
     ) -> Result<Value, StepError> {
-        let at = StepAt { step: parent.id.clone(), kind: nested.kind.clone(), item: Some(index) };
+        let at = StepAt { step: parent.id().to_owned(), kind: nested.kind().to_owned(), item: Some(index) };
         let mut guard = ItemGuard { env: self, at: &at, log, started: self.clock().now(), done: false };
-        let (result, attempts) = match nested.with.render(&self.plan.programs, &scope) {
+        let (result, attempts) = match nested.with().render(self.plan.programs(), &scope) {
             Err(e) => (Err(StepError::fatal(ErrorKind::Expression, format!("`with`: {e}"))), 0),
             Ok(with) => match self.mock(nested) {
                 Some(output) => {
@@ -202,7 +193,7 @@ impl RunEnv<'_> {
                     (Ok(output), 0)
                 }
                 None => {
-                    let seed = mix(self.seed, &parent.id, Some(index));
+                    let seed = mix(self.seed, parent.id(), Some(index));
                     let (result, n, _) = attempts(self, nested, &at, with, scope, seed).await;
                     (result, n)
                 }
@@ -230,8 +221,8 @@ impl RunEnv<'_> {
             ));
         };
         let run_id: Arc<str> = new_run_id(self.clock()).into();
-        let parent = Arc::new(Parent { run_id: self.run_id.clone(), step: step.id.clone(), item });
-        let seed = mix(self.seed, &step.id, item);
+        let parent = Arc::new(Parent { run_id: self.run_id.clone(), step: step.id().to_owned(), item });
+        let seed = mix(self.seed, step.id(), item);
         let started = self.clock().now();
         let run = Box::pin(self.tree.run(child, input, run_id.clone(), seed, Some(parent)));
         let result = match run.await {
@@ -313,11 +304,11 @@ pub(crate) async fn attempts(
     scope: Val,
     seed: u64,
 ) -> (Result<Value, StepError>, u32, Vec<NestedReport>) {
-    let Some(kind) = env.tree.engine.registry.get(&step.kind) else {
-        let e = StepError::fatal(ErrorKind::Config, format!("unknown step kind \"{}\"", step.kind));
+    let Some(kind) = env.tree.engine.registry.get(step.kind()) else {
+        let e = StepError::fatal(ErrorKind::Config, format!("unknown step kind \"{}\"", step.kind()));
         return (Err(e), 0, Vec::new());
     };
-    let max = step.retry.as_ref().map_or(1, |r| r.attempts.max(1));
+    let max = step.retry().map_or(1, |r| r.attempts.max(1));
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut with = Some(with);
     for attempt in 1..=max {
@@ -328,7 +319,7 @@ pub(crate) async fn attempts(
         let log = NestedLog::default();
         let cx = StepCx { env, step, at, with: config, attempt, scope: scope.clone(), nested: &log };
         let run = kind.run(cx);
-        let result = match step.timeout {
+        let result = match step.timeout() {
             Some(limit) => match select(run, env.clock().sleep(limit.0)).await {
                 Either::Left((result, _)) => result,
                 Either::Right(_) => {
@@ -337,7 +328,7 @@ pub(crate) async fn attempts(
             },
             None => run.await,
         };
-        match (result, &step.retry) {
+        match (result, step.retry()) {
             (Err(e), Some(retry)) if e.retryable && attempt < max => {
                 let delay = backoff(retry, attempt, &mut rng);
                 let (error, error_kind) = (e.message, e.kind);

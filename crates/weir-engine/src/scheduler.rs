@@ -61,15 +61,15 @@ impl<'e, 'a> Scheduler<'e, 'a> {
             .duration_since(std::time::SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
         let run = json!({"id": &*env.run_id, "pipeline": plan.name(), "started_at": started_at});
-        let cx = Context::new(plan.steps.iter().map(|s| s.id.as_str()), &input, &run);
+        let cx = Context::new(plan.steps().iter().map(|s| s.id()), &input, &run);
         let steps = plan
-            .steps
+            .steps()
             .iter()
             .map(|s| StepState {
                 status: Status::Pending,
                 attempts: 0,
                 continued: false,
-                remaining: s.needs.len(),
+                remaining: s.needs().len(),
                 triggered: false,
                 started: None,
                 duration: None,
@@ -77,8 +77,8 @@ impl<'e, 'a> Scheduler<'e, 'a> {
                 nested: Vec::new(),
             })
             .collect();
-        let ready = (0..plan.steps.len())
-            .filter(|&i| plan.steps[i].needs.is_empty() && !plan.steps[i].is_handler())
+        let ready = (0..plan.steps().len())
+            .filter(|&i| plan.steps()[i].needs().is_empty() && !plan.steps()[i].is_handler())
             .collect();
         env.emit(EventKind::RunStarted {
             pipeline: plan.name().to_owned(),
@@ -91,7 +91,7 @@ impl<'e, 'a> Scheduler<'e, 'a> {
     }
 
     pub(crate) async fn run(mut self) -> RunReport {
-        let limit = self.plan.pipeline.concurrency.map_or(usize::MAX, |c| c as usize);
+        let limit = self.plan.pipeline().concurrency.map_or(usize::MAX, |c| c as usize);
         let mut running: FuturesUnordered<Running<'e>> = FuturesUnordered::new();
         let mut cancelled = pin!(self.env.cancel().cancelled());
         let mut was_cancelled = false;
@@ -133,17 +133,17 @@ impl<'e, 'a> Scheduler<'e, 'a> {
     }
 
     fn at(&self, i: usize) -> StepAt {
-        let step = &self.plan.steps[i];
-        StepAt { step: step.id.clone(), kind: step.kind.clone(), item: None }
+        let step = &self.plan.steps()[i];
+        StepAt { step: step.id().to_owned(), kind: step.kind().to_owned(), item: None }
     }
 
     /// The context step `i`'s expressions see: the results it reads, or every result it may see.
     fn scope(&self, i: usize) -> Val {
-        let step = &self.plan.steps[i];
+        let step = &self.plan.steps()[i];
         if !step.has_expressions() {
             return Val::Null;
         }
-        match &step.reads {
+        match step.reads() {
             StepReads::Only(steps) => self.cx.scope(steps.iter().copied()),
             StepReads::Visible => self.cx.scope(self.plan.visible(i)),
         }
@@ -152,15 +152,15 @@ impl<'e, 'a> Scheduler<'e, 'a> {
     /// Decides what to do with a ready step: skip it, fail it, mock it, or start it.
     fn start(&mut self, i: usize) -> Option<Running<'e>> {
         let plan = self.plan;
-        let step = &plan.steps[i];
+        let step = &plan.steps()[i];
         if let Some(reason) = self.blocked(i) {
             self.skip(i, reason);
             return None;
         }
         self.steps[i].started = Some(self.env.clock().now());
         let scope = self.scope(i);
-        if let Some(cond) = step.condition {
-            match plan.programs.eval_one(cond, scope.clone()) {
+        if let Some(cond) = step.condition() {
+            match plan.programs().eval_one(cond, scope.clone()) {
                 Ok(v) if !is_truthy(&v) => {
                     self.skip(i, "condition is false".into());
                     return None;
@@ -173,7 +173,7 @@ impl<'e, 'a> Scheduler<'e, 'a> {
                 }
             }
         }
-        let with = match step.with.render(&plan.programs, &scope) {
+        let with = match step.with().render(plan.programs(), &scope) {
             Ok(with) => with,
             Err(e) => {
                 let e = StepError::fatal(ErrorKind::Expression, format!("`with`: {e}"));
@@ -189,7 +189,7 @@ impl<'e, 'a> Scheduler<'e, 'a> {
         }
         let env = self.env;
         let at = self.at(i);
-        let seed = mix(env.seed, &step.id, None);
+        let seed = mix(env.seed, step.id(), None);
         Some(Box::pin(async move {
             let (result, n, nested) = attempts(env, step, &at, with, scope, seed).await;
             (i, result, n, nested)
@@ -198,16 +198,16 @@ impl<'e, 'a> Scheduler<'e, 'a> {
 
     /// Why a step whose needs all finished must not run, if it must not.
     fn blocked(&self, i: usize) -> Option<String> {
-        let step = &self.plan.steps[i];
-        if step.needs.is_empty() {
+        let step = &self.plan.steps()[i];
+        if step.needs().is_empty() {
             return None;
         }
         if let Some(&n) =
-            step.needs.iter().find(|&&n| self.steps[n].status == Status::Failed && !self.steps[n].continued)
+            step.needs().iter().find(|&&n| self.steps[n].status == Status::Failed && !self.steps[n].continued)
         {
-            return Some(format!("need \"{}\" failed", self.plan.steps[n].id));
+            return Some(format!("need \"{}\" failed", self.plan.steps()[n].id()));
         }
-        if step.needs.iter().all(|&n| self.steps[n].status == Status::Skipped) {
+        if step.needs().iter().all(|&n| self.steps[n].status == Status::Skipped) {
             return Some("all needs were skipped".into());
         }
         None
@@ -240,11 +240,11 @@ impl<'e, 'a> Scheduler<'e, 'a> {
 
     /// Records a failed step and routes the failure by its `on_error`.
     fn fail(&mut self, i: usize, e: StepError, attempts: u32, duration: Duration) {
-        let step = &self.plan.steps[i];
+        let step = &self.plan.steps()[i];
         self.steps[i].status = Status::Failed;
         self.cx.finish(i, Status::Failed, Val::Null, Some(&e.message), attempts);
-        let on_error = match step.on_error {
-            Route::Handler(h) => self.plan.steps[h].id.clone(),
+        let on_error = match step.on_error() {
+            Route::Handler(h) => self.plan.steps()[h].id().to_owned(),
             Route::Continue => "continue".into(),
             Route::Fail => "fail".into(),
         };
@@ -258,7 +258,7 @@ impl<'e, 'a> Scheduler<'e, 'a> {
             duration,
         });
         self.steps[i].error = Some(e.clone());
-        match step.on_error {
+        match step.on_error() {
             Route::Continue => {
                 self.steps[i].continued = true;
                 self.release(i);
@@ -274,7 +274,7 @@ impl<'e, 'a> Scheduler<'e, 'a> {
             // No handler left to run (it was skipped), or none asked for: the run fails.
             Route::Handler(_) | Route::Fail => {
                 self.failure = Some(RunFailure {
-                    step: Some(step.id.clone()),
+                    step: Some(step.id().to_owned()),
                     kind: e.kind,
                     message: e.message,
                     attempts,
@@ -292,7 +292,7 @@ impl<'e, 'a> Scheduler<'e, 'a> {
 
     /// A step finished: its dependents with no other unfinished need become ready.
     fn release(&mut self, i: usize) {
-        for &d in &self.plan.steps[i].dependents {
+        for &d in self.plan.steps()[i].dependents() {
             let state = &mut self.steps[d];
             state.remaining -= 1;
             if state.remaining == 0 {
@@ -306,7 +306,7 @@ impl<'e, 'a> Scheduler<'e, 'a> {
     /// needed by a failure that the previous one's dependents cause.
     fn skip_next_untriggered_handler(&mut self) -> bool {
         let next = (0..self.steps.len()).find(|&h| {
-            self.plan.steps[h].is_handler()
+            self.plan.steps()[h].is_handler()
                 && !self.steps[h].triggered
                 && self.steps[h].status == Status::Pending
         });
@@ -362,7 +362,7 @@ impl<'e, 'a> Scheduler<'e, 'a> {
             output,
             error: self.failure.take(),
             duration,
-            steps: self.plan.steps.iter().zip(std::mem::take(&mut self.steps)).map(step_report).collect(),
+            steps: self.plan.steps().iter().zip(std::mem::take(&mut self.steps)).map(step_report).collect(),
         }
     }
 
@@ -375,19 +375,19 @@ impl<'e, 'a> Scheduler<'e, 'a> {
     /// The run's output: the `output` expression, or the single sink's output (an object of
     /// them, by id, when there are several).
     fn output(&self) -> Result<Value, String> {
-        if let Some(id) = self.plan.output {
+        if let Some(id) = self.plan.output() {
             return self
                 .plan
-                .programs
+                .programs()
                 .eval_one(id, self.cx.all())
                 .map(|v| to_json(&v))
                 .map_err(|e| format!("`output`: {e}"));
         }
-        Ok(match &self.plan.sinks[..] {
+        Ok(match self.plan.sinks() {
             [] => Value::Null,
             [one] => self.cx.output(*one),
             many => Value::Object(
-                many.iter().map(|&i| (self.plan.steps[i].id.clone(), self.cx.output(i))).collect(),
+                many.iter().map(|&i| (self.plan.steps()[i].id().to_owned(), self.cx.output(i))).collect(),
             ),
         })
     }
@@ -404,8 +404,8 @@ fn cancelled() -> RunFailure {
 
 fn step_report((s, st): (&weir_pipeline::PlanStep, StepState)) -> StepReport {
     StepReport {
-        id: s.id.clone(),
-        kind: s.kind.clone(),
+        id: s.id().to_owned(),
+        kind: s.kind().to_owned(),
         status: st.status,
         attempts: st.attempts,
         duration: st.duration,

@@ -53,7 +53,7 @@ impl Bundle {
             resolved[*from].push((file.clone(), PlanId(*to)));
         }
         for (plan, links) in plans.iter().zip(&resolved) {
-            if let Some(import) = plan.imports.iter().find(|i| !links.iter().any(|(f, _)| *f == i.file)) {
+            if let Some(import) = plan.imports().iter().find(|i| !links.iter().any(|(f, _)| *f == i.file)) {
                 return Err(BundleError::Unresolved {
                     pipeline: plan.name().to_owned(),
                     file: import.file.clone(),

@@ -9,28 +9,24 @@ use crate::source::{Source, Span};
 use crate::template::Template;
 use std::collections::HashMap;
 
-/// A pipeline that passed validation. Produced only by [`crate::load`].
+/// A pipeline that passed validation. Produced only by [`crate::load`], and read-only after:
+/// its fields are private, so a `Plan` is always a valid pipeline and the engine never re-checks.
 #[derive(Debug)]
 pub struct Plan {
-    pub source: Source,
-    /// The pipeline as written.
-    pub pipeline: Pipeline,
-    /// The steps, in file order; `needs` and handlers are indices into this list.
-    pub steps: Vec<PlanStep>,
-    pub programs: Programs,
-    /// The `output` expression, if any.
-    pub output: Option<ProgramId>,
-    /// Steps that no other step needs and that are not error handlers: the default output.
-    pub sinks: Vec<usize>,
-    pub input_schema: Option<InputSchema>,
-    /// Other pipeline files this one runs (`pipeline` steps, `foreach` with `pipeline:`).
-    pub imports: Vec<Import>,
+    source: Source,
+    pipeline: Pipeline,
+    steps: Vec<PlanStep>,
+    programs: Programs,
+    output: Option<ProgramId>,
+    sinks: Vec<usize>,
+    input_schema: Option<InputSchema>,
+    imports: Vec<Import>,
     index: HashMap<String, usize>,
     digest: String,
 }
 
 /// A compiled `input` JSON Schema.
-pub struct InputSchema(pub jsonschema::Validator);
+pub(crate) struct InputSchema(pub(crate) jsonschema::Validator);
 
 impl std::fmt::Debug for InputSchema {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -45,28 +41,92 @@ pub struct Import {
     pub span: Span,
 }
 
+/// One step of a [`Plan`]: ids resolved to indices, expressions compiled.
 #[derive(Debug)]
 pub struct PlanStep {
-    pub id: String,
-    pub kind: String,
-    pub effects: Effects,
-    pub needs: Vec<usize>,
-    pub dependents: Vec<usize>,
-    pub condition: Option<ProgramId>,
+    pub(crate) id: String,
+    pub(crate) kind: String,
+    pub(crate) effects: Effects,
+    pub(crate) needs: Vec<usize>,
+    pub(crate) dependents: Vec<usize>,
+    pub(crate) condition: Option<ProgramId>,
+    pub(crate) with: Template,
+    pub(crate) programs: Vec<(&'static str, ProgramId)>,
+    pub(crate) nested: Option<Box<PlanStep>>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) retry: Option<Retry>,
+    pub(crate) on_error: Route,
+    pub(crate) handled: Vec<usize>,
+    pub(crate) reads: StepReads,
+}
+
+impl PlanStep {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The step kind's name (`uses`).
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    pub fn effects(&self) -> Effects {
+        self.effects
+    }
+
+    /// The steps it needs, by index.
+    pub fn needs(&self) -> &[usize] {
+        &self.needs
+    }
+
+    /// The steps that need it, by index.
+    pub fn dependents(&self) -> &[usize] {
+        &self.dependents
+    }
+
+    /// Its `if` expression.
+    pub fn condition(&self) -> Option<ProgramId> {
+        self.condition
+    }
+
     /// The `with` block with `${{ }}` compiled; program and nested-step keys are kept as written.
-    pub with: Template,
-    /// The kind's jq program fields (see [`crate::KindSpec::programs`]).
-    pub programs: Vec<(&'static str, ProgramId)>,
+    pub fn with(&self) -> &Template {
+        &self.with
+    }
+
+    /// The program of one of its kind's program fields (see [`crate::KindSpec::programs`]), e.g.
+    /// `expr` of a `transform` step.
+    pub fn program(&self, field: &str) -> Option<ProgramId> {
+        self.programs.iter().find(|(f, _)| *f == field).map(|&(_, id)| id)
+    }
+
     /// The kind's nested step (see [`crate::KindSpec::nested_step`]).
-    pub nested: Option<Box<PlanStep>>,
-    pub timeout: Option<Duration>,
-    pub retry: Option<Retry>,
-    pub on_error: Route,
+    pub fn nested(&self) -> Option<&PlanStep> {
+        self.nested.as_deref()
+    }
+
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    pub fn retry(&self) -> Option<&Retry> {
+        self.retry.as_ref()
+    }
+
+    pub fn on_error(&self) -> Route {
+        self.on_error
+    }
+
     /// The steps that name this one in `on_error`: when there are any, it is a handler and runs
     /// only when one of them fails.
-    pub handled: Vec<usize>,
+    pub fn handled(&self) -> &[usize] {
+        &self.handled
+    }
+
     /// The results of other steps its expressions read.
-    pub reads: StepReads,
+    pub fn reads(&self) -> &StepReads {
+        &self.reads
+    }
 }
 
 /// Which results of other steps a step's expressions read. Either way they are results of steps
@@ -142,6 +202,54 @@ impl Plan {
         &self.pipeline.name
     }
 
+    pub fn source(&self) -> &Source {
+        &self.source
+    }
+
+    /// The pipeline as written.
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
+    /// The steps, in file order; `needs` and handlers are indices into this list.
+    pub fn steps(&self) -> &[PlanStep] {
+        &self.steps
+    }
+
+    /// Every expression of the pipeline, compiled together.
+    pub fn programs(&self) -> &Programs {
+        &self.programs
+    }
+
+    /// The `output` expression, if any.
+    pub fn output(&self) -> Option<ProgramId> {
+        self.output
+    }
+
+    /// Steps that no other step needs and that are not error handlers: the default output.
+    pub fn sinks(&self) -> &[usize] {
+        &self.sinks
+    }
+
+    /// Other pipeline files this one runs (`pipeline` steps, `foreach` with `pipeline:`).
+    pub fn imports(&self) -> &[Import] {
+        &self.imports
+    }
+
+    /// Checks a run's input against the `input` schema; every violation as (JSON pointer into
+    /// the input, message).
+    pub fn check_input(&self, input: &serde_json::Value) -> Result<(), Vec<(String, String)>> {
+        let Some(schema) = &self.input_schema else {
+            return Ok(());
+        };
+        let problems: Vec<(String, String)> = schema
+            .0
+            .iter_errors(input)
+            .map(|e| (e.instance_path().as_str().to_owned(), e.to_string()))
+            .collect();
+        if problems.is_empty() { Ok(()) } else { Err(problems) }
+    }
+
     /// The index of the step with this id.
     pub fn step_index(&self, id: &str) -> Option<usize> {
         self.index.get(id).copied()
@@ -151,11 +259,6 @@ impl Plan {
     /// starts.
     pub fn visible(&self, i: usize) -> Vec<usize> {
         ancestry::visible(&self.steps[..], i)
-    }
-
-    /// The program of a kind's program field, e.g. `expr` of a `transform` step.
-    pub fn program(step: &PlanStep, field: &str) -> Option<ProgramId> {
-        step.programs.iter().find(|(f, _)| *f == field).map(|&(_, id)| id)
     }
 }
 

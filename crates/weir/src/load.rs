@@ -55,7 +55,7 @@ pub fn check_tree(path: &Path, registry: &Registry) -> Result<Vec<Checked>> {
     let mut stack: Vec<(usize, usize)> = vec![(0, 0)];
     let mut chain: Vec<PathBuf> = vec![canonical(path)];
     while let Some(&mut (at, ref mut next)) = stack.last_mut() {
-        let imports = out[at].plan.as_ref().map(|p| p.imports.clone()).unwrap_or_default();
+        let imports = out[at].plan.as_ref().map(|p| p.imports().to_vec()).unwrap_or_default();
         let Some(import) = imports.get(*next).cloned() else {
             stack.pop();
             chain.pop();

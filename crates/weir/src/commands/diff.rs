@@ -39,7 +39,7 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     let (Some(before), Some(after)) = (before, after) else {
         return Ok(ExitCode::from(EXIT_INVALID));
     };
-    let diff = weir_pipeline::diff::diff(&before.pipeline, &after.pipeline);
+    let diff = weir_pipeline::diff::diff(before.pipeline(), after.pipeline());
     if args.json {
         outln!("{}", serde_json::to_string_pretty(&diff.to_json())?);
     } else {

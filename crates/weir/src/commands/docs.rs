@@ -29,7 +29,7 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     let Some(plan) = crate::load::plan_for_run(&args.file, &registry, settings)? else {
         return Ok(ExitCode::from(EXIT_INVALID));
     };
-    let page = weir_pipeline::docs::markdown(&plan.pipeline);
+    let page = weir_pipeline::docs::markdown(plan.pipeline());
     crate::output::write(args.output.as_deref(), &page)?;
     Ok(ExitCode::SUCCESS)
 }

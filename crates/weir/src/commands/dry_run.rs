@@ -66,7 +66,7 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     if args.json {
         outln!("{}", serde_json::to_string_pretty(&result)?);
     } else {
-        print_walk(&plan.pipeline.name, &result);
+        print_walk(&plan.pipeline().name, &result);
     }
     Ok(if report.status == Status::Succeeded { ExitCode::SUCCESS } else { ExitCode::from(EXIT_RUN_FAILED) })
 }

@@ -43,9 +43,9 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_INVALID));
     };
     let text = match format(args.format, args.output.as_deref()) {
-        Format::Mermaid => graph::mermaid(&plan.pipeline),
-        Format::Dot => graph::dot(&plan.pipeline),
-        Format::Svg => graph::svg(&plan.pipeline),
+        Format::Mermaid => graph::mermaid(plan.pipeline()),
+        Format::Dot => graph::dot(plan.pipeline()),
+        Format::Svg => graph::svg(plan.pipeline()),
     };
     crate::output::write(args.output.as_deref(), &text)?;
     Ok(ExitCode::SUCCESS)

@@ -170,10 +170,10 @@ mod tests {
         let bundle = weir_pipeline::Bundle::single(loaded.plan.expect("a plan without diagnostics")).unwrap();
         let plan = bundle.root();
         assert_eq!(plan.name(), name);
-        assert!(!plan.pipeline.tests.is_empty(), "{template:?} has test cases");
+        assert!(!plan.pipeline().tests.is_empty(), "{template:?} has test cases");
         let engine = crate::commands::engine(crate::commands::registry());
         let runtime = crate::commands::runtime(crate::commands::Threads::One).unwrap();
-        for case in &plan.pipeline.tests {
+        for case in &plan.pipeline().tests {
             let problems = runtime.block_on(crate::commands::test::run_case(&engine, &bundle, case));
             assert!(problems.is_empty(), "{template:?} › {}: {problems:#?}", case.name);
         }

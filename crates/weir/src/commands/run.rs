@@ -53,7 +53,7 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     let sink = if args.events {
         Progress::Json
     } else if settings.interactive() {
-        Progress::live(bundle.root().steps.len(), settings.stderr_color)
+        Progress::live(bundle.root().steps().len(), settings.stderr_color)
     } else {
         Progress::Quiet
     };

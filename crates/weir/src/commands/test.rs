@@ -45,10 +45,10 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
             continue;
         };
         let plan = bundle.root();
-        if plan.pipeline.tests.is_empty() && !args.json {
+        if plan.pipeline().tests.is_empty() && !args.json {
             outln!("- {} has no test cases", file.display());
         }
-        for case in &plan.pipeline.tests {
+        for case in &plan.pipeline().tests {
             let problems = runtime.block_on(run_case(&engine, &bundle, case));
             let outcome = Outcome { file: file.display().to_string(), name: case.name.clone(), problems };
             if !args.json {
