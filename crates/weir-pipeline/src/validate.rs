@@ -696,7 +696,7 @@ impl<'a> Validator<'a> {
                     self.origins[program.0 as usize].span(u.offset, u.len),
                     format!("step \"{id}\" reads step results in a way that cannot be checked: {}", u.what),
                 )
-                .with_hint("the step sees the results of every step that finished before it; to make its reads checkable, name them as `.steps.<id>`"),
+                .with_hint("the step sees the results of all its ancestors; name the steps it reads as `.steps.<id>` to have them checked"),
             );
         }
     }

@@ -227,3 +227,47 @@ fn input_comes_from_stdin_and_version_prints() {
     let version = weir(&root(), &["--version"]);
     assert_eq!(crate::stdout(&version).trim(), concat!("weir ", env!("CARGO_PKG_VERSION")));
 }
+
+/// The retry waits of a run, in event order, from `--events`.
+fn retry_delays(out: &std::process::Output) -> Vec<f64> {
+    stderr(out)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["type"] == "step_retrying")
+        .filter_map(|e| e["delay_ms"].as_f64())
+        .collect()
+}
+
+#[test]
+fn seed_repeats_a_runs_retry_waits_exactly() {
+    let dir = scratch("cli-seed");
+    write(
+        &dir,
+        "flaky.yaml",
+        "name: flaky\nsteps:\n  - id: each\n    uses: foreach\n    with:\n      items: '[1, 2, 3]'\n      step:\n        uses: fail\n        with: { times: 1, output: ok }\n        retry: { attempts: 2, backoff: { initial: 20ms, jitter: true } }\n",
+    );
+    let run = |seed: &str| weir(&dir, &["run", "flaky.yaml", "--events", "--seed", seed]);
+    let first = retry_delays(&run("9"));
+    assert_eq!(first.len(), 3, "each item retried once");
+    assert_eq!(retry_delays(&run("9")), first, "the same seed, the same waits");
+    assert_ne!(retry_delays(&run("10")), first, "another seed, other waits");
+    let seed = stderr(&run("9")).lines().next().and_then(|l| serde_json::from_str::<Value>(l).ok());
+    assert_eq!(seed.map(|e| e["seed"].clone()), Some(Value::from(9)), "run_started records the seed");
+}
+
+#[test]
+fn strict_validation_refuses_reads_it_cannot_check() {
+    let dir = scratch("cli-unproven");
+    write(
+        &dir,
+        "keys.yaml",
+        "name: keys\nsteps:\n  - { id: a, uses: pass }\n  - { id: b, uses: transform, needs: [a], with: { expr: '.steps | keys' } }\n",
+    );
+    let lenient = weir(&dir, &["validate", "keys.yaml"]);
+    assert_eq!(lenient.status.code(), Some(0), "a warning: {}", stderr(&lenient));
+    assert!(stderr(&lenient).contains("warning[W0202]"), "{}", stderr(&lenient));
+    let strict = weir(&dir, &["validate", "--strict", "keys.yaml"]);
+    assert_eq!(strict.status.code(), Some(2));
+    let run = weir(&dir, &["run", "keys.yaml"]);
+    assert_eq!(String::from_utf8_lossy(&run.stdout).trim().replace([' ', '\n'], ""), r#"["a"]"#);
+}
