@@ -79,7 +79,7 @@ pub struct StepCx<'a> {
     /// The step's context, for the kind's own jq programs and nested step.
     pub(crate) scope: Val,
     /// Where the items and sub-pipeline runs of this attempt are recorded.
-    pub(crate) nested: &'a NestedLog,
+    pub(crate) log: &'a NestedLog,
 }
 
 impl<'a> StepCx<'a> {
@@ -138,7 +138,7 @@ impl<'a> StepCx<'a> {
                 return Err(StepError::fatal(ErrorKind::Config, "this step has no nested step"));
             };
             let scope = crate::context::with_item(&self.scope, &item, index);
-            self.env.run_item(self.step, nested, scope, index, self.nested).await
+            self.env.run_item(self.step, nested, scope, index, self.log).await
         })
     }
 
@@ -151,6 +151,6 @@ impl<'a> StepCx<'a> {
         item: Option<usize>,
     ) -> BoxFuture<'_, Result<Value, StepError>> {
         let file = file.to_owned();
-        Box::pin(async move { self.env.run_child(self.step, &file, input, item, self.nested).await })
+        Box::pin(async move { self.env.run_child(self.step, &file, input, item, self.log).await })
     }
 }

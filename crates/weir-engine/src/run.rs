@@ -184,7 +184,15 @@ impl RunEnv<'_> {
         log: &NestedLog,
     ) -> Result<Value, StepError> {
         let at = StepAt { step: parent.id().to_owned(), kind: nested.kind().to_owned(), item: Some(index) };
-        let mut guard = ItemGuard { env: self, at: &at, log, started: self.clock().now(), done: false };
+        let mut guard = NestedGuard {
+            env: self,
+            log,
+            item: Some(index),
+            run_id: None,
+            at: Some(&at),
+            started: self.clock().now(),
+            done: false,
+        };
         let (result, attempts) = match nested.with().render(self.plan.programs(), &scope) {
             Err(e) => (Err(StepError::fatal(ErrorKind::Expression, format!("`with`: {e}"))), 0),
             Ok(with) => match self.mock(nested) {
@@ -199,8 +207,8 @@ impl RunEnv<'_> {
                 }
             },
         };
-        guard.done = true;
-        guard.finish(&result, attempts);
+        let status = if result.is_ok() { Status::Succeeded } else { Status::Failed };
+        guard.finish(status, &result, attempts);
         result
     }
 
@@ -223,73 +231,90 @@ impl RunEnv<'_> {
         let run_id: Arc<str> = new_run_id(self.clock()).into();
         let parent = Arc::new(Parent { run_id: self.run_id.clone(), step: step.id().to_owned(), item });
         let seed = mix(self.seed, step.id(), item);
-        let started = self.clock().now();
-        let run = Box::pin(self.tree.run(child, input, run_id.clone(), seed, Some(parent)));
-        let result = match run.await {
-            Err(e) => Err(StepError::fatal(ErrorKind::Config, format!("{file}: {e}"))),
+        let mut guard = NestedGuard {
+            env: self,
+            log,
+            item,
+            run_id: Some(run_id.clone()),
+            at: None,
+            started: self.clock().now(),
+            done: false,
+        };
+        let run = Box::pin(self.tree.run(child, input, run_id, seed, Some(parent)));
+        let (status, result) = match run.await {
+            Err(e) => (Status::Failed, Err(StepError::fatal(ErrorKind::Config, format!("{file}: {e}")))),
             Ok(report) => match report.status {
-                Status::Succeeded => Ok(report.output),
+                Status::Succeeded => (Status::Succeeded, Ok(report.output)),
                 status => {
                     let why = report.error.as_ref().map_or_else(|| status.to_string(), ToString::to_string);
                     let kind =
                         if status == Status::Cancelled { ErrorKind::Cancelled } else { ErrorKind::Nested };
-                    Err(StepError::new(kind, format!("pipeline {file} {status}: {why}")))
+                    (status, Err(StepError::new(kind, format!("pipeline {file} {status}: {why}"))))
                 }
             },
         };
-        let status = if result.is_ok() { Status::Succeeded } else { Status::Failed };
-        let duration = self.clock().now().saturating_sub(started);
-        let error = result.as_ref().err().cloned();
-        let report =
-            NestedReport { item, run_id: Some(run_id.to_string()), status, attempts: 1, duration, error };
-        log.lock().unwrap_or_else(|e| e.into_inner()).push(report);
+        guard.finish(status, &result, 1);
         result
     }
 }
 
-/// Gives a `foreach` item its terminal event: succeeded or failed when it ends, cancelled when
-/// its future is dropped first (another item failed, the step timed out, the run was cancelled).
-struct ItemGuard<'g, 'a> {
+/// Records one piece of nested work (a `foreach` item, a sub-pipeline run) in its step's log when
+/// it ends — and when its future is dropped first (another item failed, the step timed out, the
+/// run was cancelled), as cancelled. An item of a nested step also gets its terminal event here;
+/// a sub-pipeline run reports its own.
+struct NestedGuard<'g, 'a> {
     env: &'g RunEnv<'a>,
-    at: &'g StepAt,
     log: &'g NestedLog,
+    item: Option<usize>,
+    run_id: Option<Arc<str>>,
+    /// The step the item's events name; none for a sub-pipeline run.
+    at: Option<&'g StepAt>,
     started: Duration,
     done: bool,
 }
 
-impl ItemGuard<'_, '_> {
-    fn finish(&self, result: &Result<Value, StepError>, attempts: u32) {
-        let duration = self.env.clock().now().saturating_sub(self.started);
-        let at = self.at.clone();
-        let kind = match result {
-            Ok(output) => EventKind::StepSucceeded { at, attempts, output: output.clone(), duration },
-            Err(e) => EventKind::StepFailed {
-                at,
-                attempts,
-                error: e.message.clone(),
-                error_kind: e.kind,
-                on_error: "fail".into(),
-                duration,
-            },
-        };
-        self.env.emit(kind);
-        let status = if result.is_ok() { Status::Succeeded } else { Status::Failed };
+impl NestedGuard<'_, '_> {
+    /// Ends the item or run with `result` after `attempts`.
+    fn finish(&mut self, status: Status, result: &Result<Value, StepError>, attempts: u32) {
+        self.done = true;
+        if let Some(at) = self.at {
+            let (at, duration) = (at.clone(), self.elapsed());
+            self.env.emit(match result {
+                Ok(output) => EventKind::StepSucceeded { at, attempts, output: output.clone(), duration },
+                Err(e) => EventKind::StepFailed {
+                    at,
+                    attempts,
+                    error: e.message.clone(),
+                    error_kind: e.kind,
+                    on_error: "fail".into(),
+                    duration,
+                },
+            });
+        }
         self.record(status, attempts, result.as_ref().err().cloned());
     }
 
+    fn elapsed(&self) -> Duration {
+        self.env.clock().now().saturating_sub(self.started)
+    }
+
     fn record(&self, status: Status, attempts: u32, error: Option<StepError>) {
-        let duration = self.env.clock().now().saturating_sub(self.started);
-        let report = NestedReport { item: self.at.item, run_id: None, status, attempts, duration, error };
+        let run_id = self.run_id.as_ref().map(ToString::to_string);
+        let report =
+            NestedReport { item: self.item, run_id, status, attempts, duration: self.elapsed(), error };
         self.log.lock().unwrap_or_else(|e| e.into_inner()).push(report);
     }
 }
 
-impl Drop for ItemGuard<'_, '_> {
+impl Drop for NestedGuard<'_, '_> {
     fn drop(&mut self) {
-        if !self.done {
-            self.env.emit(EventKind::StepCancelled { at: self.at.clone() });
-            self.record(Status::Cancelled, 0, None);
+        if self.done {
+            return;
         }
+        if let Some(at) = self.at {
+            self.env.emit(EventKind::StepCancelled { at: at.clone() });
+        }
+        self.record(Status::Cancelled, 0, None);
     }
 }
 
@@ -317,7 +342,7 @@ pub(crate) async fn attempts(
         let config =
             if attempt == max { with.take().unwrap_or_default() } else { with.clone().unwrap_or_default() };
         let log = NestedLog::default();
-        let cx = StepCx { env, step, at, with: config, attempt, scope: scope.clone(), nested: &log };
+        let cx = StepCx { env, step, at, with: config, attempt, scope: scope.clone(), log: &log };
         let run = kind.run(cx);
         let result = match step.timeout() {
             Some(limit) => match select(run, env.clock().sleep(limit.0)).await {

@@ -18,6 +18,28 @@ pub(crate) trait Graph {
     fn len(&self) -> usize;
 }
 
+/// Needs and handlers of every step as plain lists, for a graph that is not a plan yet.
+#[derive(Debug, Default)]
+pub(crate) struct Links {
+    pub(crate) needs: Vec<Vec<usize>>,
+    /// For each step, the steps whose `on_error` names it.
+    pub(crate) handled: Vec<Vec<usize>>,
+}
+
+impl Graph for Links {
+    fn needs(&self, step: usize) -> &[usize] {
+        &self.needs[step]
+    }
+
+    fn handled(&self, step: usize) -> &[usize] {
+        &self.handled[step]
+    }
+
+    fn len(&self) -> usize {
+        self.needs.len()
+    }
+}
+
 /// How many handlers of handlers are followed before the rest counts as unseen (handlers
 /// can name each other in a loop).
 const MAX_HANDLER_DEPTH: u32 = 16;
@@ -96,27 +118,10 @@ fn mark_visible<G: Graph + ?Sized>(graph: &G, from: usize, set: &mut [bool], dep
 mod tests {
     use super::*;
 
-    struct G {
-        needs: Vec<Vec<usize>>,
-        handled: Vec<Vec<usize>>,
-    }
-
-    impl Graph for G {
-        fn needs(&self, step: usize) -> &[usize] {
-            &self.needs[step]
-        }
-        fn handled(&self, step: usize) -> &[usize] {
-            &self.handled[step]
-        }
-        fn len(&self) -> usize {
-            self.needs.len()
-        }
-    }
-
     #[test]
     fn handlers_see_what_every_step_that_triggers_them_sees() {
         // 0 <- 1 (on_error: 3), 0 <- 2 (on_error: 3); 4 needs the handler 3.
-        let g = G {
+        let g = Links {
             needs: vec![vec![], vec![0], vec![0], vec![], vec![3]],
             handled: vec![vec![], vec![], vec![], vec![1, 2], vec![]],
         };
@@ -129,7 +134,7 @@ mod tests {
 
     #[test]
     fn a_single_trigger_and_its_ancestors_are_seen() {
-        let g = G { needs: vec![vec![], vec![0], vec![]], handled: vec![vec![], vec![], vec![1]] };
+        let g = Links { needs: vec![vec![], vec![0], vec![]], handled: vec![vec![], vec![], vec![1]] };
         assert_eq!(visible(&g, 2), [0, 1]);
         assert!(sees(&g, 2, 1) && sees(&g, 2, 0));
     }
@@ -137,7 +142,7 @@ mod tests {
     #[test]
     fn handlers_naming_each_other_end() {
         // Neither can ever start (each waits for the other to fail); the answers only must come.
-        let g = G { needs: vec![vec![], vec![]], handled: vec![vec![1], vec![0]] };
+        let g = Links { needs: vec![vec![], vec![]], handled: vec![vec![1], vec![0]] };
         assert!(sees(&g, 0, 1));
         assert!(visible(&g, 0).contains(&1));
     }

@@ -2,7 +2,7 @@
 //! steps they read, error handlers, the input schema and test cases. Every problem is reported in
 //! one pass; a [`Plan`] comes out only when there is no error.
 
-use crate::ancestry::{self, Graph};
+use crate::ancestry::{self, Links};
 use crate::code::Code;
 use crate::decode::{self, NESTED_STEP_KEYS};
 use crate::diag::{Diagnostic, Diagnostics};
@@ -101,27 +101,6 @@ enum Scope {
     Step(usize),
     /// The run's `output`: may read any step.
     Output,
-}
-
-/// Needs and handlers of every step, before the plan's steps exist.
-#[derive(Default)]
-struct Links {
-    needs: Vec<Vec<usize>>,
-    handled: Vec<Vec<usize>>,
-}
-
-impl Graph for Links {
-    fn needs(&self, step: usize) -> &[usize] {
-        &self.needs[step]
-    }
-
-    fn handled(&self, step: usize) -> &[usize] {
-        &self.handled[step]
-    }
-
-    fn len(&self) -> usize {
-        self.needs.len()
-    }
 }
 
 impl<'a> Validator<'a> {

@@ -218,3 +218,26 @@ fn runs_are_spawned_on_a_multi_threaded_runtime() {
     });
     assert_eq!(outputs, (1..=8).map(|i| json!(i)).collect::<Vec<_>>());
 }
+
+#[test]
+fn a_sub_pipeline_run_stopped_midway_ends_its_stream_and_is_reported_cancelled() {
+    let bundle = bundle_with_child(
+        "name: parent\nsteps:\n  - id: each\n    uses: foreach\n    with: { items: '[{wait: \"1s\", fail: true}, {wait: \"1h\", fail: false}]', pipeline: child.yaml }\n",
+        "name: child\nsteps:\n  - { id: wait, uses: sleep, with: { duration: '${{ .input.wait }}' } }\n  - { id: maybe, uses: fail, needs: [wait], if: '.input.fail' }\n",
+    );
+    let (report, events) = run_virtual(&bundle, RunOptions::default());
+    assert_eq!(report.status, Status::Failed);
+    assert_eq!(report.duration, Duration::from_secs(1), "the hour-long item is not waited for");
+    let nested = &report.steps[0].nested;
+    let statuses: Vec<(Option<usize>, Status)> = nested.iter().map(|n| (n.item, n.status)).collect();
+    assert_eq!(statuses, [(Some(0), Status::Failed), (Some(1), Status::Cancelled)]);
+    let stopped = nested[1].run_id.as_deref().expect("the stopped item's run");
+    let of_stopped: Vec<&EventKind> =
+        events.iter().filter(|e| &*e.run_id == stopped).map(|e| &e.kind).collect();
+    assert!(matches!(of_stopped.first(), Some(EventKind::RunStarted { .. })));
+    assert!(of_stopped.iter().any(|k| matches!(k, EventKind::StepCancelled { at } if at.step == "wait")));
+    assert!(
+        matches!(of_stopped.last(), Some(EventKind::RunFinished { status: Status::Cancelled, .. })),
+        "the stopped run ends its own stream: {of_stopped:?}"
+    );
+}
