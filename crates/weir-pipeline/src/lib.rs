@@ -7,7 +7,8 @@
 //! engine's and the step kinds' business.
 //!
 //! Data flow: text -> [`node::parse`] (spanned tree) -> decode (format types, every field
-//! checked) -> validation (graph, kinds, expressions) -> [`Plan`]. Beside that flow, views of a
+//! checked) -> validation (graph, kinds, expressions, which steps each step reads) -> [`Plan`];
+//! the plans of a file and of the files it runs, resolved, make a [`Bundle`]. Beside that flow, views of a
 //! pipeline as written: [`diff`] compares two by meaning, [`format::format`] writes the node tree
 //! back as canonical text for `weir fmt`, [`graph`] draws charts and pictures, [`docs`] writes pages.
 

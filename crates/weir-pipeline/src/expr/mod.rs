@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 
 mod reads;
 
-pub use reads::{Reads, StepRef, Unproven};
+pub(crate) use reads::{Reads, StepRef, Unproven};
 
 type Filter = jaq_core::Filter<data::JustLut<Val>>;
 
@@ -24,14 +24,14 @@ const DISPATCH_VAR: &str = "$__weir";
 
 /// A problem inside an expression: a message and a byte range of the expression's text.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ExprError {
+pub(crate) struct ExprError {
     pub message: String,
     pub offset: usize,
     pub len: usize,
 }
 
 /// Parses a jq program whose input is the run context and returns the steps it reads.
-pub fn analyze(code: &str) -> Result<Reads, ExprError> {
+pub(crate) fn analyze(code: &str) -> Result<Reads, ExprError> {
     let tokens = Lexer::new(code).lex().map_err(|errs| {
         let (expect, rest) = &errs[0];
         let found = load::span(code, rest);
@@ -77,7 +77,7 @@ pub struct ProgramId(pub u32);
 
 /// Collects expression texts, then compiles them all at once.
 #[derive(Default)]
-pub struct ProgramsBuilder {
+pub(crate) struct ProgramsBuilder {
     codes: Vec<String>,
 }
 
@@ -265,7 +265,7 @@ fn num_to_json(n: &Num) -> Value {
 }
 
 /// A jq value as text, the way string interpolation splices it: strings bare, others as JSON.
-pub fn to_text(val: &Val) -> String {
+pub(crate) fn to_text(val: &Val) -> String {
     match val {
         Val::TStr(b) | Val::BStr(b) => String::from_utf8_lossy(b).into_owned(),
         other => to_json(other).to_string(),

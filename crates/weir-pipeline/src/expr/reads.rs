@@ -20,7 +20,7 @@ use std::rc::Rc;
 
 /// A static read of `.steps.<name>` found in an expression.
 #[derive(Clone, Debug, PartialEq)]
-pub struct StepRef {
+pub(crate) struct StepRef {
     pub name: String,
     /// Byte range of the name inside the expression's text.
     pub offset: usize,
@@ -29,7 +29,7 @@ pub struct StepRef {
 
 /// A use of the run context or of `.steps` that the analysis cannot turn into named reads.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Unproven {
+pub(crate) struct Unproven {
     /// What is used and how, e.g. "`.steps` is passed to `keys`".
     pub what: String,
     /// Byte range inside the expression's text (the whole expression when nothing narrower).
@@ -39,7 +39,7 @@ pub struct Unproven {
 
 /// What an expression reads.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Reads {
+pub(crate) struct Reads {
     pub steps: Vec<StepRef>,
     pub unproven: Vec<Unproven>,
 }
