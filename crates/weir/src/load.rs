@@ -148,7 +148,7 @@ pub fn bundle_for_run(path: &Path, registry: &Registry, settings: &Settings) -> 
 }
 
 /// Loads a file for commands that show it: like [`bundle_for_run`], giving the file's plan.
-pub fn plan_for_run(path: &Path, registry: &Registry, settings: &Settings) -> Result<Option<Arc<Plan>>> {
+pub fn plan_to_show(path: &Path, registry: &Registry, settings: &Settings) -> Result<Option<Arc<Plan>>> {
     Ok(bundle_for_run(path, registry, settings)?.map(|b| b.root().clone()))
 }
 

@@ -34,8 +34,8 @@ pub struct Args {
 pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     let registry = super::registry();
     // Both files are checked before giving up, so one run shows the problems of both.
-    let before = crate::load::plan_for_run(&args.before, &registry, settings)?;
-    let after = crate::load::plan_for_run(&args.after, &registry, settings)?;
+    let before = crate::load::plan_to_show(&args.before, &registry, settings)?;
+    let after = crate::load::plan_to_show(&args.after, &registry, settings)?;
     let (Some(before), Some(after)) = (before, after) else {
         return Ok(ExitCode::from(EXIT_INVALID));
     };

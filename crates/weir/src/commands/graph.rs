@@ -39,7 +39,7 @@ enum Format {
 
 pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     let registry = super::registry();
-    let Some(plan) = crate::load::plan_for_run(&args.file, &registry, settings)? else {
+    let Some(plan) = crate::load::plan_to_show(&args.file, &registry, settings)? else {
         return Ok(ExitCode::from(EXIT_INVALID));
     };
     let text = match format(args.format, args.output.as_deref()) {
