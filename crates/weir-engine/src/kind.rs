@@ -99,11 +99,22 @@ impl<'a> StepCx<'a> {
         &self.with
     }
 
-    /// The resolved `with` block as the kind's config type. A mismatch is a fatal error: the
-    /// same configuration would fail every attempt.
+    /// The resolved `with` block as the kind's config type. A mismatch is a fatal error (the
+    /// same configuration would fail every attempt) that names the key, what it should be and
+    /// what it is: validation checked the `with` block as written, so a mismatch here is a value
+    /// that a `${{ }}` expression gave.
     pub fn config<T: DeserializeOwned>(&self) -> Result<T, StepError> {
-        T::deserialize(&self.with)
-            .map_err(|e| StepError::fatal(ErrorKind::Config, format!("invalid `with`: {e}")))
+        serde_path_to_error::deserialize(&self.with).map_err(|e| {
+            let at = match e.path().to_string().as_str() {
+                "." => "`with`".to_owned(),
+                path => format!("`with.{path}`"),
+            };
+            let message = format!(
+                "{at}: {} (a value a `${{{{ }}}}` expression gave; `weir dry-run` shows the resolved `with`)",
+                describe_mismatch(&e.inner().to_string())
+            );
+            StepError::fatal(ErrorKind::Config, message)
+        })
     }
 
     /// Runs the jq program of a program field (e.g. `transform.expr`) on the step's context and
@@ -152,5 +163,49 @@ impl<'a> StepCx<'a> {
     ) -> BoxFuture<'_, Result<Value, StepError>> {
         let file = file.to_owned();
         Box::pin(async move { self.env.run_child(self.step, &file, input, item, self.log).await })
+    }
+}
+
+/// serde's "invalid type: integer `5`, expected a string" as "expected a string, found the
+/// integer 5"; other messages as they are.
+fn describe_mismatch(message: &str) -> String {
+    let Some((found, expected)) =
+        message.strip_prefix("invalid type: ").and_then(|rest| rest.split_once(", expected "))
+    else {
+        return message.to_owned();
+    };
+    let found = match found.split_once(' ') {
+        Some(("integer", v)) => format!("the integer {}", v.trim_matches('`')),
+        Some(("floating", v)) => format!("the number {}", v.trim_start_matches("point ").trim_matches('`')),
+        Some(("boolean", v)) => v.trim_matches('`').to_owned(),
+        Some(("string", v)) => format!("the string {v}"),
+        _ => match found {
+            "unit value" => "null".to_owned(),
+            "sequence" => "a list".to_owned(),
+            "map" => "an object".to_owned(),
+            other => other.to_owned(),
+        },
+    };
+    format!("expected {expected}, found {found}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe_mismatch;
+
+    #[test]
+    fn type_mismatches_say_what_was_expected_and_found() {
+        let cases = [
+            ("invalid type: integer `5`, expected a duration", "expected a duration, found the integer 5"),
+            ("invalid type: floating point `1.5`, expected u32", "expected u32, found the number 1.5"),
+            ("invalid type: string \"x\", expected a list", "expected a list, found the string \"x\""),
+            ("invalid type: boolean `true`, expected a string", "expected a string, found true"),
+            ("invalid type: unit value, expected a string", "expected a string, found null"),
+            ("invalid type: map, expected a string", "expected a string, found an object"),
+            ("missing field `url`", "missing field `url`"),
+        ];
+        for (serde, ours) in cases {
+            assert_eq!(describe_mismatch(serde), ours);
+        }
     }
 }

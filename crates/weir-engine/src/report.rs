@@ -33,6 +33,8 @@ pub struct RunFailure {
 impl fmt::Display for RunFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.step {
+            // A step can fail before any attempt: its `if` or `with` could not be evaluated.
+            Some(step) if self.attempts == 0 => write!(f, "step \"{step}\" failed: {}", self.message),
             Some(step) => {
                 let s = if self.attempts == 1 { "" } else { "s" };
                 write!(f, "step \"{step}\" failed after {} attempt{s}: {}", self.attempts, self.message)

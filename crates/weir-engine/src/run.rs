@@ -14,7 +14,7 @@ use jaq_json::Val;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use weir_pipeline::model::Retry;
@@ -194,7 +194,7 @@ impl RunEnv<'_> {
             done: false,
         };
         let (result, attempts) = match nested.with().render(self.plan.programs(), &scope) {
-            Err(e) => (Err(StepError::fatal(ErrorKind::Expression, format!("`with`: {e}"))), 0),
+            Err(e) => (Err(StepError::fatal(ErrorKind::Expression, e.to_string())), 0),
             Ok(with) => match self.mock(nested) {
                 Some(output) => {
                     self.emit(EventKind::StepMocked { at: at.clone(), config: with });
@@ -202,7 +202,8 @@ impl RunEnv<'_> {
                 }
                 None => {
                     let seed = mix(self.seed, parent.id(), Some(index));
-                    let (result, n, _) = attempts(self, nested, &at, with, scope, seed).await;
+                    let started = AtomicU32::new(0);
+                    let (result, n, _) = attempts(self, nested, &at, with, scope, seed, &started).await;
                     (result, n)
                 }
             },
@@ -321,6 +322,7 @@ impl Drop for NestedGuard<'_, '_> {
 /// Runs the attempts of one step: timeout per attempt, retries with backoff (jitter drawn from
 /// `seed`). Returns the result, how many attempts were made, and what the last attempt ran
 /// (`foreach` items, sub-pipeline runs).
+/// `started` counts the attempts begun, for a report of a step cancelled mid-attempt.
 pub(crate) async fn attempts(
     env: &RunEnv<'_>,
     step: &PlanStep,
@@ -328,6 +330,7 @@ pub(crate) async fn attempts(
     with: Value,
     scope: Val,
     seed: u64,
+    started: &AtomicU32,
 ) -> (Result<Value, StepError>, u32, Vec<NestedReport>) {
     let Some(kind) = env.tree.engine.registry.get(step.kind()) else {
         let e = StepError::fatal(ErrorKind::Config, format!("unknown step kind \"{}\"", step.kind()));
@@ -337,6 +340,7 @@ pub(crate) async fn attempts(
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut with = Some(with);
     for attempt in 1..=max {
+        started.store(attempt, Ordering::Relaxed);
         env.emit(EventKind::StepStarted { at: at.clone(), attempt });
         // The last attempt takes the config; earlier ones copy it.
         let config =

@@ -15,6 +15,8 @@ use jaq_json::Val;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::Duration;
 use weir_pipeline::expr::{is_truthy, to_json, to_val};
@@ -50,6 +52,9 @@ pub(crate) struct Scheduler<'e, 'a> {
     started: Duration,
     /// Whether the run reached its end; a scheduler dropped before that was cancelled.
     done: bool,
+    /// Attempts begun per step, written by the running steps' futures: a step cancelled midway
+    /// still reports the attempts it started.
+    begun: Arc<[AtomicU32]>,
 }
 
 impl<'e, 'a> Scheduler<'e, 'a> {
@@ -87,7 +92,8 @@ impl<'e, 'a> Scheduler<'e, 'a> {
             seed: env.seed,
         });
         let started = env.clock().now();
-        Self { env, plan, cx, steps, ready, failure: None, started, done: false }
+        let begun = plan.steps().iter().map(|_| AtomicU32::new(0)).collect();
+        Self { env, plan, cx, steps, ready, failure: None, started, done: false, begun }
     }
 
     pub(crate) async fn run(mut self) -> RunReport {
@@ -176,7 +182,7 @@ impl<'e, 'a> Scheduler<'e, 'a> {
         let with = match step.with().render(plan.programs(), &scope) {
             Ok(with) => with,
             Err(e) => {
-                let e = StepError::fatal(ErrorKind::Expression, format!("`with`: {e}"));
+                let e = StepError::fatal(ErrorKind::Expression, e.to_string());
                 self.complete(i, Err(e), 0, Vec::new());
                 return None;
             }
@@ -190,8 +196,9 @@ impl<'e, 'a> Scheduler<'e, 'a> {
         let env = self.env;
         let at = self.at(i);
         let seed = mix(env.seed, step.id(), None);
+        let begun = self.begun.clone();
         Some(Box::pin(async move {
-            let (result, n, nested) = attempts(env, step, &at, with, scope, seed).await;
+            let (result, n, nested) = attempts(env, step, &at, with, scope, seed, &begun[i]).await;
             (i, result, n, nested)
         }))
     }
@@ -319,18 +326,40 @@ impl<'e, 'a> Scheduler<'e, 'a> {
         }
     }
 
-    /// Gives every unfinished step its terminal event.
+    /// Gives every unfinished step its terminal event; one that was running keeps the attempts
+    /// it began and the time it ran.
     fn cancel_unfinished(&mut self) {
+        let now = self.env.clock().now();
         for i in 0..self.steps.len() {
-            if !self.steps[i].status.is_finished() {
-                self.steps[i].status = Status::Cancelled;
+            let state = &mut self.steps[i];
+            if !state.status.is_finished() {
+                if state.status == Status::Running {
+                    state.attempts = self.begun[i].load(Ordering::Relaxed);
+                    state.duration = state.started.map(|s| now.saturating_sub(s));
+                }
+                state.status = Status::Cancelled;
                 self.env.emit(EventKind::StepCancelled { at: self.at(i) });
             }
         }
     }
 
+    /// Why a cancelled run ended, naming the steps it stopped.
+    fn cancelled(&self) -> RunFailure {
+        let running: Vec<String> = (0..self.steps.len())
+            .filter(|&i| self.steps[i].status == Status::Running)
+            .map(|i| format!("\"{}\"", self.plan.steps()[i].id()))
+            .collect();
+        let message = match &running[..] {
+            [] => "cancelled".to_owned(),
+            [one] => format!("cancelled while step {one} was running"),
+            many => format!("cancelled while steps {} were running", many.join(", ")),
+        };
+        RunFailure { step: None, kind: ErrorKind::Cancelled, message, attempts: 0 }
+    }
+
     fn finish(mut self, was_cancelled: bool) -> RunReport {
         self.done = true;
+        let cancelled = was_cancelled.then(|| self.cancelled());
         self.cancel_unfinished();
         let mut status = if was_cancelled {
             Status::Cancelled
@@ -350,8 +379,8 @@ impl<'e, 'a> Scheduler<'e, 'a> {
                 }
             }
         }
-        if was_cancelled {
-            self.failure = Some(cancelled());
+        if let Some(cancelled) = cancelled {
+            self.failure = Some(cancelled);
         }
         let duration = self.env.clock().now().saturating_sub(self.started);
         self.emit_finished(status, output.clone(), duration);
@@ -393,15 +422,6 @@ impl<'e, 'a> Scheduler<'e, 'a> {
     }
 }
 
-fn cancelled() -> RunFailure {
-    RunFailure {
-        step: None,
-        kind: ErrorKind::Cancelled,
-        message: "the run was cancelled".into(),
-        attempts: 0,
-    }
-}
-
 fn step_report((s, st): (&weir_pipeline::PlanStep, StepState)) -> StepReport {
     StepReport {
         id: s.id().to_owned(),
@@ -422,8 +442,8 @@ impl Drop for Scheduler<'_, '_> {
         if self.done {
             return;
         }
+        self.failure = Some(self.cancelled());
         self.cancel_unfinished();
-        self.failure = Some(cancelled());
         let duration = self.env.clock().now().saturating_sub(self.started);
         self.emit_finished(Status::Cancelled, Value::Null, duration);
     }

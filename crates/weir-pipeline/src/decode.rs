@@ -159,7 +159,7 @@ fn string(node: &Node, key: &str, d: &mut Diagnostics) -> Option<String> {
 }
 
 /// A node's type, with its value when that is short, for "found …" messages.
-fn describe(node: &Node) -> String {
+pub(crate) fn describe(node: &Node) -> String {
     match &node.value {
         NodeValue::Number(n) => format!("the number {n}"),
         NodeValue::Bool(b) => format!("{b}"),

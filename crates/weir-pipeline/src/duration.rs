@@ -79,10 +79,28 @@ impl Serialize for Duration {
     }
 }
 
+/// What a duration looks like, for messages about a value that is not one.
+pub const EXPECTED: &str = "a duration string such as \"10s\"";
+
 impl<'de> Deserialize<'de> for Duration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = Cow::<str>::deserialize(d)?;
-        Duration::parse(&text).map_err(serde::de::Error::custom)
+        d.deserialize_str(DurationVisitor)
+    }
+}
+
+/// Reads a duration from a string; anything else is "expected a duration string such as "10s"",
+/// not serde's "expected a string".
+struct DurationVisitor;
+
+impl serde::de::Visitor<'_> for DurationVisitor {
+    type Value = Duration;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(EXPECTED)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Duration, E> {
+        Duration::parse(text).map_err(E::custom)
     }
 }
 

@@ -127,33 +127,50 @@ impl Template {
 }
 
 impl Template {
-    /// Evaluates the template's expressions against `ctx` (a jq value of the run context).
+    /// Evaluates the template's expressions against `ctx` (a jq value of the run context). An
+    /// error names the key it happened at, e.g. "`with.url`: `.input.x | …`: cannot …".
     pub fn render(
         &self,
         programs: &crate::expr::Programs,
         ctx: &jaq_json::Val,
     ) -> Result<Value, crate::expr::EvalError> {
-        use crate::expr::{to_json, to_text};
+        self.render_at(programs, ctx, "with")
+    }
+
+    fn render_at(
+        &self,
+        programs: &crate::expr::Programs,
+        ctx: &jaq_json::Val,
+        at: &str,
+    ) -> Result<Value, crate::expr::EvalError> {
+        use crate::expr::{EvalError, to_json, to_text};
+        let eval = |id: &crate::expr::ProgramId| {
+            programs.eval_one(*id, ctx.clone()).map_err(|e| EvalError(format!("`{at}`: {}", e.0)))
+        };
         Ok(match self {
             Template::Lit(v) => v.clone(),
-            Template::Expr(id) => to_json(&programs.eval_one(*id, ctx.clone())?),
+            Template::Expr(id) => to_json(&eval(id)?),
             Template::Concat(parts) => {
                 let mut text = String::new();
                 for part in parts {
                     match part {
                         Part::Text(t) => text.push_str(t),
-                        Part::Expr(id) => text.push_str(&to_text(&programs.eval_one(*id, ctx.clone())?)),
+                        Part::Expr(id) => text.push_str(&to_text(&eval(id)?)),
                     }
                 }
                 Value::String(text)
             }
-            Template::Arr(items) => {
-                Value::Array(items.iter().map(|t| t.render(programs, ctx)).collect::<Result<_, _>>()?)
-            }
+            Template::Arr(items) => Value::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| t.render_at(programs, ctx, &format!("{at}[{i}]")))
+                    .collect::<Result<_, _>>()?,
+            ),
             Template::Obj(entries) => Value::Object(
                 entries
                     .iter()
-                    .map(|(k, t)| Ok((k.clone(), t.render(programs, ctx)?)))
+                    .map(|(k, t)| Ok((k.clone(), t.render_at(programs, ctx, &format!("{at}.{k}"))?)))
                     .collect::<Result<_, _>>()?,
             ),
         })

@@ -6,6 +6,7 @@ use crate::ancestry::{self, Links};
 use crate::code::Code;
 use crate::decode::{self, NESTED_STEP_KEYS};
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::duration::Duration;
 use crate::expr::{self, ExprError, ProgramId, Programs, ProgramsBuilder, StepRef, Unproven};
 use crate::kind::{Catalog, Effects, KindSpec, With};
 use crate::model::{OnError, Pipeline, Status, Step};
@@ -520,6 +521,9 @@ impl<'a> Validator<'a> {
                     format!("{at} of a `{}` step is missing required key {property}", kind.name),
                     None,
                 ),
+                _ if is_duration(schema_at(&(kind.schema)(), &segs)) => {
+                    (target.span, format!("{at} of a `{}` step: {}", kind.name, not_a_duration(target)), None)
+                }
                 _ => (target.span, format!("{at} of a `{}` step: {error}", kind.name), None),
             };
             found.push((span, message, hint));
@@ -812,6 +816,16 @@ fn pointer_segments(pointer: &str) -> Vec<PSeg> {
 /// The property names a schema allows at a path (for "did you mean" on unknown keys).
 fn schema_properties(schema: &schemars::Schema, path: &[PSeg]) -> Vec<String> {
     let root = schema.as_value();
+    resolve_ref(root, schema_at(schema, path))
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// The part of a schema that describes the value at a path (null when the schema says nothing).
+fn schema_at<'s>(schema: &'s schemars::Schema, path: &[PSeg]) -> &'s Value {
+    let root = schema.as_value();
     let mut at = root;
     for seg in path {
         let resolved = resolve_ref(root, at);
@@ -820,11 +834,30 @@ fn schema_properties(schema: &schemars::Schema, path: &[PSeg]) -> Vec<String> {
             PSeg::Index(_) => resolved.get("items").unwrap_or(&Value::Null),
         };
     }
-    resolve_ref(root, at)
-        .get("properties")
-        .and_then(Value::as_object)
-        .map(|p| p.keys().cloned().collect())
-        .unwrap_or_default()
+    at
+}
+
+/// Whether a schema is a duration (possibly optional), whose problems deserve the duration's own
+/// message rather than the schema's regular expression.
+fn is_duration(schema: &Value) -> bool {
+    let names_duration = |s: &Value| s.get("$ref").and_then(Value::as_str) == Some("#/$defs/Duration");
+    names_duration(schema)
+        || ["anyOf", "oneOf"].iter().any(|k| {
+            schema
+                .get(k)
+                .and_then(Value::as_array)
+                .is_some_and(|alternatives| alternatives.iter().any(names_duration))
+        })
+}
+
+/// What is wrong with a value that should be a duration, as `timeout:` says it.
+fn not_a_duration(node: &Node) -> String {
+    match node.as_str() {
+        Some(text) => {
+            Duration::parse(text).err().map_or_else(|| "invalid duration".to_owned(), |e| e.to_string())
+        }
+        None => format!("expected {}, found {}", crate::duration::EXPECTED, decode::describe(node)),
+    }
 }
 
 fn resolve_ref<'v>(root: &'v Value, at: &'v Value) -> &'v Value {

@@ -100,15 +100,18 @@ impl StepKind for Foreach {
             let cx = &cx;
             // The validator lets through exactly one of `step` and `pipeline`.
             let pipeline = config.pipeline.as_deref();
+            let count = items.len();
             let results = stream::iter(items.into_iter().enumerate())
                 .map(|(index, item)| async move {
                     let result = match pipeline {
                         Some(file) => cx.run_pipeline(file, item, Some(index)).await,
                         None => cx.run_nested(item, index).await,
                     };
+                    // Items as people count them, and the index that `.index` gives.
+                    let item = format!("item {} of {count} (index {index})", index + 1);
                     result.map_err(|e| StepError {
                         kind: ErrorKind::Nested,
-                        message: format!("item {index}: {}", e.message),
+                        message: format!("{item}: {}", e.message),
                         ..e
                     })
                 })

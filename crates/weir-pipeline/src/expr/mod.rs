@@ -107,7 +107,7 @@ impl ProgramsBuilder {
             let undefined = errs.into_iter().flat_map(|(_, errs)| errs);
             undefined.map(|(name, what)| undefined_error(&source, &starts, name, what)).collect::<Vec<_>>()
         })?;
-        Ok(Programs { filter, count: self.codes.len() })
+        Ok(Programs { filter, codes: self.codes })
     }
 
     /// The combined program: one definition per expression, then the dispatch tree. Also returns
@@ -165,16 +165,21 @@ fn dispatch(out: &mut String, lo: usize, hi: usize) {
 /// A pipeline's compiled expressions.
 pub struct Programs {
     filter: Filter,
-    count: usize,
+    /// Each expression's text, for error messages.
+    codes: Vec<String>,
 }
 
 impl std::fmt::Debug for Programs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Programs({})", self.count)
+        write!(f, "Programs({})", self.codes.len())
     }
 }
 
-/// An expression failed at run time.
+/// How long an expression may be before messages shorten it.
+const SHOWN_CODE: usize = 60;
+
+/// An expression failed at run time. The message starts with the expression, so a runtime error
+/// on `null` deep in a pipeline says which expression met it.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("{0}")]
 pub struct EvalError(pub String);
@@ -182,6 +187,20 @@ pub struct EvalError(pub String);
 impl Programs {
     /// Runs expression `id` on `input` and returns its single value.
     pub fn eval_one(&self, id: ProgramId, input: Val) -> Result<Val, EvalError> {
+        self.eval_inner(id, input).map_err(|e| EvalError(format!("`{}`: {}", self.shown(id), e.0)))
+    }
+
+    /// The expression's text, shortened to fit a message.
+    fn shown(&self, id: ProgramId) -> String {
+        let code = self.codes.get(id.0 as usize).map_or("", |c| c.trim());
+        let code = code.split_whitespace().collect::<Vec<_>>().join(" ");
+        match code.char_indices().nth(SHOWN_CODE) {
+            Some((cut, _)) => format!("{}…", &code[..cut]),
+            None => code,
+        }
+    }
+
+    fn eval_inner(&self, id: ProgramId, input: Val) -> Result<Val, EvalError> {
         let mut outputs = self.run(id, input);
         let first =
             outputs.next().unwrap_or_else(|| Err(EvalError("the expression produced no value".into())))?;
@@ -195,7 +214,7 @@ impl Programs {
     }
 
     fn run(&self, id: ProgramId, input: Val) -> impl Iterator<Item = Result<Val, EvalError>> + '_ {
-        debug_assert!((id.0 as usize) < self.count);
+        debug_assert!((id.0 as usize) < self.codes.len());
         let ctx = Ctx::<data::JustLut<Val>>::new(&self.filter.lut, Vars::new([Val::from(id.0 as isize)]));
         self.filter.id.run((ctx, input)).map(|r| {
             r.map_err(|exn| match exn.get_err() {

@@ -4,6 +4,7 @@
 //! (`foreach` items, sub-pipeline runs) with what each step sees.
 
 mod engine;
+mod errors;
 mod features;
 #[cfg(feature = "http")]
 mod http;
