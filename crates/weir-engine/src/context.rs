@@ -93,7 +93,10 @@ impl Context {
     /// A finished step's output as JSON (null when it has none).
     pub(crate) fn output(&self, step: usize) -> Value {
         match &self.results[step] {
-            Some(Val::Obj(entry)) => entry.get(&self.keys.output).map_or(Value::Null, to_json),
+            // Outputs are stored from JSON, so they convert back without loss.
+            Some(Val::Obj(entry)) => {
+                entry.get(&self.keys.output).and_then(|v| to_json(v).ok()).unwrap_or_default()
+            }
             _ => Value::Null,
         }
     }

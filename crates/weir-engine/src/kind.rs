@@ -9,7 +9,7 @@ use jaq_json::Val;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::sync::Arc;
-use weir_pipeline::expr::{self, ProgramId};
+use weir_pipeline::expr::ProgramId;
 use weir_pipeline::{Catalog, KindSpec, PlanStep};
 
 /// A step kind: its static description and how to run one attempt of a step.
@@ -121,13 +121,11 @@ impl<'a> StepCx<'a> {
     /// returns its single value.
     pub fn eval(&self, field: &str) -> Result<Value, StepError> {
         let id = self.program(field)?;
-        let out = self
-            .env
+        self.env
             .plan
             .programs()
-            .eval_one(id, self.scope.clone())
-            .map_err(|e| StepError::fatal(ErrorKind::Expression, format!("`{field}`: {e}")))?;
-        Ok(expr::to_json(&out))
+            .eval_json(id, self.scope.clone())
+            .map_err(|e| StepError::fatal(ErrorKind::Expression, format!("`{field}`: {e}")))
     }
 
     fn program(&self, field: &str) -> Result<ProgramId, StepError> {

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::Duration;
-use weir_pipeline::expr::{is_truthy, to_json, to_val};
+use weir_pipeline::expr::{is_truthy, to_val};
 use weir_pipeline::{Plan, Route, Status, StepReads};
 
 struct StepState {
@@ -405,12 +405,7 @@ impl<'e, 'a> Scheduler<'e, 'a> {
     /// them, by id, when there are several).
     fn output(&self) -> Result<Value, String> {
         if let Some(id) = self.plan.output() {
-            return self
-                .plan
-                .programs()
-                .eval_one(id, self.cx.all())
-                .map(|v| to_json(&v))
-                .map_err(|e| format!("`output`: {e}"));
+            return self.plan.programs().eval_json(id, self.cx.all()).map_err(|e| format!("`output`: {e}"));
         }
         Ok(match self.plan.sinks() {
             [] => Value::Null,

@@ -143,19 +143,19 @@ impl Template {
         ctx: &jaq_json::Val,
         at: &str,
     ) -> Result<Value, crate::expr::EvalError> {
-        use crate::expr::{EvalError, to_json, to_text};
-        let eval = |id: &crate::expr::ProgramId| {
-            programs.eval_one(*id, ctx.clone()).map_err(|e| EvalError(format!("`{at}`: {}", e.0)))
-        };
+        use crate::expr::EvalError;
+        let named = |e: EvalError| EvalError(format!("`{at}`: {}", e.0));
         Ok(match self {
             Template::Lit(v) => v.clone(),
-            Template::Expr(id) => to_json(&eval(id)?),
+            Template::Expr(id) => programs.eval_json(*id, ctx.clone()).map_err(named)?,
             Template::Concat(parts) => {
                 let mut text = String::new();
                 for part in parts {
                     match part {
                         Part::Text(t) => text.push_str(t),
-                        Part::Expr(id) => text.push_str(&to_text(&eval(id)?)),
+                        Part::Expr(id) => {
+                            text.push_str(&programs.eval_text(*id, ctx.clone()).map_err(named)?)
+                        }
                     }
                 }
                 Value::String(text)

@@ -190,6 +190,20 @@ impl Programs {
         self.eval_inner(id, input).map_err(|e| EvalError(format!("`{}`: {}", self.shown(id), e.0)))
     }
 
+    /// Runs expression `id` and converts its value to JSON (see [`to_json`]).
+    pub fn eval_json(&self, id: ProgramId, input: Val) -> Result<Value, EvalError> {
+        self.eval_inner(id, input)
+            .and_then(|v| to_json(&v))
+            .map_err(|e| EvalError(format!("`{}`: {}", self.shown(id), e.0)))
+    }
+
+    /// Runs expression `id` and gives its value as interpolation splices it (see [`to_text`]).
+    pub(crate) fn eval_text(&self, id: ProgramId, input: Val) -> Result<String, EvalError> {
+        self.eval_inner(id, input)
+            .and_then(|v| to_text(&v))
+            .map_err(|e| EvalError(format!("`{}`: {}", self.shown(id), e.0)))
+    }
+
     /// The expression's text, shortened to fit a message.
     fn shown(&self, id: ProgramId) -> String {
         let code = self.codes.get(id.0 as usize).map_or("", |c| c.trim());
@@ -245,49 +259,65 @@ pub fn to_val(value: &Value) -> Val {
     }
 }
 
-/// Converts a jq value to JSON. Numbers JSON cannot hold (NaN, infinities) become null, as in jq.
-pub fn to_json(val: &Val) -> Value {
-    match val {
+/// Converts a jq value to JSON, exactly or not at all: NaN and infinities (which JSON cannot
+/// hold), integers too long for a JSON number to keep, and object keys that are not strings are
+/// refused rather than turned into something else.
+pub fn to_json(val: &Val) -> Result<Value, EvalError> {
+    Ok(match val {
         Val::Null => Value::Null,
         Val::Bool(b) => Value::Bool(*b),
-        Val::Num(n) => num_to_json(n),
+        Val::Num(n) => num_to_json(n)?,
         Val::TStr(b) | Val::BStr(b) => Value::String(String::from_utf8_lossy(b).into_owned()),
-        Val::Arr(items) => Value::Array(items.iter().map(to_json).collect()),
+        Val::Arr(items) => Value::Array(items.iter().map(to_json).collect::<Result<_, _>>()?),
         Val::Obj(map) => Value::Object(
             map.iter()
-                .map(|(k, v)| {
-                    let key = match k {
-                        Val::TStr(b) | Val::BStr(b) => String::from_utf8_lossy(b).into_owned(),
-                        other => other.to_string(),
-                    };
-                    (key, to_json(v))
+                .map(|(k, v)| match k {
+                    Val::TStr(b) | Val::BStr(b) => Ok((String::from_utf8_lossy(b).into_owned(), to_json(v)?)),
+                    other => Err(EvalError(format!(
+                        "an object key must be a string, found {}; convert it with `tostring`",
+                        other.to_string()
+                    ))),
                 })
-                .collect::<Map<_, _>>(),
+                .collect::<Result<Map<_, _>, _>>()?,
         ),
-    }
+    })
 }
 
-fn num_to_json(n: &Num) -> Value {
+fn num_to_json(n: &Num) -> Result<Value, EvalError> {
+    let refused = |what: &str| EvalError(format!("the expression gave {what}, which JSON cannot hold"));
     match n {
-        Num::Int(i) => Value::from(*i as i64),
-        Num::Float(f) => Number::from_f64(*f).map_or(Value::Null, Value::Number),
+        Num::Int(i) => Ok(Value::from(*i as i64)),
+        Num::Float(f) if f.is_nan() => Err(refused("NaN")),
+        Num::Float(f) => Number::from_f64(*f).map(Value::Number).ok_or_else(|| refused("an infinite number")),
         Num::BigInt(_) | Num::Dec(_) => {
             let text = n.to_string();
-            text.parse::<i64>()
-                .map(Value::from)
-                .or_else(|_| text.parse::<u64>().map(Value::from))
-                .unwrap_or_else(|_| {
-                    text.parse::<f64>().ok().and_then(Number::from_f64).map_or(Value::Null, Value::Number)
-                })
+            if let Ok(i) = text.parse::<i64>() {
+                return Ok(Value::from(i));
+            }
+            if let Ok(u) = text.parse::<u64>() {
+                return Ok(Value::from(u));
+            }
+            // A float only when it is the same number, not a rounded one.
+            match text.parse::<f64>().ok().and_then(Number::from_f64) {
+                Some(f)
+                    if matches!(n, Num::Dec(_))
+                        || f.as_f64().is_some_and(|f| f.fract() == 0.0 && format!("{f:.0}") == text) =>
+                {
+                    Ok(Value::Number(f))
+                }
+                _ => Err(EvalError(format!(
+                    "the expression gave {text}, which has more digits than a JSON number keeps exactly"
+                ))),
+            }
         }
     }
 }
 
 /// A jq value as text, the way string interpolation splices it: strings bare, others as JSON.
-pub(crate) fn to_text(val: &Val) -> String {
+pub(crate) fn to_text(val: &Val) -> Result<String, EvalError> {
     match val {
-        Val::TStr(b) | Val::BStr(b) => String::from_utf8_lossy(b).into_owned(),
-        other => to_json(other).to_string(),
+        Val::TStr(b) | Val::BStr(b) => Ok(String::from_utf8_lossy(b).into_owned()),
+        other => Ok(to_json(other)?.to_string()),
     }
 }
 
@@ -322,14 +352,14 @@ mod tests {
         let p = compile(&refs);
         for i in [0, 1, 17, 36] {
             let out = p.eval_one(ProgramId(i), to_val(&json!({"x": 100}))).unwrap();
-            assert_eq!(to_json(&out), json!(100 + i));
+            assert_eq!(to_json(&out).unwrap(), json!(100 + i));
         }
     }
 
     #[test]
     fn comments_in_user_code_do_not_break_compilation() {
         let p = compile(&[".a # the a field", "[.b] # trailing"]);
-        assert_eq!(to_json(&p.eval_one(ProgramId(1), to_val(&json!({"b": 2}))).unwrap()), json!([2]));
+        assert_eq!(p.eval_json(ProgramId(1), to_val(&json!({"b": 2}))).unwrap(), json!([2]));
     }
 
     #[test]
@@ -364,6 +394,24 @@ mod tests {
     #[test]
     fn converts_values_both_ways() {
         let v = json!({"a": [1, 2.5, "x", null, true], "b": {"c": 18446744073709551615u64}, "z": -3});
-        assert_eq!(to_json(&to_val(&v)), v);
+        assert_eq!(to_json(&to_val(&v)).unwrap(), v);
+    }
+
+    #[test]
+    fn values_json_cannot_hold_are_refused_not_changed() {
+        let p = compile(&[
+            "{(0): 1, \"0\": 2}",
+            "nan",
+            "[1, -infinite]",
+            "9999999999999999999999 * 10",
+            "0.5 + 0.25",
+        ]);
+        let refused = |i: u32| p.eval_json(ProgramId(i), Val::Null).unwrap_err().0;
+        assert!(refused(0).contains("an object key must be a string, found 0"), "{}", refused(0));
+        assert!(refused(1).contains("NaN"), "{}", refused(1));
+        assert!(refused(2).contains("infinite"), "{}", refused(2));
+        assert!(refused(3).contains("99999999999999999999990"), "{}", refused(3));
+        assert!(refused(1).starts_with("`nan`: "), "the message names the expression: {}", refused(1));
+        assert_eq!(p.eval_json(ProgramId(4), Val::Null).unwrap(), json!(0.75));
     }
 }
