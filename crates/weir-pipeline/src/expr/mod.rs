@@ -274,8 +274,7 @@ pub fn to_json(val: &Val) -> Result<Value, EvalError> {
                 .map(|(k, v)| match k {
                     Val::TStr(b) | Val::BStr(b) => Ok((String::from_utf8_lossy(b).into_owned(), to_json(v)?)),
                     other => Err(EvalError(format!(
-                        "an object key must be a string, found {}; convert it with `tostring`",
-                        other.to_string()
+                        "an object key must be a string, found {other}; convert it with `tostring`"
                     ))),
                 })
                 .collect::<Result<Map<_, _>, _>>()?,
