@@ -52,6 +52,7 @@ pub fn load(source: Source, catalog: &dyn Catalog) -> Loaded {
         unproven: Vec::new(),
         schemas: HashMap::new(),
         imports: Vec::new(),
+        suggestions: 0,
     };
     v.run(source.clone(), pipeline.clone())
 }
@@ -93,6 +94,8 @@ struct Validator<'a> {
     /// Compiled `with` schemas by kind name.
     schemas: HashMap<&'static str, Option<jsonschema::Validator>>,
     imports: Vec<Import>,
+    /// "did you mean" hints given for step ids.
+    suggestions: usize,
 }
 
 /// Which context an expression runs in, for the `.steps.X` checks.
@@ -104,7 +107,21 @@ enum Scope {
     Output,
 }
 
+/// How many misspelt step ids get a "did you mean" hint. Each looks through every id, so a
+/// generated file with thousands of unknown names would take quadratic time; past this many,
+/// the problems are still reported, without hints.
+const STEP_SUGGESTIONS: usize = 64;
+
 impl<'a> Validator<'a> {
+    /// "did you mean" the step id closest to `name`, while the budget lasts.
+    fn suggest_step(&mut self, name: &str) -> Option<String> {
+        if self.suggestions >= STEP_SUGGESTIONS {
+            return None;
+        }
+        self.suggestions += 1;
+        did_you_mean(name, self.pipeline.steps.iter().map(|s| s.id.as_str()))
+    }
+
     fn step_node(&self, i: usize) -> &'a Node {
         self.root.at(&[Seg::Key("steps"), Seg::Index(i)])
     }
@@ -234,8 +251,7 @@ impl<'a> Validator<'a> {
     }
 
     fn resolve_needs(&mut self) -> Vec<Vec<usize>> {
-        let ids: Vec<&str> = self.pipeline.steps.iter().map(|s| s.id.as_str()).collect();
-        let mut all = Vec::with_capacity(ids.len());
+        let mut all = Vec::with_capacity(self.pipeline.steps.len());
         for (i, step) in self.pipeline.steps.iter().enumerate() {
             let node = self.step_node(i).get("needs");
             let mut needs: Vec<usize> = Vec::with_capacity(step.needs.len());
@@ -248,7 +264,7 @@ impl<'a> Validator<'a> {
                             span,
                             format!("unknown need \"{need}\" in step \"{}\"", step.id),
                         );
-                        if let Some(hint) = did_you_mean(need, ids.iter().copied()) {
+                        if let Some(hint) = self.suggest_step(need) {
                             diag = diag.with_hint(hint);
                         }
                         self.d.push(diag);
@@ -306,8 +322,7 @@ impl<'a> Validator<'a> {
                     let span = self.step_node(i).get("on_error").map(|n| n.span);
                     match self.index.get(h.as_str()).copied() {
                         None => {
-                            let ids = self.pipeline.steps.iter().map(|s| s.id.as_str());
-                            let hint = did_you_mean(h, ids).unwrap_or_else(|| {
+                            let hint = self.suggest_step(h).unwrap_or_else(|| {
                                 "use `fail`, `continue` or the id of a handler step".into()
                             });
                             self.d.push(
@@ -625,13 +640,12 @@ impl<'a> Validator<'a> {
     fn step_ref(&mut self, r: &StepRef, origin: &Origin, scope: Scope, acyclic: bool) {
         let span = origin.span(r.offset, r.len);
         let Some(&target) = self.index.get(r.name.as_str()) else {
-            let ids = self.pipeline.steps.iter().map(|s| s.id.as_str());
             let mut diag = Diagnostic::new(
                 Code::UnknownStepRef,
                 span,
                 format!("`.steps.{}` names a step that does not exist", r.name),
             );
-            if let Some(hint) = did_you_mean(&r.name, ids) {
+            if let Some(hint) = self.suggest_step(&r.name) {
                 diag = diag.with_hint(hint);
             }
             self.d.push(diag);
@@ -712,7 +726,6 @@ impl<'a> Validator<'a> {
         let Some(NodeValue::Seq(cases)) = self.root.get("tests").map(|n| &n.value) else {
             return;
         };
-        let ids: Vec<&str> = self.pipeline.steps.iter().map(|s| s.id.as_str()).collect();
         for case in cases {
             let mock = case.get("mock").and_then(Node::as_map).unwrap_or_default();
             let steps =
@@ -724,7 +737,7 @@ impl<'a> Validator<'a> {
                         key.span,
                         format!("test case names step \"{}\", which does not exist", key.name),
                     );
-                    if let Some(hint) = did_you_mean(&key.name, ids.iter().copied()) {
+                    if let Some(hint) = self.suggest_step(&key.name) {
                         diag = diag.with_hint(hint);
                     }
                     self.d.push(diag);

@@ -6,7 +6,7 @@
 //! compiled together, once: each becomes a definition `__weir_N`, and the main filter dispatches on
 //! the global variable `$__weir` with a balanced tree of comparisons (log2 N of them per call).
 
-use jaq_core::load::lex::Lexer;
+use jaq_core::load::lex::{Lexer, StrPart, Tok, Token};
 use jaq_core::load::parse::Parser;
 use jaq_core::load::{self, Arena, File, Loader};
 use jaq_core::{Ctx, Vars, data};
@@ -41,6 +41,14 @@ pub(crate) fn analyze(code: &str) -> Result<Reads, ExprError> {
             len: rest.chars().next().map_or(0, char::len_utf8),
         }
     })?;
+    if let Some(name) = reserved(&tokens) {
+        let span = load::span(code, name);
+        return Err(ExprError {
+            message: format!("`{name}` is reserved: names starting with `__weir` are weir's own"),
+            offset: span.start,
+            len: span.len(),
+        });
+    }
     let term = Parser::new(&tokens).parse(|p| p.term()).map_err(|errs| {
         let (expect, found) = &errs[0];
         let text = load::lex::Token::opt_as_str(*found, code);
@@ -54,6 +62,20 @@ pub(crate) fn analyze(code: &str) -> Result<Reads, ExprError> {
         }
     })?;
     Ok(reads::reads(code, &term))
+}
+
+/// The first name (filter or variable) in the tokens that could reach the definitions and the
+/// variable weir compiles every expression with (`__weir_N`, `$__weir`).
+fn reserved<'s>(tokens: &[Token<&'s str>]) -> Option<&'s str> {
+    tokens.iter().find_map(|Token(text, tok)| match tok {
+        Tok::Word | Tok::Var if text.trim_start_matches('$').starts_with("__weir") => Some(*text),
+        Tok::Block(inner) => reserved(inner),
+        Tok::Str(parts) => parts.iter().find_map(|p| match p {
+            StrPart::Term(t) => reserved(std::slice::from_ref(t)),
+            _ => None,
+        }),
+        _ => None,
+    })
 }
 
 fn lex_expectation(e: &load::lex::Expect<&str>) -> &'static str {
@@ -359,6 +381,19 @@ mod tests {
     fn comments_in_user_code_do_not_break_compilation() {
         let p = compile(&[".a # the a field", "[.b] # trailing"]);
         assert_eq!(p.eval_json(ProgramId(1), to_val(&json!({"b": 2}))).unwrap(), json!([2]));
+    }
+
+    #[test]
+    fn weirs_own_names_cannot_be_reached() {
+        for code in ["__weir_0", ".a | $__weir", "[1, (__weir_1 | .)]", "\"x\\(__weir_2)\""] {
+            let err = analyze(code).unwrap_err();
+            assert!(err.message.contains("is reserved"), "{code}: {err:?}");
+            assert!(
+                code[err.offset..].starts_with("__weir") || code[err.offset..].starts_with("$__weir"),
+                "{code}"
+            );
+        }
+        assert!(analyze("\"__weir_0 in a string is text\"").is_ok());
     }
 
     #[test]
