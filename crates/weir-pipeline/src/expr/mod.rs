@@ -30,8 +30,15 @@ pub(crate) struct ExprError {
     pub len: usize,
 }
 
+/// How deeply brackets may nest in an expression. jq's parser and compiler recurse on nesting;
+/// past this, an expression is refused with a message instead of exhausting the stack.
+pub const MAX_NESTING: usize = 256;
+/// How many tokens an expression may have (a long sum or list also makes the parser recurse).
+pub const MAX_TOKENS: usize = 20_000;
+
 /// Parses a jq program whose input is the run context and returns the steps it reads.
 pub(crate) fn analyze(code: &str) -> Result<Reads, ExprError> {
+    check_size(code)?;
     let tokens = Lexer::new(code).lex().map_err(|errs| {
         let (expect, rest) = &errs[0];
         let found = load::span(code, rest);
@@ -62,6 +69,43 @@ pub(crate) fn analyze(code: &str) -> Result<Reads, ExprError> {
         }
     })?;
     Ok(reads::reads(code, &term))
+}
+
+/// Refuses an expression nested deeper than [`MAX_NESTING`] or longer than [`MAX_TOKENS`], before
+/// anything recursive reads it. Brackets inside strings count too (interpolation can nest), so
+/// the count is an upper bound.
+fn check_size(code: &str) -> Result<(), ExprError> {
+    let (mut depth, mut tokens, mut at_token_start) = (0usize, 0usize, true);
+    for (i, c) in code.char_indices() {
+        match c {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth > MAX_NESTING {
+            return Err(ExprError {
+                message: format!("the expression nests deeper than {MAX_NESTING} levels"),
+                offset: i,
+                len: 1,
+            });
+        }
+        // Runs of letters, digits and `_` are one token; every other visible character is one.
+        let word = c.is_alphanumeric() || c == '_' || c == '$' || c == '.';
+        if !c.is_whitespace() && (!word || at_token_start) {
+            tokens += 1;
+        }
+        at_token_start = !word;
+        if tokens > MAX_TOKENS {
+            return Err(ExprError {
+                message: format!(
+                    "the expression is longer than {MAX_TOKENS} tokens; split it over several steps"
+                ),
+                offset: i,
+                len: 1,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The first name (filter or variable) in the tokens that could reach the definitions and the
@@ -285,16 +329,32 @@ pub fn to_val(value: &Value) -> Val {
 /// hold), integers too long for a JSON number to keep, and object keys that are not strings are
 /// refused rather than turned into something else.
 pub fn to_json(val: &Val) -> Result<Value, EvalError> {
+    to_json_at(val, 0)
+}
+
+/// How deeply a value an expression gives may nest: converting and printing it recurse.
+pub const MAX_VALUE_DEPTH: usize = 4_096;
+
+fn to_json_at(val: &Val, depth: usize) -> Result<Value, EvalError> {
+    if depth > MAX_VALUE_DEPTH {
+        return Err(EvalError(format!(
+            "the expression gave a value nested deeper than {MAX_VALUE_DEPTH} levels"
+        )));
+    }
     Ok(match val {
         Val::Null => Value::Null,
         Val::Bool(b) => Value::Bool(*b),
         Val::Num(n) => num_to_json(n)?,
         Val::TStr(b) | Val::BStr(b) => Value::String(String::from_utf8_lossy(b).into_owned()),
-        Val::Arr(items) => Value::Array(items.iter().map(to_json).collect::<Result<_, _>>()?),
+        Val::Arr(items) => {
+            Value::Array(items.iter().map(|v| to_json_at(v, depth + 1)).collect::<Result<_, _>>()?)
+        }
         Val::Obj(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| match k {
-                    Val::TStr(b) | Val::BStr(b) => Ok((String::from_utf8_lossy(b).into_owned(), to_json(v)?)),
+                    Val::TStr(b) | Val::BStr(b) => {
+                        Ok((String::from_utf8_lossy(b).into_owned(), to_json_at(v, depth + 1)?))
+                    }
                     other => Err(EvalError(format!(
                         "an object key must be a string, found {other}; convert it with `tostring`"
                     ))),
@@ -384,6 +444,20 @@ mod tests {
     }
 
     #[test]
+    fn expressions_too_deep_or_too_long_are_refused_with_a_position() {
+        let deep = format!("{}1{}", "[".repeat(MAX_NESTING + 1), "]".repeat(MAX_NESTING + 1));
+        let err = analyze(&deep).unwrap_err();
+        assert!(err.message.contains("nests deeper than 256 levels"), "{err:?}");
+        assert_eq!(err.offset, MAX_NESTING);
+        let long = vec!["1"; MAX_TOKENS].join(" + ");
+        let err = analyze(&long).unwrap_err();
+        assert!(err.message.contains("longer than 20000 tokens"), "{err:?}");
+        let fine = format!("{}1{}", "[".repeat(MAX_NESTING), "]".repeat(MAX_NESTING));
+        assert!(analyze(&fine).is_ok());
+        assert!(analyze(&vec!["1"; 2_000].join(" + ")).is_ok(), "a sum of 2,000 terms is fine");
+    }
+
+    #[test]
     fn weirs_own_names_cannot_be_reached() {
         for code in ["__weir_0", ".a | $__weir", "[1, (__weir_1 | .)]", "\"x\\(__weir_2)\""] {
             let err = analyze(code).unwrap_err();
@@ -447,5 +521,13 @@ mod tests {
         assert!(refused(3).contains("99999999999999999999990"), "{}", refused(3));
         assert!(refused(1).starts_with("`nan`: "), "the message names the expression: {}", refused(1));
         assert_eq!(p.eval_json(ProgramId(4), Val::Null).unwrap(), json!(0.75));
+        // jq itself recurses on deep values (to drop them), so this runs on a large stack, as the
+        // binary does.
+        let deep = std::thread::Builder::new().stack_size(256 << 20).spawn(|| {
+            let deep = compile(&["reduce range(5000) as $i (null; [.])"]);
+            deep.eval_json(ProgramId(0), Val::Null).unwrap_err().0
+        });
+        let err = deep.unwrap().join().unwrap();
+        assert!(err.contains("nested deeper than 4096 levels"), "{err}");
     }
 }

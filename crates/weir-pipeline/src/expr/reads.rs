@@ -321,22 +321,12 @@ impl<'s> Analysis<'s> {
                 let inner = self.bind_pattern(pattern, value, input, env);
                 self.eval(r, input, &inner)
             }
-            BinaryOp::Comma | BinaryOp::Alt => {
-                let a = self.eval(l, input, env);
-                a.join(self.eval(r, input, env))
-            }
-            BinaryOp::And | BinaryOp::Or => {
-                self.eval(l, input, env);
-                self.eval(r, input, env);
-                Abs::DATA
-            }
-            BinaryOp::Math(_) | BinaryOp::Cmp(_) => {
-                let a = self.eval(l, input, env);
-                self.consume(a, anchor(l), "is an operand");
-                let b = self.eval(r, input, env);
-                self.consume(b, anchor(r), "is an operand");
-                Abs::DATA
-            }
+            BinaryOp::Comma
+            | BinaryOp::Alt
+            | BinaryOp::And
+            | BinaryOp::Or
+            | BinaryOp::Math(_)
+            | BinaryOp::Cmp(_) => self.operators(l, op, r, input, env),
             // `l = r`, `l |= r`, `l += r`, …: the output is the input, changed.
             _ => {
                 self.consume(input, anchor(l), "is updated");
@@ -345,6 +335,52 @@ impl<'s> Analysis<'s> {
                 self.consume(v, anchor(r), "is assigned")
             }
         }
+    }
+
+    /// A chain of operators (`a + b + …`, `[1, 2, …]`, `a // b`, `a and b`), followed without
+    /// recursion: a generated list or sum of thousands of terms is a plausible expression.
+    /// `,` and `//` pass their operands' values on; arithmetic and comparisons use them (so the
+    /// context there is reported); `and` and `or` only test them.
+    fn operators<'t>(
+        &mut self,
+        l: &'t Term<&'s str>,
+        op: &'t BinaryOp<&'s str>,
+        r: &'t Term<&'s str>,
+        input: Abs,
+        env: &Env<'t, 's>,
+    ) -> Abs {
+        #[derive(Clone, Copy)]
+        enum Role {
+            PassedOn,
+            Used,
+            Tested,
+        }
+        let role_under = |op: &BinaryOp<&'s str>, parent: Role| match op {
+            BinaryOp::Comma | BinaryOp::Alt => Some(parent),
+            BinaryOp::Math(_) | BinaryOp::Cmp(_) => Some(Role::Used),
+            BinaryOp::And | BinaryOp::Or => Some(Role::Tested),
+            _ => None,
+        };
+        let mut out = Abs::DATA;
+        let first = role_under(op, Role::PassedOn).unwrap_or(Role::PassedOn);
+        let mut todo: Vec<(&'t Term<&'s str>, Role)> = vec![(r, first), (l, first)];
+        while let Some((term, role)) = todo.pop() {
+            if let Term::BinOp(l, op, r) = term
+                && let Some(inner) = role_under(op, role)
+            {
+                todo.extend([(&**r, inner), (&**l, inner)]);
+                continue;
+            }
+            let v = self.eval(term, input, env);
+            match role {
+                Role::PassedOn => out = out.join(v),
+                Role::Used => {
+                    self.consume(v, anchor(term), "is an operand");
+                }
+                Role::Tested => {}
+            }
+        }
+        out
     }
 
     /// Binds a destructuring pattern to a value; the parts of the run context are not followed.
@@ -504,6 +540,14 @@ impl<'s> Analysis<'s> {
                 self.eval(f, input, env);
                 input
             }
+            // Numbers from the arguments, or an error made of one: the input is not looked at.
+            ("range", [_] | [_, _] | [_, _, _]) | ("error", [_]) => {
+                for arg in args {
+                    let v = self.eval(arg, input, env);
+                    self.consume(v, anchor(arg), &format!("is passed to `{name}`"));
+                }
+                Abs::DATA
+            }
             ("isempty", [f]) => {
                 self.eval(f, input, env);
                 Abs::DATA
@@ -657,6 +701,9 @@ mod tests {
         (".steps.a.output | map(.steps.y)", &["a"], false),
         ("def r: if . > 0 then . - 1 | r else . end; .input.n | r", &[], false),
         ("$__loc__", &[], false),
+        ("reduce range(100) as $i (.steps.a.output; [.])", &["a"], false),
+        (r#"error("bad: \(.steps.a.output)")"#, &["a"], false),
+        ("error(.steps)", &[], true),
         ("if .steps.a.output == null then true else false end", &["a"], false),
         ("[null, now, env.HOME, not]", &[], false),
         (".steps | keys", &[], true),
@@ -691,6 +738,19 @@ mod tests {
             }
         }
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn long_lists_and_sums_are_followed_to_the_end() {
+        let sum = (0..5_000).map(|i| format!(".steps.s{}.output", i % 3)).collect::<Vec<_>>().join(" + ");
+        let reads = analyze(&sum).unwrap();
+        assert!(reads.unproven.is_empty(), "{:?}", reads.unproven.first());
+        let mut names: Vec<&str> = reads.steps.iter().map(|r| r.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names, ["s0", "s1", "s2"]);
+        let list = format!("[{}]", (0..5_000).map(|i| i.to_string()).collect::<Vec<_>>().join(", "));
+        assert_eq!(analyze(&list).unwrap(), super::Reads::default());
     }
 
     #[test]

@@ -36,7 +36,26 @@ pub enum Command {
 }
 
 /// Runs a command with the settings resolved in `main`.
+/// The stack of the thread that runs a command, and of the async runtime's workers. Parsing,
+/// compiling and evaluating jq recurse on the depth of expressions and values; a large stack,
+/// reserved but only used when needed, moves the point where that could abort the process far
+/// beyond the limits that validation and conversion enforce with a message.
+const STACK_BYTES: usize = 256 << 20;
+
+/// Runs a command on a thread with a [`STACK_BYTES`] stack.
 pub fn run(command: Command, settings: &Settings) -> Result<ExitCode> {
+    let settings = *settings;
+    std::thread::Builder::new()
+        .name("weir".into())
+        .stack_size(STACK_BYTES)
+        .spawn(move || dispatch(command, &settings))
+        .context("cannot start the command's thread")
+        .map_err(|e| Failure::Infrastructure.wrap(e))?
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+fn dispatch(command: Command, settings: &Settings) -> Result<ExitCode> {
     match command {
         Command::Init(args) => init::run(args, settings),
         Command::Run(args) => run::run(args, settings),
@@ -78,7 +97,11 @@ pub enum Threads {
 pub fn runtime(threads: Threads) -> Result<tokio::runtime::Runtime> {
     let mut builder = match threads {
         Threads::One => tokio::runtime::Builder::new_current_thread(),
-        Threads::Workers => tokio::runtime::Builder::new_multi_thread(),
+        Threads::Workers => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.thread_stack_size(STACK_BYTES);
+            b
+        }
     };
     builder
         .enable_all()
