@@ -33,6 +33,7 @@ pub fn split(s: &str) -> Result<Vec<Piece<'_>>, ExprError> {
             message: "`${{` is never closed with `}}`".into(),
             offset: at,
             len: 3,
+            hint: None,
         })?;
         if !text.is_empty() {
             pieces.push(Piece::Text(std::mem::take(&mut text)));
@@ -46,6 +47,7 @@ pub fn split(s: &str) -> Result<Vec<Piece<'_>>, ExprError> {
                 message: "empty expression `${{ }}`".into(),
                 offset: at,
                 len: end + 2 - at,
+                hint: None,
             });
         }
         pieces.push(Piece::Expr { code, offset: start + lead });

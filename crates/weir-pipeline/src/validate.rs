@@ -60,6 +60,8 @@ pub fn load(source: Source, catalog: &dyn Catalog) -> Loaded {
 /// Where an expression's text stands in the file, to turn offsets inside it into file spans.
 struct Origin {
     span: Span,
+    /// Where the expression is, for messages: ` in step "fetch"`, ` in \`output\``.
+    place: String,
     /// Whether the text in the file is byte-for-byte the expression (no escapes, one line).
     exact: bool,
     /// Offset of the expression inside the string (for `${{ }}` pieces).
@@ -172,8 +174,13 @@ impl<'a> Validator<'a> {
             Err(errs) => {
                 let mut failed = Vec::new();
                 for (id, e) in errs {
-                    let span = self.origins[id.0 as usize].span(e.offset, e.len);
-                    self.d.error(Code::ExprSyntax, span, format!("jq: {}", e.message));
+                    let origin = &self.origins[id.0 as usize];
+                    let message = format!("jq: {}{}", e.message, origin.place);
+                    let mut diag = Diagnostic::new(Code::ExprSyntax, origin.span(e.offset, e.len), message);
+                    if let Some(hint) = e.hint {
+                        diag = diag.with_hint(hint);
+                    }
+                    self.d.push(diag);
                     failed.push(id);
                 }
                 (None, failed)
@@ -525,7 +532,7 @@ impl<'a> Validator<'a> {
                             .unwrap_or_else(|| format!("`{}` takes: {}", kind.name, props.join(", ")));
                         found.push((
                             target.key_span(key),
-                            format!("unknown key \"{key}\" in {at} of a `{}` step", kind.name),
+                            format!("unknown key \"{key}\" in {at} of {}", step_phrase(step, kind)),
                             Some(hint),
                         ));
                     }
@@ -533,13 +540,15 @@ impl<'a> Validator<'a> {
                 }
                 jsonschema::error::ValidationErrorKind::Required { property } => (
                     target.span,
-                    format!("{at} of a `{}` step is missing required key {property}", kind.name),
+                    format!("{at} of {} is missing required key {property}", step_phrase(step, kind)),
                     None,
                 ),
-                _ if is_duration(schema_at(&(kind.schema)(), &segs)) => {
-                    (target.span, format!("{at} of a `{}` step: {}", kind.name, not_a_duration(target)), None)
-                }
-                _ => (target.span, format!("{at} of a `{}` step: {error}", kind.name), None),
+                _ if is_duration(schema_at(&(kind.schema)(), &segs)) => (
+                    target.span,
+                    format!("{at} of {}: {}", step_phrase(step, kind), not_a_duration(target)),
+                    None,
+                ),
+                _ => (target.span, format!("{at} of {}: {error}", step_phrase(step, kind)), None),
             };
             found.push((span, message, hint));
         }
@@ -595,7 +604,7 @@ impl<'a> Validator<'a> {
     fn origin(&self, node: &Node, base: usize) -> Origin {
         let span = node.content_span();
         let exact = node.as_str().is_some_and(|s| self.source.slice(span) == s);
-        Origin { span, exact, base }
+        Origin { span, exact, base, place: String::new() }
     }
 
     /// Parses an expression, checks the steps it reads and queues it for compilation.
@@ -607,13 +616,22 @@ impl<'a> Validator<'a> {
         scope: Scope,
         acyclic: bool,
     ) -> Option<ProgramId> {
-        let origin = self.origin(node, base);
+        let mut origin = self.origin(node, base);
+        origin.place = match scope {
+            Scope::Step(i) => format!(" in step \"{}\"", self.pipeline.steps[i].id),
+            Scope::Output => " in `output`".to_owned(),
+        };
         let reads = match expr::analyze(code) {
             Ok(reads) => reads,
-            Err(ExprError { message, offset, len }) => {
+            Err(ExprError { message, offset, len, hint }) => {
+                let hint = hint.unwrap_or_else(|| format!("in expression `{}`", code.trim()));
                 self.d.push(
-                    Diagnostic::new(Code::ExprSyntax, origin.span(offset, len), format!("jq: {message}"))
-                        .with_hint(format!("in expression `{}`", code.trim())),
+                    Diagnostic::new(
+                        Code::ExprSyntax,
+                        origin.span(offset, len),
+                        format!("jq: {message}{}", origin.place),
+                    )
+                    .with_hint(hint),
                 );
                 return None;
             }
@@ -780,6 +798,16 @@ impl<'a> Validator<'a> {
                 );
             }
         }
+    }
+}
+
+/// How a diagnostic names a step: `step "fetch" (`http`)`, or `a `http` step` for the nested step
+/// of a `foreach`, which has no id of its own.
+fn step_phrase(step: &Step, kind: &KindSpec) -> String {
+    if step.id.is_empty() {
+        format!("a `{}` step", kind.name)
+    } else {
+        format!("step \"{}\" (`{}`)", step.id, kind.name)
     }
 }
 

@@ -28,6 +28,8 @@ pub(crate) struct ExprError {
     pub message: String,
     pub offset: usize,
     pub len: usize,
+    /// How to fix it, when there is something to say (e.g. the filter a misspelt name means).
+    pub hint: Option<String>,
 }
 
 /// How deeply brackets may nest in an expression. jq's parser and compiler recurse on nesting;
@@ -46,6 +48,7 @@ pub(crate) fn analyze(code: &str) -> Result<Reads, ExprError> {
             message: format!("expected {}", lex_expectation(expect)),
             offset: found.start,
             len: rest.chars().next().map_or(0, char::len_utf8),
+            hint: None,
         }
     })?;
     if let Some(name) = reserved(&tokens) {
@@ -54,6 +57,7 @@ pub(crate) fn analyze(code: &str) -> Result<Reads, ExprError> {
             message: format!("`{name}` is reserved: names starting with `__weir` are weir's own"),
             offset: span.start,
             len: span.len(),
+            hint: None,
         });
     }
     let term = Parser::new(&tokens).parse(|p| p.term()).map_err(|errs| {
@@ -66,6 +70,7 @@ pub(crate) fn analyze(code: &str) -> Result<Reads, ExprError> {
             message: format!("expected {}, found {found}", expect.as_str()),
             offset: span.start,
             len: span.len(),
+            hint: None,
         }
     })?;
     Ok(reads::reads(code, &term))
@@ -87,6 +92,7 @@ fn check_size(code: &str) -> Result<(), ExprError> {
                 message: format!("the expression nests deeper than {MAX_NESTING} levels"),
                 offset: i,
                 len: 1,
+                hint: None,
             });
         }
         // Runs of letters, digits and `_` are one token; every other visible character is one.
@@ -102,6 +108,7 @@ fn check_size(code: &str) -> Result<(), ExprError> {
                 ),
                 offset: i,
                 len: 1,
+                hint: None,
             });
         }
     }
@@ -165,7 +172,8 @@ impl ProgramsBuilder {
         let modules = Loader::new(defs).load(&arena, file).map_err(|errs| {
             // Each expression parsed on its own, so this only happens for constructs valid alone
             // but not inside a definition; report them against the first expression.
-            let error = ExprError { message: "expression does not parse".into(), offset: 0, len: 0 };
+            let error =
+                ExprError { message: "expression does not parse".into(), offset: 0, len: 0, hint: None };
             errs.into_iter().map(|_| (ProgramId(0), error.clone())).collect::<Vec<_>>()
         })?;
         let compiler = jaq_core::Compiler::default().with_funs(funs).with_global_vars([DISPATCH_VAR]);
@@ -203,11 +211,33 @@ fn undefined_error(
     let span = load::span(source, name);
     let i = starts.partition_point(|&s| s <= span.start).saturating_sub(1);
     let offset = span.start.saturating_sub(starts.get(i).copied().unwrap_or(0));
-    let message = match what {
-        jaq_core::compile::Undefined::Filter(arity) => format!("undefined filter `{name}/{arity}`"),
-        other => format!("undefined {} `{name}`", other.as_str()),
+    let (message, hint) = match what {
+        jaq_core::compile::Undefined::Filter(arity) => {
+            let hint = crate::suggest::closest(name, library_filters(arity).iter().copied())
+                .map(|f| format!("did you mean `{f}`?"));
+            (format!("undefined filter `{name}/{arity}`"), hint)
+        }
+        other => (format!("undefined {} `{name}`", other.as_str()), None),
     };
-    (ProgramId(i as u32), ExprError { message, offset, len: span.len() })
+    (ProgramId(i as u32), ExprError { message, offset, len: span.len(), hint })
+}
+
+/// The names of the standard library's filters that take `arity` arguments.
+fn library_filters(arity: usize) -> Vec<&'static str> {
+    let defs = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs());
+    let funs = jaq_core::funs::<data::JustLut<Val>>()
+        .chain(jaq_std::funs())
+        .chain(jaq_json::funs())
+        .map(|(name, args, _)| (name, args.len()));
+    let mut names: Vec<&'static str> = defs
+        .map(|d| (d.name, d.args.len()))
+        .chain(funs)
+        .filter(|&(name, n)| n == arity && !name.starts_with('_'))
+        .map(|(name, _)| name)
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
 }
 
 /// Writes a balanced `if $__weir < mid then … else … end` tree selecting `__weir_lo .. __weir_hi`.
