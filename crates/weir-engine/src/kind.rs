@@ -124,7 +124,7 @@ impl<'a> StepCx<'a> {
         self.env
             .plan
             .programs()
-            .eval_json(id, self.scope.clone())
+            .eval_json(id, self.scope.clone(), &self.env.env)
             .map_err(|e| StepError::fatal(ErrorKind::Expression, format!("`{field}`: {e}")))
     }
 

@@ -12,11 +12,12 @@ use crate::scheduler::Scheduler;
 use futures_util::future::{Either, select};
 use jaq_json::Val;
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use weir_pipeline::expr::key;
 use weir_pipeline::model::Retry;
 use weir_pipeline::{Bundle, Effects, Plan, PlanId, PlanStep, Status};
 
@@ -45,6 +46,9 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// Seed for retry jitter; random when absent. Items and sub-pipeline runs derive their own.
     pub seed: Option<u64>,
+    /// Environment variables the run may show its pipelines, by name. Each pipeline's
+    /// expressions see those of them it declares in `env`, and nothing else of the environment.
+    pub env: BTreeMap<String, String>,
     pub cancel: Cancel,
 }
 
@@ -122,9 +126,17 @@ impl Tree<'_> {
     ) -> Result<RunReport, InputError> {
         let plan = self.bundle.plan(plan_id);
         plan.check_input(&input).map_err(|problems| InputError { problems })?;
-        let env = RunEnv { tree: self, plan_id, plan, run_id, seed, parent };
+        let env = declared_env(plan, &self.opts.env);
+        let env = RunEnv { tree: self, plan_id, plan, run_id, seed, parent, env };
         Ok(Scheduler::new(&env, input).run().await)
     }
+}
+
+/// The variables `plan` declares in `env`, with the values the run was given for them.
+fn declared_env(plan: &Plan, given: &BTreeMap<String, String>) -> Val {
+    let declared = plan.pipeline().env.iter();
+    let entries = declared.filter_map(|name| Some((key(name), key(given.get(name)?))));
+    Val::obj(entries.collect())
 }
 
 /// What every future of one run shares. Immutable.
@@ -135,6 +147,8 @@ pub(crate) struct RunEnv<'a> {
     pub(crate) run_id: Arc<str>,
     pub(crate) seed: u64,
     parent: Option<Arc<Parent>>,
+    /// `$ENV` of this run's expressions: the variables its pipeline declares, of those allowed.
+    pub(crate) env: Val,
 }
 
 /// The items and sub-pipeline runs of one attempt, as they end. A mutex because items of one
@@ -193,7 +207,7 @@ impl RunEnv<'_> {
             started: self.clock().now(),
             done: false,
         };
-        let (result, attempts) = match nested.with().render(self.plan.programs(), &scope) {
+        let (result, attempts) = match nested.with().render(self.plan.programs(), &scope, &self.env) {
             Err(e) => (Err(StepError::fatal(ErrorKind::Expression, e.to_string())), 0),
             Ok(with) => match self.mock(nested) {
                 Some(output) => {

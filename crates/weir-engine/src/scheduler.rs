@@ -166,7 +166,7 @@ impl<'e, 'a> Scheduler<'e, 'a> {
         self.steps[i].started = Some(self.env.clock().now());
         let scope = self.scope(i);
         if let Some(cond) = step.condition() {
-            match plan.programs().eval_one(cond, scope.clone()) {
+            match plan.programs().eval_one(cond, scope.clone(), &self.env.env) {
                 Ok(v) if !is_truthy(&v) => {
                     self.skip(i, "condition is false".into());
                     return None;
@@ -179,7 +179,7 @@ impl<'e, 'a> Scheduler<'e, 'a> {
                 }
             }
         }
-        let with = match step.with().render(plan.programs(), &scope) {
+        let with = match step.with().render(plan.programs(), &scope, &self.env.env) {
             Ok(with) => with,
             Err(e) => {
                 let e = StepError::fatal(ErrorKind::Expression, e.to_string());
@@ -405,7 +405,11 @@ impl<'e, 'a> Scheduler<'e, 'a> {
     /// them, by id, when there are several).
     fn output(&self) -> Result<Value, String> {
         if let Some(id) = self.plan.output() {
-            return self.plan.programs().eval_json(id, self.cx.all()).map_err(|e| format!("`output`: {e}"));
+            return self
+                .plan
+                .programs()
+                .eval_json(id, self.cx.all(), &self.env.env)
+                .map_err(|e| format!("`output`: {e}"));
         }
         Ok(match self.plan.sinks() {
             [] => Value::Null,

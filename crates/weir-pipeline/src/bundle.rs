@@ -69,6 +69,11 @@ impl Bundle {
         &self.plans[0]
     }
 
+    /// Every plan, the root first.
+    pub fn plans(&self) -> &[Arc<Plan>] {
+        &self.plans
+    }
+
     pub fn plan(&self, id: PlanId) -> &Arc<Plan> {
         &self.plans[id.0]
     }

@@ -12,7 +12,7 @@ use crate::suggest::did_you_mean;
 use serde_json::{Map, Value};
 
 pub(crate) const PIPELINE_KEYS: &[&str] =
-    &["name", "version", "description", "input", "concurrency", "steps", "output", "tests"];
+    &["name", "version", "description", "input", "env", "concurrency", "steps", "output", "tests"];
 pub(crate) const STEP_KEYS: &[&str] =
     &["id", "description", "uses", "needs", "if", "with", "timeout", "retry", "on_error"];
 /// Keys of a nested step (`foreach.step`): no id, needs, condition or error routing of its own.
@@ -230,11 +230,47 @@ pub(crate) fn pipeline(root: &Node, d: &mut Diagnostics) -> Option<Pipeline> {
         },
         description: f.string("description", d),
         input,
+        env: env_names(f.get("env"), d),
         concurrency: f.integer("concurrency", 1, d),
         steps,
         output: f.string("output", d),
         tests,
     })
+}
+
+/// The `env` list: names of environment variables, as the shell writes them.
+fn env_names(node: Option<&Node>, d: &mut Diagnostics) -> Vec<String> {
+    let Some(node) = node else { return Vec::new() };
+    let NodeValue::Seq(items) = &node.value else {
+        d.error(
+            Code::WrongType,
+            node.span,
+            format!("`env` must be a list of variable names, found {}", node.type_name()),
+        );
+        return Vec::new();
+    };
+    let valid = |s: &str| {
+        s.starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
+            && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    };
+    let mut names = Vec::new();
+    for item in items {
+        match string(item, "env", d) {
+            Some(name) if valid(&name) => names.push(name),
+            Some(name) => d.push(
+                Diagnostic::new(
+                    Code::WrongType,
+                    item.span,
+                    format!("invalid environment variable name \"{name}\""),
+                )
+                .with_hint(
+                    "use uppercase letters, digits and `_`, starting with a letter or `_`, e.g. API_TOKEN",
+                ),
+            ),
+            None => {}
+        }
+    }
+    names
 }
 
 /// Decodes a step (or, with `NESTED_STEP_KEYS`, a nested step without an id).

@@ -23,6 +23,11 @@ pub struct Pipeline {
     /// JSON Schema that every run's input is validated against before the run starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<Value>,
+    /// Environment variables the pipeline's expressions may read (as `env.NAME` or `$ENV.NAME`),
+    /// e.g. `[API_TOKEN]`. Nothing else of the environment is visible, and these only when the
+    /// operator allows them (`WEIR_ENV_ALLOW`); their values are hidden in logs and events.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
     /// Most steps running at once in one run (default: unlimited).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]

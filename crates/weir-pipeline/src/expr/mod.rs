@@ -21,6 +21,8 @@ pub(crate) use reads::{Reads, StepRef, Unproven};
 type Filter = jaq_core::Filter<data::JustLut<Val>>;
 
 const DISPATCH_VAR: &str = "$__weir";
+/// The variables of the environment a run lets its expressions see; `env` is defined as it.
+const ENV_VAR: &str = "$ENV";
 
 /// A problem inside an expression: a message and a byte range of the expression's text.
 #[derive(Clone, Debug, PartialEq)]
@@ -176,7 +178,8 @@ impl ProgramsBuilder {
                 ExprError { message: "expression does not parse".into(), offset: 0, len: 0, hint: None };
             errs.into_iter().map(|_| (ProgramId(0), error.clone())).collect::<Vec<_>>()
         })?;
-        let compiler = jaq_core::Compiler::default().with_funs(funs).with_global_vars([DISPATCH_VAR]);
+        let compiler =
+            jaq_core::Compiler::default().with_funs(funs).with_global_vars([DISPATCH_VAR, ENV_VAR]);
         let filter = compiler.compile(modules).map_err(|errs| {
             let undefined = errs.into_iter().flat_map(|(_, errs)| errs);
             undefined.map(|(name, what)| undefined_error(&source, &starts, name, what)).collect::<Vec<_>>()
@@ -187,7 +190,8 @@ impl ProgramsBuilder {
     /// The combined program: one definition per expression, then the dispatch tree. Also returns
     /// where each expression's text starts, to map compile errors back to it.
     fn source(&self) -> (String, Vec<usize>) {
-        let mut source = String::new();
+        // `env` is the run's allowed variables, not the process environment.
+        let mut source = format!("def env: {ENV_VAR};\n");
         let mut starts = Vec::with_capacity(self.codes.len());
         for (i, code) in self.codes.iter().enumerate() {
             // Newlines keep a trailing `# comment` in user code from swallowing the closing paren.
@@ -281,21 +285,22 @@ const SHOWN_CODE: usize = 60;
 pub struct EvalError(pub String);
 
 impl Programs {
-    /// Runs expression `id` on `input` and returns its single value.
-    pub fn eval_one(&self, id: ProgramId, input: Val) -> Result<Val, EvalError> {
-        self.eval_inner(id, input).map_err(|e| EvalError(format!("`{}`: {}", self.shown(id), e.0)))
+    /// Runs expression `id` on `input`, with `env` as `$ENV` (an object of the environment
+    /// variables the run allows), and returns its single value.
+    pub fn eval_one(&self, id: ProgramId, input: Val, env: &Val) -> Result<Val, EvalError> {
+        self.eval_inner(id, input, env).map_err(|e| EvalError(format!("`{}`: {}", self.shown(id), e.0)))
     }
 
     /// Runs expression `id` and converts its value to JSON (see [`to_json`]).
-    pub fn eval_json(&self, id: ProgramId, input: Val) -> Result<Value, EvalError> {
-        self.eval_inner(id, input)
+    pub fn eval_json(&self, id: ProgramId, input: Val, env: &Val) -> Result<Value, EvalError> {
+        self.eval_inner(id, input, env)
             .and_then(|v| to_json(&v))
             .map_err(|e| EvalError(format!("`{}`: {}", self.shown(id), e.0)))
     }
 
     /// Runs expression `id` and gives its value as interpolation splices it (see [`to_text`]).
-    pub(crate) fn eval_text(&self, id: ProgramId, input: Val) -> Result<String, EvalError> {
-        self.eval_inner(id, input)
+    pub(crate) fn eval_text(&self, id: ProgramId, input: Val, env: &Val) -> Result<String, EvalError> {
+        self.eval_inner(id, input, env)
             .and_then(|v| to_text(&v))
             .map_err(|e| EvalError(format!("`{}`: {}", self.shown(id), e.0)))
     }
@@ -310,8 +315,8 @@ impl Programs {
         }
     }
 
-    fn eval_inner(&self, id: ProgramId, input: Val) -> Result<Val, EvalError> {
-        let mut outputs = self.run(id, input);
+    fn eval_inner(&self, id: ProgramId, input: Val, env: &Val) -> Result<Val, EvalError> {
+        let mut outputs = self.run(id, input, env);
         let first =
             outputs.next().unwrap_or_else(|| Err(EvalError("the expression produced no value".into())))?;
         match outputs.next() {
@@ -323,9 +328,12 @@ impl Programs {
         }
     }
 
-    fn run(&self, id: ProgramId, input: Val) -> impl Iterator<Item = Result<Val, EvalError>> + '_ {
+    fn run(&self, id: ProgramId, input: Val, env: &Val) -> impl Iterator<Item = Result<Val, EvalError>> + '_ {
         debug_assert!((id.0 as usize) < self.codes.len());
-        let ctx = Ctx::<data::JustLut<Val>>::new(&self.filter.lut, Vars::new([Val::from(id.0 as isize)]));
+        let ctx = Ctx::<data::JustLut<Val>>::new(
+            &self.filter.lut,
+            Vars::new([Val::from(id.0 as isize), env.clone()]),
+        );
         self.filter.id.run((ctx, input)).map(|r| {
             r.map_err(|exn| match exn.get_err() {
                 Ok(err) => EvalError(err.to_string()),
@@ -462,7 +470,7 @@ mod tests {
         let refs: Vec<&str> = codes.iter().map(String::as_str).collect();
         let p = compile(&refs);
         for i in [0, 1, 17, 36] {
-            let out = p.eval_one(ProgramId(i), to_val(&json!({"x": 100}))).unwrap();
+            let out = p.eval_one(ProgramId(i), to_val(&json!({"x": 100})), &Val::Null).unwrap();
             assert_eq!(to_json(&out).unwrap(), json!(100 + i));
         }
     }
@@ -470,7 +478,7 @@ mod tests {
     #[test]
     fn comments_in_user_code_do_not_break_compilation() {
         let p = compile(&[".a # the a field", "[.b] # trailing"]);
-        assert_eq!(p.eval_json(ProgramId(1), to_val(&json!({"b": 2}))).unwrap(), json!([2]));
+        assert_eq!(p.eval_json(ProgramId(1), to_val(&json!({"b": 2})), &Val::Null).unwrap(), json!([2]));
     }
 
     #[test]
@@ -523,16 +531,31 @@ mod tests {
     #[test]
     fn reports_zero_or_many_values_and_runtime_errors() {
         let p = compile(&["empty", ".[]", "1 + \"a\"", "halt"]);
-        assert!(p.eval_one(ProgramId(0), Val::Null).unwrap_err().0.contains("no value"));
-        assert!(p.eval_one(ProgramId(1), to_val(&json!([1, 2]))).unwrap_err().0.contains("more than one"));
-        assert!(p.eval_one(ProgramId(2), Val::Null).is_err());
-        assert!(p.eval_one(ProgramId(3), Val::Null).unwrap_err().0.contains("halt"));
+        assert!(p.eval_one(ProgramId(0), Val::Null, &Val::Null).unwrap_err().0.contains("no value"));
+        assert!(
+            p.eval_one(ProgramId(1), to_val(&json!([1, 2])), &Val::Null)
+                .unwrap_err()
+                .0
+                .contains("more than one")
+        );
+        assert!(p.eval_one(ProgramId(2), Val::Null, &Val::Null).is_err());
+        assert!(p.eval_one(ProgramId(3), Val::Null, &Val::Null).unwrap_err().0.contains("halt"));
     }
 
     #[test]
     fn converts_values_both_ways() {
         let v = json!({"a": [1, 2.5, "x", null, true], "b": {"c": 18446744073709551615u64}, "z": -3});
         assert_eq!(to_json(&to_val(&v)).unwrap(), v);
+    }
+
+    #[test]
+    fn env_is_the_runs_allowed_variables_not_the_process_environment() {
+        let p = compile(&["env", "$ENV.TOKEN", "env.HOME"]);
+        let env = to_val(&json!({"TOKEN": "t0k"}));
+        assert_eq!(p.eval_json(ProgramId(0), Val::Null, &env).unwrap(), json!({"TOKEN": "t0k"}));
+        assert_eq!(p.eval_json(ProgramId(1), Val::Null, &env).unwrap(), json!("t0k"));
+        assert!(std::env::var_os("HOME").is_some(), "the process has a HOME to hide");
+        assert_eq!(p.eval_json(ProgramId(2), Val::Null, &env).unwrap(), json!(null));
     }
 
     #[test]
@@ -544,18 +567,18 @@ mod tests {
             "9999999999999999999999 * 10",
             "0.5 + 0.25",
         ]);
-        let refused = |i: u32| p.eval_json(ProgramId(i), Val::Null).unwrap_err().0;
+        let refused = |i: u32| p.eval_json(ProgramId(i), Val::Null, &Val::Null).unwrap_err().0;
         assert!(refused(0).contains("an object key must be a string, found 0"), "{}", refused(0));
         assert!(refused(1).contains("NaN"), "{}", refused(1));
         assert!(refused(2).contains("infinite"), "{}", refused(2));
         assert!(refused(3).contains("99999999999999999999990"), "{}", refused(3));
         assert!(refused(1).starts_with("`nan`: "), "the message names the expression: {}", refused(1));
-        assert_eq!(p.eval_json(ProgramId(4), Val::Null).unwrap(), json!(0.75));
+        assert_eq!(p.eval_json(ProgramId(4), Val::Null, &Val::Null).unwrap(), json!(0.75));
         // jq itself recurses on deep values (to drop them), so this runs on a large stack, as the
         // binary does.
         let deep = std::thread::Builder::new().stack_size(256 << 20).spawn(|| {
             let deep = compile(&["reduce range(5000) as $i (null; [.])"]);
-            deep.eval_json(ProgramId(0), Val::Null).unwrap_err().0
+            deep.eval_json(ProgramId(0), Val::Null, &Val::Null).unwrap_err().0
         });
         let err = deep.unwrap().join().unwrap();
         assert!(err.contains("nested deeper than 4096 levels"), "{err}");
