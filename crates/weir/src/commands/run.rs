@@ -13,10 +13,14 @@ use weir_pipeline::Status;
 /// Run a pipeline and print its output as JSON on stdout
 ///
 /// Progress goes to stderr when it is a terminal (not with `--quiet`); stdout holds the output
-/// and nothing else, so `weir run p.yaml | jq .` works. Ctrl-C cancels the running steps and
-/// ends the run `cancelled`.
+/// and nothing else, so `weir run p.yaml | jq .` works.
 ///
-/// Exit codes: 0 succeeded, 1 failed or cancelled, 2 invalid pipeline or input.
+/// Ctrl-C or SIGTERM (what CI systems and container runtimes send) cancels the running steps and
+/// ends the run `cancelled`; `--json` still prints the summary. A second one exits at once, with
+/// 130 after Ctrl-C and 143 after SIGTERM, the codes a shell gives a process those signals end.
+///
+/// Exit codes: 0 succeeded, 1 failed or cancelled, 2 invalid pipeline or input, 130 or 143
+/// stopped by a second signal.
 #[derive(clap::Args)]
 #[command(
     after_help = "Examples:\n  weir run examples/hello.yaml\n  weir run score.yaml -i '{\"order\": 7}'\n  weir run score.yaml -i @order.json --set order=8\n  weir run score.yaml --json | jq .steps"
@@ -61,10 +65,17 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     let cancel = Cancel::new();
     let opts = RunOptions { cancel: cancel.clone(), seed: args.seed, ..RunOptions::default() };
     let runtime = super::runtime(super::Threads::Workers)?;
+    let sink = Arc::new(sink);
     let report = runtime.block_on(async {
-        tokio::spawn(cancel_on_ctrl_c(cancel));
-        tokio::spawn(engine.start(Arc::new(bundle), input, opts, Arc::new(sink))).await
-    })?;
+        // Listening starts before the run does, so no signal sent once a step has started is missed.
+        if let Ok(signals) = Signals::listen() {
+            tokio::spawn(cancel_on_signals(signals, cancel, sink.clone(), settings.quiet));
+        }
+        tokio::spawn(engine.start(Arc::new(bundle), input, opts, sink.clone())).await
+    });
+    // However the run ended, the progress line must not stay on the terminal.
+    sink.finish();
+    let report = report?;
     let report = match report {
         Ok(report) => report,
         Err(e) => {
@@ -76,14 +87,65 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     Ok(if report.status == Status::Succeeded { ExitCode::SUCCESS } else { ExitCode::from(EXIT_RUN_FAILED) })
 }
 
-/// The first Ctrl-C cancels the run; a second one exits at once.
-#[allow(clippy::disallowed_methods)] // A second Ctrl-C must end the process even while a step hangs.
-async fn cancel_on_ctrl_c(cancel: Cancel) {
-    if tokio::signal::ctrl_c().await.is_ok() {
-        cancel.cancel();
-        if tokio::signal::ctrl_c().await.is_ok() {
-            std::process::exit(130);
+/// The first signal cancels the run; a second one exits at once, with the code of the second.
+#[allow(clippy::disallowed_methods)] // A second signal must end the process even while a step hangs.
+async fn cancel_on_signals(mut signals: Signals, cancel: Cancel, sink: Arc<Progress>, quiet: bool) {
+    signals.next().await;
+    cancel.cancel();
+    if !quiet {
+        sink.note("cancelling the run; interrupt again to stop at once");
+    }
+    let code = signals.next().await;
+    sink.finish();
+    std::process::exit(code);
+}
+
+/// The signals that stop a run: Ctrl-C, and on unix SIGTERM too. The streams live as long as
+/// the listener, so a signal that arrives while the run is being cancelled is not lost.
+struct Signals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Starts listening; from now on these signals no longer end the process by themselves.
+    #[cfg(unix)]
+    fn listen() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self { interrupt: signal(SignalKind::interrupt())?, terminate: signal(SignalKind::terminate())? })
+    }
+
+    #[cfg(not(unix))]
+    fn listen() -> std::io::Result<Self> {
+        Ok(Self {})
+    }
+
+    /// Waits for the next signal and returns the exit code of a process it ends: 128 plus the
+    /// signal's number, as shells report it.
+    #[cfg(unix)]
+    async fn next(&mut self) -> i32 {
+        std::future::poll_fn(|cx| {
+            if self.interrupt.poll_recv(cx).is_ready() {
+                return std::task::Poll::Ready(130);
+            }
+            if self.terminate.poll_recv(cx).is_ready() {
+                return std::task::Poll::Ready(143);
+            }
+            std::task::Poll::Pending
+        })
+        .await
+    }
+
+    /// Waits for the next Ctrl-C (there is no SIGTERM here) and returns 130, as on unix.
+    #[cfg(not(unix))]
+    async fn next(&mut self) -> i32 {
+        if tokio::signal::ctrl_c().await.is_err() {
+            // No Ctrl-C can be received: wait for nothing rather than stop the run.
+            std::future::pending::<()>().await;
         }
+        130
     }
 }
 

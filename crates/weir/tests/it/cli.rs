@@ -1,4 +1,4 @@
-//! CLI behaviour a user relies on: exit codes, stdout hygiene, JSON outputs, Ctrl-C, generated files.
+//! CLI behaviour a user relies on: exit codes, stdout hygiene, JSON outputs, signals, generated files.
 
 use crate::{root, scratch, stderr, weir};
 use serde_json::Value;
@@ -109,27 +109,113 @@ fn test_command_fails_with_a_diff() {
     assert!(stdout.contains(".n: expected 2, got 1"), "{stdout}");
 }
 
+/// A pipeline that logs `started`, then waits a minute in `wait`.
+const LONG: &str = "name: long\nsteps:\n  - { id: hello, uses: log, with: { message: started } }\n  - { id: wait, uses: sleep, needs: [hello], with: { duration: 1m } }\n";
+
+/// A pipeline that logs `started`, then computes forever in `spin`: a step that cancellation
+/// cannot stop, as a hung step would be.
+const STUCK: &str = "name: stuck\nsteps:\n  - { id: hello, uses: log, with: { message: started } }\n  - { id: spin, uses: transform, needs: [hello], with: { expr: '0 | last(range(infinite))' } }\n";
+
+/// How long a test waits for a line or an exit before it fails instead of hanging.
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `weir run` of `pipeline` in the background, with the lines of its stderr.
+struct Running {
+    child: std::process::Child,
+    /// The lines of its stderr, read by a thread, so waiting for one can give up.
+    stderr: std::sync::mpsc::Receiver<String>,
+    _dir: crate::Scratch,
+}
+
+impl Running {
+    fn start(name: &str, pipeline: &str, args: &[&str]) -> Running {
+        let dir = scratch(name);
+        write(&dir, "p.yaml", pipeline);
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+            .args(["run", "p.yaml"])
+            .args(args)
+            .current_dir(&*dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let lines = std::io::BufRead::lines(std::io::BufReader::new(child.stderr.take().expect("stderr")));
+        let (send, stderr) = std::sync::mpsc::channel();
+        std::thread::spawn(move || lines.map_while(Result::ok).try_for_each(|line| send.send(line)));
+        Running { child, stderr, _dir: dir }
+    }
+
+    /// Reads stderr up to a line containing `text`.
+    fn wait_for(&mut self, text: &str) {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(line) if line.contains(text) => return,
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = self.child.kill();
+                    panic!("no {text:?} on stderr: {e}");
+                }
+            }
+        }
+    }
+
+    fn signal(&self, name: &str) {
+        let pid = self.child.id().to_string();
+        let kill = std::process::Command::new("kill").args([&format!("-{name}"), &pid]).status();
+        assert!(kill.expect("kill runs").success());
+    }
+
+    /// The exit code and stdout. A run still going after [`PATIENCE`] is killed and fails the
+    /// test, rather than hanging it for the minute its step lasts (or forever).
+    fn finish(mut self) -> (Option<i32>, String) {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while self.child.try_wait().expect("wait").is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("weir run did not end after the signal");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let out = self.child.wait_with_output().expect("wait");
+        (out.status.code(), crate::stdout(&out))
+    }
+}
+
+/// The status of step `id` in a `--json` summary.
+fn step_status<'a>(summary: &'a Value, id: &str) -> &'a Value {
+    let steps = summary["steps"].as_array().expect("steps");
+    &steps.iter().find(|s| s["id"] == id).expect("the step is listed")["status"]
+}
+
 #[test]
-fn ctrl_c_cancels_the_run() {
-    let dir = scratch("cli-cancel");
-    write(&dir, "long.yaml", "name: long\nsteps:\n  - { id: wait, uses: sleep, with: { duration: 1m } }\n");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(["run", "long.yaml", "--json"])
-        .current_dir(&*dir)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    // Give it time to start the step; the run would otherwise last a minute.
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let kill =
-        std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
-    assert!(kill.success());
-    let out = child.wait_with_output().expect("wait");
-    assert_eq!(out.status.code(), Some(1));
-    let summary: Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
-    assert_eq!(summary["status"], "cancelled");
-    assert_eq!(summary["steps"][0]["status"], "cancelled");
+fn ctrl_c_and_sigterm_cancel_the_run_and_still_print_the_summary() {
+    for signal in ["INT", "TERM"] {
+        let mut run = Running::start(&format!("cli-cancel-{signal}"), LONG, &["--json"]);
+        run.wait_for("started");
+        run.signal(signal);
+        let (code, stdout) = run.finish();
+        assert_eq!(code, Some(1), "SIG{signal}");
+        let summary: Value = serde_json::from_str(&stdout).expect("a JSON summary");
+        assert_eq!(summary["status"], "cancelled", "SIG{signal}");
+        assert_eq!(step_status(&summary, "wait"), "cancelled", "SIG{signal}");
+        assert_eq!(step_status(&summary, "hello"), "succeeded", "SIG{signal}");
+    }
+}
+
+#[test]
+fn a_second_signal_stops_a_stuck_run_at_once() {
+    for (first, second, code) in [("TERM", "TERM", 143), ("INT", "INT", 130), ("INT", "TERM", 143)] {
+        let mut run = Running::start(&format!("cli-stuck-{first}-{second}"), STUCK, &["--json"]);
+        run.wait_for("started");
+        run.signal(first);
+        run.wait_for("interrupt again to stop at once");
+        run.signal(second);
+        let (status, stdout) = run.finish();
+        assert_eq!(status, Some(code), "SIG{first} then SIG{second}");
+        assert!(stdout.is_empty(), "a run stopped at once prints no summary: {stdout}");
+    }
 }
 
 #[test]
