@@ -23,7 +23,7 @@ use weir_pipeline::Status;
 /// stopped by a second signal.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  weir run examples/hello.yaml\n  weir run score.yaml -i '{\"order\": 7}'\n  weir run score.yaml -i @order.json --set order=8\n  weir run score.yaml --json | jq .steps"
+    after_help = "Examples:\n  weir run examples/hello.yaml\n  weir run score.yaml -i '{\"order\": 7}'\n  weir run score.yaml -i @order.json --set order=8 --set-str note=rush\n  weir run score.yaml --json | jq .steps"
 )]
 pub struct Args {
     /// The pipeline file (YAML or JSON).

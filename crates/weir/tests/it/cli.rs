@@ -10,9 +10,21 @@ fn write(dir: &Path, file: &str, text: &str) {
 
 #[test]
 fn run_prints_only_the_output_on_stdout() {
-    let out = weir(&root(), &["run", "examples/hello.yaml", "--set", "who=Ada"]);
+    let out = weir(&root(), &["run", "examples/hello.yaml", "--set-str", "who=Ada"]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "\"Hello, Ada!\"");
+}
+
+#[test]
+fn a_set_value_that_is_not_json_is_refused_with_a_hint() {
+    let out = weir(&root(), &["run", "examples/hello.yaml", "--set", "who=Ada"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "nothing ran");
+    let stderr = stderr(&out);
+    assert!(stderr.contains("--set \"who=Ada\": the value is not JSON"), "{stderr}");
+    assert!(stderr.contains("--set-str who=Ada") && stderr.contains(r#"--set 'who="Ada"'"#), "{stderr}");
+    let quoted = weir(&root(), &["run", "examples/hello.yaml", "--set", r#"who="Ada""#]);
+    assert_eq!(crate::stdout(&quoted).trim(), "\"Hello, Ada!\"");
 }
 
 #[test]
