@@ -44,6 +44,20 @@ pub fn check_file(path: &Path, registry: &Registry) -> Result<Checked> {
     })
 }
 
+/// A file that cannot be read, as a checked file with one error saying why, for commands that
+/// check many files: the others are still checked and reported, and the run of the command still
+/// fails.
+pub fn unreadable(path: &Path, error: &anyhow::Error) -> Checked {
+    let diagnostic = Diagnostic::new(Code::MissingFile, None, format!("{error:#}"))
+        .with_hint("check the path, and that the file is readable");
+    Checked {
+        source: Source::new(path.display().to_string(), String::new()),
+        diagnostics: vec![diagnostic],
+        plan: None,
+        links: Vec::new(),
+    }
+}
+
 /// Validates a file and, recursively, every pipeline file it runs. The root comes first.
 /// A file that cannot be read is an error at the step that names it; so is a cycle of files.
 pub fn check_tree(path: &Path, registry: &Registry) -> Result<Vec<Checked>> {

@@ -78,6 +78,31 @@ fn validate_reports_locations_codes_and_hints() {
 }
 
 #[test]
+fn an_unreadable_file_does_not_hide_the_problems_of_the_others() {
+    let dir = scratch("cli-unreadable");
+    write(&dir, "bad.yaml", "name: bad\nsteps:\n  - { id: a, uses: nope }\n");
+    write(&dir, "good.yaml", "name: good\nsteps:\n  - { id: a, uses: pass }\n");
+    let out = weir(&dir, &["validate", "missing.yaml", "bad.yaml", "good.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = stderr(&out);
+    assert!(text.contains("error[E0121]: cannot read missing.yaml"), "{text}");
+    assert!(text.contains("bad.yaml:3:") && text.contains("\"nope\""), "the other files are checked: {text}");
+    assert!(text.contains("3 files checked: 2 errors"), "{text}");
+    let json = weir(&dir, &["validate", "--json", "missing.yaml", "bad.yaml", "good.yaml"]);
+    assert_eq!(json.status.code(), Some(2));
+    let report: Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    let files: Vec<(&str, bool)> = report["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| (f["file"].as_str().unwrap_or(""), f["valid"] == true))
+        .collect();
+    assert_eq!(files, [("missing.yaml", false), ("bad.yaml", false), ("good.yaml", true)]);
+    let missing = &report["files"][0]["diagnostics"][0];
+    assert_eq!((&missing["severity"], &missing["code"]), (&Value::from("error"), &Value::from("E0121")));
+}
+
+#[test]
 fn strict_turns_warnings_into_errors() {
     let dir = scratch("cli-strict");
     write(
