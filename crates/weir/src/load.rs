@@ -179,12 +179,19 @@ fn bundle(checked: Vec<Checked>) -> Result<Bundle> {
 }
 
 /// Expands directories into the pipeline files under them (`.yaml`, `.yml`, `.json`), sorted.
+/// A directory without any is an error: checking or testing nothing would pass, and hide a
+/// wrong path or a renamed folder.
 pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
             let mut found = Vec::new();
             walk(path, &mut found).with_context(|| format!("cannot list {}", path.display()))?;
+            anyhow::ensure!(
+                !found.is_empty(),
+                "no pipeline files found under {} (looked for .yaml, .yml and .json)",
+                path.display()
+            );
             found.sort();
             files.extend(found);
         } else {

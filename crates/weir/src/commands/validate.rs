@@ -9,9 +9,10 @@ use std::process::ExitCode;
 
 /// Check pipeline files and report every problem, each with file:line:col, a code and a fix hint
 ///
-/// Directories are searched for `.yaml`, `.yml` and `.json` files. Files that a pipeline runs
-/// (`pipeline` steps, `foreach` with `pipeline:`) are checked too. A file that cannot be read is an
-/// error (E0121) and the other files are still checked. Exit code 2 when anything is wrong.
+/// Directories are searched for `.yaml`, `.yml` and `.json` files; one without any is an error.
+/// Files that a pipeline runs (`pipeline` steps, `foreach` with `pipeline:`) are checked too. A
+/// file that cannot be read is an error (E0121) and the other files are still checked.
+/// Exit code 2 when anything is wrong.
 #[derive(clap::Args)]
 #[command(
     after_help = "Examples:\n  weir validate pipeline.yaml\n  weir validate --strict examples/\n  weir validate --json p.yaml | jq '.files[].diagnostics'"

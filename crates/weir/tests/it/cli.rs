@@ -103,6 +103,18 @@ fn an_unreadable_file_does_not_hide_the_problems_of_the_others() {
 }
 
 #[test]
+fn a_directory_without_pipelines_is_an_error_not_a_pass() {
+    let dir = scratch("cli-empty-dir");
+    std::fs::create_dir(dir.join("empty")).expect("mkdir");
+    write(&dir.join("empty"), "notes.txt", "not a pipeline\n");
+    for command in ["validate", "test"] {
+        let out = weir(&dir, &[command, "empty"]);
+        assert_eq!(out.status.code(), Some(2), "{command}");
+        assert!(stderr(&out).contains("no pipeline files found under empty"), "{command}: {}", stderr(&out));
+    }
+}
+
+#[test]
 fn strict_turns_warnings_into_errors() {
     let dir = scratch("cli-strict");
     write(
