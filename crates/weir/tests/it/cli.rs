@@ -291,6 +291,21 @@ fn the_committed_schema_is_fresh_and_accepts_every_example() {
 }
 
 #[test]
+fn graph_writes_the_format_its_file_names_and_refuses_others() {
+    let dir = scratch("cli-graph");
+    write(&dir, "p.yaml", "name: p\nsteps:\n  - { id: a, uses: pass }\n");
+    let png = weir(&dir, &["graph", "p.yaml", "-o", "p.png"]);
+    assert_eq!(png.status.code(), Some(2));
+    assert!(stderr(&png).contains("weir graph writes .svg, .dot"), "{}", stderr(&png));
+    assert!(!dir.join("p.png").exists(), "nothing is written");
+    assert_eq!(weir(&dir, &["graph", "p.yaml", "-o", "FLOW.md"]).status.code(), Some(0));
+    let page = std::fs::read_to_string(dir.join("FLOW.md")).expect("FLOW.md");
+    assert!(page.starts_with("```mermaid\nflowchart TD\n") && page.ends_with("```\n"), "{page}");
+    assert_eq!(weir(&dir, &["graph", "p.yaml", "-o", "p.svg"]).status.code(), Some(0));
+    assert!(std::fs::read_to_string(dir.join("p.svg")).expect("p.svg").starts_with("<svg"));
+}
+
+#[test]
 fn completions_are_generated() {
     let out = weir(&root(), &["completions", "bash"]);
     assert_eq!(out.status.code(), Some(0));
