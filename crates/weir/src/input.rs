@@ -29,6 +29,11 @@ impl InputArgs {
     pub fn value(&self) -> Result<Value> {
         build(self.input.as_deref(), &self.sets)
     }
+
+    /// Whether the input is read from stdin (`-i @-`).
+    pub fn reads_stdin(&self) -> bool {
+        self.input.as_deref() == Some("@-")
+    }
 }
 
 impl clap::Args for InputArgs {

@@ -31,10 +31,16 @@ impl Checked {
     }
 }
 
-/// Reads and validates one file.
+/// The file name that means stdin, as with most command-line tools.
+pub const STDIN: &str = "-";
+
+/// How diagnostics name a pipeline read from stdin. Its directory, for the files it runs by
+/// relative path, is the current one: `parent_dir` of this name is `.`.
+const STDIN_NAME: &str = "<stdin>";
+
+/// Reads and validates one file (`-` reads stdin).
 pub fn check_file(path: &Path, registry: &Registry) -> Result<Checked> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let source = Source::new(path.display().to_string(), text);
+    let source = read(path)?;
     let loaded = weir_pipeline::load(source.clone(), registry);
     Ok(Checked {
         source,
@@ -42,6 +48,19 @@ pub fn check_file(path: &Path, registry: &Registry) -> Result<Checked> {
         plan: loaded.plan.map(Arc::new),
         links: Vec::new(),
     })
+}
+
+/// The text of a pipeline file, named as diagnostics will name it. This is the only place a
+/// pipeline is read from, so `-` means stdin for every command that takes a file.
+fn read(path: &Path) -> Result<Source> {
+    if path.as_os_str() == STDIN {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .context("cannot read the pipeline from stdin")?;
+        return Ok(Source::new(STDIN_NAME, text));
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(Source::new(path.display().to_string(), text))
 }
 
 /// A file that cannot be read, as a checked file with one error saying why, for commands that

@@ -23,10 +23,12 @@ use weir_pipeline::Status;
 /// stopped by a second signal.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  weir run examples/hello.yaml\n  weir run score.yaml -i '{\"order\": 7}'\n  weir run score.yaml -i @order.json --set order=8 --set-str note=rush\n  weir run score.yaml --json | jq .steps"
+    after_help = "Examples:\n  weir run examples/hello.yaml\n  weir run score.yaml -i '{\"order\": 7}'\n  weir run score.yaml -i @order.json --set order=8 --set-str note=rush\n  weir run score.yaml --json | jq .steps\n  generate-pipeline | weir run - --set order=7"
 )]
 pub struct Args {
-    /// The pipeline file (YAML or JSON).
+    /// The pipeline file (YAML or JSON), or `-` to read it from stdin (`<stdin>` in messages).
+    /// The files a pipeline from stdin runs by relative path are found from the current
+    /// directory, since it has no directory of its own.
     file: PathBuf,
     #[command(flatten)]
     input: crate::input::InputArgs,
@@ -49,6 +51,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
+    if args.file.as_os_str() == crate::load::STDIN && args.input.reads_stdin() {
+        anyhow::bail!("stdin can hold the pipeline (`weir run -`) or the input (`-i @-`), not both");
+    }
     let registry = super::registry();
     let Some(bundle) = crate::load::bundle_for_run(&args.file, &registry, settings)? else {
         return Ok(ExitCode::from(EXIT_INVALID));

@@ -378,6 +378,43 @@ fn input_comes_from_stdin_and_version_prints() {
     assert_eq!(crate::stdout(&version).trim(), concat!("weir ", env!("CARGO_PKG_VERSION")));
 }
 
+/// Runs `weir` in `dir` with `stdin` on its standard input.
+fn weir_with_stdin(dir: &Path, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write");
+    child.wait_with_output().expect("wait")
+}
+
+#[test]
+fn a_pipeline_from_stdin_runs_files_from_the_current_directory() {
+    let dir = scratch("cli-stdin-pipeline");
+    std::fs::create_dir(dir.join("lib")).expect("mkdir");
+    write(
+        &dir.join("lib"),
+        "twice.yaml",
+        "name: twice\nsteps:\n  - { id: t, uses: transform, with: { expr: '.input.n * 2' } }\n",
+    );
+    let pipeline = "name: main\nsteps:\n  - { id: sub, uses: pipeline, with: { file: lib/twice.yaml, input: { n: '${{ .input.n }}' } } }\n";
+    let out = weir_with_stdin(&dir, &["run", "-", "--set", "n=21"], pipeline);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(crate::stdout(&out).trim(), "42");
+    let invalid = weir_with_stdin(&dir, &["run", "-"], "name: bad\nsteps:\n  - { id: a, uses: nope }\n");
+    assert_eq!(invalid.status.code(), Some(2));
+    assert!(stderr(&invalid).contains("--> <stdin>:3:"), "{}", stderr(&invalid));
+    let both = weir_with_stdin(&dir, &["run", "-", "-i", "@-"], pipeline);
+    assert_eq!(both.status.code(), Some(2));
+    assert!(stderr(&both).contains("not both"), "{}", stderr(&both));
+}
+
 /// The retry waits of a run, in event order, from `--events`.
 fn retry_delays(out: &std::process::Output) -> Vec<f64> {
     stderr(out)
