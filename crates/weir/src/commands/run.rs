@@ -23,7 +23,7 @@ use weir_pipeline::Status;
 /// stopped by a second signal.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  weir run examples/hello.yaml\n  weir run score.yaml -i '{\"order\": 7}'\n  weir run score.yaml -i @order.json --set order=8 --set-str note=rush\n  weir run score.yaml --json | jq .steps\n  generate-pipeline | weir run - --set order=7"
+    after_help = "Examples:\n  weir run examples/hello.yaml\n  weir run score.yaml -i '{\"order\": 7}'\n  weir run score.yaml -i @order.json --set order=8 --set-str note=rush\n  weir run score.yaml --json | jq .steps\n  greeting=$(weir run -r examples/hello.yaml)\n  generate-pipeline | weir run - --set order=7"
 )]
 pub struct Args {
     /// The pipeline file (YAML or JSON), or `-` to read it from stdin (`<stdin>` in messages).
@@ -48,6 +48,10 @@ pub struct Args {
     /// Print JSON on one line.
     #[arg(short, long)]
     compact: bool,
+    /// Print an output that is a string as plain text, without JSON quotes or escapes (like
+    /// `jq -r`), for `$(weir run -r p.yaml)` in a script. Other outputs print as JSON.
+    #[arg(short, long)]
+    raw: bool,
 }
 
 pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
@@ -181,8 +185,29 @@ fn print(args: &Args, report: &RunReport, settings: &Settings) -> Result<()> {
     } else {
         return Ok(());
     };
-    let text =
-        if args.compact { serde_json::to_string(&value)? } else { serde_json::to_string_pretty(&value)? };
-    outln!("{text}");
+    outln!("{}", text(&value, args.raw, args.compact)?);
     Ok(())
+}
+
+/// How a value is printed: a string bare with `--raw`, anything else as JSON.
+fn text(value: &serde_json::Value, raw: bool, compact: bool) -> Result<String> {
+    Ok(match value {
+        serde_json::Value::String(s) if raw => s.clone(),
+        _ if compact => serde_json::to_string(value)?,
+        _ => serde_json::to_string_pretty(value)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn raw_prints_strings_bare_and_everything_else_as_json() {
+        assert_eq!(text(&json!("Hello, \"Ada\"!\n"), true, false).unwrap(), "Hello, \"Ada\"!\n");
+        assert_eq!(text(&json!("Hello"), false, false).unwrap(), "\"Hello\"");
+        assert_eq!(text(&json!({"a": "b"}), true, true).unwrap(), r#"{"a":"b"}"#);
+        assert_eq!(text(&json!(7), true, false).unwrap(), "7");
+    }
 }

@@ -16,6 +16,13 @@ fn run_prints_only_the_output_on_stdout() {
 }
 
 #[test]
+fn raw_prints_a_string_output_without_quotes() {
+    let out = weir(&root(), &["run", "-r", "examples/hello.yaml", "--set-str", "who=Ada"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(crate::stdout(&out), "Hello, Ada!\n");
+}
+
+#[test]
 fn a_set_value_that_is_not_json_is_refused_with_a_hint() {
     let out = weir(&root(), &["run", "examples/hello.yaml", "--set", "who=Ada"]);
     assert_eq!(out.status.code(), Some(2));
