@@ -381,8 +381,13 @@ fn input_comes_from_stdin_and_version_prints() {
     child.stdin.take().expect("stdin").write_all(br#"{"who": "stdin"}"#).expect("write");
     let out = child.wait_with_output().expect("wait");
     assert_eq!(crate::stdout(&out).trim(), "\"Hello, stdin!\"");
-    let version = weir(&root(), &["--version"]);
-    assert_eq!(crate::stdout(&version).trim(), concat!("weir ", env!("CARGO_PKG_VERSION")));
+    for flag in ["--version", "-V"] {
+        let version = weir(&root(), &[flag]);
+        assert_eq!(crate::stdout(&version).trim(), concat!("weir ", env!("CARGO_PKG_VERSION")));
+    }
+    let misplaced = weir(&root(), &["run", "-V", "examples/hello.yaml"]);
+    assert_eq!(misplaced.status.code(), Some(2), "only `weir` itself takes -V");
+    assert!(crate::stdout(&misplaced).is_empty());
 }
 
 /// Runs `weir` in `dir` with `stdin` on its standard input.
