@@ -31,10 +31,16 @@ impl Checked {
     }
 }
 
-/// Reads and validates one file.
+/// The file name that means stdin, as with most command-line tools.
+pub const STDIN: &str = "-";
+
+/// How diagnostics name a pipeline read from stdin. Its directory, for the files it runs by
+/// relative path, is the current one: `parent_dir` of this name is `.`.
+const STDIN_NAME: &str = "<stdin>";
+
+/// Reads and validates one file (`-` reads stdin).
 pub fn check_file(path: &Path, registry: &Registry) -> Result<Checked> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let source = Source::new(path.display().to_string(), text);
+    let source = read(path)?;
     let loaded = weir_pipeline::load(source.clone(), registry);
     Ok(Checked {
         source,
@@ -42,6 +48,33 @@ pub fn check_file(path: &Path, registry: &Registry) -> Result<Checked> {
         plan: loaded.plan.map(Arc::new),
         links: Vec::new(),
     })
+}
+
+/// The text of a pipeline file, named as diagnostics will name it. This is the only place a
+/// pipeline is read from, so `-` means stdin for every command that takes a file.
+fn read(path: &Path) -> Result<Source> {
+    if path.as_os_str() == STDIN {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .context("cannot read the pipeline from stdin")?;
+        return Ok(Source::new(STDIN_NAME, text));
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(Source::new(path.display().to_string(), text))
+}
+
+/// A file that cannot be read, as a checked file with one error saying why, for commands that
+/// check many files: the others are still checked and reported, and the run of the command still
+/// fails.
+pub fn unreadable(path: &Path, error: &anyhow::Error) -> Checked {
+    let diagnostic = Diagnostic::new(Code::MissingFile, None, format!("{error:#}"))
+        .with_hint("check the path, and that the file is readable");
+    Checked {
+        source: Source::new(path.display().to_string(), String::new()),
+        diagnostics: vec![diagnostic],
+        plan: None,
+        links: Vec::new(),
+    }
 }
 
 /// Validates a file and, recursively, every pipeline file it runs. The root comes first.
@@ -165,12 +198,19 @@ fn bundle(checked: Vec<Checked>) -> Result<Bundle> {
 }
 
 /// Expands directories into the pipeline files under them (`.yaml`, `.yml`, `.json`), sorted.
+/// A directory without any is an error: checking or testing nothing would pass, and hide a
+/// wrong path or a renamed folder.
 pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
             let mut found = Vec::new();
             walk(path, &mut found).with_context(|| format!("cannot list {}", path.display()))?;
+            anyhow::ensure!(
+                !found.is_empty(),
+                "no pipeline files found under {} (looked for .yaml, .yml and .json)",
+                path.display()
+            );
             found.sort();
             files.extend(found);
         } else {

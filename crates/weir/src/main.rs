@@ -26,7 +26,9 @@ use std::process::ExitCode;
 ///
 /// A pipeline is a DAG of steps in YAML or JSON. Start with `weir init hello` and `weir run hello.yaml`.
 #[derive(Parser)]
-#[command(name = "weir", version, about, long_about, propagate_version = true)]
+// `version` is not propagated: `-V` is weir's own flag, so `weir run -V` is a usage error rather
+// than a version line where a run's output was expected.
+#[command(name = "weir", version, about, long_about)]
 #[command(
     after_help = "Exit codes: 0 ok, 1 run or test failed, 2 invalid pipeline/input/usage, 3 infrastructure unavailable.\nEnvironment: NO_COLOR, CLICOLOR_FORCE, WEIR_COLOR (see --color)."
 )]

@@ -37,6 +37,25 @@ impl Progress {
         bar.enable_steady_tick(Duration::from_millis(100));
         Progress::Live(Live { bar, color, running: Mutex::new(BTreeSet::new()) })
     }
+
+    /// Clears the progress line. A run that finishes clears it itself, but one that fails to
+    /// start, or a process that exits on a second signal, must too: the line would otherwise stay
+    /// on the terminal under the shell's prompt. Clearing twice is harmless.
+    pub fn finish(&self) {
+        if let Progress::Live(live) = self {
+            live.bar.finish_and_clear();
+        }
+    }
+
+    /// A line from weir itself about the run (not an event): above the progress line on a
+    /// terminal, on stderr when piped, and nowhere with `--events`, whose stderr is JSON lines.
+    pub fn note(&self, text: &str) {
+        match self {
+            Progress::Json => {}
+            Progress::Live(live) => live.bar.println(format!("  {}", paint(text, Style::Dim, live.color))),
+            Progress::Quiet => eprintln!("{text}"),
+        }
+    }
 }
 
 impl EventSink for Progress {

@@ -66,9 +66,9 @@ impl Template {
     /// Arguments of a first `weir run` that gives the pipeline the input it needs.
     fn run_args(self) -> &'static str {
         match self {
-            Template::Basic => " --set who=weir",
+            Template::Basic => " --set-str who=weir",
             Template::Branching => " --set total=90",
-            Template::Http => " --set user=ada",
+            Template::Http => " --set-str user=ada",
             Template::Fanout => r#" -i '{"lines": [{"sku": "apple", "price": 2, "qty": 3}]}'"#,
         }
     }

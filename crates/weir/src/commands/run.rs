@@ -13,16 +13,22 @@ use weir_pipeline::Status;
 /// Run a pipeline and print its output as JSON on stdout
 ///
 /// Progress goes to stderr when it is a terminal (not with `--quiet`); stdout holds the output
-/// and nothing else, so `weir run p.yaml | jq .` works. Ctrl-C cancels the running steps and
-/// ends the run `cancelled`.
+/// and nothing else, so `weir run p.yaml | jq .` works.
 ///
-/// Exit codes: 0 succeeded, 1 failed or cancelled, 2 invalid pipeline or input.
+/// Ctrl-C or SIGTERM (what CI systems and container runtimes send) cancels the running steps and
+/// ends the run `cancelled`; `--json` still prints the summary. A second one exits at once, with
+/// 130 after Ctrl-C and 143 after SIGTERM, the codes a shell gives a process those signals end.
+///
+/// Exit codes: 0 succeeded, 1 failed or cancelled, 2 invalid pipeline or input, 130 or 143
+/// stopped by a second signal.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  weir run examples/hello.yaml\n  weir run score.yaml -i '{\"order\": 7}'\n  weir run score.yaml -i @order.json --set order=8\n  weir run score.yaml --json | jq .steps"
+    after_help = "Examples:\n  weir run examples/hello.yaml\n  weir run score.yaml -i '{\"order\": 7}'\n  weir run score.yaml -i @order.json --set order=8 --set-str note=rush\n  weir run score.yaml --json | jq .steps\n  greeting=$(weir run -r examples/hello.yaml)\n  generate-pipeline | weir run - --set order=7"
 )]
 pub struct Args {
-    /// The pipeline file (YAML or JSON).
+    /// The pipeline file (YAML or JSON), or `-` to read it from stdin (`<stdin>` in messages).
+    /// The files a pipeline from stdin runs by relative path are found from the current
+    /// directory, since it has no directory of its own.
     file: PathBuf,
     #[command(flatten)]
     input: crate::input::InputArgs,
@@ -42,9 +48,16 @@ pub struct Args {
     /// Print JSON on one line.
     #[arg(short, long)]
     compact: bool,
+    /// Print an output that is a string as plain text, without JSON quotes or escapes (like
+    /// `jq -r`), for `$(weir run -r p.yaml)` in a script. Other outputs print as JSON.
+    #[arg(short, long)]
+    raw: bool,
 }
 
 pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
+    if args.file.as_os_str() == crate::load::STDIN && args.input.reads_stdin() {
+        anyhow::bail!("stdin can hold the pipeline (`weir run -`) or the input (`-i @-`), not both");
+    }
     let registry = super::registry();
     let Some(bundle) = crate::load::bundle_for_run(&args.file, &registry, settings)? else {
         return Ok(ExitCode::from(EXIT_INVALID));
@@ -61,10 +74,17 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     let cancel = Cancel::new();
     let opts = RunOptions { cancel: cancel.clone(), seed: args.seed, ..RunOptions::default() };
     let runtime = super::runtime(super::Threads::Workers)?;
+    let sink = Arc::new(sink);
     let report = runtime.block_on(async {
-        tokio::spawn(cancel_on_ctrl_c(cancel));
-        tokio::spawn(engine.start(Arc::new(bundle), input, opts, Arc::new(sink))).await
-    })?;
+        // Listening starts before the run does, so no signal sent once a step has started is missed.
+        if let Ok(signals) = Signals::listen() {
+            tokio::spawn(cancel_on_signals(signals, cancel, sink.clone(), settings.quiet));
+        }
+        tokio::spawn(engine.start(Arc::new(bundle), input, opts, sink.clone())).await
+    });
+    // However the run ended, the progress line must not stay on the terminal.
+    sink.finish();
+    let report = report?;
     let report = match report {
         Ok(report) => report,
         Err(e) => {
@@ -76,14 +96,65 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     Ok(if report.status == Status::Succeeded { ExitCode::SUCCESS } else { ExitCode::from(EXIT_RUN_FAILED) })
 }
 
-/// The first Ctrl-C cancels the run; a second one exits at once.
-#[allow(clippy::disallowed_methods)] // A second Ctrl-C must end the process even while a step hangs.
-async fn cancel_on_ctrl_c(cancel: Cancel) {
-    if tokio::signal::ctrl_c().await.is_ok() {
-        cancel.cancel();
-        if tokio::signal::ctrl_c().await.is_ok() {
-            std::process::exit(130);
+/// The first signal cancels the run; a second one exits at once, with the code of the second.
+#[allow(clippy::disallowed_methods)] // A second signal must end the process even while a step hangs.
+async fn cancel_on_signals(mut signals: Signals, cancel: Cancel, sink: Arc<Progress>, quiet: bool) {
+    signals.next().await;
+    cancel.cancel();
+    if !quiet {
+        sink.note("cancelling the run; interrupt again to stop at once");
+    }
+    let code = signals.next().await;
+    sink.finish();
+    std::process::exit(code);
+}
+
+/// The signals that stop a run: Ctrl-C, and on unix SIGTERM too. The streams live as long as
+/// the listener, so a signal that arrives while the run is being cancelled is not lost.
+struct Signals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Starts listening; from now on these signals no longer end the process by themselves.
+    #[cfg(unix)]
+    fn listen() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self { interrupt: signal(SignalKind::interrupt())?, terminate: signal(SignalKind::terminate())? })
+    }
+
+    #[cfg(not(unix))]
+    fn listen() -> std::io::Result<Self> {
+        Ok(Self {})
+    }
+
+    /// Waits for the next signal and returns the exit code of a process it ends: 128 plus the
+    /// signal's number, as shells report it.
+    #[cfg(unix)]
+    async fn next(&mut self) -> i32 {
+        std::future::poll_fn(|cx| {
+            if self.interrupt.poll_recv(cx).is_ready() {
+                return std::task::Poll::Ready(130);
+            }
+            if self.terminate.poll_recv(cx).is_ready() {
+                return std::task::Poll::Ready(143);
+            }
+            std::task::Poll::Pending
+        })
+        .await
+    }
+
+    /// Waits for the next Ctrl-C (there is no SIGTERM here) and returns 130, as on unix.
+    #[cfg(not(unix))]
+    async fn next(&mut self) -> i32 {
+        if tokio::signal::ctrl_c().await.is_err() {
+            // No Ctrl-C can be received: wait for nothing rather than stop the run.
+            std::future::pending::<()>().await;
         }
+        130
     }
 }
 
@@ -114,8 +185,29 @@ fn print(args: &Args, report: &RunReport, settings: &Settings) -> Result<()> {
     } else {
         return Ok(());
     };
-    let text =
-        if args.compact { serde_json::to_string(&value)? } else { serde_json::to_string_pretty(&value)? };
-    outln!("{text}");
+    outln!("{}", text(&value, args.raw, args.compact)?);
     Ok(())
+}
+
+/// How a value is printed: a string bare with `--raw`, anything else as JSON.
+fn text(value: &serde_json::Value, raw: bool, compact: bool) -> Result<String> {
+    Ok(match value {
+        serde_json::Value::String(s) if raw => s.clone(),
+        _ if compact => serde_json::to_string(value)?,
+        _ => serde_json::to_string_pretty(value)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn raw_prints_strings_bare_and_everything_else_as_json() {
+        assert_eq!(text(&json!("Hello, \"Ada\"!\n"), true, false).unwrap(), "Hello, \"Ada\"!\n");
+        assert_eq!(text(&json!("Hello"), false, false).unwrap(), "\"Hello\"");
+        assert_eq!(text(&json!({"a": "b"}), true, true).unwrap(), r#"{"a":"b"}"#);
+        assert_eq!(text(&json!(7), true, false).unwrap(), "7");
+    }
 }

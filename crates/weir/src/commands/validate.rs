@@ -9,8 +9,10 @@ use std::process::ExitCode;
 
 /// Check pipeline files and report every problem, each with file:line:col, a code and a fix hint
 ///
-/// Directories are searched for `.yaml`, `.yml` and `.json` files. Files that a pipeline runs
-/// (`pipeline` steps, `foreach` with `pipeline:`) are checked too. Exit code 2 when anything is wrong.
+/// Directories are searched for `.yaml`, `.yml` and `.json` files; one without any is an error.
+/// Files that a pipeline runs (`pipeline` steps, `foreach` with `pipeline:`) are checked too. A
+/// file that cannot be read is an error (E0121) and the other files are still checked.
+/// Exit code 2 when anything is wrong.
 #[derive(clap::Args)]
 #[command(
     after_help = "Examples:\n  weir validate pipeline.yaml\n  weir validate --strict examples/\n  weir validate --json p.yaml | jq '.files[].diagnostics'"
@@ -31,7 +33,9 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     let registry = super::registry();
     let mut checked: Vec<Checked> = Vec::new();
     for file in load::expand(&args.files)? {
-        for c in load::check_tree(&file, &registry)? {
+        // An unreadable file is one more problem to report, not a reason to stop checking.
+        let tree = load::check_tree(&file, &registry).unwrap_or_else(|e| vec![load::unreadable(&file, &e)]);
+        for c in tree {
             if !checked.iter().any(|k| k.source.name() == c.source.name()) {
                 checked.push(c);
             }

@@ -1,4 +1,4 @@
-//! CLI behaviour a user relies on: exit codes, stdout hygiene, JSON outputs, Ctrl-C, generated files.
+//! CLI behaviour a user relies on: exit codes, stdout hygiene, JSON outputs, signals, generated files.
 
 use crate::{root, scratch, stderr, weir};
 use serde_json::Value;
@@ -10,9 +10,28 @@ fn write(dir: &Path, file: &str, text: &str) {
 
 #[test]
 fn run_prints_only_the_output_on_stdout() {
-    let out = weir(&root(), &["run", "examples/hello.yaml", "--set", "who=Ada"]);
+    let out = weir(&root(), &["run", "examples/hello.yaml", "--set-str", "who=Ada"]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "\"Hello, Ada!\"");
+}
+
+#[test]
+fn raw_prints_a_string_output_without_quotes() {
+    let out = weir(&root(), &["run", "-r", "examples/hello.yaml", "--set-str", "who=Ada"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(crate::stdout(&out), "Hello, Ada!\n");
+}
+
+#[test]
+fn a_set_value_that_is_not_json_is_refused_with_a_hint() {
+    let out = weir(&root(), &["run", "examples/hello.yaml", "--set", "who=Ada"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "nothing ran");
+    let stderr = stderr(&out);
+    assert!(stderr.contains("--set \"who=Ada\": the value is not JSON"), "{stderr}");
+    assert!(stderr.contains("--set-str who=Ada") && stderr.contains(r#"--set 'who="Ada"'"#), "{stderr}");
+    let quoted = weir(&root(), &["run", "examples/hello.yaml", "--set", r#"who="Ada""#]);
+    assert_eq!(crate::stdout(&quoted).trim(), "\"Hello, Ada!\"");
 }
 
 #[test]
@@ -66,6 +85,43 @@ fn validate_reports_locations_codes_and_hints() {
 }
 
 #[test]
+fn an_unreadable_file_does_not_hide_the_problems_of_the_others() {
+    let dir = scratch("cli-unreadable");
+    write(&dir, "bad.yaml", "name: bad\nsteps:\n  - { id: a, uses: nope }\n");
+    write(&dir, "good.yaml", "name: good\nsteps:\n  - { id: a, uses: pass }\n");
+    let out = weir(&dir, &["validate", "missing.yaml", "bad.yaml", "good.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = stderr(&out);
+    assert!(text.contains("error[E0121]: cannot read missing.yaml"), "{text}");
+    assert!(text.contains("bad.yaml:3:") && text.contains("\"nope\""), "the other files are checked: {text}");
+    assert!(text.contains("3 files checked: 2 errors"), "{text}");
+    let json = weir(&dir, &["validate", "--json", "missing.yaml", "bad.yaml", "good.yaml"]);
+    assert_eq!(json.status.code(), Some(2));
+    let report: Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    let files: Vec<(&str, bool)> = report["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| (f["file"].as_str().unwrap_or(""), f["valid"] == true))
+        .collect();
+    assert_eq!(files, [("missing.yaml", false), ("bad.yaml", false), ("good.yaml", true)]);
+    let missing = &report["files"][0]["diagnostics"][0];
+    assert_eq!((&missing["severity"], &missing["code"]), (&Value::from("error"), &Value::from("E0121")));
+}
+
+#[test]
+fn a_directory_without_pipelines_is_an_error_not_a_pass() {
+    let dir = scratch("cli-empty-dir");
+    std::fs::create_dir(dir.join("empty")).expect("mkdir");
+    write(&dir.join("empty"), "notes.txt", "not a pipeline\n");
+    for command in ["validate", "test"] {
+        let out = weir(&dir, &[command, "empty"]);
+        assert_eq!(out.status.code(), Some(2), "{command}");
+        assert!(stderr(&out).contains("no pipeline files found under empty"), "{command}: {}", stderr(&out));
+    }
+}
+
+#[test]
 fn strict_turns_warnings_into_errors() {
     let dir = scratch("cli-strict");
     write(
@@ -109,27 +165,113 @@ fn test_command_fails_with_a_diff() {
     assert!(stdout.contains(".n: expected 2, got 1"), "{stdout}");
 }
 
+/// A pipeline that logs `started`, then waits a minute in `wait`.
+const LONG: &str = "name: long\nsteps:\n  - { id: hello, uses: log, with: { message: started } }\n  - { id: wait, uses: sleep, needs: [hello], with: { duration: 1m } }\n";
+
+/// A pipeline that logs `started`, then computes forever in `spin`: a step that cancellation
+/// cannot stop, as a hung step would be.
+const STUCK: &str = "name: stuck\nsteps:\n  - { id: hello, uses: log, with: { message: started } }\n  - { id: spin, uses: transform, needs: [hello], with: { expr: '0 | last(range(infinite))' } }\n";
+
+/// How long a test waits for a line or an exit before it fails instead of hanging.
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `weir run` of `pipeline` in the background, with the lines of its stderr.
+struct Running {
+    child: std::process::Child,
+    /// The lines of its stderr, read by a thread, so waiting for one can give up.
+    stderr: std::sync::mpsc::Receiver<String>,
+    _dir: crate::Scratch,
+}
+
+impl Running {
+    fn start(name: &str, pipeline: &str, args: &[&str]) -> Running {
+        let dir = scratch(name);
+        write(&dir, "p.yaml", pipeline);
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+            .args(["run", "p.yaml"])
+            .args(args)
+            .current_dir(&*dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let lines = std::io::BufRead::lines(std::io::BufReader::new(child.stderr.take().expect("stderr")));
+        let (send, stderr) = std::sync::mpsc::channel();
+        std::thread::spawn(move || lines.map_while(Result::ok).try_for_each(|line| send.send(line)));
+        Running { child, stderr, _dir: dir }
+    }
+
+    /// Reads stderr up to a line containing `text`.
+    fn wait_for(&mut self, text: &str) {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(line) if line.contains(text) => return,
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = self.child.kill();
+                    panic!("no {text:?} on stderr: {e}");
+                }
+            }
+        }
+    }
+
+    fn signal(&self, name: &str) {
+        let pid = self.child.id().to_string();
+        let kill = std::process::Command::new("kill").args([&format!("-{name}"), &pid]).status();
+        assert!(kill.expect("kill runs").success());
+    }
+
+    /// The exit code and stdout. A run still going after [`PATIENCE`] is killed and fails the
+    /// test, rather than hanging it for the minute its step lasts (or forever).
+    fn finish(mut self) -> (Option<i32>, String) {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while self.child.try_wait().expect("wait").is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("weir run did not end after the signal");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let out = self.child.wait_with_output().expect("wait");
+        (out.status.code(), crate::stdout(&out))
+    }
+}
+
+/// The status of step `id` in a `--json` summary.
+fn step_status<'a>(summary: &'a Value, id: &str) -> &'a Value {
+    let steps = summary["steps"].as_array().expect("steps");
+    &steps.iter().find(|s| s["id"] == id).expect("the step is listed")["status"]
+}
+
 #[test]
-fn ctrl_c_cancels_the_run() {
-    let dir = scratch("cli-cancel");
-    write(&dir, "long.yaml", "name: long\nsteps:\n  - { id: wait, uses: sleep, with: { duration: 1m } }\n");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(["run", "long.yaml", "--json"])
-        .current_dir(&*dir)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    // Give it time to start the step; the run would otherwise last a minute.
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let kill =
-        std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
-    assert!(kill.success());
-    let out = child.wait_with_output().expect("wait");
-    assert_eq!(out.status.code(), Some(1));
-    let summary: Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
-    assert_eq!(summary["status"], "cancelled");
-    assert_eq!(summary["steps"][0]["status"], "cancelled");
+fn ctrl_c_and_sigterm_cancel_the_run_and_still_print_the_summary() {
+    for signal in ["INT", "TERM"] {
+        let mut run = Running::start(&format!("cli-cancel-{signal}"), LONG, &["--json"]);
+        run.wait_for("started");
+        run.signal(signal);
+        let (code, stdout) = run.finish();
+        assert_eq!(code, Some(1), "SIG{signal}");
+        let summary: Value = serde_json::from_str(&stdout).expect("a JSON summary");
+        assert_eq!(summary["status"], "cancelled", "SIG{signal}");
+        assert_eq!(step_status(&summary, "wait"), "cancelled", "SIG{signal}");
+        assert_eq!(step_status(&summary, "hello"), "succeeded", "SIG{signal}");
+    }
+}
+
+#[test]
+fn a_second_signal_stops_a_stuck_run_at_once() {
+    for (first, second, code) in [("TERM", "TERM", 143), ("INT", "INT", 130), ("INT", "TERM", 143)] {
+        let mut run = Running::start(&format!("cli-stuck-{first}-{second}"), STUCK, &["--json"]);
+        run.wait_for("started");
+        run.signal(first);
+        run.wait_for("interrupt again to stop at once");
+        run.signal(second);
+        let (status, stdout) = run.finish();
+        assert_eq!(status, Some(code), "SIG{first} then SIG{second}");
+        assert!(stdout.is_empty(), "a run stopped at once prints no summary: {stdout}");
+    }
 }
 
 #[test]
@@ -153,6 +295,21 @@ fn the_committed_schema_is_fresh_and_accepts_every_example() {
     }
     let bad = serde_json::json!({"name": "x", "steps": [{"id": "a", "uses": "http", "with": {"urll": "x"}}]});
     assert!(!validator.is_valid(&bad), "the schema checks `with` by kind");
+}
+
+#[test]
+fn graph_writes_the_format_its_file_names_and_refuses_others() {
+    let dir = scratch("cli-graph");
+    write(&dir, "p.yaml", "name: p\nsteps:\n  - { id: a, uses: pass }\n");
+    let png = weir(&dir, &["graph", "p.yaml", "-o", "p.png"]);
+    assert_eq!(png.status.code(), Some(2));
+    assert!(stderr(&png).contains("weir graph writes .svg, .dot"), "{}", stderr(&png));
+    assert!(!dir.join("p.png").exists(), "nothing is written");
+    assert_eq!(weir(&dir, &["graph", "p.yaml", "-o", "FLOW.md"]).status.code(), Some(0));
+    let page = std::fs::read_to_string(dir.join("FLOW.md")).expect("FLOW.md");
+    assert!(page.starts_with("```mermaid\nflowchart TD\n") && page.ends_with("```\n"), "{page}");
+    assert_eq!(weir(&dir, &["graph", "p.yaml", "-o", "p.svg"]).status.code(), Some(0));
+    assert!(std::fs::read_to_string(dir.join("p.svg")).expect("p.svg").starts_with("<svg"));
 }
 
 #[test]
@@ -224,8 +381,50 @@ fn input_comes_from_stdin_and_version_prints() {
     child.stdin.take().expect("stdin").write_all(br#"{"who": "stdin"}"#).expect("write");
     let out = child.wait_with_output().expect("wait");
     assert_eq!(crate::stdout(&out).trim(), "\"Hello, stdin!\"");
-    let version = weir(&root(), &["--version"]);
-    assert_eq!(crate::stdout(&version).trim(), concat!("weir ", env!("CARGO_PKG_VERSION")));
+    for flag in ["--version", "-V"] {
+        let version = weir(&root(), &[flag]);
+        assert_eq!(crate::stdout(&version).trim(), concat!("weir ", env!("CARGO_PKG_VERSION")));
+    }
+    let misplaced = weir(&root(), &["run", "-V", "examples/hello.yaml"]);
+    assert_eq!(misplaced.status.code(), Some(2), "only `weir` itself takes -V");
+    assert!(crate::stdout(&misplaced).is_empty());
+}
+
+/// Runs `weir` in `dir` with `stdin` on its standard input.
+fn weir_with_stdin(dir: &Path, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write");
+    child.wait_with_output().expect("wait")
+}
+
+#[test]
+fn a_pipeline_from_stdin_runs_files_from_the_current_directory() {
+    let dir = scratch("cli-stdin-pipeline");
+    std::fs::create_dir(dir.join("lib")).expect("mkdir");
+    write(
+        &dir.join("lib"),
+        "twice.yaml",
+        "name: twice\nsteps:\n  - { id: t, uses: transform, with: { expr: '.input.n * 2' } }\n",
+    );
+    let pipeline = "name: main\nsteps:\n  - { id: sub, uses: pipeline, with: { file: lib/twice.yaml, input: { n: '${{ .input.n }}' } } }\n";
+    let out = weir_with_stdin(&dir, &["run", "-", "--set", "n=21"], pipeline);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(crate::stdout(&out).trim(), "42");
+    let invalid = weir_with_stdin(&dir, &["run", "-"], "name: bad\nsteps:\n  - { id: a, uses: nope }\n");
+    assert_eq!(invalid.status.code(), Some(2));
+    assert!(stderr(&invalid).contains("--> <stdin>:3:"), "{}", stderr(&invalid));
+    let both = weir_with_stdin(&dir, &["run", "-", "-i", "@-"], pipeline);
+    assert_eq!(both.status.code(), Some(2));
+    assert!(stderr(&both).contains("not both"), "{}", stderr(&both));
 }
 
 /// The retry waits of a run, in event order, from `--events`.

@@ -72,9 +72,9 @@ fn weir_color_stands_in_for_the_flag() {
 #[test]
 fn quiet_run_prints_only_the_output_wherever_the_flag_is() {
     for args in [
-        ["--quiet", "run", "examples/hello.yaml", "--set", "who=Ada"],
-        ["run", "examples/hello.yaml", "--set", "who=Ada", "--quiet"],
-        ["run", "-q", "examples/hello.yaml", "--set", "who=Ada"],
+        ["--quiet", "run", "examples/hello.yaml", "--set-str", "who=Ada"],
+        ["run", "examples/hello.yaml", "--set-str", "who=Ada", "--quiet"],
+        ["run", "-q", "examples/hello.yaml", "--set-str", "who=Ada"],
     ] {
         let out = weir(&root(), &args);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
