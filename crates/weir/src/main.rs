@@ -11,6 +11,7 @@ macro_rules! outln {
 }
 
 mod commands;
+mod env;
 mod exit;
 mod input;
 mod load;

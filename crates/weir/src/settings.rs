@@ -17,10 +17,30 @@ impl EnvVars {
     pub const CLICOLOR_FORCE: &'static str = "CLICOLOR_FORCE";
     /// `auto`, `always` or `never`: the default of `--color`.
     pub const WEIR_COLOR: &'static str = "WEIR_COLOR";
+    /// Comma-separated names of the environment variables that pipelines may read (those they
+    /// declare in `env`); a pipeline that declares one not listed does not run.
+    pub const WEIR_ENV_ALLOW: &'static str = "WEIR_ENV_ALLOW";
 
     /// All of the above, for the test that checks them against the README.
     #[cfg(test)]
-    pub const ALL: &'static [&'static str] = &[Self::NO_COLOR, Self::CLICOLOR_FORCE, Self::WEIR_COLOR];
+    pub const ALL: &'static [&'static str] =
+        &[Self::NO_COLOR, Self::CLICOLOR_FORCE, Self::WEIR_COLOR, Self::WEIR_ENV_ALLOW];
+}
+
+/// The names `WEIR_ENV_ALLOW` lists.
+pub fn env_allowed() -> Vec<String> {
+    std::env::var(EnvVars::WEIR_ENV_ALLOW)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The value of an environment variable a pipeline declared and the operator allowed.
+pub fn env_value(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
 /// The flags every subcommand takes, before or after its name (`weir -q run p.yaml` and

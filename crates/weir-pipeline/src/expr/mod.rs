@@ -554,7 +554,6 @@ mod tests {
         let env = to_val(&json!({"TOKEN": "t0k"}));
         assert_eq!(p.eval_json(ProgramId(0), Val::Null, &env).unwrap(), json!({"TOKEN": "t0k"}));
         assert_eq!(p.eval_json(ProgramId(1), Val::Null, &env).unwrap(), json!("t0k"));
-        assert!(std::env::var_os("HOME").is_some(), "the process has a HOME to hide");
         assert_eq!(p.eval_json(ProgramId(2), Val::Null, &env).unwrap(), json!(null));
     }
 

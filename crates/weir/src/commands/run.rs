@@ -63,6 +63,8 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_INVALID));
     };
     let input = args.input.value()?;
+    let env = crate::env::for_run(&bundle)?;
+    let redact = crate::env::Redact::new(&env);
     let sink = if args.events {
         Progress::Json
     } else if settings.interactive() {
@@ -72,7 +74,7 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     };
     let engine = super::engine(registry);
     let cancel = Cancel::new();
-    let opts = RunOptions { cancel: cancel.clone(), seed: args.seed, ..RunOptions::default() };
+    let opts = RunOptions { cancel: cancel.clone(), seed: args.seed, env, ..RunOptions::default() };
     let runtime = super::runtime(super::Threads::Workers)?;
     let sink = Arc::new(sink);
     let report = runtime.block_on(async {
@@ -80,7 +82,8 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
         if let Ok(signals) = Signals::listen() {
             tokio::spawn(cancel_on_signals(signals, cancel, sink.clone(), settings.quiet));
         }
-        tokio::spawn(engine.start(Arc::new(bundle), input, opts, sink.clone())).await
+        let events = Arc::new(crate::env::Redacted { inner: sink.clone(), redact });
+        tokio::spawn(engine.start(Arc::new(bundle), input, opts, events)).await
     });
     // However the run ended, the progress line must not stay on the terminal.
     sink.finish();

@@ -470,3 +470,24 @@ fn strict_validation_refuses_reads_it_cannot_check() {
     let run = weir(&dir, &["run", "keys.yaml"]);
     assert_eq!(String::from_utf8_lossy(&run.stdout).trim().replace([' ', '\n'], ""), r#"["a"]"#);
 }
+
+#[test]
+fn pipelines_read_only_declared_and_allowed_environment_variables() {
+    let dir = scratch("cli-env");
+    write(
+        &dir,
+        "env.yaml",
+        "name: env\nenv: [API_TOKEN]\nsteps:\n  - { id: say, uses: log, with: { message: 'token ${{ env.API_TOKEN }}' } }\n  - { id: read, uses: transform, with: { expr: '{token: env.API_TOKEN, home: env.HOME, all: ($ENV | keys)}' } }\noutput: '.steps.read.output'\n",
+    );
+    let secret = [("API_TOKEN", "t0k3n-secret"), ("HOME", "/home/someone")];
+    let refused = crate::weir_env(&dir, &["run", "env.yaml"], &secret);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stderr(&refused).contains("WEIR_ENV_ALLOW=API_TOKEN"), "{}", stderr(&refused));
+    let allowed = [secret[0], secret[1], ("WEIR_ENV_ALLOW", "API_TOKEN")];
+    let out = crate::weir_env(&dir, &["run", "env.yaml", "--events"], &allowed);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let output: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(output, serde_json::json!({"token": "t0k3n-secret", "home": null, "all": ["API_TOKEN"]}));
+    assert!(!stderr(&out).contains("t0k3n-secret"), "events and logs hide the value: {}", stderr(&out));
+    assert!(stderr(&out).contains("token ***"), "{}", stderr(&out));
+}

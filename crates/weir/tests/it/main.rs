@@ -24,7 +24,7 @@ pub fn weir(dir: &Path, args: &[&str]) -> Output {
 }
 
 /// The environment variables weir reads (`settings::EnvVars`, listed in the README).
-const WEIR_READS: [&str; 3] = ["NO_COLOR", "CLICOLOR_FORCE", "WEIR_COLOR"];
+const WEIR_READS: [&str; 4] = ["NO_COLOR", "CLICOLOR_FORCE", "WEIR_COLOR", "WEIR_ENV_ALLOW"];
 
 /// Runs `weir` with `args` in `dir`, with `env` as the only variables it reads: those of the
 /// environment the tests run in are removed, so a developer's `NO_COLOR` changes no result.
