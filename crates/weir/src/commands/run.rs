@@ -179,7 +179,12 @@ fn print(args: &Args, report: &RunReport, settings: &Settings) -> Result<()> {
     if !args.json
         && let Some(error) = &report.error
     {
-        eprintln!("{}: run {}: {error}", paint("error", Style::Error, color), report.status);
+        // A cancellation's message already says "cancelled"; a failure's says what failed.
+        let what = match report.status {
+            Status::Cancelled => format!("run {error}"),
+            status => format!("run {status}: {error}"),
+        };
+        eprintln!("{}: {what}", paint("error", Style::Error, color));
     }
     let value = if args.json {
         serde_json::to_value(weir_api::RunSummary::from(report))?
