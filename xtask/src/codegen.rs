@@ -57,7 +57,12 @@ fn step_kinds() -> String {
         let schema = (kind.schema)().to_value();
         let effects = match kind.effects {
             weir_pipeline::Effects::None => "computes only (runs for real in `weir dry-run`)",
-            weir_pipeline::Effects::External => "acts outside the run (mocked in `weir dry-run`)",
+            weir_pipeline::Effects::Local => {
+                "acts outside the run, within the process (mocked in `weir dry-run`)"
+            }
+            weir_pipeline::Effects::External => {
+                "calls outside the process (mocked in `weir dry-run`, refused by `weir test` unless mocked or allowed)"
+            }
             weir_pipeline::Effects::Nested => {
                 "runs other steps (they follow their own rule in `weir dry-run`)"
             }

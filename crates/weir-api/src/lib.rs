@@ -16,7 +16,7 @@ mod validate;
 pub use dry_run::{DryRunReport, DryRunStep};
 pub use event::{Event, EventKind, Parent, StepAt};
 pub use run::{NestedSummary, RunError, RunSummary, StepError, StepSummary};
-pub use test::{CaseReport, TestReport};
+pub use test::{CaseProblem, CaseReport, TestReport};
 pub use validate::{DiagnosticDoc, FileReport, ValidateReport};
 
 /// A duration as milliseconds, rounded to the microsecond.

@@ -24,6 +24,10 @@ pub struct DiagnosticDoc {
     pub file: String,
     pub line: Option<u32>,
     pub col: Option<u32>,
+    /// Where the text the problem is about ends: the line and column just after its last
+    /// character, so an editor can underline `line:col` up to `end_line:end_col`.
+    pub end_line: Option<u32>,
+    pub end_col: Option<u32>,
     /// `error` or `warning`.
     pub severity: String,
     /// A stable code such as `E0102` (see docs/diagnostics.md).
@@ -35,10 +39,13 @@ pub struct DiagnosticDoc {
 impl DiagnosticDoc {
     pub fn new(source: &Source, d: &Diagnostic) -> Self {
         let at = d.span.map(|s| source.line_col(s.start));
+        let end = d.span.map(|s| source.line_col(s.end));
         DiagnosticDoc {
             file: source.name().to_owned(),
             line: at.map(|lc| lc.line),
             col: at.map(|lc| lc.col),
+            end_line: end.map(|lc| lc.line),
+            end_col: end.map(|lc| lc.col),
             severity: d.severity.as_str().to_owned(),
             code: d.code.as_str().to_owned(),
             message: d.message.clone(),

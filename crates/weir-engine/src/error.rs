@@ -22,6 +22,9 @@ pub enum ErrorKind {
     Cancelled,
     /// The step failed on purpose (`fail`) or for a reason of its kind's own.
     Step,
+    /// The run does not allow what the step would do: a call outside the process in a run that
+    /// refuses them (`weir test`), not mocked.
+    Refused,
 }
 
 impl ErrorKind {
@@ -34,10 +37,11 @@ impl ErrorKind {
         ErrorKind::Nested,
         ErrorKind::Cancelled,
         ErrorKind::Step,
+        ErrorKind::Refused,
     ];
 
     /// The kind as a label: `config`, `expression`, `timeout`, `http_status`, `network`,
-    /// `nested`, `cancelled` or `step`.
+    /// `nested`, `cancelled`, `step` or `refused`.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::Config => "config",
@@ -48,6 +52,7 @@ impl ErrorKind {
             ErrorKind::Nested => "nested",
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::Step => "step",
+            ErrorKind::Refused => "refused",
         }
     }
 

@@ -24,4 +24,4 @@ pub use error::{ErrorKind, StepError};
 pub use event::{Collector, Event, EventKind, EventSink, LogLevel, NullSink, Parent, StepAt};
 pub use kind::{Registry, StepCx, StepKind};
 pub use report::{InputError, NestedReport, RunFailure, RunReport, StepReport};
-pub use run::{Engine, RunOptions};
+pub use run::{Engine, External, RunOptions};

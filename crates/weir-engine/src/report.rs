@@ -33,6 +33,10 @@ pub struct RunFailure {
 impl fmt::Display for RunFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.step {
+            // A refused step made no attempt; "failed after 0 attempts" would hide why.
+            Some(step) if self.kind == ErrorKind::Refused => {
+                write!(f, "step \"{step}\" was refused: {}", self.message)
+            }
             // A step can fail before any attempt: its `if` or `with` could not be evaluated.
             Some(step) if self.attempts == 0 => write!(f, "step \"{step}\" failed: {}", self.message),
             Some(step) => {

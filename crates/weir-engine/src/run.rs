@@ -49,7 +49,23 @@ pub struct RunOptions {
     /// Environment variables the run may show its pipelines, by name. Each pipeline's
     /// expressions see those of them it declares in `env`, and nothing else of the environment.
     pub env: BTreeMap<String, String>,
+    /// Whether steps that call outside the process run, in every run of the tree. A mocked step
+    /// is never refused.
+    pub external: External,
     pub cancel: Cancel,
+}
+
+/// What a run does with a step that would call outside the process ([`Effects::External`])
+/// and is not mocked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum External {
+    /// Run it: the default, for real runs.
+    #[default]
+    Allow,
+    /// Fail it with an [`ErrorKind::Refused`] error naming what it would have called, without
+    /// running it: tests stay hermetic, and a forgotten mock shows as such instead of as a
+    /// network error or a test that passes only while a service is up.
+    Refuse,
 }
 
 impl Engine {
@@ -184,7 +200,13 @@ impl RunEnv<'_> {
         {
             return Some(v.clone());
         }
-        (self.tree.opts.dry_run && step.effects() == Effects::External).then_some(Value::Null)
+        (self.tree.opts.dry_run && step.effects().mocked_in_dry_run()).then_some(Value::Null)
+    }
+
+    /// Why a step that is not mocked must not run with `with`, if the run refuses what it does.
+    pub(crate) fn refusal(&self, step: &PlanStep, with: &Value) -> Option<StepError> {
+        (self.tree.opts.external == External::Refuse && step.effects() == Effects::External)
+            .then(|| StepError::fatal(ErrorKind::Refused, format!("would call {} with {with}", step.kind())))
     }
 
     /// Runs the nested step of `foreach` step `parent` for item `index`, with its own retry and
@@ -214,12 +236,15 @@ impl RunEnv<'_> {
                     self.emit(EventKind::StepMocked { at: at.clone(), config: with });
                     (Ok(output), 0)
                 }
-                None => {
-                    let seed = mix(self.seed, parent.id(), Some(index));
-                    let started = AtomicU32::new(0);
-                    let (result, n, _) = attempts(self, nested, &at, with, scope, seed, &started).await;
-                    (result, n)
-                }
+                None => match self.refusal(nested, &with) {
+                    Some(e) => (Err(e), 0),
+                    None => {
+                        let seed = mix(self.seed, parent.id(), Some(index));
+                        let started = AtomicU32::new(0);
+                        let (result, n, _) = attempts(self, nested, &at, with, scope, seed, &started).await;
+                        (result, n)
+                    }
+                },
             },
         };
         let status = if result.is_ok() { Status::Succeeded } else { Status::Failed };

@@ -193,6 +193,10 @@ impl<'e, 'a> Scheduler<'e, 'a> {
             self.complete(i, Ok(output), 0, Vec::new());
             return None;
         }
+        if let Some(e) = self.env.refusal(step, &with) {
+            self.complete(i, Err(e), 0, Vec::new());
+            return None;
+        }
         let env = self.env;
         let at = self.at(i);
         let seed = mix(env.seed, step.id(), None);

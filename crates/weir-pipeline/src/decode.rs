@@ -20,7 +20,7 @@ pub(crate) const STEP_KEYS: &[&str] =
 pub const NESTED_STEP_KEYS: &[&str] = &["uses", "with", "timeout", "retry"];
 pub(crate) const RETRY_KEYS: &[&str] = &["attempts", "backoff"];
 pub(crate) const BACKOFF_KEYS: &[&str] = &["initial", "factor", "max", "jitter"];
-pub(crate) const TEST_KEYS: &[&str] = &["name", "input", "mock", "expect"];
+pub(crate) const TEST_KEYS: &[&str] = &["name", "input", "mock", "allow_external", "expect"];
 pub(crate) const EXPECT_KEYS: &[&str] = &["output", "status", "error", "steps"];
 
 /// The keys of a mapping node, checked against the keys a block may have.
@@ -374,6 +374,7 @@ fn test_case(node: &Node, d: &mut Diagnostics) -> Option<TestCase> {
         name,
         input: f.get("input").map_or(Value::Null, Node::to_value),
         mock: f.object("mock", d).unwrap_or_default(),
+        allow_external: f.boolean("allow_external", d).unwrap_or(false),
         expect,
     })
 }

@@ -82,10 +82,22 @@ pub enum Effects {
     /// Nothing: the step only computes its output. Such steps run for real in `weir dry-run`,
     /// and one whose output nothing reads is reported.
     None,
-    /// Something outside the run (a request, a log line, time passing): mocked in `weir dry-run`.
+    /// Something seen outside the run that stays in the process (a log line, time passing):
+    /// mocked in `weir dry-run`, run by `weir test`, whose virtual time makes waiting free.
+    Local,
+    /// A call outside the process (a request): mocked in `weir dry-run`, and refused by
+    /// `weir test` unless mocked or allowed, so that tests do not depend on the world.
     External,
     /// Whatever the steps it runs do (`foreach`, `pipeline`): those follow their own rule.
     Nested,
+}
+
+impl Effects {
+    /// Whether `weir dry-run` mocks a step of this effect instead of running it: every effect
+    /// seen outside the run, local or not.
+    pub fn mocked_in_dry_run(self) -> bool {
+        matches!(self, Effects::Local | Effects::External)
+    }
 }
 
 /// The set of step kinds a pipeline may use.

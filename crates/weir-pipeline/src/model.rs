@@ -208,6 +208,11 @@ pub struct TestCase {
     /// Step outputs to use instead of running those steps.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub mock: Map<String, Value>,
+    /// Let steps that reach outside the process (`http`) run for real when not mocked. By
+    /// default `weir test` refuses such a call and fails the case, so a test never depends on a
+    /// service being up.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_external: bool,
     /// What the run must produce.
     pub expect: Expect,
 }

@@ -24,7 +24,7 @@ static SPEC: KindSpec = KindSpec {
     programs: &[],
     nested_step: None,
     files: &[],
-    effects: Effects::External,
+    effects: Effects::Local,
     check: weir_pipeline::kind::no_rules,
 };
 

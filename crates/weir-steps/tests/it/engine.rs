@@ -1,7 +1,7 @@
 use crate::{engine, plan, run_virtual};
 use serde_json::{Value, json};
 use std::time::Duration;
-use weir_engine::{Collector, EventKind, ManualClock, RunOptions};
+use weir_engine::{Collector, ErrorKind, EventKind, External, ManualClock, RunOptions};
 use weir_pipeline::Status;
 
 fn retry_delays(events: &[weir_engine::Event]) -> Vec<Duration> {
@@ -117,6 +117,31 @@ fn dry_run_mocks_external_steps_and_runs_pure_ones() {
         })
         .collect();
     assert_eq!(mocked, [json!({"url": "http://192.0.2.1/orders/7", "method": "POST"})]);
+}
+
+#[test]
+#[cfg_attr(not(feature = "http"), ignore = "its external step is an `http` step")]
+fn refusing_external_calls_fails_unmocked_http_steps_and_items_but_runs_sleep_and_mocks() {
+    let p = plan(
+        "name: t\nsteps:\n  - { id: wait, uses: sleep, with: { duration: 30s } }\n  - { id: fetch, uses: http, on_error: continue, with: { url: 'http://192.0.2.1/a' } }\n  - { id: mocked, uses: http, with: { url: 'http://192.0.2.1/b' } }\n  - id: each\n    uses: foreach\n    on_error: continue\n    with: { items: '[1]', step: { uses: http, with: { url: 'http://192.0.2.1/${{ .item }}' } } }\n",
+    );
+    let opts = RunOptions {
+        external: External::Refuse,
+        mocks: [("mocked".to_owned(), json!("stand-in"))].into(),
+        ..RunOptions::default()
+    };
+    let (report, _) = run_virtual(&p, opts);
+    let error = |id: &str| {
+        let step = report.steps.iter().find(|s| s.id == id).expect("step is reported");
+        (step.status, step.error.as_ref().map(|e| (e.kind, e.message.clone())))
+    };
+    assert_eq!(error("wait"), (Status::Succeeded, None));
+    assert_eq!(error("mocked"), (Status::Succeeded, None));
+    let refused = "would call http with {\"url\":\"http://192.0.2.1/a\"}";
+    assert_eq!(error("fetch"), (Status::Failed, Some((ErrorKind::Refused, refused.to_owned()))));
+    let item = &report.steps.iter().find(|s| s.id == "each").expect("step is reported").nested[0];
+    assert_eq!(item.error.as_ref().map(|e| e.kind), Some(ErrorKind::Refused));
+    assert!(item.error.as_ref().is_some_and(|e| e.message.contains("http://192.0.2.1/1")), "{item:?}");
 }
 
 #[test]

@@ -171,10 +171,11 @@ mod tests {
         let plan = bundle.root();
         assert_eq!(plan.name(), name);
         assert!(!plan.pipeline().tests.is_empty(), "{template:?} has test cases");
-        let engine = crate::commands::engine(crate::commands::registry());
+        let registry = crate::commands::registry();
         let runtime = crate::commands::runtime(crate::commands::Threads::One).unwrap();
         for case in &plan.pipeline().tests {
-            let problems = runtime.block_on(crate::commands::test::run_case(&engine, &bundle, case));
+            // Hermetic, as `weir test` runs them: a template's tests must pass offline.
+            let problems = crate::commands::test::run_case(&registry, &runtime, &bundle, case, false);
             assert!(problems.is_empty(), "{template:?} › {}: {problems:#?}", case.name);
         }
     }

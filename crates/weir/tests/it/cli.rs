@@ -257,7 +257,8 @@ fn ctrl_c_and_sigterm_cancel_the_run_and_still_print_the_summary() {
         assert_eq!(summary["status"], "cancelled", "SIG{signal}");
         assert_eq!(step_status(&summary, "wait"), "cancelled", "SIG{signal}");
         assert_eq!(step_status(&summary, "hello"), "succeeded", "SIG{signal}");
-        let wait = summary["steps"].as_array().and_then(|s| s.iter().find(|s| s["id"] == "wait")).expect("wait");
+        let wait =
+            summary["steps"].as_array().and_then(|s| s.iter().find(|s| s["id"] == "wait")).expect("wait");
         assert_eq!(wait["attempts"], 1, "the attempt that started is counted");
         assert_eq!(summary["error"]["message"], "cancelled while step \"wait\" was running");
     }

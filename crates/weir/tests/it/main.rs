@@ -7,6 +7,7 @@ mod conformance;
 mod diagnostics;
 mod diff;
 mod documents;
+mod hermetic;
 mod init;
 mod settings;
 
