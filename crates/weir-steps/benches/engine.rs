@@ -53,7 +53,7 @@ struct Row {
 fn main() {
     // `cargo test --benches` passes `--bench`-less args; keep it quick then.
     let quick = std::env::args().all(|a| a != "--bench");
-    let runs = if quick { 3 } else { 200 };
+    let runs = if quick { 1 } else { 200 };
     let pass_chain = plan(&chain(1000, |i| match i {
         0 => "  - { id: s0, uses: pass }\n".to_owned(),
         _ => format!("  - {{ id: s{i}, uses: pass, needs: [s{}] }}\n", i - 1),
@@ -113,6 +113,11 @@ fn main() {
             target: Duration::from_millis(100),
         },
     ];
+    if quick {
+        // A smoke run in a test build times nothing worth comparing with the targets.
+        println!("smoke run (`cargo test`): every benchmark ran once; `cargo bench` measures them");
+        return;
+    }
     let mut missed = 0;
     println!("{:<58} {:>12} {:>10}", "benchmark (median)", "measured", "target");
     for row in &rows {
@@ -127,7 +132,7 @@ fn main() {
             if ok { "ok" } else { "MISSED" }
         );
     }
-    if missed > 0 && !quick {
+    if missed > 0 {
         std::process::exit(1);
     }
 }

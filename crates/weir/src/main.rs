@@ -23,7 +23,7 @@ use clap::Parser;
 use settings::{Settings, Style, paint};
 use std::process::ExitCode;
 
-/// Pipelines you can run, serve, benchmark, experiment on and observe.
+/// Pipelines you can validate, test, run and inspect.
 ///
 /// A pipeline is a DAG of steps in YAML or JSON. Start with `weir init hello` and `weir run hello.yaml`.
 #[derive(Parser)]
@@ -31,7 +31,7 @@ use std::process::ExitCode;
 // than a version line where a run's output was expected.
 #[command(name = "weir", version, about, long_about)]
 #[command(
-    after_help = "Exit codes: 0 ok, 1 run or test failed, 2 invalid pipeline/input/usage, 3 infrastructure unavailable.\nEnvironment: NO_COLOR, CLICOLOR_FORCE, WEIR_COLOR (see --color)."
+    after_help = "Exit codes: 0 ok, 1 run or test failed, 2 invalid pipeline/input/usage, 3 infrastructure unavailable.\nEnvironment: NO_COLOR, CLICOLOR_FORCE, WEIR_COLOR (see --color), WEIR_ENV_ALLOW (what pipelines may read)."
 )]
 struct Cli {
     #[command(subcommand)]

@@ -7,17 +7,20 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use weir_api::{DryRunReport, DryRunStep};
-use weir_engine::{Collector, Engine, EventKind, ManualClock, RunOptions};
+use weir_api::{DryRunItem, DryRunReport, DryRunStep, Walked};
+use weir_engine::{Collector, Engine, Event, EventKind, ManualClock, RunOptions};
 use weir_pipeline::Status;
 
 /// Walk a pipeline with side effects mocked: the order steps run in, the branches taken, and
 /// what would be called
 ///
 /// Steps with external effects (`http`, `sleep`, `log`) are not run: their resolved
-/// configuration is shown ("would call") and their output is null, or what `--mock` gives.
-/// Steps that only compute (`transform`, `pass`, `fail`) run for real, so conditions take the
-/// branches a real run would take. Time is virtual: retries and timeouts do not wait.
+/// configuration is shown ("would call") and their output is null, or what `--mock` gives
+/// ("mocked →"). Steps that only compute (`transform`, `pass`, `fail`) run for real, so
+/// conditions take the branches a real run would take. A `foreach` lists each item and what it
+/// would call, a `pipeline` step the walk of its pipeline; a step the run never got to because
+/// another failed is "not reached". Time is virtual: retries and timeouts do not wait. Values of
+/// the environment variables the pipeline reads show as `***`.
 #[derive(clap::Args)]
 #[command(
     after_help = "Examples:\n  weir dry-run score.yaml -i '{\"order\": 7}'\n  weir dry-run score.yaml --mock 'fetch={\"status\": 200, \"body\": {\"total\": 90}}'"
@@ -27,10 +30,12 @@ pub struct Args {
     file: PathBuf,
     #[command(flatten)]
     input: crate::input::InputArgs,
-    /// Output of a step instead of running it, e.g. `--mock fetch='{"status":200}'`. Repeatable.
+    /// Output of a step instead of running it, as JSON, e.g. `--mock fetch='{"status":200}'`;
+    /// text is a JSON string: `--mock name='"Ada"'`. Repeatable.
     #[arg(long = "mock", value_name = "STEP=JSON")]
     mocks: Vec<String>,
-    /// Print the walk as JSON: `{status, output, error, steps: [{id, kind, status, order, ...}]}`.
+    /// Print the walk as JSON: `{status, output, error, steps: [{order, id, kind, status, output,
+    /// mocked, would_call, items: [{index, kind, status, would_call, steps}], steps}]}`.
     #[arg(long)]
     json: bool,
 }
@@ -46,9 +51,11 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     if let Some(unknown) = mocks.keys().find(|id| plan.step_index(id).is_none()) {
         anyhow::bail!("--mock names step \"{unknown}\", which is not in {}", args.file.display());
     }
+    let env = crate::env::for_run(&bundle)?;
+    let redact = crate::env::Redact::new(&env);
     let clock = ManualClock::new();
     let engine = Engine::new(registry, clock.clone());
-    let opts = RunOptions { dry_run: true, mocks, seed: Some(0), ..RunOptions::default() };
+    let opts = RunOptions { dry_run: true, mocks, seed: Some(0), env, ..RunOptions::default() };
     let sink = Collector::default();
     let report = match clock.block_on(engine.run(&bundle, input, &opts, &sink)) {
         Ok(report) => report,
@@ -57,16 +64,18 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_INVALID));
         }
     };
-    let result = DryRunReport {
+    let events = sink.events();
+    let mut result = serde_json::to_value(DryRunReport {
         status: report.status,
         output: report.output.clone(),
         error: report.error.as_ref().map(ToString::to_string),
-        steps: walk(&sink.events()),
-    };
+        steps: Walk::new(&events).root(),
+    })?;
+    redact.json(&mut result);
     if args.json {
         outln!("{}", serde_json::to_string_pretty(&result)?);
     } else {
-        print_walk(&plan.pipeline().name, &result);
+        print_walk(&plan.pipeline().name, &serde_json::from_value(result)?, &opts.mocks);
     }
     Ok(if report.status == Status::Succeeded { ExitCode::SUCCESS } else { ExitCode::from(EXIT_RUN_FAILED) })
 }
@@ -77,72 +86,224 @@ fn parse_mocks(mocks: &[String]) -> Result<HashMap<String, Value>> {
         .map(|m| {
             let (id, raw) =
                 m.split_once('=').with_context(|| format!("--mock \"{m}\": expected STEP=JSON"))?;
-            let value = serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_owned()));
+            let value = serde_json::from_str(raw).map_err(|e| {
+                anyhow::anyhow!(
+                    "--mock \"{m}\": the value is not JSON ({e}); for text, give a JSON string: --mock '{id}={}'",
+                    Value::String(raw.to_owned())
+                )
+            })?;
             Ok((id.to_owned(), value))
         })
         .collect()
 }
 
-/// One entry per step, in the order the steps finished, from the run's events.
-fn walk(events: &[weir_engine::Event]) -> Vec<DryRunStep> {
-    let mut steps: Vec<DryRunStep> = Vec::new();
-    let mut would_call: HashMap<&str, &Value> = HashMap::new();
-    // The walk lists the pipeline's own steps; items and sub-pipeline runs are inside them.
-    let own =
-        events.iter().filter(|e| e.parent.is_none() && e.kind.step().is_some_and(|at| at.item.is_none()));
-    for event in own {
-        let Some(at) = event.kind.step() else { continue };
-        let mut step = DryRunStep {
-            order: steps.len() + 1,
-            id: at.step.clone(),
-            kind: at.kind.clone(),
-            status: Status::Succeeded,
-            output: None,
-            error: None,
-            reason: None,
-            mocked: false,
-            would_call: None,
-        };
-        match &event.kind {
-            EventKind::StepMocked { at, config } => {
-                would_call.insert(&at.step, config);
-                continue;
-            }
-            EventKind::StepSucceeded { output, .. } => step.output = Some(output.clone()),
-            EventKind::StepFailed { error, .. } => {
-                (step.status, step.error) = (Status::Failed, Some(error.clone()))
-            }
-            EventKind::StepSkipped { reason, .. } => {
-                (step.status, step.reason) = (Status::Skipped, Some(reason.clone()))
-            }
-            EventKind::StepCancelled { .. } => step.status = Status::Cancelled,
-            _ => continue,
-        }
-        if let Some(config) = would_call.get(at.step.as_str()) {
-            step.mocked = true;
-            step.would_call = Some((*config).clone());
-        }
-        steps.push(step);
-    }
-    steps
+/// The walk of a dry run, read from its events: each run's own steps in the order they finished,
+/// a `foreach` step's items and a `pipeline` step's run inside their step.
+struct Walk<'e> {
+    events: &'e [Event],
 }
 
-fn print_walk(name: &str, result: &DryRunReport) {
-    outln!("dry run of {name}: steps with external effects were not run");
-    let width = result.steps.iter().map(|s| s.id.len()).max().unwrap_or(0);
-    for s in &result.steps {
-        let (id, kind) = (&s.id, &s.kind);
-        let detail = match (s.status, &s.would_call) {
-            (Status::Skipped, _) => format!("skipped: {}", s.reason.as_deref().unwrap_or_default()),
-            (Status::Failed, _) => format!("failed: {}", s.error.as_deref().unwrap_or_default()),
-            (Status::Succeeded, Some(config)) => format!("would call {kind} with {config}"),
-            (status, _) => format!("{status} → {}", short(s.output.as_ref().unwrap_or(&Value::Null))),
-        };
-        outln!("  {:>3}. {id:<width$}  {kind:<9} {detail}", s.order);
+impl<'e> Walk<'e> {
+    fn new(events: &'e [Event]) -> Self {
+        Self { events }
     }
+
+    /// The walk of the run the dry run started.
+    fn root(&self) -> Vec<DryRunStep> {
+        let root = self.events.iter().find(|e| e.parent.is_none()).map(|e| e.run_id.clone());
+        root.map(|run| self.steps(&run)).unwrap_or_default()
+    }
+
+    /// The events of run `run` about its step `step`: the step's own (`None`) or an item's.
+    fn of_step(&self, run: &'e str, step: &'e str) -> impl Iterator<Item = (&'e Event, Option<usize>)> {
+        self.events.iter().filter_map(move |e| {
+            let at = e.kind.step()?;
+            (&*e.run_id == run && at.step == step).then_some((e, at.item))
+        })
+    }
+
+    /// The runs that step `step` of run `run` started: (run id, item).
+    fn children(&self, run: &'e str, step: &'e str) -> impl Iterator<Item = (&'e str, Option<usize>)> {
+        self.events.iter().filter_map(move |e| match (&e.kind, &e.parent) {
+            (EventKind::RunStarted { .. }, Some(p)) if &*p.run_id == run && p.step == step => {
+                Some((&*e.run_id, p.item))
+            }
+            _ => None,
+        })
+    }
+
+    fn steps(&self, run: &'e str) -> Vec<DryRunStep> {
+        let ended = self.events.iter().filter(|e| &*e.run_id == run && is_end(&e.kind));
+        let mut steps = Vec::new();
+        for at in ended.filter_map(|e| e.kind.step()).filter(|at| at.item.is_none()) {
+            let own = self.of_step(run, &at.step).filter(|(_, item)| item.is_none());
+            let Some(end) = self.end(own.map(|(e, _)| e)) else { continue };
+            let children: Vec<_> = self.children(run, &at.step).collect();
+            let run_of_step = children.iter().find(|(_, item)| item.is_none());
+            steps.push(DryRunStep {
+                order: steps.len() + 1,
+                id: at.step.clone(),
+                kind: at.kind.clone(),
+                status: end.status,
+                output: end.output,
+                error: end.error,
+                reason: end.reason,
+                mocked: end.would_call.is_some(),
+                would_call: end.would_call,
+                items: self.items(run, &at.step, &children),
+                steps: run_of_step.map(|(child, _)| self.steps(child)).unwrap_or_default(),
+            });
+        }
+        steps
+    }
+
+    /// A `foreach` step's items: those of its nested step, or the runs of its pipeline.
+    fn items(&self, run: &'e str, step: &'e str, children: &[(&'e str, Option<usize>)]) -> Vec<DryRunItem> {
+        let mut indices: Vec<usize> = self.of_step(run, step).filter_map(|(_, item)| item).collect();
+        indices.sort_unstable();
+        indices.dedup();
+        let nested = indices.into_iter().filter_map(|index| {
+            let end =
+                self.end(self.of_step(run, step).filter(|(_, item)| *item == Some(index)).map(|(e, _)| e))?;
+            let kind = self
+                .of_step(run, step)
+                .find_map(|(e, item)| (item == Some(index)).then(|| e.kind.step()))??;
+            let DryRunEnd { status, output, error, would_call, .. } = end;
+            Some(DryRunItem {
+                index,
+                kind: kind.kind.clone(),
+                status,
+                output,
+                error,
+                would_call,
+                steps: Vec::new(),
+            })
+        });
+        let runs = children.iter().filter_map(|&(child, item)| {
+            let finished = self.events.iter().find_map(|e| match &e.kind {
+                EventKind::RunFinished { status, output, error, .. } if &*e.run_id == child => {
+                    Some((*status, output, error))
+                }
+                _ => None,
+            });
+            let (status, output, error) = finished.map_or((Walked::NotReached, None, None), |(s, o, e)| {
+                (s.into(), Some(o.clone()), e.as_ref().map(ToString::to_string))
+            });
+            let (index, kind) = (item?, "pipeline".to_owned());
+            Some(DryRunItem {
+                index,
+                kind,
+                status,
+                output,
+                error,
+                would_call: None,
+                steps: self.steps(child),
+            })
+        });
+        let mut items: Vec<DryRunItem> = nested.chain(runs).collect();
+        items.sort_by_key(|i| i.index);
+        items
+    }
+
+    /// How one step or item ended, from its events; none before its terminal event.
+    fn end(&self, events: impl Iterator<Item = &'e Event>) -> Option<DryRunEnd> {
+        let mut started = false;
+        let mut would_call = None;
+        for event in events {
+            let (status, output, error, reason) = match &event.kind {
+                EventKind::StepStarted { .. } => {
+                    started = true;
+                    continue;
+                }
+                EventKind::StepMocked { config, .. } => {
+                    (started, would_call) = (true, Some(config.clone()));
+                    continue;
+                }
+                EventKind::StepSucceeded { output, .. } => {
+                    (Walked::Succeeded, Some(output.clone()), None, None)
+                }
+                EventKind::StepFailed { error, .. } => (Walked::Failed, None, Some(error.clone()), None),
+                EventKind::StepSkipped { reason, .. } => (Walked::Skipped, None, None, Some(reason.clone())),
+                EventKind::StepCancelled { .. } if started => (Walked::Cancelled, None, None, None),
+                EventKind::StepCancelled { .. } => (Walked::NotReached, None, None, None),
+                _ => continue,
+            };
+            return Some(DryRunEnd { status, output, error, reason, would_call });
+        }
+        None
+    }
+}
+
+/// Whether an event ends a step or an item.
+fn is_end(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::StepSucceeded { .. }
+            | EventKind::StepFailed { .. }
+            | EventKind::StepSkipped { .. }
+            | EventKind::StepCancelled { .. }
+    )
+}
+
+struct DryRunEnd {
+    status: Walked,
+    output: Option<Value>,
+    error: Option<String>,
+    reason: Option<String>,
+    would_call: Option<Value>,
+}
+
+fn print_walk(name: &str, result: &DryRunReport, mocks: &HashMap<String, Value>) {
+    outln!("dry run of {name}: steps with external effects were not run");
+    print_steps(&result.steps, Some(mocks), 1);
     match result.status {
         Status::Succeeded => outln!("output: {}", short(&result.output)),
         status => outln!("the run would end {status}: {}", result.error.as_deref().unwrap_or("")),
+    }
+}
+
+/// Prints a walk at `depth`; `mocks` are the `--mock` values, which stand in for steps of the
+/// root pipeline only.
+fn print_steps(steps: &[DryRunStep], mocks: Option<&HashMap<String, Value>>, depth: usize) {
+    let indent = "  ".repeat(depth);
+    let width = steps.iter().map(|s| s.id.len()).max().unwrap_or(0);
+    for s in steps {
+        let (id, kind) = (&s.id, &s.kind);
+        let given = mocks.is_some_and(|m| m.contains_key(id));
+        let detail = match (s.status, &s.would_call) {
+            (Walked::Skipped, _) => format!("skipped: {}", s.reason.as_deref().unwrap_or_default()),
+            (Walked::Failed, _) => format!("failed: {}", s.error.as_deref().unwrap_or_default()),
+            (Walked::Succeeded, Some(config)) if given => {
+                format!(
+                    "mocked → {} (instead of {kind} with {config})",
+                    short(s.output.as_ref().unwrap_or(&Value::Null))
+                )
+            }
+            (Walked::Succeeded, Some(config)) => format!("would call {kind} with {config}"),
+            (Walked::Succeeded, None) if given => {
+                format!("mocked → {}", short(s.output.as_ref().unwrap_or(&Value::Null)))
+            }
+            (status, _) => match &s.output {
+                Some(output) => format!("{status} → {}", short(output)),
+                None => status.to_string(),
+            },
+        };
+        outln!("{indent}{:>3}. {id:<width$}  {kind:<9} {detail}", s.order);
+        let count = s.items.len();
+        for item in &s.items {
+            let (n, index) = (item.index + 1, item.index);
+            let detail = match (item.status, &item.would_call) {
+                (Walked::Failed, _) => format!("failed: {}", item.error.as_deref().unwrap_or_default()),
+                (Walked::Succeeded, Some(config)) => format!("would call {} with {config}", item.kind),
+                (status, _) => match &item.output {
+                    Some(output) => format!("{status} → {}", short(output)),
+                    None => status.to_string(),
+                },
+            };
+            outln!("{indent}       item {n} of {count} (index {index}): {detail}");
+            print_steps(&item.steps, None, depth + 4);
+        }
+        print_steps(&s.steps, None, depth + 3);
     }
 }
 

@@ -347,6 +347,42 @@ fn dry_run_shows_the_walk_without_calling_anything() {
 }
 
 #[test]
+fn dry_run_shows_mocked_values_every_item_and_steps_not_reached() {
+    let dir = scratch("cli-dry-run-items");
+    write(
+        &dir,
+        "p.yaml",
+        "name: p\nenv: [SHOP_TOKEN]\nsteps:\n  - id: fetch\n    uses: http\n    with: { url: 'http://192.0.2.1/orders', headers: { authorization: 'Bearer ${{ $ENV.SHOP_TOKEN }}' } }\n  - id: each\n    uses: foreach\n    needs: [fetch]\n    with:\n      items: .steps.fetch.output.ids\n      step: { uses: http, with: { url: 'http://192.0.2.1/items/${{ .item }}' } }\n  - { id: check, uses: transform, needs: [each], with: { expr: 'error(\"no stock\")' } }\n  - { id: ship, uses: pass, needs: [check] }\n",
+    );
+    let env = [("NO_COLOR", "1"), ("WEIR_ENV_ALLOW", "SHOP_TOKEN"), ("SHOP_TOKEN", "tok-1234567")];
+    let out = crate::weir_env(&dir, &["dry-run", "p.yaml", "--mock", r#"fetch={"ids": [3, 5]}"#], &env);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = crate::stdout(&out);
+    assert!(text.contains(r#"mocked → {"ids":[3,5]} (instead of http with"#), "the mocked value: {text}");
+    assert!(text.contains("Bearer ***") && !text.contains("tok-1234567"), "the secret is hidden: {text}");
+    assert!(
+        text.contains(r#"item 1 of 2 (index 0): would call http with {"url":"http://192.0.2.1/items/3"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"item 2 of 2 (index 1): would call http with {"url":"http://192.0.2.1/items/5"}"#),
+        "{text}"
+    );
+    assert!(text.contains("ship") && text.contains("not reached"), "{text}");
+    assert!(!text.contains("cancelled"), "nothing was running when the run failed: {text}");
+
+    let out = crate::weir_env(&dir, &["dry-run", "p.yaml", "--json"], &env);
+    let walk: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(walk["steps"][0]["would_call"]["headers"]["authorization"], "Bearer ***");
+    assert_eq!(walk["steps"][1]["status"], "failed", "no ids without a mock");
+    assert_eq!(walk["steps"].as_array().unwrap().last().unwrap()["status"], "not_reached");
+
+    let out = weir(&dir, &["dry-run", "p.yaml", "--mock", "fetch=ok"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains(r#"--mock 'fetch="ok"'"#), "{}", stderr(&out));
+}
+
+#[test]
 fn rules_across_with_keys_stop_validate_and_dry_run_before_anything_runs() {
     let dir = scratch("cli-rules");
     write(
