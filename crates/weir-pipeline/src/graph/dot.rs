@@ -3,12 +3,13 @@
 //! Nodes are named `s0`, `s1`... by position; ids, kinds and descriptions appear only in quoted
 //! attributes, escaped, so no step id can change the graph's structure.
 
-use super::{Edge, Graph, Node};
+use super::{Edge, EdgeKind, Graph, Node};
 use crate::model::Pipeline;
 use std::fmt::Write;
 
 /// The pipeline as a DOT digraph, top to bottom: conditional steps are hexagons, error handlers
-/// dashed, and the edge from a failing step to its handler is dashed and labelled `on error`.
+/// dashed, the edge from a failing step to its handler is dashed and labelled `on error`, and an
+/// edge from a step with `on_error: continue` is dotted and labelled `continue`.
 /// Descriptions and conditions become tooltips.
 pub fn dot(p: &Pipeline) -> String {
     let g = Graph::new(p);
@@ -47,7 +48,11 @@ fn attributes(node: &Node) -> String {
 }
 
 fn arrow(edge: &Edge) -> String {
-    let style = if edge.on_error { " [style=dashed, label=\"on error\"]" } else { "" };
+    let style = match edge.kind {
+        EdgeKind::Needs => "",
+        EdgeKind::Continue => " [style=dotted, label=\"continue\"]",
+        EdgeKind::OnError => " [style=dashed, label=\"on error\"]",
+    };
     format!("s{} -> s{}{style};", edge.from, edge.to)
 }
 

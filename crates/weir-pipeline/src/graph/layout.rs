@@ -466,9 +466,10 @@ impl Fenwick {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::graph::EdgeKind;
 
     fn edges(pairs: &[(usize, usize)]) -> Vec<Edge> {
-        pairs.iter().map(|&(from, to)| Edge { from, to, on_error: false }).collect()
+        pairs.iter().map(|&(from, to)| Edge { from, to, kind: EdgeKind::Needs }).collect()
     }
 
     #[test]

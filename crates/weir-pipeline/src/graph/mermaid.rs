@@ -3,12 +3,13 @@
 //! Nodes are named `s0`, `s1`... by position, never by step id, so no id can break the syntax;
 //! ids and kinds appear only inside quoted labels, escaped with Mermaid's entity codes.
 
-use super::{Edge, Graph, Node};
+use super::{Edge, EdgeKind, Graph, Node};
 use crate::model::Pipeline;
 use std::fmt::Write;
 
 /// The pipeline as a Mermaid `flowchart TD`: conditional steps are hexagons, error handlers are
-/// dashed, and the edge from a failing step to its handler is dotted and labelled `on error`.
+/// dashed, the edge from a failing step to its handler is dotted and labelled `on error`, and an
+/// edge from a step with `on_error: continue` is dotted and labelled `continue`.
 pub fn mermaid(p: &Pipeline) -> String {
     let g = Graph::new(p);
     let mut out = String::from("flowchart TD\n");
@@ -33,10 +34,11 @@ fn declaration(i: usize, node: &Node) -> String {
 }
 
 fn arrow(edge: &Edge) -> String {
-    if edge.on_error {
-        format!("s{} -. on error .-> s{}", edge.from, edge.to)
-    } else {
-        format!("s{} --> s{}", edge.from, edge.to)
+    let (from, to) = (edge.from, edge.to);
+    match edge.kind {
+        EdgeKind::Needs => format!("s{from} --> s{to}"),
+        EdgeKind::Continue => format!("s{from} -. continue .-> s{to}"),
+        EdgeKind::OnError => format!("s{from} -. on error .-> s{to}"),
     }
 }
 

@@ -45,8 +45,18 @@ pub struct Node<'p> {
 pub struct Edge {
     pub from: usize,
     pub to: usize,
-    /// `from` names `to` in `on_error`; otherwise `to` needs `from`.
-    pub on_error: bool,
+    pub kind: EdgeKind,
+}
+
+/// What an edge says about a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EdgeKind {
+    /// `to` needs `from`.
+    Needs,
+    /// `to` needs `from`, which has `on_error: continue`: `to` may run after `from` failed.
+    Continue,
+    /// `from` names `to` in `on_error`: `to` runs when `from` fails.
+    OnError,
 }
 
 impl<'p> Graph<'p> {
@@ -63,14 +73,18 @@ impl<'p> Graph<'p> {
         for (to, step) in p.steps.iter().enumerate() {
             for need in &step.needs {
                 if let Some(&from) = index.get(need.as_str()) {
-                    push_once(&mut edges, &mut seen, Edge { from, to, on_error: false });
+                    let kind = match p.steps[from].on_error {
+                        OnError::Continue => EdgeKind::Continue,
+                        _ => EdgeKind::Needs,
+                    };
+                    push_once(&mut edges, &mut seen, Edge { from, to, kind });
                 }
             }
             if let OnError::Handler(h) = &step.on_error
                 && let Some(&handler) = index.get(h.as_str())
             {
                 nodes[handler].handler = true;
-                push_once(&mut edges, &mut seen, Edge { from: to, to: handler, on_error: true });
+                push_once(&mut edges, &mut seen, Edge { from: to, to: handler, kind: EdgeKind::OnError });
             }
         }
         Self { name: &p.name, nodes, edges }
@@ -79,7 +93,7 @@ impl<'p> Graph<'p> {
     /// Steps that no step needs and that are not error handlers: the run's default output.
     pub fn sinks(&self) -> Vec<usize> {
         let mut needed = vec![false; self.nodes.len()];
-        for e in self.edges.iter().filter(|e| !e.on_error) {
+        for e in self.edges.iter().filter(|e| e.kind != EdgeKind::OnError) {
             needed[e.from] = true;
         }
         (0..self.nodes.len()).filter(|&i| !needed[i] && !self.nodes[i].handler).collect()
@@ -125,7 +139,7 @@ pub(crate) mod tests {
             "steps": [
                 {"id": "fetch", "uses": "http", "description": "Reads the order.",
                  "with": {"url": "https://example.test/orders/${{ .input.order }}"}, "on_error": "alert"},
-                {"id": "score", "uses": "transform", "needs": ["fetch"],
+                {"id": "score", "uses": "transform", "needs": ["fetch"], "on_error": "continue",
                  "with": {"expr": "{score: (.steps.fetch.output.body.total / 100)}"}},
                 {"id": "vip", "uses": "transform", "needs": ["score"],
                  "if": ".steps.score.output.score > 0.5", "with": {"expr": "\"vip\""}},
@@ -155,17 +169,17 @@ pub(crate) mod tests {
     fn edges_follow_needs_and_handlers() {
         let p = branching();
         let g = Graph::new(&p);
-        let ids = |e: &Edge| (g.nodes[e.from].id, g.nodes[e.to].id, e.on_error);
+        let ids = |e: &Edge| (g.nodes[e.from].id, g.nodes[e.to].id, e.kind);
         let edges: Vec<_> = g.edges.iter().map(ids).collect();
         assert_eq!(
             edges,
             [
-                ("fetch", "alert", true),
-                ("fetch", "score", false),
-                ("score", "vip", false),
-                ("score", "regular", false),
-                ("vip", "done", false),
-                ("regular", "done", false),
+                ("fetch", "alert", EdgeKind::OnError),
+                ("fetch", "score", EdgeKind::Needs),
+                ("score", "vip", EdgeKind::Continue),
+                ("score", "regular", EdgeKind::Continue),
+                ("vip", "done", EdgeKind::Needs),
+                ("regular", "done", EdgeKind::Needs),
             ]
         );
         assert!(g.nodes[5].handler && !g.nodes[0].handler);
@@ -178,6 +192,6 @@ pub(crate) mod tests {
         let p =
             from_needs(&[("a".into(), vec![]), ("b".into(), vec!["a".into(), "nope".into(), "a".into()])]);
         let g = Graph::new(&p);
-        assert_eq!(g.edges, [Edge { from: 0, to: 1, on_error: false }]);
+        assert_eq!(g.edges, [Edge { from: 0, to: 1, kind: EdgeKind::Needs }]);
     }
 }

@@ -6,7 +6,7 @@
 //! and the output depends only on the pipeline, so the same file always gives the same bytes.
 
 use super::layout::{self, NODE_HEIGHT, Point, Route};
-use super::{Graph, Node};
+use super::{EdgeKind, Graph, Node};
 use crate::model::Pipeline;
 use std::fmt::Write;
 
@@ -32,11 +32,15 @@ const STYLE: &str = "
   .badge-text { font-size: 8px; font-weight: bold; text-anchor: middle; }
   .edge { fill: none; stroke: #7b8794; stroke-width: 1.5; }
   .edge.on-error { stroke: #c0392b; stroke-dasharray: 6 4; }
+  .edge.continue { stroke-dasharray: 2 3; }
+  .edge-label { font-size: 10px; fill: #616e7c; text-anchor: middle; paint-order: stroke; stroke: #ffffff; stroke-width: 3px; }
+  .edge-label.on-error { fill: #c0392b; }
 ";
 
 /// The pipeline drawn as an SVG document: one box per step (id in bold, kind below), needs as
-/// arrows from a step down to the steps that need it, and dashed red arrows from a step to its
-/// error handler. Conditional steps are tinted and carry an `if` badge; hovering a box shows
+/// arrows from a step down to the steps that need it (dotted and labelled `continue` from a step
+/// with `on_error: continue`), and dashed red arrows labelled `on error` from a step to its error
+/// handler. Conditional steps are tinted and carry an `if` badge; hovering a box shows
 /// its description and condition.
 pub fn svg(p: &Pipeline) -> String {
     let g = Graph::new(p);
@@ -49,16 +53,32 @@ pub fn svg(p: &Pipeline) -> String {
     let shift = |pt: Point| Point { x: pt.x + MARGIN, y: pt.y + MARGIN + TITLE_HEIGHT };
     let mut out = header(p, width, height);
     out.push_str("<g class=\"edges\">\n");
+    let mut labels = String::new();
     for (edge, route) in g.edges.iter().zip(&layout.routes) {
-        let class = if edge.on_error { "edge on-error" } else { "edge" };
-        let marker = if edge.on_error { "weir-arrow-error" } else { "weir-arrow" };
+        let (class, marker, label) = match edge.kind {
+            EdgeKind::Needs => ("edge", "weir-arrow", None),
+            EdgeKind::Continue => ("edge continue", "weir-arrow", Some(("edge-label", "continue"))),
+            EdgeKind::OnError => {
+                ("edge on-error", "weir-arrow-error", Some(("edge-label on-error", "on error")))
+            }
+        };
         let (from, to) = (escape(g.nodes[edge.from].id), escape(g.nodes[edge.to].id));
         let _ = writeln!(
             out,
             "<path class=\"{class}\" data-from=\"{from}\" data-to=\"{to}\" d=\"{}\" marker-end=\"url(#{marker})\"/>",
-            path(route, shift)
+            path(route, &shift)
         );
+        if let Some((class, text)) = label {
+            let at = shift(label_point(route));
+            let _ = writeln!(
+                labels,
+                "<text class=\"{class}\" x=\"{}\" y=\"{}\">{text}</text>",
+                num(at.x),
+                num(at.y)
+            );
+        }
     }
+    out.push_str(&labels);
     out.push_str("</g>\n<g class=\"steps\">\n");
     for ((node, &centre), &w) in g.nodes.iter().zip(&layout.nodes).zip(&widths) {
         out.push_str(&step_box(node, shift(centre), w));
@@ -140,6 +160,18 @@ fn path(route: &Route, shift: impl Fn(Point) -> Point) -> String {
                 num(b.y)
             )
         }
+    }
+}
+
+/// Where an edge's label goes: halfway along its first piece, which crosses the gap below its
+/// source where there are no boxes; under a loop.
+fn label_point(route: &Route) -> Point {
+    match route {
+        Route::Curve(points) => {
+            let (a, b) = (points[0], points.get(1).copied().unwrap_or(points[0]));
+            Point { x: (a.x + b.x) / 2.0, y: (a.y + b.y) / 2.0 + 3.0 }
+        }
+        Route::Loop(a, b) => Point { x: (a.x + b.x) / 2.0, y: a.y.max(b.y) + 30.0 },
     }
 }
 
@@ -406,6 +438,11 @@ mod tests {
         assert!(doc.contains("<g class=\"step conditional\" data-id=\"vip\">"));
         assert!(doc.contains("<g class=\"step handler\" data-id=\"alert\">"));
         assert!(doc.contains("class=\"edge on-error\" data-from=\"fetch\" data-to=\"alert\""));
+        assert!(doc.contains("class=\"edge continue\" data-from=\"score\" data-to=\"vip\""));
+        assert!(doc.contains("class=\"edge\" data-from=\"vip\" data-to=\"done\""));
+        let labels = |class: &str| doc.matches(&format!("<text class=\"{class}\"")).count();
+        assert_eq!(labels("edge-label on-error"), 1, "the handler edge says `on error`");
+        assert_eq!(labels("edge-label"), 2, "each `continue` edge says so");
         assert_eq!(doc, svg(&branching()), "the same pipeline gives the same bytes");
     }
 
