@@ -66,7 +66,7 @@ pub fn svg(p: &Pipeline) -> String {
         let _ = writeln!(
             out,
             "<path class=\"{class}\" data-from=\"{from}\" data-to=\"{to}\" d=\"{}\" marker-end=\"url(#{marker})\"/>",
-            path(route, &shift)
+            path(route, shift)
         );
         if let Some((class, text)) = label {
             let at = shift(label_point(route));
