@@ -19,26 +19,17 @@ pub struct DryRunStep {
     pub order: usize,
     pub id: String,
     pub kind: String,
-    pub status: Walked,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    #[serde(flatten)]
+    pub outcome: DryRunOutcome,
     /// Why it was skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Whether a mock stood in for it: its `output` is the mock's (`--mock`), or null.
     #[serde(default)]
     pub mocked: bool,
-    /// The resolved configuration a mocked step would have run with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub would_call: Option<Value>,
     /// A `foreach` step's items, by index.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<DryRunItem>,
-    /// The walk of the pipeline a `pipeline` step runs.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub steps: Vec<DryRunStep>,
 }
 
 /// One item of a `foreach` step: its nested step, or the walk of the pipeline it runs.
@@ -48,15 +39,22 @@ pub struct DryRunItem {
     pub index: usize,
     /// The kind of the nested step, or `pipeline` for a run of the pipeline.
     pub kind: String,
+    #[serde(flatten)]
+    pub outcome: DryRunOutcome,
+}
+
+/// How a step or an item ended in the walk.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DryRunOutcome {
     pub status: Walked,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// The resolved configuration of the item's nested step, when a mock stood in for it.
+    /// The resolved configuration it would have run with, when a mock stood in for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub would_call: Option<Value>,
-    /// The walk of the pipeline the item runs.
+    /// The walk of the pipeline it ran.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<DryRunStep>,
 }

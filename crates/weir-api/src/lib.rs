@@ -13,7 +13,7 @@ mod run;
 mod test;
 mod validate;
 
-pub use dry_run::{DryRunItem, DryRunReport, DryRunStep, Walked};
+pub use dry_run::{DryRunItem, DryRunOutcome, DryRunReport, DryRunStep, Walked};
 pub use event::{Event, EventKind, Parent, StepAt};
 pub use run::{NestedSummary, RunError, RunSummary, StepError, StepSummary};
 pub use test::{CaseProblem, CaseReport, TestReport};

@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use weir_api::{DryRunItem, DryRunReport, DryRunStep, Walked};
+use weir_api::{DryRunItem, DryRunOutcome, DryRunReport, DryRunStep, Walked};
 use weir_engine::{Collector, Engine, Event, EventKind, ManualClock, RunOptions};
 use weir_pipeline::Status;
 
@@ -137,21 +137,19 @@ impl<'e> Walk<'e> {
         let mut steps = Vec::new();
         for at in ended.filter_map(|e| e.kind.step()).filter(|at| at.item.is_none()) {
             let own = self.of_step(run, &at.step).filter(|(_, item)| item.is_none());
-            let Some(end) = self.end(own.map(|(e, _)| e)) else { continue };
+            let Some((mut outcome, reason)) = self.end(own.map(|(e, _)| e)) else { continue };
             let children: Vec<_> = self.children(run, &at.step).collect();
-            let run_of_step = children.iter().find(|(_, item)| item.is_none());
+            if let Some((child, _)) = children.iter().find(|(_, item)| item.is_none()) {
+                outcome.steps = self.steps(child);
+            }
             steps.push(DryRunStep {
                 order: steps.len() + 1,
                 id: at.step.clone(),
                 kind: at.kind.clone(),
-                status: end.status,
-                output: end.output,
-                error: end.error,
-                reason: end.reason,
-                mocked: end.would_call.is_some(),
-                would_call: end.would_call,
+                mocked: outcome.would_call.is_some(),
+                outcome,
+                reason,
                 items: self.items(run, &at.step, &children),
-                steps: run_of_step.map(|(child, _)| self.steps(child)).unwrap_or_default(),
             });
         }
         steps
@@ -163,21 +161,11 @@ impl<'e> Walk<'e> {
         indices.sort_unstable();
         indices.dedup();
         let nested = indices.into_iter().filter_map(|index| {
-            let end =
-                self.end(self.of_step(run, step).filter(|(_, item)| *item == Some(index)).map(|(e, _)| e))?;
-            let kind = self
-                .of_step(run, step)
-                .find_map(|(e, item)| (item == Some(index)).then(|| e.kind.step()))??;
-            let DryRunEnd { status, output, error, would_call, .. } = end;
-            Some(DryRunItem {
-                index,
-                kind: kind.kind.clone(),
-                status,
-                output,
-                error,
-                would_call,
-                steps: Vec::new(),
-            })
+            let events =
+                || self.of_step(run, step).filter(move |(_, item)| *item == Some(index)).map(|(e, _)| e);
+            let kind = events().find_map(|e| e.kind.step())?.kind.clone();
+            let (outcome, _) = self.end(events())?;
+            Some(DryRunItem { index, kind, outcome })
         });
         let runs = children.iter().filter_map(|&(child, item)| {
             let finished = self.events.iter().find_map(|e| match &e.kind {
@@ -189,24 +177,17 @@ impl<'e> Walk<'e> {
             let (status, output, error) = finished.map_or((Walked::NotReached, None, None), |(s, o, e)| {
                 (s.into(), Some(o.clone()), e.as_ref().map(ToString::to_string))
             });
-            let (index, kind) = (item?, "pipeline".to_owned());
-            Some(DryRunItem {
-                index,
-                kind,
-                status,
-                output,
-                error,
-                would_call: None,
-                steps: self.steps(child),
-            })
+            let outcome = DryRunOutcome { status, output, error, would_call: None, steps: self.steps(child) };
+            Some(DryRunItem { index: item?, kind: "pipeline".to_owned(), outcome })
         });
         let mut items: Vec<DryRunItem> = nested.chain(runs).collect();
         items.sort_by_key(|i| i.index);
         items
     }
 
-    /// How one step or item ended, from its events; none before its terminal event.
-    fn end(&self, events: impl Iterator<Item = &'e Event>) -> Option<DryRunEnd> {
+    /// How one step or item ended, from its events, and why it was skipped; none before its
+    /// terminal event.
+    fn end(&self, events: impl Iterator<Item = &'e Event>) -> Option<(DryRunOutcome, Option<String>)> {
         let mut started = false;
         let mut would_call = None;
         for event in events {
@@ -228,7 +209,7 @@ impl<'e> Walk<'e> {
                 EventKind::StepCancelled { .. } => (Walked::NotReached, None, None, None),
                 _ => continue,
             };
-            return Some(DryRunEnd { status, output, error, reason, would_call });
+            return Some((DryRunOutcome { status, output, error, would_call, steps: Vec::new() }, reason));
         }
         None
     }
@@ -243,14 +224,6 @@ fn is_end(kind: &EventKind) -> bool {
             | EventKind::StepSkipped { .. }
             | EventKind::StepCancelled { .. }
     )
-}
-
-struct DryRunEnd {
-    status: Walked,
-    output: Option<Value>,
-    error: Option<String>,
-    reason: Option<String>,
-    would_call: Option<Value>,
 }
 
 fn print_walk(name: &str, result: &DryRunReport, mocks: &HashMap<String, Value>) {
@@ -270,40 +243,31 @@ fn print_steps(steps: &[DryRunStep], mocks: Option<&HashMap<String, Value>>, dep
     for s in steps {
         let (id, kind) = (&s.id, &s.kind);
         let given = mocks.is_some_and(|m| m.contains_key(id));
-        let detail = match (s.status, &s.would_call) {
-            (Walked::Skipped, _) => format!("skipped: {}", s.reason.as_deref().unwrap_or_default()),
-            (Walked::Failed, _) => format!("failed: {}", s.error.as_deref().unwrap_or_default()),
-            (Walked::Succeeded, Some(config)) if given => {
-                format!(
-                    "mocked → {} (instead of {kind} with {config})",
-                    short(s.output.as_ref().unwrap_or(&Value::Null))
-                )
-            }
-            (Walked::Succeeded, Some(config)) => format!("would call {kind} with {config}"),
-            (Walked::Succeeded, None) if given => {
-                format!("mocked → {}", short(s.output.as_ref().unwrap_or(&Value::Null)))
-            }
-            (status, _) => match &s.output {
-                Some(output) => format!("{status} → {}", short(output)),
-                None => status.to_string(),
-            },
-        };
+        let detail = outcome_line(&s.outcome, kind, s.reason.as_deref(), given);
         outln!("{indent}{:>3}. {id:<width$}  {kind:<9} {detail}", s.order);
         let count = s.items.len();
         for item in &s.items {
             let (n, index) = (item.index + 1, item.index);
-            let detail = match (item.status, &item.would_call) {
-                (Walked::Failed, _) => format!("failed: {}", item.error.as_deref().unwrap_or_default()),
-                (Walked::Succeeded, Some(config)) => format!("would call {} with {config}", item.kind),
-                (status, _) => match &item.output {
-                    Some(output) => format!("{status} → {}", short(output)),
-                    None => status.to_string(),
-                },
-            };
+            let detail = outcome_line(&item.outcome, &item.kind, None, false);
             outln!("{indent}       item {n} of {count} (index {index}): {detail}");
-            print_steps(&item.steps, None, depth + 4);
+            print_steps(&item.outcome.steps, None, depth + 4);
         }
-        print_steps(&s.steps, None, depth + 3);
+        print_steps(&s.outcome.steps, None, depth + 3);
+    }
+}
+
+/// How a step or an item of `kind` ended, on one line; `given` when `--mock` stood in for it.
+fn outcome_line(o: &DryRunOutcome, kind: &str, reason: Option<&str>, given: bool) -> String {
+    let output = || short(o.output.as_ref().unwrap_or(&Value::Null));
+    match (o.status, &o.would_call) {
+        (Walked::Skipped, _) => format!("skipped: {}", reason.unwrap_or_default()),
+        (Walked::Failed, _) => format!("failed: {}", o.error.as_deref().unwrap_or_default()),
+        (Walked::Succeeded, Some(config)) if given => {
+            format!("mocked → {} (instead of {kind} with {config})", output())
+        }
+        (Walked::Succeeded, Some(config)) => format!("would call {kind} with {config}"),
+        (status, _) if o.output.is_some() => format!("{status} → {}", output()),
+        (status, _) => status.to_string(),
     }
 }
 

@@ -377,6 +377,17 @@ fn dry_run_shows_mocked_values_every_item_and_steps_not_reached() {
     assert_eq!(walk["steps"][1]["status"], "failed", "no ids without a mock");
     assert_eq!(walk["steps"].as_array().unwrap().last().unwrap()["status"], "not_reached");
 
+    let batch = r#"{"customers": [{"email": "A@X.IO", "name": " Ada "}, {"email": "b@y.io", "name": "Bo"}]}"#;
+    let out = weir(&root(), &["dry-run", "examples/batch.yaml", "--json", "-i", batch]);
+    let walk: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let each = &walk["steps"][0];
+    assert_eq!(
+        (each["items"][1]["index"].clone(), each["items"][1]["kind"].clone()),
+        (1.into(), "pipeline".into())
+    );
+    assert_eq!(each["items"][1]["steps"][0]["output"]["email"], "b@y.io", "each item's run is walked");
+    assert_eq!(walk["steps"][1]["steps"][0]["id"], "clean", "and the run of a `pipeline` step");
+
     let out = weir(&dir, &["dry-run", "p.yaml", "--mock", "fetch=ok"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains(r#"--mock 'fetch="ok"'"#), "{}", stderr(&out));
