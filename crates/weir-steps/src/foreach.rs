@@ -90,7 +90,7 @@ impl StepKind for Foreach {
     fn run<'a>(&'a self, cx: StepCx<'a>) -> BoxFuture<'a, Result<Value, StepError>> {
         Box::pin(async move {
             let config: ForeachConfig = cx.config()?;
-            let items = match cx.eval("items")? {
+            let items = match cx.eval("items").await? {
                 Value::Array(items) => items,
                 other => {
                     let message = format!("`items` must give a list, it gave {}", type_name(&other));
