@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use weir_pipeline::expr::key;
 use weir_pipeline::model::Retry;
-use weir_pipeline::{Bundle, Effects, Plan, PlanId, PlanStep, Status};
+use weir_pipeline::{Bundle, Effects, Plan, PlanId, PlanStep, Status, Template};
 
 /// Runs plans. Cheap to clone and to share: one per process is enough, and a server hands a
 /// clone to every run it spawns.
@@ -406,6 +406,9 @@ pub(crate) async fn attempts(
 
 /// `step`'s `with` block evaluated in `scope`, within the step's `timeout`.
 pub(crate) async fn render(env: &RunEnv<'_>, step: &PlanStep, scope: &Val) -> Result<Value, StepError> {
+    if let Template::Lit(with) = step.with() {
+        return Ok(with.clone());
+    }
     let with = async {
         let with = crate::eval::render(env, step, scope).await;
         with.map_err(|e| StepError::fatal(ErrorKind::Expression, e.to_string()))
