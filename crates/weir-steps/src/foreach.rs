@@ -40,7 +40,7 @@ struct NestedStep {
     /// The kind's configuration; `${{ .item }}` and `${{ .index }}` are the current item.
     #[serde(default)]
     with: serde_json::Map<String, Value>,
-    /// Longest time one attempt may take.
+    /// Longest time one attempt may take (it also bounds the evaluation of its `with`).
     #[serde(default)]
     timeout: Option<weir_pipeline::Duration>,
     /// Retry policy of each item.
