@@ -1,9 +1,10 @@
 //! Evaluating a run's expressions so that none can stall the run or outlive its interest in it.
 //!
 //! An expression first runs inline, on the run's task, within a budget of [`INLINE_STEPS`]
-//! steps (a turn of a loop is a step; see `weir_pipeline::expr::Budget`): ordinary expressions
-//! finish in far fewer and cost no more than before. One that runs out starts over on a thread
-//! of its own (jq is pure, so starting over gives the same value), and the run goes on: its
+//! steps (a turn of a loop is a step; see `weir_pipeline::expr::Budget`) and a small stack that
+//! any runtime's threads have: ordinary expressions finish in far fewer and cost no more than
+//! before. One that runs out of either starts over on a thread of its own with a large stack (jq
+//! is pure, so starting over gives the same value), and the run goes on: its
 //! timers, its cancellation and its other steps. When the run no longer wants the value — the
 //! step timed out, the run was cancelled, another step failed it — the future is dropped, which
 //! sets the thread's stop flag, and the evaluation halts at its next step.
@@ -17,7 +18,7 @@ use jaq_json::Val;
 use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use weir_pipeline::expr::{Budget, EvalError, Interrupted, ProgramId, is_truthy};
+use weir_pipeline::expr::{Budget, EvalError, Interrupted, ProgramId, Programs, is_truthy};
 use weir_pipeline::{Plan, PlanStep};
 
 /// How many steps an expression may take inline before it moves to a thread of its own: about
@@ -41,7 +42,7 @@ where
 {
     let budget = Budget::steps(INLINE_STEPS);
     let result = inline(&budget);
-    if budget.interrupted() != Some(Interrupted::OutOfSteps) {
+    if !matches!(budget.interrupted(), Some(Interrupted::OutOfSteps | Interrupted::TooDeep)) {
         return result;
     }
     let work = owned();
@@ -72,22 +73,26 @@ impl Drop for StopOnDrop {
 
 /// Whether condition `id` holds in `scope` (jq truthiness).
 pub(crate) async fn condition(env: &RunEnv<'_>, id: ProgramId, scope: &Val) -> Result<bool, EvalError> {
-    let vars = &env.env;
-    let inline = |budget: &Budget| env.plan.programs().eval_one(id, scope.clone(), vars, budget);
-    let owned = || {
-        let (scope, vars) = (scope.clone(), vars.clone());
-        move |plan: &Plan, budget: &Budget| plan.programs().eval_one(id, scope, &vars, budget)
-    };
-    eval(env.plan, inline, owned).await.map(|v| is_truthy(&v))
+    program(env, id, scope, Programs::eval_one).await.map(|v| is_truthy(&v))
 }
 
 /// The value of expression `id` in `scope`, as JSON.
 pub(crate) async fn json(env: &RunEnv<'_>, id: ProgramId, scope: &Val) -> Result<Value, EvalError> {
+    program(env, id, scope, Programs::eval_json).await
+}
+
+/// The value of expression `id` in `scope`, as one of `Programs`' evaluations (`run`) gives it.
+async fn program<T: Send + 'static>(
+    env: &RunEnv<'_>,
+    id: ProgramId,
+    scope: &Val,
+    run: fn(&Programs, ProgramId, Val, &Val, &Budget) -> Result<T, EvalError>,
+) -> Result<T, EvalError> {
     let vars = &env.env;
-    let inline = |budget: &Budget| env.plan.programs().eval_json(id, scope.clone(), vars, budget);
+    let inline = |budget: &Budget| run(env.plan.programs(), id, scope.clone(), vars, budget);
     let owned = || {
         let (scope, vars) = (scope.clone(), vars.clone());
-        move |plan: &Plan, budget: &Budget| plan.programs().eval_json(id, scope, &vars, budget)
+        move |plan: &Plan, budget: &Budget| run(plan.programs(), id, scope, &vars, budget)
     };
     eval(env.plan, inline, owned).await
 }

@@ -28,6 +28,11 @@ pub const MAX_ITEMS: usize = 10_000_000;
 /// (weir runs them on 256 MiB).
 pub const MAX_STACK: usize = 64 << 20;
 
+/// How much stack an evaluation within [`Budget::steps`] may use: little enough for any thread
+/// (a tokio worker has 2 MiB). One that needs more is interrupted as [`Interrupted::TooDeep`],
+/// and can start over on a thread with more stack.
+pub const SMALL_STACK: usize = 512 << 10;
+
 /// Why an evaluation ended before its end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Interrupted {
@@ -35,7 +40,7 @@ pub enum Interrupted {
     OutOfSteps,
     /// Its [`Budget::until`] flag was set.
     Stopped,
-    /// It recursed past [`MAX_STACK`].
+    /// It recursed past [`MAX_STACK`] ([`SMALL_STACK`] within [`Budget::steps`]).
     TooDeep,
 }
 
@@ -47,30 +52,41 @@ pub struct Budget<'a> {
     steps: Cell<u64>,
     stop: Option<&'a AtomicBool>,
     interrupted: Cell<Option<Interrupted>>,
+    /// How much stack the evaluation may use.
+    stack: usize,
     /// The address of a local in the frame the evaluation started from: how deep the stack is
     /// now is the distance to a local of the current frame.
     base: Cell<usize>,
 }
 
 impl<'a> Budget<'a> {
-    /// At most `steps` turns of its loops.
+    fn new(steps: u64, stop: Option<&'a AtomicBool>, stack: usize) -> Self {
+        Self { steps: Cell::new(steps), stop, interrupted: Cell::new(None), stack, base: Cell::new(0) }
+    }
+
+    /// At most `steps` turns of its loops and [`SMALL_STACK`] of stack: safe on any thread.
     pub fn steps(steps: u64) -> Self {
-        Self { steps: Cell::new(steps), stop: None, interrupted: Cell::new(None), base: Cell::new(0) }
+        Self::new(steps, None, SMALL_STACK)
     }
 
-    /// As many steps as it takes, until `stop` is set (from any thread).
+    /// As many steps as it takes, until `stop` is set (from any thread). Needs a thread with
+    /// more than [`MAX_STACK`] of stack.
     pub fn until(stop: &'a AtomicBool) -> Self {
-        Self {
-            steps: Cell::new(u64::MAX),
-            stop: Some(stop),
-            interrupted: Cell::new(None),
-            base: Cell::new(0),
-        }
+        Self::new(u64::MAX, Some(stop), MAX_STACK)
     }
 
-    /// No limit: for evaluations whose input and program are both the caller's own.
+    /// No limit but [`MAX_STACK`]: for evaluations whose input and program are the caller's own,
+    /// on a thread with more stack than that.
     pub fn unlimited() -> Self {
-        Self { steps: Cell::new(u64::MAX), stop: None, interrupted: Cell::new(None), base: Cell::new(0) }
+        Self::new(u64::MAX, None, MAX_STACK)
+    }
+
+    /// How much stack the evaluation may use, as a message says it.
+    pub(crate) fn stack(&self) -> String {
+        match self.stack >> 20 {
+            0 => format!("{} KiB", self.stack >> 10),
+            mib => format!("{mib} MiB"),
+        }
     }
 
     /// Why the evaluation was interrupted, if it was.
@@ -94,7 +110,7 @@ impl<'a> Budget<'a> {
         let why = match self.steps.get() {
             0 => Some(Interrupted::OutOfSteps),
             _ if self.stop.is_some_and(|s| s.load(Ordering::Relaxed)) => Some(Interrupted::Stopped),
-            _ if depth > MAX_STACK => Some(Interrupted::TooDeep),
+            _ if depth > self.stack => Some(Interrupted::TooDeep),
             n => {
                 self.steps.set(n - 1);
                 None

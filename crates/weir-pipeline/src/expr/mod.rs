@@ -21,7 +21,7 @@ mod guard;
 mod reads;
 mod rewrite;
 
-pub use guard::{Budget, Interrupted, MAX_ITEMS, MAX_STACK, MAX_STRING_BYTES};
+pub use guard::{Budget, Interrupted, MAX_ITEMS, MAX_STACK, MAX_STRING_BYTES, SMALL_STACK};
 pub(crate) use reads::{Reads, StepRef, Unproven};
 
 type Filter = jaq_core::Filter<guard::Weir>;
@@ -388,7 +388,7 @@ impl Programs {
                     Some(Interrupted::Stopped) => "the expression was stopped".into(),
                     Some(Interrupted::OutOfSteps) => "the expression ran out of steps".into(),
                     Some(Interrupted::TooDeep) => {
-                        format!("the expression recursed too deeply (past {} MiB of stack)", MAX_STACK >> 20)
+                        format!("the expression recursed too deeply (past {} of stack)", budget.stack())
                     }
                     None => "the expression called halt".into(),
                 }),

@@ -99,10 +99,21 @@ fn a_long_expression_moves_off_the_run_and_still_gives_its_value() {
 }
 
 #[test]
+fn an_endless_recursion_fails_at_the_stack_limit_instead_of_aborting() {
+    // The inline evaluation stops at a stack small enough for this test's thread, then starts
+    // over on a thread of its own, where it fails at the limit.
+    let p = hot("transform", "{ expr: 'def f: 1 + f; f' }", "");
+    let (report, _) = run_virtual(&p, RunOptions::default());
+    let error = report.error.expect("an error");
+    assert_eq!(error.kind, ErrorKind::Expression);
+    assert!(error.message.contains("recursed too deeply (past 64 MiB of stack)"), "{}", error.message);
+}
+
+#[test]
 fn values_past_the_limits_fail_the_step_with_the_limit_named() {
     let cases = [
         ("\"abc\" * 1000000000", "the expression built a string of 3000000000 bytes; the limit is 64 MiB"),
-        ("[range(1e9)] | length", "the expression built an array of more than 10000000 items"),
+        ("reduce range(30) as $i ([0]; . + .) | length", "an array of 16777216 items; the limit is 10000000"),
         ("(\"x\" * 1000000) as $s | [range(100) | $s] | tojson", "more than 64 MiB (the limit) as JSON text"),
     ];
     for (expr, message) in cases {
