@@ -3,9 +3,11 @@
 //! - `cargo xtask codegen [--check]` writes the generated files (pipeline JSON Schema,
 //!   diagnostics reference); with `--check` it fails if any committed copy is stale.
 //! - `cargo xtask bench` runs the benchmarks and fails when one misses its target.
+//! - `cargo xtask fuzz-seed` fills `fuzz/corpus/<target>/` with the fuzz targets' seeds.
 
 mod bench;
 mod codegen;
+mod fuzz;
 
 use std::process::ExitCode;
 
@@ -14,8 +16,9 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("codegen") => codegen::run(args.iter().any(|a| a == "--check")),
         Some("bench") => bench::run(&codegen::root()),
+        Some("fuzz-seed") => fuzz::seed(&codegen::root()),
         _ => {
-            eprintln!("usage: cargo xtask codegen [--check] | cargo xtask bench");
+            eprintln!("usage: cargo xtask codegen [--check] | cargo xtask bench | cargo xtask fuzz-seed");
             return ExitCode::from(2);
         }
     };

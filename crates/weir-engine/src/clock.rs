@@ -91,30 +91,48 @@ impl ManualClock {
         true
     }
 
-    /// Runs a future to completion on virtual time. Panics if the future waits on something
-    /// other than this clock and nothing else can wake it (a test would hang otherwise).
+    /// Runs a future to completion on virtual time. When the future waits and nothing has woken
+    /// it, time jumps to the next deadline; work outside the clock (an expression evaluated on a
+    /// thread of its own) therefore takes no virtual time, and a timeout set around it elapses
+    /// at once. With no deadline left, it waits for such work to wake it, and panics if nothing
+    /// does within [`STALLED`] (a test would hang otherwise).
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        let flag = Arc::new(Flag(AtomicBool::new(true)));
+        let flag = Arc::new(Flag { woken: AtomicBool::new(true), thread: std::thread::current() });
         let waker = Waker::from(flag.clone());
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
         loop {
-            flag.0.store(false, Ordering::SeqCst);
+            flag.woken.store(false, Ordering::SeqCst);
             if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
                 return out;
             }
-            if !flag.0.load(Ordering::SeqCst) && !self.advance() {
-                panic!("future is stalled: it waits for something other than the manual clock");
+            if !flag.woken.load(Ordering::SeqCst) && !self.advance() {
+                let waited = std::time::Instant::now();
+                while !flag.woken.load(Ordering::SeqCst) {
+                    assert!(
+                        waited.elapsed() < STALLED,
+                        "future is stalled: it waits for something other than the manual clock"
+                    );
+                    std::thread::park_timeout(STALLED / 10);
+                }
             }
         }
     }
 }
 
-struct Flag(AtomicBool);
+/// How long [`ManualClock::block_on`] waits for work outside the clock before it gives up.
+pub const STALLED: Duration = Duration::from_secs(30);
+
+/// Wakes [`ManualClock::block_on`]: from the future's own polls, or from another thread.
+struct Flag {
+    woken: AtomicBool,
+    thread: std::thread::Thread,
+}
 
 impl Wake for Flag {
     fn wake(self: Arc<Self>) {
-        self.0.store(true, Ordering::SeqCst);
+        self.woken.store(true, Ordering::SeqCst);
+        self.thread.unpark();
     }
 }
 

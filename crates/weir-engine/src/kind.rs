@@ -118,13 +118,12 @@ impl<'a> StepCx<'a> {
     }
 
     /// Runs the jq program of a program field (e.g. `transform.expr`) on the step's context and
-    /// returns its single value.
-    pub fn eval(&self, field: &str) -> Result<Value, StepError> {
+    /// returns its single value. A long evaluation moves off the run's task (see `eval`) and stops
+    /// when this future is dropped (the attempt timed out, the run was cancelled or failed).
+    pub async fn eval(&self, field: &str) -> Result<Value, StepError> {
         let id = self.program(field)?;
-        self.env
-            .plan
-            .programs()
-            .eval_json(id, self.scope.clone(), &self.env.env)
+        crate::eval::json(self.env, id, &self.scope)
+            .await
             .map_err(|e| StepError::fatal(ErrorKind::Expression, format!("`{field}`: {e}")))
     }
 

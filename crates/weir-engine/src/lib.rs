@@ -12,6 +12,7 @@ mod cancel;
 pub mod clock;
 mod context;
 mod error;
+mod eval;
 pub mod event;
 mod kind;
 mod report;

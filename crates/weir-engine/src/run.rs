@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use weir_pipeline::expr::key;
 use weir_pipeline::model::Retry;
-use weir_pipeline::{Bundle, Effects, Plan, PlanId, PlanStep, Status};
+use weir_pipeline::{Bundle, Effects, Plan, PlanId, PlanStep, Status, Template};
 
 /// Runs plans. Cheap to clone and to share: one per process is enough, and a server hands a
 /// clone to every run it spawns.
@@ -229,8 +229,8 @@ impl RunEnv<'_> {
             started: self.clock().now(),
             done: false,
         };
-        let (result, attempts) = match nested.with().render(self.plan.programs(), &scope, &self.env) {
-            Err(e) => (Err(StepError::fatal(ErrorKind::Expression, e.to_string())), 0),
+        let (result, attempts) = match render(self, nested, &scope).await {
+            Err(e) => (Err(e), 0),
             Ok(with) => match self.mock(nested) {
                 Some(output) => {
                     self.emit(EventKind::StepMocked { at: at.clone(), config: with });
@@ -386,16 +386,7 @@ pub(crate) async fn attempts(
             if attempt == max { with.take().unwrap_or_default() } else { with.clone().unwrap_or_default() };
         let log = NestedLog::default();
         let cx = StepCx { env, step, at, with: config, attempt, scope: scope.clone(), log: &log };
-        let run = kind.run(cx);
-        let result = match step.timeout() {
-            Some(limit) => match select(run, env.clock().sleep(limit.0)).await {
-                Either::Left((result, _)) => result,
-                Either::Right(_) => {
-                    Err(StepError::new(ErrorKind::Timeout, format!("timed out after {limit}")))
-                }
-            },
-            None => run.await,
-        };
+        let result = within_timeout(env, step, kind.run(cx)).await;
         match (result, step.retry()) {
             (Err(e), Some(retry)) if e.retryable && attempt < max => {
                 let delay = backoff(retry, attempt, &mut rng);
@@ -411,6 +402,32 @@ pub(crate) async fn attempts(
         }
     }
     (Err(StepError::fatal(ErrorKind::Config, "no attempt was made")), 0, Vec::new())
+}
+
+/// `step`'s `with` block evaluated in `scope`, within the step's `timeout`.
+pub(crate) async fn render(env: &RunEnv<'_>, step: &PlanStep, scope: &Val) -> Result<Value, StepError> {
+    if let Template::Lit(with) = step.with() {
+        return Ok(with.clone());
+    }
+    let with = async {
+        let with = crate::eval::render(env, step, scope).await;
+        with.map_err(|e| StepError::fatal(ErrorKind::Expression, e.to_string()))
+    };
+    within_timeout(env, step, with).await
+}
+
+/// `work`, failed with a timeout error if it takes longer than `step`'s `timeout`. Dropping `work`
+/// stops it, expressions on their own threads included.
+pub(crate) async fn within_timeout<T>(
+    env: &RunEnv<'_>,
+    step: &PlanStep,
+    work: impl Future<Output = Result<T, StepError>>,
+) -> Result<T, StepError> {
+    let Some(limit) = step.timeout() else { return work.await };
+    match select(std::pin::pin!(work), env.clock().sleep(limit.0)).await {
+        Either::Left((result, _)) => result,
+        Either::Right(_) => Err(StepError::new(ErrorKind::Timeout, format!("timed out after {limit}"))),
+    }
 }
 
 /// The wait after failed attempt `attempt` (1-based): `initial * factor^(attempt-1)`, at most

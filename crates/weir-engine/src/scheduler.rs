@@ -1,14 +1,16 @@
 //! The scheduler of one run: readiness, skips, conditions, concurrency, error routing, output.
 //!
 //! One run is one future. The scheduler polls the running steps' futures itself (no task per
-//! step), evaluates conditions and `with` templates between polls, and is the only writer of the
-//! run's results, so there are no locks on the hot path.
+//! step) and is the only writer of the run's results, so there are no locks on the hot path. A
+//! step's future evaluates its condition and `with` template, then runs its attempts; a step
+//! whose expressions finish at once completes in its first poll (a long expression moves to a
+//! thread of its own: see `eval`).
 
 use crate::context::Context;
 use crate::error::{ErrorKind, StepError};
 use crate::event::{EventKind, StepAt};
 use crate::report::{NestedReport, RunFailure, RunReport, StepReport};
-use crate::run::{RunEnv, attempts, mix};
+use crate::run::{RunEnv, attempts, mix, render, within_timeout};
 use futures_util::future::{BoxFuture, Either, select};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use jaq_json::Val;
@@ -19,8 +21,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::Duration;
-use weir_pipeline::expr::{is_truthy, to_val};
-use weir_pipeline::{Plan, Route, Status, StepReads};
+use weir_pipeline::expr::to_val;
+use weir_pipeline::{Plan, PlanStep, Route, Status, StepReads};
 
 struct StepState {
     status: Status,
@@ -37,8 +39,16 @@ struct StepState {
     nested: Vec<NestedReport>,
 }
 
-/// A running step's future: its index, result, attempts made and what its last attempt ran.
-type Running<'e> = BoxFuture<'e, (usize, Result<Value, StepError>, u32, Vec<NestedReport>)>;
+/// A running step's future: its index and how it ended.
+type Running<'e> = BoxFuture<'e, (usize, Outcome)>;
+
+/// How a started step ended.
+enum Outcome {
+    /// Its condition was false.
+    Skipped,
+    /// Its result, the attempts made and what its last attempt ran.
+    Done(Result<Value, StepError>, u32, Vec<NestedReport>),
+}
 
 pub(crate) struct Scheduler<'e, 'a> {
     env: &'e RunEnv<'a>,
@@ -109,7 +119,7 @@ impl<'e, 'a> Scheduler<'e, 'a> {
                 // without a trip through the set of running futures. A future left pending is
                 // polled again by that set with its real waker, as the Future contract allows.
                 match future.as_mut().poll(&mut TaskContext::from_waker(Waker::noop())) {
-                    Poll::Ready((i, result, attempts, nested)) => self.complete(i, result, attempts, nested),
+                    Poll::Ready((i, outcome)) => self.conclude(i, outcome),
                     Poll::Pending => running.push(future),
                 }
             }
@@ -123,9 +133,7 @@ impl<'e, 'a> Scheduler<'e, 'a> {
                 break;
             }
             match select(running.next(), cancelled.as_mut()).await {
-                Either::Left((Some((i, result, attempts, nested)), _)) => {
-                    self.complete(i, result, attempts, nested)
-                }
+                Either::Left((Some((i, outcome)), _)) => self.conclude(i, outcome),
                 Either::Left((None, _)) => {}
                 Either::Right(_) => {
                     was_cancelled = true;
@@ -135,7 +143,14 @@ impl<'e, 'a> Scheduler<'e, 'a> {
         }
         // Dropping the futures cancels whatever is still running.
         drop(running);
-        self.finish(was_cancelled)
+        let mut output = None;
+        if !was_cancelled && self.failure.is_none() {
+            match select(pin!(self.output()), cancelled.as_mut()).await {
+                Either::Left((value, _)) => output = Some(value),
+                Either::Right(_) => was_cancelled = true,
+            }
+        }
+        self.finish(was_cancelled, output)
     }
 
     fn at(&self, i: usize) -> StepAt {
@@ -155,56 +170,28 @@ impl<'e, 'a> Scheduler<'e, 'a> {
         }
     }
 
-    /// Decides what to do with a ready step: skip it, fail it, mock it, or start it.
+    /// Skips a ready step whose needs forbid it to run, or starts it.
     fn start(&mut self, i: usize) -> Option<Running<'e>> {
-        let plan = self.plan;
-        let step = &plan.steps()[i];
+        let step = &self.plan.steps()[i];
         if let Some(reason) = self.blocked(i) {
             self.skip(i, reason);
             return None;
         }
         self.steps[i].started = Some(self.env.clock().now());
-        let scope = self.scope(i);
-        if let Some(cond) = step.condition() {
-            match plan.programs().eval_one(cond, scope.clone(), &self.env.env) {
-                Ok(v) if !is_truthy(&v) => {
-                    self.skip(i, "condition is false".into());
-                    return None;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    let e = StepError::fatal(ErrorKind::Expression, format!("`if`: {e}"));
-                    self.complete(i, Err(e), 0, Vec::new());
-                    return None;
-                }
-            }
-        }
-        let with = match step.with().render(plan.programs(), &scope, &self.env.env) {
-            Ok(with) => with,
-            Err(e) => {
-                let e = StepError::fatal(ErrorKind::Expression, e.to_string());
-                self.complete(i, Err(e), 0, Vec::new());
-                return None;
-            }
-        };
         self.steps[i].status = Status::Running;
-        if let Some(output) = self.env.mock(step) {
-            self.env.emit(EventKind::StepMocked { at: self.at(i), config: with });
-            self.complete(i, Ok(output), 0, Vec::new());
-            return None;
-        }
-        if let Some(e) = self.env.refusal(step, &with) {
-            self.complete(i, Err(e), 0, Vec::new());
-            return None;
-        }
+        let scope = self.scope(i);
         let env = self.env;
         let at = self.at(i);
         let seed = mix(env.seed, step.id(), None);
         let begun = self.begun.clone();
-        Some(Box::pin(async move {
-            let (result, n, nested) = attempts(env, step, &at, with, scope, seed, &begun[i]).await;
-            (i, result, n, nested)
-        }))
+        Some(Box::pin(async move { (i, run_step(env, step, &at, scope, seed, &begun[i]).await) }))
+    }
+
+    fn conclude(&mut self, i: usize, outcome: Outcome) {
+        match outcome {
+            Outcome::Skipped => self.skip(i, "condition is false".into()),
+            Outcome::Done(result, attempts, nested) => self.complete(i, result, attempts, nested),
+        }
     }
 
     /// Why a step whose needs all finished must not run, if it must not.
@@ -361,7 +348,8 @@ impl<'e, 'a> Scheduler<'e, 'a> {
         RunFailure { step: None, kind: ErrorKind::Cancelled, message, attempts: 0 }
     }
 
-    fn finish(mut self, was_cancelled: bool) -> RunReport {
+    /// Ends the run; `output` is the value of its output when it got that far.
+    fn finish(mut self, was_cancelled: bool, output: Option<Result<Value, String>>) -> RunReport {
         self.done = true;
         let cancelled = was_cancelled.then(|| self.cancelled());
         self.cancel_unfinished();
@@ -372,10 +360,10 @@ impl<'e, 'a> Scheduler<'e, 'a> {
         } else {
             Status::Succeeded
         };
-        let mut output = Value::Null;
+        let mut value = Value::Null;
         if status == Status::Succeeded {
-            match self.output() {
-                Ok(v) => output = v,
+            match output.unwrap_or(Ok(Value::Null)) {
+                Ok(v) => value = v,
                 Err(message) => {
                     status = Status::Failed;
                     self.failure =
@@ -387,12 +375,12 @@ impl<'e, 'a> Scheduler<'e, 'a> {
             self.failure = Some(cancelled);
         }
         let duration = self.env.clock().now().saturating_sub(self.started);
-        self.emit_finished(status, output.clone(), duration);
+        self.emit_finished(status, value.clone(), duration);
         RunReport {
             run_id: self.env.run_id.to_string(),
             pipeline: self.plan.name().to_owned(),
             status,
-            output,
+            output: value,
             error: self.failure.take(),
             duration,
             steps: self.plan.steps().iter().zip(std::mem::take(&mut self.steps)).map(step_report).collect(),
@@ -407,13 +395,10 @@ impl<'e, 'a> Scheduler<'e, 'a> {
 
     /// The run's output: the `output` expression, or the single sink's output (an object of
     /// them, by id, when there are several).
-    fn output(&self) -> Result<Value, String> {
+    async fn output(&self) -> Result<Value, String> {
         if let Some(id) = self.plan.output() {
-            return self
-                .plan
-                .programs()
-                .eval_json(id, self.cx.all(), &self.env.env)
-                .map_err(|e| format!("`output`: {e}"));
+            let all = self.cx.all();
+            return crate::eval::json(self.env, id, &all).await.map_err(|e| format!("`output`: {e}"));
         }
         Ok(match self.plan.sinks() {
             [] => Value::Null,
@@ -423,6 +408,43 @@ impl<'e, 'a> Scheduler<'e, 'a> {
             ),
         })
     }
+}
+
+/// Runs a started step: its condition, its `with` block (both within its `timeout`), then its
+/// attempts, unless a mock stands in or the run refuses what it would do.
+async fn run_step(
+    env: &RunEnv<'_>,
+    step: &PlanStep,
+    at: &StepAt,
+    scope: Val,
+    seed: u64,
+    begun: &AtomicU32,
+) -> Outcome {
+    let failed = |e| Outcome::Done(Err(e), 0, Vec::new());
+    if let Some(cond) = step.condition() {
+        let holds = async {
+            let holds = crate::eval::condition(env, cond, &scope).await;
+            holds.map_err(|e| StepError::fatal(ErrorKind::Expression, format!("`if`: {e}")))
+        };
+        match within_timeout(env, step, holds).await {
+            Ok(true) => {}
+            Ok(false) => return Outcome::Skipped,
+            Err(e) => return failed(e),
+        }
+    }
+    let with = match render(env, step, &scope).await {
+        Ok(with) => with,
+        Err(e) => return failed(e),
+    };
+    if let Some(output) = env.mock(step) {
+        env.emit(EventKind::StepMocked { at: at.clone(), config: with });
+        return Outcome::Done(Ok(output), 0, Vec::new());
+    }
+    if let Some(e) = env.refusal(step, &with) {
+        return failed(e);
+    }
+    let (result, attempts, nested) = attempts(env, step, at, with, scope, seed, begun).await;
+    Outcome::Done(result, attempts, nested)
 }
 
 fn step_report((s, st): (&weir_pipeline::PlanStep, StepState)) -> StepReport {

@@ -66,7 +66,8 @@ pub struct Step {
     /// gives a typed JSON value, an embedded one is spliced in as text.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub with: Map<String, Value>,
-    /// Longest time one attempt may take before it is cancelled and counted as failed.
+    /// Longest time one attempt may take before it is cancelled and counted as failed; it also
+    /// bounds the evaluation of the step's `if` and `with` expressions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
     /// Re-run the step when an attempt fails.

@@ -129,16 +129,18 @@ impl Template {
 }
 
 impl Template {
-    /// Evaluates the template's expressions against `ctx` (a jq value of the run context). An
-    /// error names the key it happened at, e.g. "`with.url`: `.input.x | …`: cannot …".
+    /// Evaluates the template's expressions against `ctx` (a jq value of the run context), all of
+    /// them within `budget`. An error names the key it happened at, e.g. "`with.url`:
+    /// `.input.x | …`: cannot …".
     /// `env` is the run's allowed environment variables (`$ENV`).
     pub fn render(
         &self,
         programs: &crate::expr::Programs,
         ctx: &jaq_json::Val,
         env: &jaq_json::Val,
+        budget: &crate::expr::Budget,
     ) -> Result<Value, crate::expr::EvalError> {
-        self.render_at(programs, ctx, env, "with")
+        self.render_at(programs, ctx, env, budget, "with")
     }
 
     fn render_at(
@@ -146,20 +148,21 @@ impl Template {
         programs: &crate::expr::Programs,
         ctx: &jaq_json::Val,
         env: &jaq_json::Val,
+        budget: &crate::expr::Budget,
         at: &str,
     ) -> Result<Value, crate::expr::EvalError> {
         use crate::expr::EvalError;
         let named = |e: EvalError| EvalError(format!("`{at}`: {}", e.0));
         Ok(match self {
             Template::Lit(v) => v.clone(),
-            Template::Expr(id) => programs.eval_json(*id, ctx.clone(), env).map_err(named)?,
+            Template::Expr(id) => programs.eval_json(*id, ctx.clone(), env, budget).map_err(named)?,
             Template::Concat(parts) => {
                 let mut text = String::new();
                 for part in parts {
                     match part {
                         Part::Text(t) => text.push_str(t),
                         Part::Expr(id) => {
-                            text.push_str(&programs.eval_text(*id, ctx.clone(), env).map_err(named)?)
+                            text.push_str(&programs.eval_text(*id, ctx.clone(), env, budget).map_err(named)?)
                         }
                     }
                 }
@@ -169,13 +172,15 @@ impl Template {
                 items
                     .iter()
                     .enumerate()
-                    .map(|(i, t)| t.render_at(programs, ctx, env, &format!("{at}[{i}]")))
+                    .map(|(i, t)| t.render_at(programs, ctx, env, budget, &format!("{at}[{i}]")))
                     .collect::<Result<_, _>>()?,
             ),
             Template::Obj(entries) => Value::Object(
                 entries
                     .iter()
-                    .map(|(k, t)| Ok((k.clone(), t.render_at(programs, ctx, env, &format!("{at}.{k}"))?)))
+                    .map(|(k, t)| {
+                        Ok((k.clone(), t.render_at(programs, ctx, env, budget, &format!("{at}.{k}"))?))
+                    })
                     .collect::<Result<_, _>>()?,
             ),
         })

@@ -40,7 +40,7 @@ struct NestedStep {
     /// The kind's configuration; `${{ .item }}` and `${{ .index }}` are the current item.
     #[serde(default)]
     with: serde_json::Map<String, Value>,
-    /// Longest time one attempt may take.
+    /// Longest time one attempt may take (it also bounds the evaluation of its `with`).
     #[serde(default)]
     timeout: Option<weir_pipeline::Duration>,
     /// Retry policy of each item.
@@ -90,7 +90,7 @@ impl StepKind for Foreach {
     fn run<'a>(&'a self, cx: StepCx<'a>) -> BoxFuture<'a, Result<Value, StepError>> {
         Box::pin(async move {
             let config: ForeachConfig = cx.config()?;
-            let items = match cx.eval("items")? {
+            let items = match cx.eval("items").await? {
                 Value::Array(items) => items,
                 other => {
                     let message = format!("`items` must give a list, it gave {}", type_name(&other));

@@ -35,6 +35,6 @@ impl StepKind for Transform {
     }
 
     fn run<'a>(&'a self, cx: StepCx<'a>) -> BoxFuture<'a, Result<Value, StepError>> {
-        Box::pin(async move { cx.eval("expr") })
+        Box::pin(async move { cx.eval("expr").await })
     }
 }

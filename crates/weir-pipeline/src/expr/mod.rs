@@ -3,22 +3,32 @@
 //! and jq values.
 //!
 //! Compiling jq's standard library costs about half a millisecond, so a pipeline's expressions are
-//! compiled together, once: each becomes a definition `__weir_N`, and the main filter dispatches on
-//! the global variable `$__weir` with a balanced tree of comparisons (log2 N of them per call).
+//! compiled together, once: each becomes a definition `__weir_N($ENV)`, and the main filter
+//! dispatches on the global variable `$__weir` with a balanced tree of comparisons (log2 N of them
+//! per call). Before compiling, every expression and every definition of jq's library gets
+//! weir's guards (`rewrite`), so an evaluation can be stopped and cannot build values past the
+//! limits (`guard`).
 
 use jaq_core::load::lex::{Lexer, StrPart, Tok, Token};
-use jaq_core::load::parse::Parser;
+use jaq_core::load::parse::{Def, Parser, Term};
 use jaq_core::load::{self, Arena, File, Loader};
 use jaq_core::{Ctx, Vars, data};
 use jaq_json::{Num, Val};
 use serde_json::{Map, Number, Value};
 use std::fmt::Write as _;
 
+mod guard;
 mod reads;
+mod rewrite;
 
+pub use guard::{Budget, Interrupted, MAX_ITEMS, MAX_STACK, MAX_STRING_BYTES, SMALL_STACK};
 pub(crate) use reads::{Reads, StepRef, Unproven};
 
-type Filter = jaq_core::Filter<data::JustLut<Val>>;
+type Filter = jaq_core::Filter<guard::Weir>;
+
+/// weir's own definitions, before jq's library (which defines `range/1` and `range/2` by it):
+/// `range/3` takes a step per value.
+const PRELUDE: &str = "def range($from; $upto; $by): __weir_range($from; $upto; $by) | __weir_tick;";
 
 const DISPATCH_VAR: &str = "$__weir";
 /// The variables of the environment a run lets its expressions see; `env` is defined as it.
@@ -166,11 +176,13 @@ impl ProgramsBuilder {
     /// Compiles every expression; errors are returned per expression (undefined filters or
     /// variables, which parsing alone cannot see).
     pub fn build(self) -> Result<Programs, Vec<(ProgramId, ExprError)>> {
-        let (source, starts) = self.source();
-        let defs = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs());
-        let funs = jaq_core::funs().chain(jaq_std::funs()).chain(jaq_json::funs());
+        let names: Vec<String> = (0..self.codes.len()).map(|i| format!("__weir_{i}")).collect();
+        let user = self.codes.iter().zip(&names).map(|(code, name)| user_def(name, code));
+        let defs = library().iter().cloned().chain(user.map(rewrite::def));
         let arena = Arena::default();
-        let file = File { code: source.as_str(), path: () };
+        let mut main = String::new();
+        dispatch(&mut main, 0, self.codes.len());
+        let file = File { code: main.as_str(), path: () };
         let modules = Loader::new(defs).load(&arena, file).map_err(|errs| {
             // Each expression parsed on its own, so this only happens for constructs valid alone
             // but not inside a definition; report them against the first expression.
@@ -179,42 +191,58 @@ impl ProgramsBuilder {
             errs.into_iter().map(|_| (ProgramId(0), error.clone())).collect::<Vec<_>>()
         })?;
         let compiler =
-            jaq_core::Compiler::default().with_funs(funs).with_global_vars([DISPATCH_VAR, ENV_VAR]);
+            jaq_core::Compiler::default().with_funs(funs()).with_global_vars([DISPATCH_VAR, ENV_VAR]);
         let filter = compiler.compile(modules).map_err(|errs| {
             let undefined = errs.into_iter().flat_map(|(_, errs)| errs);
-            undefined.map(|(name, what)| undefined_error(&source, &starts, name, what)).collect::<Vec<_>>()
+            undefined.map(|(name, what)| undefined_error(&self.codes, name, what)).collect::<Vec<_>>()
         })?;
         Ok(Programs { filter, codes: self.codes })
     }
+}
 
-    /// The combined program: one definition per expression, then the dispatch tree. Also returns
-    /// where each expression's text starts, to map compile errors back to it.
-    fn source(&self) -> (String, Vec<usize>) {
-        // `env` is the run's allowed variables, not the process environment.
-        let mut source = format!("def env: {ENV_VAR};\n");
-        let mut starts = Vec::with_capacity(self.codes.len());
-        for (i, code) in self.codes.iter().enumerate() {
-            // Newlines keep a trailing `# comment` in user code from swallowing the closing paren.
-            let _ = writeln!(source, "def __weir_{i}: (");
-            starts.push(source.len());
-            source.push_str(code);
-            source.push_str("\n);\n");
-        }
-        dispatch(&mut source, 0, self.codes.len());
-        (source, starts)
-    }
+/// weir's prelude and jq's library of definitions, with their guards: parsed once per process.
+fn library() -> &'static [Def<&'static str>] {
+    static LIBRARY: std::sync::OnceLock<Vec<Def<&'static str>>> = std::sync::OnceLock::new();
+    LIBRARY.get_or_init(|| {
+        let tokens = Lexer::new(PRELUDE).lex().unwrap_or_default();
+        let prelude = Parser::new(&tokens).parse(|p| p.defs()).unwrap_or_default();
+        let library = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs());
+        prelude.into_iter().chain(library).map(rewrite::def).collect()
+    })
+}
+
+/// The native filters programs are compiled with: jq's, with `range/3` renamed for weir's
+/// prelude to define it, and `tojson` replaced by weir's (see `guard`).
+fn funs() -> impl Iterator<Item = jaq_core::native::Fun<guard::Weir>> {
+    let rename = |(name, args, f): jaq_core::native::Fun<guard::Weir>| {
+        let name = if name == "range" && args.len() == 3 { "__weir_range" } else { name };
+        (name, args, f)
+    };
+    let json = jaq_json::funs().filter(|(name, _, _)| *name != "tojson");
+    jaq_core::funs().map(rename).chain(jaq_std::funs()).chain(json).chain(guard::funs())
+}
+
+/// Expression `code` as the definition `name($ENV)`, in which `env` is `$ENV`: the run's allowed
+/// variables, not the process environment. `code` passed [`analyze`], so it parses.
+fn user_def<'s>(name: &'s str, code: &'s str) -> Def<&'s str> {
+    let tokens = Lexer::new(code).lex().unwrap_or_default();
+    let term = Parser::new(&tokens).parse(|p| p.term()).unwrap_or_default();
+    let env = Def { name: "env", args: Vec::new(), body: Term::Var(ENV_VAR) };
+    Def { name, args: vec![ENV_VAR], body: Term::Def(vec![env], Box::new(term)) }
 }
 
 /// An undefined filter or variable, reported against the expression that names it.
 fn undefined_error(
-    source: &str,
-    starts: &[usize],
+    codes: &[String],
     name: &str,
     what: jaq_core::compile::Undefined,
 ) -> (ProgramId, ExprError) {
-    let span = load::span(source, name);
-    let i = starts.partition_point(|&s| s <= span.start).saturating_sub(1);
-    let offset = span.start.saturating_sub(starts.get(i).copied().unwrap_or(0));
+    let at = name.as_ptr() as usize;
+    let found = codes.iter().enumerate().find_map(|(i, code)| {
+        let start = code.as_ptr() as usize;
+        (start..=start + code.len()).contains(&at).then(|| (i, at - start))
+    });
+    let (i, offset) = found.unwrap_or((0, 0));
     let (message, hint) = match what {
         jaq_core::compile::Undefined::Filter(arity) => {
             let hint = crate::suggest::closest(name, library_filters(arity).iter().copied())
@@ -223,7 +251,7 @@ fn undefined_error(
         }
         other => (format!("undefined {} `{name}`", other.as_str()), None),
     };
-    (ProgramId(i as u32), ExprError { message, offset, len: span.len(), hint })
+    (ProgramId(i as u32), ExprError { message, offset, len: name.len(), hint })
 }
 
 /// The names of the standard library's filters that take `arity` arguments.
@@ -244,12 +272,13 @@ fn library_filters(arity: usize) -> Vec<&'static str> {
     names
 }
 
-/// Writes a balanced `if $__weir < mid then … else … end` tree selecting `__weir_lo .. __weir_hi`.
+/// Writes a balanced `if $__weir < mid then … else … end` tree selecting `__weir_lo .. __weir_hi`,
+/// each called with `$ENV`.
 fn dispatch(out: &mut String, lo: usize, hi: usize) {
     match hi - lo {
         0 => out.push('.'),
         1 => {
-            let _ = write!(out, "__weir_{lo}");
+            let _ = write!(out, "__weir_{lo}({ENV_VAR})");
         }
         _ => {
             let mid = lo + (hi - lo) / 2;
@@ -286,21 +315,34 @@ pub struct EvalError(pub String);
 
 impl Programs {
     /// Runs expression `id` on `input`, with `env` as `$ENV` (an object of the environment
-    /// variables the run allows), and returns its single value.
-    pub fn eval_one(&self, id: ProgramId, input: Val, env: &Val) -> Result<Val, EvalError> {
-        self.eval_inner(id, input, env).map_err(|e| EvalError(format!("`{}`: {}", self.shown(id), e.0)))
+    /// variables the run allows), within `budget`, and returns its single value.
+    pub fn eval_one(&self, id: ProgramId, input: Val, env: &Val, budget: &Budget) -> Result<Val, EvalError> {
+        self.eval_inner(id, input, env, budget)
+            .map_err(|e| EvalError(format!("`{}`: {}", self.shown(id), e.0)))
     }
 
     /// Runs expression `id` and converts its value to JSON (see [`to_json`]).
-    pub fn eval_json(&self, id: ProgramId, input: Val, env: &Val) -> Result<Value, EvalError> {
-        self.eval_inner(id, input, env)
+    pub fn eval_json(
+        &self,
+        id: ProgramId,
+        input: Val,
+        env: &Val,
+        budget: &Budget,
+    ) -> Result<Value, EvalError> {
+        self.eval_inner(id, input, env, budget)
             .and_then(|v| to_json(&v))
             .map_err(|e| EvalError(format!("`{}`: {}", self.shown(id), e.0)))
     }
 
     /// Runs expression `id` and gives its value as interpolation splices it (see [`to_text`]).
-    pub(crate) fn eval_text(&self, id: ProgramId, input: Val, env: &Val) -> Result<String, EvalError> {
-        self.eval_inner(id, input, env)
+    pub(crate) fn eval_text(
+        &self,
+        id: ProgramId,
+        input: Val,
+        env: &Val,
+        budget: &Budget,
+    ) -> Result<String, EvalError> {
+        self.eval_inner(id, input, env, budget)
             .and_then(|v| to_text(&v))
             .map_err(|e| EvalError(format!("`{}`: {}", self.shown(id), e.0)))
     }
@@ -315,8 +357,9 @@ impl Programs {
         }
     }
 
-    fn eval_inner(&self, id: ProgramId, input: Val, env: &Val) -> Result<Val, EvalError> {
-        let mut outputs = self.run(id, input, env);
+    fn eval_inner(&self, id: ProgramId, input: Val, env: &Val, budget: &Budget) -> Result<Val, EvalError> {
+        budget.enter();
+        let mut outputs = self.run(id, input, env, budget);
         let first =
             outputs.next().unwrap_or_else(|| Err(EvalError("the expression produced no value".into())))?;
         match outputs.next() {
@@ -328,16 +371,27 @@ impl Programs {
         }
     }
 
-    fn run(&self, id: ProgramId, input: Val, env: &Val) -> impl Iterator<Item = Result<Val, EvalError>> + '_ {
+    fn run<'a>(
+        &'a self,
+        id: ProgramId,
+        input: Val,
+        env: &Val,
+        budget: &'a Budget<'a>,
+    ) -> impl Iterator<Item = Result<Val, EvalError>> + 'a {
         debug_assert!((id.0 as usize) < self.codes.len());
-        let ctx = Ctx::<data::JustLut<Val>>::new(
-            &self.filter.lut,
-            Vars::new([Val::from(id.0 as isize), env.clone()]),
-        );
-        self.filter.id.run((ctx, input)).map(|r| {
+        let data = guard::Data { lut: &self.filter.lut, budget };
+        let ctx = Ctx::<guard::Weir>::new(data, Vars::new([Val::from(id.0 as isize), env.clone()]));
+        self.filter.id.run((ctx, input)).map(move |r| {
             r.map_err(|exn| match exn.get_err() {
                 Ok(err) => EvalError(err.to_string()),
-                Err(_) => EvalError("the expression called halt".into()),
+                Err(_) => EvalError(match budget.interrupted() {
+                    Some(Interrupted::Stopped) => "the expression was stopped".into(),
+                    Some(Interrupted::OutOfSteps) => "the expression ran out of steps".into(),
+                    Some(Interrupted::TooDeep) => {
+                        format!("the expression recursed too deeply (past {} of stack)", budget.stack())
+                    }
+                    None => "the expression called halt".into(),
+                }),
             })
         })
     }
@@ -470,7 +524,9 @@ mod tests {
         let refs: Vec<&str> = codes.iter().map(String::as_str).collect();
         let p = compile(&refs);
         for i in [0, 1, 17, 36] {
-            let out = p.eval_one(ProgramId(i), to_val(&json!({"x": 100})), &Val::Null).unwrap();
+            let out = p
+                .eval_one(ProgramId(i), to_val(&json!({"x": 100})), &Val::Null, &Budget::unlimited())
+                .unwrap();
             assert_eq!(to_json(&out).unwrap(), json!(100 + i));
         }
     }
@@ -478,7 +534,10 @@ mod tests {
     #[test]
     fn comments_in_user_code_do_not_break_compilation() {
         let p = compile(&[".a # the a field", "[.b] # trailing"]);
-        assert_eq!(p.eval_json(ProgramId(1), to_val(&json!({"b": 2})), &Val::Null).unwrap(), json!([2]));
+        assert_eq!(
+            p.eval_json(ProgramId(1), to_val(&json!({"b": 2})), &Val::Null, &Budget::unlimited()).unwrap(),
+            json!([2])
+        );
     }
 
     #[test]
@@ -531,15 +590,25 @@ mod tests {
     #[test]
     fn reports_zero_or_many_values_and_runtime_errors() {
         let p = compile(&["empty", ".[]", "1 + \"a\"", "halt"]);
-        assert!(p.eval_one(ProgramId(0), Val::Null, &Val::Null).unwrap_err().0.contains("no value"));
         assert!(
-            p.eval_one(ProgramId(1), to_val(&json!([1, 2])), &Val::Null)
+            p.eval_one(ProgramId(0), Val::Null, &Val::Null, &Budget::unlimited())
+                .unwrap_err()
+                .0
+                .contains("no value")
+        );
+        assert!(
+            p.eval_one(ProgramId(1), to_val(&json!([1, 2])), &Val::Null, &Budget::unlimited())
                 .unwrap_err()
                 .0
                 .contains("more than one")
         );
-        assert!(p.eval_one(ProgramId(2), Val::Null, &Val::Null).is_err());
-        assert!(p.eval_one(ProgramId(3), Val::Null, &Val::Null).unwrap_err().0.contains("halt"));
+        assert!(p.eval_one(ProgramId(2), Val::Null, &Val::Null, &Budget::unlimited()).is_err());
+        assert!(
+            p.eval_one(ProgramId(3), Val::Null, &Val::Null, &Budget::unlimited())
+                .unwrap_err()
+                .0
+                .contains("halt")
+        );
     }
 
     #[test]
@@ -552,9 +621,12 @@ mod tests {
     fn env_is_the_runs_allowed_variables_not_the_process_environment() {
         let p = compile(&["env", "$ENV.TOKEN", "env.HOME"]);
         let env = to_val(&json!({"TOKEN": "t0k"}));
-        assert_eq!(p.eval_json(ProgramId(0), Val::Null, &env).unwrap(), json!({"TOKEN": "t0k"}));
-        assert_eq!(p.eval_json(ProgramId(1), Val::Null, &env).unwrap(), json!("t0k"));
-        assert_eq!(p.eval_json(ProgramId(2), Val::Null, &env).unwrap(), json!(null));
+        assert_eq!(
+            p.eval_json(ProgramId(0), Val::Null, &env, &Budget::unlimited()).unwrap(),
+            json!({"TOKEN": "t0k"})
+        );
+        assert_eq!(p.eval_json(ProgramId(1), Val::Null, &env, &Budget::unlimited()).unwrap(), json!("t0k"));
+        assert_eq!(p.eval_json(ProgramId(2), Val::Null, &env, &Budget::unlimited()).unwrap(), json!(null));
     }
 
     #[test]
@@ -566,20 +638,149 @@ mod tests {
             "9999999999999999999999 * 10",
             "0.5 + 0.25",
         ]);
-        let refused = |i: u32| p.eval_json(ProgramId(i), Val::Null, &Val::Null).unwrap_err().0;
+        let refused =
+            |i: u32| p.eval_json(ProgramId(i), Val::Null, &Val::Null, &Budget::unlimited()).unwrap_err().0;
         assert!(refused(0).contains("an object key must be a string, found 0"), "{}", refused(0));
         assert!(refused(1).contains("NaN"), "{}", refused(1));
         assert!(refused(2).contains("infinite"), "{}", refused(2));
         assert!(refused(3).contains("99999999999999999999990"), "{}", refused(3));
         assert!(refused(1).starts_with("`nan`: "), "the message names the expression: {}", refused(1));
-        assert_eq!(p.eval_json(ProgramId(4), Val::Null, &Val::Null).unwrap(), json!(0.75));
+        assert_eq!(
+            p.eval_json(ProgramId(4), Val::Null, &Val::Null, &Budget::unlimited()).unwrap(),
+            json!(0.75)
+        );
         // jq itself recurses on deep values (to drop them), so this runs on a large stack, as the
         // binary does.
         let deep = std::thread::Builder::new().stack_size(256 << 20).spawn(|| {
             let deep = compile(&["reduce range(5000) as $i (null; [.])"]);
-            deep.eval_json(ProgramId(0), Val::Null, &Val::Null).unwrap_err().0
+            deep.eval_json(ProgramId(0), Val::Null, &Val::Null, &Budget::unlimited()).unwrap_err().0
         });
         let err = deep.unwrap().join().unwrap();
         assert!(err.contains("nested deeper than 4096 levels"), "{err}");
+    }
+
+    /// Runs `code` on `input` within `budget`; the value as JSON, or the error's message.
+    fn eval(code: &str, input: Value, budget: &Budget) -> Result<Value, String> {
+        compile(&[code]).eval_json(ProgramId(0), to_val(&input), &Val::Null, budget).map_err(|e| e.0)
+    }
+
+    #[test]
+    fn guards_keep_the_meaning_of_programs() {
+        let cases = [
+            ("[(1,2) + (10,20)]", json!(null), json!([11, 21, 12, 22])),
+            ("[(1,2) * (10,20)]", json!(null), json!([10, 20, 20, 40])),
+            (
+                ".a += 1 | .b *= 2 | .c += \"x\"",
+                json!({"a": 1, "b": 3, "c": "y"}),
+                json!({"a": 2, "b": 6, "c": "yx"}),
+            ),
+            ("[paths]", json!({"a": [1]}), json!([["a"], ["a", 0]])),
+            ("[..]", json!([[1]]), json!([[[1]], [1], 1])),
+            ("walk(if type == \"number\" then . + 1 end)", json!({"a": [1, 2]}), json!({"a": [2, 3]})),
+            (".[] |= . * 2", json!([1, 2]), json!([2, 4])),
+            ("[.[] | tostring]", json!([1, "a", [2]]), json!(["1", "a", "[2]"])),
+            ("\"\\(.a) and \\(.b)\"", json!({"a": 1, "b": "x"}), json!("1 and x")),
+            ("@json \"v=\\(.)\"", json!("q"), json!("v=\"q\"")),
+            ("tojson", json!({"a": [1, "x"]}), json!("{\"a\":[1,\"x\"]}")),
+            ("[limit(3; repeat(1))], [range(5; 0; -2)], add", json!([1, 2]), json!(null)),
+            ("[recurse(if . < 3 then . + 1 else empty end)]", json!(0), json!([0, 1, 2, 3])),
+            ("def f(n): if n > 0 then n + f(n - 1) else 0 end; f(4)", json!(null), json!(10)),
+            ("[.[] as [$a, $b] | {$a, $b}] | map(.a + .b)", json!([[1, 2], [3, 4]]), json!([3, 7])),
+            ("del(.a) | to_entries", json!({"a": 1, "b": 2}), json!([{"key": "b", "value": 2}])),
+            ("\"a,b\" | gsub(\",\"; \";\") | ascii_upcase", json!(null), json!("A;B")),
+            ("env | length", json!(null), json!(0)),
+        ];
+        for (code, input, expected) in cases {
+            let got = if code.ends_with("add") {
+                let p = compile(&[&format!("[{code}]")]);
+                p.eval_json(ProgramId(0), to_val(&input), &Val::Null, &Budget::unlimited())
+                    .map(|v| json!(v == json!([[1, 1, 1], [5, 3, 1], 3])))
+            } else {
+                compile(&[code]).eval_json(ProgramId(0), to_val(&input), &Val::Null, &Budget::unlimited())
+            };
+            let expected = if code.ends_with("add") { json!(true) } else { expected };
+            assert_eq!(got.map_err(|e| e.0), Ok(expected), "{code}");
+        }
+    }
+
+    #[test]
+    fn values_past_the_limits_are_refused_before_they_are_built() {
+        let unlimited = Budget::unlimited();
+        let refused = |code: &str| eval(code, json!(null), &unlimited).unwrap_err();
+        let e = refused("\"abc\" * 1000000000");
+        assert!(e.contains("a string of 3000000000 bytes; the limit is 64 MiB"), "{e}");
+        assert!(refused("\"x\" * 100000000000000000000 | length").contains("the limit is 64 MiB"));
+        assert!(refused("reduce range(40) as $i (\"x\"; . + .)").contains("the limit is 64 MiB"));
+        assert!(refused("reduce range(40) as $i (\"x\"; \"\\(.)\\(.)\")").contains("the limit is 64 MiB"));
+        let e = refused("(\"x\" * 1000000) as $s | [range(100) | $s] | tojson");
+        assert!(e.contains("more than 64 MiB"), "{e}");
+        assert!(refused("(\"x\" * 1000000) as $s | [range(100) | $s] | tostring").contains("64 MiB"));
+        let e = refused("reduce range(30) as $i ([0]; . + .)");
+        assert!(e.contains("an array of 16777216 items; the limit is 10000000"), "{e}");
+        let e = refused("[limit(20000000; repeat(1))]");
+        assert!(e.contains("an array of more than 10000000 items"), "{e}");
+        assert!(eval("\"ab\" * 3", json!(null), &unlimited) == Ok(json!("ababab")));
+    }
+
+    /// Runs `f` on a stack as large as weir gives evaluations (jq recurses on it).
+    fn on_big_stack(f: impl FnOnce() + Send) {
+        std::thread::scope(|s| {
+            let thread = std::thread::Builder::new().stack_size(256 << 20).spawn_scoped(s, f);
+            if let Err(panic) = thread.unwrap().join() {
+                std::panic::resume_unwind(panic);
+            }
+        });
+    }
+
+    #[test]
+    fn loops_stop_when_the_budget_runs_out_and_try_cannot_catch_it() {
+        on_big_stack(|| {
+            for code in [
+                "last(range(1e10))",
+                "def f: f; f",
+                "[limit(1e12; repeat(1))]",
+                "try (def f: f; f) catch 1",
+                "[range(100000)] as $a | last($a[] as $x | $a[] | $x)",
+                "reduce range(60) as $i (0; [., .]) | last(..)",
+                "last(recurse(. + 1))",
+                "[while(true; .)] | length",
+                "label $out | repeat(1) | empty",
+            ] {
+                let budget = Budget::steps(100_000);
+                let e = eval(code, json!(null), &budget).unwrap_err();
+                assert_eq!(budget.interrupted(), Some(Interrupted::OutOfSteps), "{code}: {e}");
+                assert!(e.contains("ran out of steps"), "{code}: {e}");
+            }
+            let budget = Budget::steps(100_000);
+            assert_eq!(eval("[range(1000)] | map(. * 2) | add", json!(null), &budget), Ok(json!(999_000)));
+            assert_eq!(budget.interrupted(), None);
+        });
+    }
+
+    #[test]
+    fn endless_recursion_stops_at_the_stack_limit_instead_of_overflowing() {
+        on_big_stack(|| {
+            for code in ["def f: 1 + f; f", "def f: [f]; f", "def f: try f catch f; f"] {
+                let budget = Budget::unlimited();
+                let e = eval(code, json!(null), &budget).unwrap_err();
+                assert_eq!(budget.interrupted(), Some(Interrupted::TooDeep), "{code}: {e}");
+                assert!(e.contains("recursed too deeply (past 64 MiB of stack)"), "{code}: {e}");
+            }
+        });
+    }
+
+    #[test]
+    fn a_stop_flag_set_from_another_thread_stops_an_evaluation() {
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            });
+            let budget = Budget::until(&stop);
+            let e = eval("def f: f; f", json!(null), &budget).unwrap_err();
+            assert_eq!(budget.interrupted(), Some(Interrupted::Stopped), "{e}");
+            assert!(e.contains("was stopped"), "{e}");
+        });
     }
 }

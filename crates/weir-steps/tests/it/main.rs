@@ -1,11 +1,12 @@
 //! Step kinds and the engine together: virtual-time behaviour (retries, backoff, timeouts,
 //! cancellation, concurrency), the `http` kind against a local server, what a build without
 //! a feature's kinds says about them, the kinds' specs against their schemas, and nested work
-//! (`foreach` items, sub-pipeline runs) with what each step sees.
+//! (`foreach` items, sub-pipeline runs) with what each step sees, and hostile expressions.
 
 mod engine;
 mod errors;
 mod features;
+mod hostile;
 #[cfg(feature = "http")]
 mod http;
 mod nested;

@@ -168,9 +168,18 @@ fn test_command_fails_with_a_diff() {
 /// A pipeline that logs `started`, then waits a minute in `wait`.
 const LONG: &str = "name: long\nsteps:\n  - { id: hello, uses: log, with: { message: started } }\n  - { id: wait, uses: sleep, needs: [hello], with: { duration: 1m } }\n";
 
-/// A pipeline that logs `started`, then computes forever in `spin`: a step that cancellation
-/// cannot stop, as a hung step would be.
-const STUCK: &str = "name: stuck\nsteps:\n  - { id: hello, uses: log, with: { message: started } }\n  - { id: spin, uses: transform, needs: [hello], with: { expr: '0 | last(range(infinite))' } }\n";
+/// A pipeline that logs `started`, then computes for minutes in `spin` inside one built-in call
+/// (`indices` of a long string in a longer one), where no check of weir's reaches: a step that
+/// cancellation cannot stop, as a hung step would be.
+const STUCK: &str = "name: stuck\nsteps:\n  - { id: hello, uses: log, with: { message: started } }\n  - { id: spin, uses: transform, needs: [hello], with: { expr: '\"x\" * 2000000 | indices(\"x\" * 1000000) | length' } }\n";
+
+/// A pipeline that logs `started`, then computes forever in `spin` (in a loop of jq's), with
+/// `extra` lines of that step.
+fn endless(expr: &str, extra: &str) -> String {
+    format!(
+        "name: endless\nsteps:\n  - {{ id: hello, uses: log, with: {{ message: started }} }}\n  - id: spin\n    uses: transform\n    needs: [hello]\n    with: {{ expr: '{expr}' }}\n{extra}"
+    )
+}
 
 /// How long a test waits for a line or an exit before it fails instead of hanging.
 const PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
@@ -262,6 +271,47 @@ fn ctrl_c_and_sigterm_cancel_the_run_and_still_print_the_summary() {
         assert_eq!(wait["attempts"], 1, "the attempt that started is counted");
         assert_eq!(summary["error"]["message"], "cancelled while step \"wait\" was running");
     }
+}
+
+#[test]
+fn a_timeout_stops_an_endless_expression_promptly() {
+    let started = std::time::Instant::now();
+    let run = Running::start(
+        "cli-endless-timeout",
+        &endless("last(range(1e10))", "    timeout: 1s\n"),
+        &["--json"],
+    );
+    let (code, stdout) = run.finish();
+    assert_eq!(code, Some(1));
+    let summary: Value = serde_json::from_str(&stdout).expect("a JSON summary");
+    assert_eq!(summary["status"], "failed");
+    assert_eq!(summary["error"]["kind"], "timeout", "{summary}");
+    assert_eq!(step_status(&summary, "spin"), "failed");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "took {:?}", started.elapsed());
+}
+
+#[test]
+fn sigterm_and_another_steps_failure_stop_an_endless_expression() {
+    for expr in ["def f: f; f", "last(limit(1e12; repeat(1)))"] {
+        let mut run = Running::start("cli-endless-term", &endless(expr, ""), &["--json"]);
+        run.wait_for("started");
+        run.signal("TERM");
+        let (code, stdout) = run.finish();
+        assert_eq!(code, Some(1), "{expr}");
+        let summary: Value = serde_json::from_str(&stdout).expect("a JSON summary");
+        assert_eq!(summary["status"], "cancelled", "{expr}: {summary}");
+        assert_eq!(step_status(&summary, "spin"), "cancelled", "{expr}");
+    }
+    let failing = endless(
+        "def f: f; f",
+        "  - { id: wait, uses: sleep, with: { duration: 300ms } }\n  - { id: boom, uses: fail, needs: [wait] }\n",
+    );
+    let (code, stdout) = Running::start("cli-endless-fail", &failing, &["--json"]).finish();
+    assert_eq!(code, Some(1));
+    let summary: Value = serde_json::from_str(&stdout).expect("a JSON summary");
+    assert_eq!(summary["status"], "failed", "{summary}");
+    assert_eq!(summary["error"]["step"], "boom", "{summary}");
+    assert_eq!(step_status(&summary, "spin"), "cancelled");
 }
 
 #[test]
