@@ -317,8 +317,7 @@ impl Programs {
     /// Runs expression `id` on `input`, with `env` as `$ENV` (an object of the environment
     /// variables the run allows), within `budget`, and returns its single value.
     pub fn eval_one(&self, id: ProgramId, input: Val, env: &Val, budget: &Budget) -> Result<Val, EvalError> {
-        self.eval_inner(id, input, env, budget)
-            .map_err(|e| EvalError(format!("`{}`: {}", self.shown(id), e.0)))
+        self.named(id, self.eval_inner(id, input, env, budget))
     }
 
     /// Runs expression `id` and converts its value to JSON (see [`to_json`]).
@@ -329,9 +328,7 @@ impl Programs {
         env: &Val,
         budget: &Budget,
     ) -> Result<Value, EvalError> {
-        self.eval_inner(id, input, env, budget)
-            .and_then(|v| to_json(&v))
-            .map_err(|e| EvalError(format!("`{}`: {}", self.shown(id), e.0)))
+        self.named(id, self.eval_inner(id, input, env, budget).and_then(|v| to_json(&v)))
     }
 
     /// Runs expression `id` and gives its value as interpolation splices it (see [`to_text`]).
@@ -342,9 +339,12 @@ impl Programs {
         env: &Val,
         budget: &Budget,
     ) -> Result<String, EvalError> {
-        self.eval_inner(id, input, env, budget)
-            .and_then(|v| to_text(&v))
-            .map_err(|e| EvalError(format!("`{}`: {}", self.shown(id), e.0)))
+        self.named(id, self.eval_inner(id, input, env, budget).and_then(|v| to_text(&v)))
+    }
+
+    /// An error of expression `id`, prefixed with the expression, so a message says which failed.
+    fn named<T>(&self, id: ProgramId, result: Result<T, EvalError>) -> Result<T, EvalError> {
+        result.map_err(|e| EvalError(format!("`{}`: {}", self.shown(id), e.0)))
     }
 
     /// The expression's text, shortened to fit a message.
