@@ -87,13 +87,14 @@ pub fn render(source: &Source, d: &Diagnostic, color: bool) -> String {
             let pad = " ".repeat(gutter);
             let _ = writeln!(out, "{pad}{blue}-->{reset} {}:{}:{}", source.name(), lc.line, lc.col);
             let line = source.line_text(lc.line);
-            let _ = writeln!(out, "{pad} {blue}|{reset}");
-            let _ = writeln!(out, "{blue}{}{reset} {blue}|{reset} {line}", lc.line);
             let end = source.line_col(span.end);
-            let width = if end.line == lc.line { (end.col - lc.col).max(1) } else { 1 };
-            let lead: String =
-                line.chars().take(lc.col as usize - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
-            let _ = writeln!(out, "{pad} {blue}|{reset} {lead}{sev}{}{reset}", "^".repeat(width as usize));
+            let width = if end.line == lc.line { (end.col - lc.col).max(1) } else { 1 } as usize;
+            let (shown, col) = window(line, lc.col as usize - 1);
+            let _ = writeln!(out, "{pad} {blue}|{reset}");
+            let _ = writeln!(out, "{blue}{}{reset} {blue}|{reset} {shown}", lc.line);
+            let width = width.min(shown.chars().count().saturating_sub(col).max(1));
+            let lead: String = shown.chars().take(col).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+            let _ = writeln!(out, "{pad} {blue}|{reset} {lead}{sev}{}{reset}", "^".repeat(width));
         }
         None => {
             let _ = writeln!(out, " {blue}-->{reset} {}", source.name());
@@ -103,6 +104,28 @@ pub fn render(source: &Source, d: &Diagnostic, color: bool) -> String {
         let _ = writeln!(out, "  {blue}= help:{reset} {hint}");
     }
     out
+}
+
+/// How many characters of a line a diagnostic shows; a longer line (a minified file is one) is
+/// shown as this many around the column, cut with `…`.
+const SHOWN_CHARS: usize = 120;
+
+/// The part of `line` to show for column `col` (0-based, in characters), and the column in it.
+fn window(line: &str, col: usize) -> (std::borrow::Cow<'_, str>, usize) {
+    let len = line.chars().count();
+    if len <= SHOWN_CHARS {
+        return (line.into(), col);
+    }
+    let start = col.saturating_sub(SHOWN_CHARS / 2).min(len - SHOWN_CHARS);
+    let end = start + SHOWN_CHARS;
+    let mut shown: String = line.chars().skip(start).take(SHOWN_CHARS).collect();
+    if end < len {
+        shown.push('…');
+    }
+    if start == 0 {
+        return (shown.into(), col);
+    }
+    (format!("…{shown}").into(), col - start + 1)
 }
 
 /// A diagnostic as a JSON object, for `--json` output.
@@ -120,4 +143,38 @@ pub fn to_json(source: &Source, d: &Diagnostic) -> serde_json::Value {
         "message": d.message,
         "hint": d.hint,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The source line and the caret line of a rendered diagnostic.
+    fn shown(text: &str, span: Span) -> (String, String) {
+        let source = Source::new("t.json", text);
+        let out = render(&source, &Diagnostic::new(Code::Syntax, span, "x"), false);
+        let lines: Vec<&str> = out.lines().collect();
+        let cut = |l: &str| l.split_once("| ").map_or(String::new(), |(_, rest)| rest.to_owned());
+        (cut(lines[3]), cut(lines[4]))
+    }
+
+    #[test]
+    fn a_long_line_is_shown_as_a_window_around_the_column() {
+        let mut text = "[1, ".repeat(2_000);
+        let at = text.len();
+        text.push_str("tru]");
+        let (line, caret) = shown(&text, Span::new(at, at + 3));
+        assert!(line.chars().count() <= SHOWN_CHARS + 2, "{} characters shown", line.chars().count());
+        assert!(line.starts_with('…') && line.ends_with("tru]"), "{line}");
+        let col = caret.find('^').unwrap();
+        assert_eq!(&caret[col..], "^^^");
+        assert_eq!(line.chars().skip(caret[..col].chars().count()).take(3).collect::<String>(), "tru");
+    }
+
+    #[test]
+    fn a_short_line_is_shown_whole() {
+        let (line, caret) = shown("{\"a\": tru}", Span::new(6, 9));
+        assert_eq!(line, "{\"a\": tru}");
+        assert_eq!(caret, "      ^^^");
+    }
 }

@@ -27,13 +27,16 @@ pub struct Loaded {
 
 /// Parses, decodes and validates a pipeline file.
 pub fn load(source: Source, catalog: &dyn Catalog) -> Loaded {
-    let root = match crate::node::parse(&source) {
-        Ok(root) => root,
+    let (root, problems) = match crate::node::read(&source) {
+        Ok(parsed) => (parsed.root, parsed.problems),
         Err(diagnostics) => {
             return Loaded { plan: None, diagnostics };
         }
     };
     let mut d = Diagnostics::default();
+    for problem in problems {
+        d.push(problem);
+    }
     let Some(pipeline) = decode::pipeline(&root, &mut d) else {
         return Loaded { plan: None, diagnostics: d.into_vec() };
     };

@@ -592,3 +592,20 @@ fn pipelines_read_only_declared_and_allowed_environment_variables() {
     assert!(!stderr(&out).contains("t0k3n-secret"), "events and logs hide the value: {}", stderr(&out));
     assert!(stderr(&out).contains("token ***"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_json_pipeline_as_python_writes_it_runs_and_keeps_its_characters() {
+    let dir = scratch("cli-python-json");
+    // `json.dump` escapes every non-ASCII character, an emoji as a surrogate pair.
+    let pipeline = r#"{"name": "launch", "steps": [{"id": "say", "uses": "transform", "with": {"expr": "\"Lift-off \ud83d\ude80 \u00e9\""}}]}"#;
+    write(&dir, "launch.json", pipeline);
+    let out = weir(&dir, &["run", "launch.json", "-r"]);
+    assert_eq!(out.status.code(), Some(0), "{}", crate::stderr(&out));
+    assert_eq!(crate::stdout(&out).trim(), "Lift-off 🚀 é");
+    // The same text with a lone half of the pair is refused at the escape.
+    write(&dir, "lone.json", &pipeline.replace(r"\ude80", ""));
+    let out = weir(&dir, &["validate", "lone.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = crate::stderr(&out);
+    assert!(err.contains("lone surrogate `\\uD83D`") && err.contains("lone.json:1:94"), "{err}");
+}
