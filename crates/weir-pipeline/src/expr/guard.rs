@@ -5,8 +5,8 @@
 //! jq gives weir no hook into its evaluation loop, so weir puts its own filters into every
 //! program it compiles (see `rewrite`): `__weir_tick` where a loop can turn (a definition that
 //! calls itself, each value of `range`, `..` and `.[]`), and checked versions of the operators
-//! and filters that can build large values from small ones (`+`, `*`, `[…]`, interpolation,
-//! `tojson`). They reach the budget through the evaluation's global data ([`Data`]).
+//! and filters that can build large values from small ones (`+`, `*`, `/` of strings, `[…]`,
+//! interpolation, `tojson`, `explode`, the regular expression filters). They reach the budget through the evaluation's global data ([`Data`]).
 
 use jaq_core::box_iter::box_once;
 use jaq_core::data::{DataT, HasLut};
@@ -16,6 +16,11 @@ use jaq_json::{Num, Val};
 use std::cell::Cell;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+/// How many matches a regular expression filter may give on one string (each is an object of
+/// several fields); counted before the matches are built, on strings longer than a match each
+/// for a mebibyte.
+pub const MAX_MATCHES: usize = 1 << 20;
 
 /// The longest string an expression may build: 64 MiB.
 pub const MAX_STRING_BYTES: usize = 64 << 20;
@@ -175,6 +180,17 @@ pub(crate) fn funs() -> impl Iterator<Item = Fun<Weir>> {
         ("__weir_tick", v(0), tick),
         ("__weir_add", v(2), Native::new(|mut cv| binary(&mut cv.0, add))),
         ("__weir_mul", v(2), Native::new(|mut cv| binary(&mut cv.0, mul))),
+        ("__weir_div", v(2), Native::new(|mut cv| binary(&mut cv.0, div))),
+        ("__weir_explode_bound", v(0), Native::new(|cv| box_once(explode_bound(cv.1).map_err(Exn::from)))),
+        (
+            "__weir_regex_bound",
+            v(2),
+            Native::new(|mut cv| {
+                let flags = cv.0.pop_var();
+                let re = cv.0.pop_var();
+                box_once(regex_bound(cv.1, &re, &flags).map_err(Exn::from))
+            }),
+        ),
         ("__weir_array", array, Native::new(|cv| collect(cv))),
         ("__weir_tostring", v(0), Native::new(|cv| box_once(to_text(cv.1).map_err(Exn::from)))),
         ("__weir_sized", v(0), Native::new(|cv| sized(cv.1))),
@@ -234,6 +250,70 @@ fn mul(l: Val, r: Val) -> Result<Val, Error<Val>> {
         }
     }
     l * r
+}
+
+/// `l / r`, refused when it would split a string into more than [`MAX_ITEMS`] pieces.
+fn div(l: Val, r: Val) -> Result<Val, Error<Val>> {
+    use bstr::ByteSlice;
+    if let (Val::TStr(s) | Val::BStr(s), Val::TStr(sep) | Val::BStr(sep)) = (&l, &r) {
+        let pieces = if sep.is_empty() {
+            ByteSlice::chars(&***s).count()
+        } else {
+            s.split_str(&***sep).take(MAX_ITEMS + 1).count()
+        };
+        if pieces > MAX_ITEMS {
+            return Err(Error::str(format!(
+                "the expression would split a string into more than {MAX_ITEMS} pieces; the limit is {MAX_ITEMS}"
+            )));
+        }
+    }
+    l / r
+}
+
+/// Its input, unless it is a string of more than [`MAX_ITEMS`] characters (`explode` would make
+/// a number of each).
+fn explode_bound(input: Val) -> Result<Val, Error<Val>> {
+    if let Val::TStr(s) | Val::BStr(s) = &input {
+        let chars = bstr::ByteSlice::chars(&***s).count();
+        if chars > MAX_ITEMS {
+            return Err(Error::str(format!(
+                "explode would build an array of {chars} items; the limit is {MAX_ITEMS}"
+            )));
+        }
+    }
+    Ok(input)
+}
+
+/// Its input, when regular expression `re` with `flags` matches it at most [`MAX_MATCHES`]
+/// times; a string shorter than that many bytes has fewer matches and is not searched. A
+/// regular expression or flags that do not compile pass too: the filter reports them.
+fn regex_bound(input: Val, re: &Val, flags: &Val) -> Result<Val, Error<Val>> {
+    let (Val::TStr(s) | Val::BStr(s), Val::TStr(re), Val::TStr(flags)) = (&input, re, flags) else {
+        return Ok(input);
+    };
+    if s.len() <= MAX_MATCHES {
+        return Ok(input);
+    }
+    let (Ok(re), Ok(flags)) = (std::str::from_utf8(re), std::str::from_utf8(flags)) else {
+        return Ok(input);
+    };
+    let mut builder = regex_bites::bytes::RegexBuilder::new(re);
+    builder
+        .case_insensitive(flags.contains('i'))
+        .multi_line(flags.contains(['m', 'p']))
+        .dot_matches_new_line(flags.contains(['s', 'p']))
+        .swap_greed(flags.contains('l'))
+        .ignore_whitespace(flags.contains('x'));
+    let Ok(regex) = builder.build() else { return Ok(input) };
+    let skip_empty = flags.contains('n');
+    let matches = regex.find_iter(s).filter(|m| !(skip_empty && m.is_empty())).take(MAX_MATCHES + 1).count();
+    if matches > MAX_MATCHES {
+        return Err(Error::str(format!(
+            "the regular expression matches more than {MAX_MATCHES} times in a string of {} bytes; the limit is {MAX_MATCHES}",
+            s.len()
+        )));
+    }
+    Ok(input)
 }
 
 /// `[f]`, refused once `f` gives more than [`MAX_ITEMS`] values.

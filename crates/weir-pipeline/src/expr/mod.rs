@@ -21,14 +21,23 @@ mod guard;
 mod reads;
 mod rewrite;
 
-pub use guard::{Budget, Interrupted, MAX_ITEMS, MAX_STACK, MAX_STRING_BYTES, SMALL_STACK};
+pub use guard::{Budget, Interrupted, MAX_ITEMS, MAX_MATCHES, MAX_STACK, MAX_STRING_BYTES, SMALL_STACK};
 pub(crate) use reads::{Reads, StepRef, Unproven};
 
 type Filter = jaq_core::Filter<guard::Weir>;
 
 /// weir's own definitions, before jq's library (which defines `range/1` and `range/2` by it):
 /// `range/3` takes a step per value.
-const PRELUDE: &str = "def range($from; $upto; $by): __weir_range($from; $upto; $by) | __weir_tick;";
+/// weir's definitions of jq filters around the natives they replace (renamed in [`funs`]; they
+/// come before jq's library, so they call natives only): each value of `range/3` takes a step,
+/// `explode` and the regular expression filters first check what they would build (`guard`).
+const PRELUDE: &str = r#"
+def range($from; $upto; $by): __weir_range($from; $upto; $by) | __weir_tick;
+def explode: __weir_explode_bound | __weir_explode;
+def matches($re; $flags): __weir_regex_bound($re; $flags) | __weir_matches($re; $flags);
+def split_matches($re; $flags): __weir_regex_bound($re; $flags) | __weir_split_matches($re; $flags);
+def split_($re; $flags): __weir_regex_bound($re; $flags) | __weir_split_($re; $flags);
+"#;
 
 const DISPATCH_VAR: &str = "$__weir";
 /// The variables of the environment a run lets its expressions see; `env` is defined as it.
@@ -211,15 +220,23 @@ fn library() -> &'static [Def<&'static str>] {
     })
 }
 
-/// The native filters programs are compiled with: jq's, with `range/3` renamed for weir's
-/// prelude to define it, and `tojson` replaced by weir's (see `guard`).
+/// The native filters programs are compiled with: jq's, with those that weir's prelude defines
+/// renamed for it (`range/3`, `explode`, the regular expression natives), and `tojson`
+/// replaced by weir's (see `guard`).
 fn funs() -> impl Iterator<Item = jaq_core::native::Fun<guard::Weir>> {
     let rename = |(name, args, f): jaq_core::native::Fun<guard::Weir>| {
-        let name = if name == "range" && args.len() == 3 { "__weir_range" } else { name };
+        let name = match (name, args.len()) {
+            ("range", 3) => "__weir_range",
+            ("explode", 0) => "__weir_explode",
+            ("matches", 2) => "__weir_matches",
+            ("split_matches", 2) => "__weir_split_matches",
+            ("split_", 2) => "__weir_split_",
+            _ => name,
+        };
         (name, args, f)
     };
     let json = jaq_json::funs().filter(|(name, _, _)| *name != "tojson");
-    jaq_core::funs().map(rename).chain(jaq_std::funs()).chain(json).chain(guard::funs())
+    jaq_core::funs().chain(jaq_std::funs()).map(rename).chain(json).chain(guard::funs())
 }
 
 /// Expression `code` as the definition `name($ENV)`, in which `env` is `$ENV`: the run's allowed
@@ -720,6 +737,31 @@ mod tests {
         let e = refused("[limit(20000000; repeat(1))]");
         assert!(e.contains("an array of more than 10000000 items"), "{e}");
         assert!(eval("\"ab\" * 3", json!(null), &unlimited) == Ok(json!("ababab")));
+        // Filters that turn one string into many values count before they build.
+        let e = refused("\"é\" * 10000001 | explode");
+        assert!(
+            e.contains(&format!("explode would build an array of 10000001 items; the limit is {MAX_ITEMS}")),
+            "{e}"
+        );
+        let e = refused("\",\" * 10000000 | split(\",\")");
+        assert!(e.contains(&format!("more than {MAX_ITEMS} pieces")), "{e}");
+        assert!(refused("\"ab\" * 5000001 | . / \"\" | length").contains("pieces"));
+        let e = refused("\"a\" * 2000000 | [match(\"a\"; \"g\")] | length");
+        assert!(
+            e.contains(&format!("matches more than {MAX_MATCHES} times in a string of 2000000 bytes")),
+            "{e}"
+        );
+        assert!(refused("\"a\" * 2000000 | gsub(\"\"; \"x\")").contains("matches more than"));
+        // Below the limits they give what jq gives, on large strings too.
+        let fine = |code: &str| eval(code, json!(null), &unlimited).unwrap();
+        assert_eq!(fine("\"aé\" | explode"), json!([97, 233]));
+        assert_eq!(fine("\"a,b\" | split(\",\")"), json!(["a", "b"]));
+        assert_eq!(fine("\"ab\" / \"\""), json!(["a", "b"]));
+        assert_eq!(fine("\"xay\" | [match(\"a\"; \"g\").offset]"), json!([1]));
+        assert_eq!(fine("\"a\" * 2000000 + \"b\" | [match(\"B\"; \"gi\").offset]"), json!([2000000]));
+        assert_eq!(fine("\"a-b\" | sub(\"-\"; \"+\")"), json!("a+b"));
+        assert_eq!(fine("\"a1b22\" | [splits(\"[0-9]+\")]"), json!(["a", "b", ""]));
+        assert_eq!(fine("\"abc\" | test(\"B\"; \"i\")"), json!(true));
     }
 
     /// Runs `f` on a stack as large as weir gives evaluations (jq recurses on it).

@@ -4,8 +4,9 @@
 //!
 //! - A definition that calls itself starts with `__weir_tick`, so a recursion takes a step per
 //!   call; so do each value of `..` and each item of `.[]`.
-//! - `l + r`, `l * r` (and `+=`, `*=`) become `__weir_add(l; r)`, `__weir_mul(l; r)`, which
-//!   refuse to build a string or array past the limits.
+//! - `l + r`, `l * r`, `l / r` (and `+=`, `*=`, `/=`) become `__weir_add(l; r)`,
+//!   `__weir_mul(l; r)`, `__weir_div(l; r)`, which refuse to build a string or array past the
+//!   limits (`/` of strings splits).
 //! - `[f]` becomes `__weir_array(f)`, which stops collecting past the item limit.
 //! - An interpolated string splices `f | __weir_tostring` (JSON text written only up to the
 //!   limit), and the whole string goes through `__weir_sized`.
@@ -69,6 +70,7 @@ fn binop<'s>(l: T<'s>, op: BinaryOp<&'s str>, r: T<'s>) -> T<'s> {
     let checked = |op: &Math| match op {
         Math::Add => Some("__weir_add"),
         Math::Mul => Some("__weir_mul"),
+        Math::Div => Some("__weir_div"),
         _ => None,
     };
     match op {
