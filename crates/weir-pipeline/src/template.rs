@@ -130,7 +130,7 @@ impl Template {
 
 impl Template {
     /// Evaluates the template's expressions against `ctx` (a jq value of the run context), all of
-    /// them within `budget`. An error names the key it happened at, e.g. "`with.url`:
+    /// them within `budget`, with what `debug` and `stderr` say going to `log`. An error names the key it happened at, e.g. "`with.url`:
     /// `.input.x | …`: cannot …".
     /// `env` is the run's allowed environment variables (`$ENV`).
     pub fn render(
@@ -139,8 +139,9 @@ impl Template {
         ctx: &jaq_json::Val,
         env: &jaq_json::Val,
         budget: &crate::expr::Budget,
+        log: &crate::expr::Log,
     ) -> Result<Value, crate::expr::EvalError> {
-        self.render_at(programs, ctx, env, budget, "with")
+        self.render_at(programs, ctx, env, budget, log, "with")
     }
 
     fn render_at(
@@ -149,21 +150,22 @@ impl Template {
         ctx: &jaq_json::Val,
         env: &jaq_json::Val,
         budget: &crate::expr::Budget,
+        log: &crate::expr::Log,
         at: &str,
     ) -> Result<Value, crate::expr::EvalError> {
         use crate::expr::EvalError;
         let named = |e: EvalError| EvalError(format!("`{at}`: {}", e.0));
         Ok(match self {
             Template::Lit(v) => v.clone(),
-            Template::Expr(id) => programs.eval_json(*id, ctx.clone(), env, budget).map_err(named)?,
+            Template::Expr(id) => programs.eval_json(*id, ctx.clone(), env, budget, log).map_err(named)?,
             Template::Concat(parts) => {
                 let mut text = String::new();
                 for part in parts {
                     match part {
                         Part::Text(t) => text.push_str(t),
-                        Part::Expr(id) => {
-                            text.push_str(&programs.eval_text(*id, ctx.clone(), env, budget).map_err(named)?)
-                        }
+                        Part::Expr(id) => text.push_str(
+                            &programs.eval_text(*id, ctx.clone(), env, budget, log).map_err(named)?,
+                        ),
                     }
                 }
                 Value::String(text)
@@ -172,14 +174,14 @@ impl Template {
                 items
                     .iter()
                     .enumerate()
-                    .map(|(i, t)| t.render_at(programs, ctx, env, budget, &format!("{at}[{i}]")))
+                    .map(|(i, t)| t.render_at(programs, ctx, env, budget, log, &format!("{at}[{i}]")))
                     .collect::<Result<_, _>>()?,
             ),
             Template::Obj(entries) => Value::Object(
                 entries
                     .iter()
                     .map(|(k, t)| {
-                        Ok((k.clone(), t.render_at(programs, ctx, env, budget, &format!("{at}.{k}"))?))
+                        Ok((k.clone(), t.render_at(programs, ctx, env, budget, log, &format!("{at}.{k}"))?))
                     })
                     .collect::<Result<_, _>>()?,
             ),

@@ -18,17 +18,21 @@ use serde_json::{Map, Number, Value};
 use std::fmt::Write as _;
 
 mod guard;
+mod log;
 mod reads;
 mod rewrite;
 
 pub use guard::{Budget, Interrupted, MAX_ITEMS, MAX_STACK, MAX_STRING_BYTES, SMALL_STACK};
+pub use log::{Log, MAX_LOG_BYTES, MAX_MESSAGES, Message, Said};
 pub(crate) use reads::{Reads, StepRef, Unproven};
 
 type Filter = jaq_core::Filter<guard::Weir>;
 
-/// weir's own definitions, before jq's library (which defines `range/1` and `range/2` by it):
-/// `range/3` takes a step per value.
-const PRELUDE: &str = "def range($from; $upto; $by): __weir_range($from; $upto; $by) | __weir_tick;";
+/// weir's own definitions, before jq's library (which defines `range/1` and `range/2` by it, and
+/// `halt_error/0` by `halt_error/1`): `range/3` takes a step per value; `halt_error/1` keeps its
+/// input as the message the evaluation fails with, instead of printing it.
+const PRELUDE: &str = "def range($from; $upto; $by): __weir_range($from; $upto; $by) | __weir_tick;
+def halt_error($exit_code): __weir_halt_message, halt($exit_code);";
 
 const DISPATCH_VAR: &str = "$__weir";
 /// The variables of the environment a run lets its expressions see; `env` is defined as it.
@@ -206,20 +210,25 @@ fn library() -> &'static [Def<&'static str>] {
     LIBRARY.get_or_init(|| {
         let tokens = Lexer::new(PRELUDE).lex().unwrap_or_default();
         let prelude = Parser::new(&tokens).parse(|p| p.defs()).unwrap_or_default();
-        let library = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs());
+        let std = jaq_std::defs().filter(|d| !(d.name == "halt_error" && d.args.len() == 1));
+        let library = jaq_core::defs().chain(std).chain(jaq_json::defs());
         prelude.into_iter().chain(library).map(rewrite::def).collect()
     })
 }
 
 /// The native filters programs are compiled with: jq's, with `range/3` renamed for weir's
-/// prelude to define it, and `tojson` replaced by weir's (see `guard`).
+/// prelude to define it, and `tojson`, `debug_empty` and `stderr_empty` replaced by weir's (see
+/// `guard`).
 fn funs() -> impl Iterator<Item = jaq_core::native::Fun<guard::Weir>> {
     let rename = |(name, args, f): jaq_core::native::Fun<guard::Weir>| {
         let name = if name == "range" && args.len() == 3 { "__weir_range" } else { name };
         (name, args, f)
     };
-    let json = jaq_json::funs().filter(|(name, _, _)| *name != "tojson");
-    jaq_core::funs().map(rename).chain(jaq_std::funs()).chain(json).chain(guard::funs())
+    let replaced = |(name, _, _): &jaq_core::native::Fun<guard::Weir>| {
+        !matches!(*name, "tojson" | "debug_empty" | "stderr_empty")
+    };
+    let (std, json) = (jaq_std::funs().filter(replaced), jaq_json::funs().filter(replaced));
+    jaq_core::funs().map(rename).chain(std).chain(json).chain(guard::funs())
 }
 
 /// Expression `code` as the definition `name($ENV)`, in which `env` is `$ENV`: the run's allowed
@@ -315,9 +324,17 @@ pub struct EvalError(pub String);
 
 impl Programs {
     /// Runs expression `id` on `input`, with `env` as `$ENV` (an object of the environment
-    /// variables the run allows), within `budget`, and returns its single value.
-    pub fn eval_one(&self, id: ProgramId, input: Val, env: &Val, budget: &Budget) -> Result<Val, EvalError> {
-        self.named(id, self.eval_inner(id, input, env, budget))
+    /// variables the run allows), within `budget`, and returns its single value. What `debug`
+    /// and `stderr` say goes to `log`.
+    pub fn eval_one(
+        &self,
+        id: ProgramId,
+        input: Val,
+        env: &Val,
+        budget: &Budget,
+        log: &Log,
+    ) -> Result<Val, EvalError> {
+        self.named(id, self.eval_inner(id, input, env, budget, log))
     }
 
     /// Runs expression `id` and converts its value to JSON (see [`to_json`]).
@@ -327,8 +344,9 @@ impl Programs {
         input: Val,
         env: &Val,
         budget: &Budget,
+        log: &Log,
     ) -> Result<Value, EvalError> {
-        self.named(id, self.eval_inner(id, input, env, budget).and_then(|v| to_json(&v)))
+        self.named(id, self.eval_inner(id, input, env, budget, log).and_then(|v| to_json(&v)))
     }
 
     /// Runs expression `id` and gives its value as interpolation splices it (see [`to_text`]).
@@ -338,8 +356,9 @@ impl Programs {
         input: Val,
         env: &Val,
         budget: &Budget,
+        log: &Log,
     ) -> Result<String, EvalError> {
-        self.named(id, self.eval_inner(id, input, env, budget).and_then(|v| to_text(&v)))
+        self.named(id, self.eval_inner(id, input, env, budget, log).and_then(|v| to_text(&v)))
     }
 
     /// An error of expression `id`, prefixed with the expression, so a message says which failed.
@@ -357,9 +376,16 @@ impl Programs {
         }
     }
 
-    fn eval_inner(&self, id: ProgramId, input: Val, env: &Val, budget: &Budget) -> Result<Val, EvalError> {
+    fn eval_inner(
+        &self,
+        id: ProgramId,
+        input: Val,
+        env: &Val,
+        budget: &Budget,
+        log: &Log,
+    ) -> Result<Val, EvalError> {
         budget.enter();
-        let mut outputs = self.run(id, input, env, budget);
+        let mut outputs = self.run(id, input, env, budget, log);
         let first =
             outputs.next().unwrap_or_else(|| Err(EvalError("the expression produced no value".into())))?;
         match outputs.next() {
@@ -377,9 +403,10 @@ impl Programs {
         input: Val,
         env: &Val,
         budget: &'a Budget<'a>,
+        log: &'a Log,
     ) -> impl Iterator<Item = Result<Val, EvalError>> + 'a {
         debug_assert!((id.0 as usize) < self.codes.len());
-        let data = guard::Data { lut: &self.filter.lut, budget };
+        let data = guard::Data { lut: &self.filter.lut, budget, log };
         let ctx = Ctx::<guard::Weir>::new(data, Vars::new([Val::from(id.0 as isize), env.clone()]));
         self.filter.id.run((ctx, input)).map(move |r| {
             r.map_err(|exn| match exn.get_err() {
@@ -390,7 +417,7 @@ impl Programs {
                     Some(Interrupted::TooDeep) => {
                         format!("the expression recursed too deeply (past {} of stack)", budget.stack())
                     }
-                    None => "the expression called halt".into(),
+                    None => log.halted().unwrap_or_else(|| "the expression called halt".into()),
                 }),
             })
         })
@@ -525,7 +552,13 @@ mod tests {
         let p = compile(&refs);
         for i in [0, 1, 17, 36] {
             let out = p
-                .eval_one(ProgramId(i), to_val(&json!({"x": 100})), &Val::Null, &Budget::unlimited())
+                .eval_one(
+                    ProgramId(i),
+                    to_val(&json!({"x": 100})),
+                    &Val::Null,
+                    &Budget::unlimited(),
+                    &Log::default(),
+                )
                 .unwrap();
             assert_eq!(to_json(&out).unwrap(), json!(100 + i));
         }
@@ -535,7 +568,14 @@ mod tests {
     fn comments_in_user_code_do_not_break_compilation() {
         let p = compile(&[".a # the a field", "[.b] # trailing"]);
         assert_eq!(
-            p.eval_json(ProgramId(1), to_val(&json!({"b": 2})), &Val::Null, &Budget::unlimited()).unwrap(),
+            p.eval_json(
+                ProgramId(1),
+                to_val(&json!({"b": 2})),
+                &Val::Null,
+                &Budget::unlimited(),
+                &Log::default()
+            )
+            .unwrap(),
             json!([2])
         );
     }
@@ -591,24 +631,90 @@ mod tests {
     fn reports_zero_or_many_values_and_runtime_errors() {
         let p = compile(&["empty", ".[]", "1 + \"a\"", "halt"]);
         assert!(
-            p.eval_one(ProgramId(0), Val::Null, &Val::Null, &Budget::unlimited())
+            p.eval_one(ProgramId(0), Val::Null, &Val::Null, &Budget::unlimited(), &Log::default())
                 .unwrap_err()
                 .0
                 .contains("no value")
         );
         assert!(
-            p.eval_one(ProgramId(1), to_val(&json!([1, 2])), &Val::Null, &Budget::unlimited())
-                .unwrap_err()
-                .0
-                .contains("more than one")
+            p.eval_one(
+                ProgramId(1),
+                to_val(&json!([1, 2])),
+                &Val::Null,
+                &Budget::unlimited(),
+                &Log::default()
+            )
+            .unwrap_err()
+            .0
+            .contains("more than one")
         );
-        assert!(p.eval_one(ProgramId(2), Val::Null, &Val::Null, &Budget::unlimited()).is_err());
         assert!(
-            p.eval_one(ProgramId(3), Val::Null, &Val::Null, &Budget::unlimited())
+            p.eval_one(ProgramId(2), Val::Null, &Val::Null, &Budget::unlimited(), &Log::default()).is_err()
+        );
+        assert!(
+            p.eval_one(ProgramId(3), Val::Null, &Val::Null, &Budget::unlimited(), &Log::default())
                 .unwrap_err()
                 .0
                 .contains("halt")
         );
+    }
+
+    /// Runs `code` on `input` and gives its value (or error) and what it said.
+    fn eval_logged(code: &str, input: Value) -> (Result<Value, String>, Vec<(Said, String)>) {
+        let log = Log::default();
+        let value = compile(&[code])
+            .eval_json(ProgramId(0), to_val(&input), &Val::Null, &Budget::unlimited(), &log)
+            .map_err(|e| e.0);
+        (value, log.into_messages().into_iter().map(|m| (m.said, m.text)).collect())
+    }
+
+    #[test]
+    fn debug_and_stderr_say_to_the_evaluations_log_as_jq_prints_them() {
+        let (value, said) =
+            eval_logged("debug | debug(\"x=\\(.x)\") | stderr | .x | stderr", json!({"x": "a"}));
+        assert_eq!(value, Ok(json!("a")));
+        let expected = [
+            (Said::Debug, r#"["DEBUG:",{"x":"a"}]"#),
+            (Said::Debug, r#"["DEBUG:","x=a"]"#),
+            (Said::Stderr, r#"{"x":"a"}"#),
+            (Said::Stderr, "a"),
+        ];
+        assert_eq!(said, expected.map(|(s, t)| (s, t.to_owned())));
+        let (value, said) = eval_logged("debug | error", json!([1]));
+        assert!(value.is_err());
+        assert_eq!(
+            said,
+            [(Said::Debug, r#"["DEBUG:",[1]]"#.to_owned())],
+            "what a failing expression said is kept"
+        );
+    }
+
+    #[test]
+    fn an_evaluations_log_keeps_at_most_1000_messages_and_1_mib() {
+        let (value, said) = eval_logged("[range(1500) | debug] | length", json!(null));
+        assert_eq!(value, Ok(json!(1500)));
+        assert_eq!(said.len(), MAX_MESSAGES + 1);
+        assert_eq!(said[999], (Said::Debug, r#"["DEBUG:",999]"#.to_owned()));
+        assert_eq!(said[1000].0, Said::Dropped);
+        assert!(said[1000].1.starts_with("500 more message(s) dropped"), "{:?}", said[1000]);
+        let (_, said) = eval_logged("[(\"x\" * 600000) | debug, stderr, (1 | debug)] | length", json!(null));
+        let texts: Vec<_> = said.iter().map(|(s, t)| (*s, t.len())).collect();
+        assert_eq!(texts[..2], [(Said::Debug, 600_000 + 13), (Said::Debug, 12)], "{texts:?}");
+        assert!(said[2].1.starts_with("1 more message(s) dropped"), "{:?}", said[2]);
+    }
+
+    #[test]
+    fn halt_error_fails_the_evaluation_with_its_message_and_try_cannot_catch_it() {
+        for (code, message) in [
+            ("\"stop here\" | halt_error", "stop here"),
+            ("{a: [1]} | halt_error(1)", r#"{"a":[1]}"#),
+            ("try (\"no\\n\" | halt_error) catch 0", "no\n"),
+        ] {
+            let (value, said) = eval_logged(code, json!(null));
+            assert_eq!(value, Err(format!("`{code}`: {message}")));
+            assert!(said.is_empty(), "{said:?}");
+        }
+        assert!(eval_logged("halt", json!(null)).0.unwrap_err().ends_with("the expression called halt"));
     }
 
     #[test]
@@ -622,11 +728,17 @@ mod tests {
         let p = compile(&["env", "$ENV.TOKEN", "env.HOME"]);
         let env = to_val(&json!({"TOKEN": "t0k"}));
         assert_eq!(
-            p.eval_json(ProgramId(0), Val::Null, &env, &Budget::unlimited()).unwrap(),
+            p.eval_json(ProgramId(0), Val::Null, &env, &Budget::unlimited(), &Log::default()).unwrap(),
             json!({"TOKEN": "t0k"})
         );
-        assert_eq!(p.eval_json(ProgramId(1), Val::Null, &env, &Budget::unlimited()).unwrap(), json!("t0k"));
-        assert_eq!(p.eval_json(ProgramId(2), Val::Null, &env, &Budget::unlimited()).unwrap(), json!(null));
+        assert_eq!(
+            p.eval_json(ProgramId(1), Val::Null, &env, &Budget::unlimited(), &Log::default()).unwrap(),
+            json!("t0k")
+        );
+        assert_eq!(
+            p.eval_json(ProgramId(2), Val::Null, &env, &Budget::unlimited(), &Log::default()).unwrap(),
+            json!(null)
+        );
     }
 
     #[test]
@@ -638,22 +750,27 @@ mod tests {
             "9999999999999999999999 * 10",
             "0.5 + 0.25",
         ]);
-        let refused =
-            |i: u32| p.eval_json(ProgramId(i), Val::Null, &Val::Null, &Budget::unlimited()).unwrap_err().0;
+        let refused = |i: u32| {
+            p.eval_json(ProgramId(i), Val::Null, &Val::Null, &Budget::unlimited(), &Log::default())
+                .unwrap_err()
+                .0
+        };
         assert!(refused(0).contains("an object key must be a string, found 0"), "{}", refused(0));
         assert!(refused(1).contains("NaN"), "{}", refused(1));
         assert!(refused(2).contains("infinite"), "{}", refused(2));
         assert!(refused(3).contains("99999999999999999999990"), "{}", refused(3));
         assert!(refused(1).starts_with("`nan`: "), "the message names the expression: {}", refused(1));
         assert_eq!(
-            p.eval_json(ProgramId(4), Val::Null, &Val::Null, &Budget::unlimited()).unwrap(),
+            p.eval_json(ProgramId(4), Val::Null, &Val::Null, &Budget::unlimited(), &Log::default()).unwrap(),
             json!(0.75)
         );
         // jq itself recurses on deep values (to drop them), so this runs on a large stack, as the
         // binary does.
         let deep = std::thread::Builder::new().stack_size(256 << 20).spawn(|| {
             let deep = compile(&["reduce range(5000) as $i (null; [.])"]);
-            deep.eval_json(ProgramId(0), Val::Null, &Val::Null, &Budget::unlimited()).unwrap_err().0
+            deep.eval_json(ProgramId(0), Val::Null, &Val::Null, &Budget::unlimited(), &Log::default())
+                .unwrap_err()
+                .0
         });
         let err = deep.unwrap().join().unwrap();
         assert!(err.contains("nested deeper than 4096 levels"), "{err}");
@@ -661,7 +778,9 @@ mod tests {
 
     /// Runs `code` on `input` within `budget`; the value as JSON, or the error's message.
     fn eval(code: &str, input: Value, budget: &Budget) -> Result<Value, String> {
-        compile(&[code]).eval_json(ProgramId(0), to_val(&input), &Val::Null, budget).map_err(|e| e.0)
+        compile(&[code])
+            .eval_json(ProgramId(0), to_val(&input), &Val::Null, budget, &Log::default())
+            .map_err(|e| e.0)
     }
 
     #[test]
@@ -693,10 +812,16 @@ mod tests {
         for (code, input, expected) in cases {
             let got = if code.ends_with("add") {
                 let p = compile(&[&format!("[{code}]")]);
-                p.eval_json(ProgramId(0), to_val(&input), &Val::Null, &Budget::unlimited())
+                p.eval_json(ProgramId(0), to_val(&input), &Val::Null, &Budget::unlimited(), &Log::default())
                     .map(|v| json!(v == json!([[1, 1, 1], [5, 3, 1], 3])))
             } else {
-                compile(&[code]).eval_json(ProgramId(0), to_val(&input), &Val::Null, &Budget::unlimited())
+                compile(&[code]).eval_json(
+                    ProgramId(0),
+                    to_val(&input),
+                    &Val::Null,
+                    &Budget::unlimited(),
+                    &Log::default(),
+                )
             };
             let expected = if code.ends_with("add") { json!(true) } else { expected };
             assert_eq!(got.map_err(|e| e.0), Ok(expected), "{code}");
