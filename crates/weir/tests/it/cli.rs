@@ -592,3 +592,28 @@ fn pipelines_read_only_declared_and_allowed_environment_variables() {
     assert!(!stderr(&out).contains("t0k3n-secret"), "events and logs hide the value: {}", stderr(&out));
     assert!(stderr(&out).contains("token ***"), "{}", stderr(&out));
 }
+
+#[test]
+fn debug_and_stderr_show_in_the_runs_log_and_events_with_secrets_hidden() {
+    let dir = scratch("cli-debug");
+    write(
+        &dir,
+        "debug.yaml",
+        "name: debug\nenv: [API_TOKEN]\nsteps:\n  - { id: show, uses: transform, with: { expr: '{token: env.API_TOKEN} | debug | \"done\" | stderr | 1' } }\n",
+    );
+    let env = [("API_TOKEN", "t0k3n-secret"), ("WEIR_ENV_ALLOW", "API_TOKEN")];
+    let out = crate::weir_env(&dir, &["run", "debug.yaml"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains(r#"[debug] show: ["DEBUG:",{"token":"***"}]"#), "{}", stderr(&out));
+    assert!(stderr(&out).contains("[info] show: done"), "{}", stderr(&out));
+    let out = crate::weir_env(&dir, &["run", "debug.yaml", "--events"], &env);
+    assert!(!stderr(&out).contains("t0k3n-secret"), "{}", stderr(&out));
+    let events: Vec<Value> =
+        stderr(&out).lines().map(|l| serde_json::from_str(l).expect("one JSON event a line")).collect();
+    let logged: Vec<(&str, &str)> = events
+        .iter()
+        .filter(|e| e["message"].is_string())
+        .map(|e| (e["level"].as_str().unwrap_or(""), e["message"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(logged, [("debug", r#"["DEBUG:",{"token":"***"}]"#), ("info", "done")], "{events:?}");
+}
