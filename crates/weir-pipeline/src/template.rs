@@ -4,6 +4,7 @@
 //! embedded in other text are spliced in as text (strings bare, other values as JSON). `$${{`
 //! writes a literal `${{`.
 
+use crate::code::Code;
 use crate::expr::{ExprError, ProgramId};
 use serde_json::Value;
 
@@ -34,6 +35,7 @@ pub fn split(s: &str) -> Result<Vec<Piece<'_>>, ExprError> {
             offset: at,
             len: 3,
             hint: None,
+            code: Code::ExprSyntax,
         })?;
         if !text.is_empty() {
             pieces.push(Piece::Text(std::mem::take(&mut text)));
@@ -48,6 +50,7 @@ pub fn split(s: &str) -> Result<Vec<Piece<'_>>, ExprError> {
                 offset: at,
                 len: end + 2 - at,
                 hint: None,
+                code: Code::ExprSyntax,
             });
         }
         pieces.push(Piece::Expr { code, offset: start + lead });

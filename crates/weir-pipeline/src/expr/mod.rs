@@ -9,6 +9,7 @@
 //! weir's guards (`rewrite`), so an evaluation can be stopped and cannot build values past the
 //! limits (`guard`).
 
+use crate::code::Code;
 use jaq_core::load::lex::{Lexer, StrPart, Tok, Token};
 use jaq_core::load::parse::{Def, Parser, Term};
 use jaq_core::load::{self, Arena, File, Loader};
@@ -46,6 +47,8 @@ pub(crate) struct ExprError {
     pub len: usize,
     /// How to fix it, when there is something to say (e.g. the filter a misspelt name means).
     pub hint: Option<String>,
+    /// [`Code::ExprSyntax`], or [`Code::RefusedBuiltin`] for a builtin weir does not offer.
+    pub code: Code,
 }
 
 /// How deeply brackets may nest in an expression. jq's parser and compiler recurse on nesting;
@@ -65,6 +68,7 @@ pub(crate) fn analyze(code: &str) -> Result<Reads, ExprError> {
             offset: found.start,
             len: rest.chars().next().map_or(0, char::len_utf8),
             hint: None,
+            code: Code::ExprSyntax,
         }
     })?;
     if let Some(name) = reserved(&tokens) {
@@ -74,6 +78,7 @@ pub(crate) fn analyze(code: &str) -> Result<Reads, ExprError> {
             offset: span.start,
             len: span.len(),
             hint: None,
+            code: Code::ExprSyntax,
         });
     }
     let term = Parser::new(&tokens).parse(|p| p.term()).map_err(|errs| {
@@ -87,6 +92,7 @@ pub(crate) fn analyze(code: &str) -> Result<Reads, ExprError> {
             offset: span.start,
             len: span.len(),
             hint: None,
+            code: Code::ExprSyntax,
         }
     })?;
     Ok(reads::reads(code, &term))
@@ -109,6 +115,7 @@ fn check_size(code: &str) -> Result<(), ExprError> {
                 offset: i,
                 len: 1,
                 hint: None,
+                code: Code::ExprSyntax,
             });
         }
         // Runs of letters, digits and `_` are one token; every other visible character is one.
@@ -125,6 +132,7 @@ fn check_size(code: &str) -> Result<(), ExprError> {
                 offset: i,
                 len: 1,
                 hint: None,
+                code: Code::ExprSyntax,
             });
         }
     }
@@ -190,8 +198,13 @@ impl ProgramsBuilder {
         let modules = Loader::new(defs).load(&arena, file).map_err(|errs| {
             // Each expression parsed on its own, so this only happens for constructs valid alone
             // but not inside a definition; report them against the first expression.
-            let error =
-                ExprError { message: "expression does not parse".into(), offset: 0, len: 0, hint: None };
+            let error = ExprError {
+                message: "expression does not parse".into(),
+                offset: 0,
+                len: 0,
+                hint: None,
+                code: Code::ExprSyntax,
+            };
             errs.into_iter().map(|_| (ProgramId(0), error.clone())).collect::<Vec<_>>()
         })?;
         let compiler =
@@ -252,6 +265,17 @@ fn undefined_error(
         (start..=start + code.len()).contains(&at).then(|| (i, at - start))
     });
     let (i, offset) = found.unwrap_or((0, 0));
+    if let Some(hint) = refused(name, &what) {
+        let message = format!("`{name}` reads from outside the expression's input and is not available");
+        let error = ExprError {
+            message,
+            offset,
+            len: name.len(),
+            hint: Some(hint.into()),
+            code: Code::RefusedBuiltin,
+        };
+        return (ProgramId(i as u32), error);
+    }
     let (message, hint) = match what {
         jaq_core::compile::Undefined::Filter(arity) => {
             let hint = crate::suggest::closest(name, library_filters(arity).iter().copied())
@@ -260,7 +284,28 @@ fn undefined_error(
         }
         other => (format!("undefined {} `{name}`", other.as_str()), None),
     };
-    (ProgramId(i as u32), ExprError { message, offset, len: name.len(), hint })
+    (ProgramId(i as u32), ExprError { message, offset, len: name.len(), hint, code: Code::ExprSyntax })
+}
+
+/// What to use instead of jq's builtins that read something other than their input (jq's
+/// further inputs, the program's file and line, its module search path), when `name` names one
+/// and the expression does not define it itself. jaq has none of them; weir refuses them by
+/// name so the message says why rather than that they are undefined.
+fn refused(name: &str, what: &jaq_core::compile::Undefined) -> Option<&'static str> {
+    const INPUT: &str = "weir expressions read their input only from `.`: the run's input is `.input`; earlier steps are `.steps.ID.output`";
+    match (name, what) {
+        (
+            "input" | "inputs" | "input_filename" | "input_line_number",
+            jaq_core::compile::Undefined::Filter(0),
+        ) => Some(INPUT),
+        ("$__loc__", jaq_core::compile::Undefined::Var) => Some(
+            "an expression has no file or line of its own: weir's errors name the step and the expression",
+        ),
+        ("get_search_list", jaq_core::compile::Undefined::Filter(0)) => {
+            Some("weir expressions import no modules; define what you need with `def` in the expression")
+        }
+        _ => None,
+    }
 }
 
 /// The names of the standard library's filters that take `arity` arguments.
@@ -625,6 +670,43 @@ mod tests {
         assert_eq!(errs[0].0, ProgramId(1));
         assert_eq!(errs[0].1.offset, 2);
         assert!(errs[0].1.message.contains("frobnicate/1"), "{:?}", errs[0]);
+    }
+
+    #[test]
+    fn builtins_that_read_outside_the_input_are_refused_with_a_hint() {
+        let codes = [
+            "input",
+            "[inputs]",
+            ".a | input_filename",
+            "$__loc__.line",
+            "input_line_number",
+            "get_search_list",
+        ];
+        let mut b = ProgramsBuilder::default();
+        for code in codes {
+            b.add(code);
+        }
+        let errs = b.build().unwrap_err();
+        assert_eq!(errs.len(), codes.len(), "{errs:?}");
+        for ((id, e), code) in errs.iter().zip(codes) {
+            assert_eq!(e.code, Code::RefusedBuiltin, "{code}: {e:?}");
+            assert!(
+                e.message.ends_with("reads from outside the expression's input and is not available"),
+                "{e:?}"
+            );
+            let name = &codes[id.0 as usize][e.offset..e.offset + e.len];
+            assert!(e.message.starts_with(&format!("`{name}`")), "{code}: {e:?}");
+        }
+        assert!(errs[0].1.hint.as_deref().unwrap_or("").contains("`.steps.ID.output`"), "{:?}", errs[0]);
+        let p = compile(&["def input: .x; input"]);
+        let defined = p.eval_json(
+            ProgramId(0),
+            to_val(&json!({"x": 1})),
+            &Val::Null,
+            &Budget::unlimited(),
+            &Log::default(),
+        );
+        assert_eq!(defined, Ok(json!(1)), "an expression's own `input` is its own");
     }
 
     #[test]
