@@ -102,13 +102,16 @@ pub(crate) async fn json(
     program(env, at, id, scope, Programs::eval_json).await
 }
 
+/// One of `Programs`' evaluations (`eval_one`, `eval_json`).
+type Evaluation<T> = fn(&Programs, ProgramId, Val, &Val, &Budget, &Log) -> Result<T, EvalError>;
+
 /// The value of expression `id` in `scope`, as one of `Programs`' evaluations (`run`) gives it.
 async fn program<T: Send + 'static>(
     env: &RunEnv<'_>,
     at: Option<&StepAt>,
     id: ProgramId,
     scope: &Val,
-    run: fn(&Programs, ProgramId, Val, &Val, &Budget, &Log) -> Result<T, EvalError>,
+    run: Evaluation<T>,
 ) -> Result<T, EvalError> {
     let vars = &env.env;
     let inline = |budget: &Budget, log: &Log| run(env.plan.programs(), id, scope.clone(), vars, budget, log);
