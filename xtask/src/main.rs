@@ -4,10 +4,12 @@
 //!   diagnostics reference); with `--check` it fails if any committed copy is stale.
 //! - `cargo xtask bench` runs the benchmarks and fails when one misses its target.
 //! - `cargo xtask fuzz-seed` fills `fuzz/corpus/<target>/` with the fuzz targets' seeds.
+//! - `cargo xtask jq-conformance [--verbose]` runs jq 1.7.1's test file against weir's jq.
 
 mod bench;
 mod codegen;
 mod fuzz;
+mod jq;
 
 use std::process::ExitCode;
 
@@ -17,8 +19,11 @@ fn main() -> ExitCode {
         Some("codegen") => codegen::run(args.iter().any(|a| a == "--check")),
         Some("bench") => bench::run(&codegen::root()),
         Some("fuzz-seed") => fuzz::seed(&codegen::root()),
+        Some("jq-conformance") => jq::run(&codegen::root(), args.iter().any(|a| a == "--verbose")),
         _ => {
-            eprintln!("usage: cargo xtask codegen [--check] | cargo xtask bench | cargo xtask fuzz-seed");
+            eprintln!(
+                "usage: cargo xtask codegen [--check] | cargo xtask bench | cargo xtask fuzz-seed | cargo xtask jq-conformance [--verbose]"
+            );
             return ExitCode::from(2);
         }
     };

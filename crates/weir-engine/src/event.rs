@@ -89,7 +89,8 @@ pub enum EventKind {
     StepCancelled {
         at: StepAt,
     },
-    /// A `log` step's message.
+    /// A `log` step's message, or what one of the step's expressions said with `debug` or
+    /// `stderr` (see `eval`).
     StepLog {
         at: StepAt,
         level: LogLevel,

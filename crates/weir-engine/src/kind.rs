@@ -122,7 +122,7 @@ impl<'a> StepCx<'a> {
     /// when this future is dropped (the attempt timed out, the run was cancelled or failed).
     pub async fn eval(&self, field: &str) -> Result<Value, StepError> {
         let id = self.program(field)?;
-        crate::eval::json(self.env, id, &self.scope)
+        crate::eval::json(self.env, Some(self.at), id, &self.scope)
             .await
             .map_err(|e| StepError::fatal(ErrorKind::Expression, format!("`{field}`: {e}")))
     }

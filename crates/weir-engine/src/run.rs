@@ -229,7 +229,7 @@ impl RunEnv<'_> {
             started: self.clock().now(),
             done: false,
         };
-        let (result, attempts) = match render(self, nested, &scope).await {
+        let (result, attempts) = match render(self, nested, &at, &scope).await {
             Err(e) => (Err(e), 0),
             Ok(with) => match self.mock(nested) {
                 Some(output) => {
@@ -404,13 +404,19 @@ pub(crate) async fn attempts(
     (Err(StepError::fatal(ErrorKind::Config, "no attempt was made")), 0, Vec::new())
 }
 
-/// `step`'s `with` block evaluated in `scope`, within the step's `timeout`.
-pub(crate) async fn render(env: &RunEnv<'_>, step: &PlanStep, scope: &Val) -> Result<Value, StepError> {
+/// `step`'s `with` block evaluated in `scope`, within the step's `timeout`; what its expressions
+/// say is logged as `at`'s.
+pub(crate) async fn render(
+    env: &RunEnv<'_>,
+    step: &PlanStep,
+    at: &StepAt,
+    scope: &Val,
+) -> Result<Value, StepError> {
     if let Template::Lit(with) = step.with() {
         return Ok(with.clone());
     }
     let with = async {
-        let with = crate::eval::render(env, step, scope).await;
+        let with = crate::eval::render(env, at, step, scope).await;
         with.map_err(|e| StepError::fatal(ErrorKind::Expression, e.to_string()))
     };
     within_timeout(env, step, with).await

@@ -398,7 +398,7 @@ impl<'e, 'a> Scheduler<'e, 'a> {
     async fn output(&self) -> Result<Value, String> {
         if let Some(id) = self.plan.output() {
             let all = self.cx.all();
-            return crate::eval::json(self.env, id, &all).await.map_err(|e| format!("`output`: {e}"));
+            return crate::eval::json(self.env, None, id, &all).await.map_err(|e| format!("`output`: {e}"));
         }
         Ok(match self.plan.sinks() {
             [] => Value::Null,
@@ -423,7 +423,7 @@ async fn run_step(
     let failed = |e| Outcome::Done(Err(e), 0, Vec::new());
     if let Some(cond) = step.condition() {
         let holds = async {
-            let holds = crate::eval::condition(env, cond, &scope).await;
+            let holds = crate::eval::condition(env, at, cond, &scope).await;
             holds.map_err(|e| StepError::fatal(ErrorKind::Expression, format!("`if`: {e}")))
         };
         match within_timeout(env, step, holds).await {
@@ -432,7 +432,7 @@ async fn run_step(
             Err(e) => return failed(e),
         }
     }
-    let with = match render(env, step, &scope).await {
+    let with = match render(env, step, at, &scope).await {
         Ok(with) => with,
         Err(e) => return failed(e),
     };

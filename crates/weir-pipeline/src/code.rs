@@ -63,6 +63,7 @@ codes! {
     BadTest = "E0120", Error, "a `tests` case refers to something the pipeline does not have";
     MissingFile = "E0121", Error, "a referenced pipeline file cannot be read";
     ImportCycle = "E0122", Error, "pipeline files call each other in a cycle";
+    RefusedBuiltin = "E0123", Error, "an expression calls a jq builtin that reads outside its input (`input`, `inputs`, `input_filename`, `$__loc__`, …), which weir does not offer";
     UnusedOutput = "W0201", Warning, "a step without side effects whose output nothing reads";
     UnprovenRead = "W0202", Warning, "an expression reads step results in a way that cannot be checked (the step then sees every step that finished before it)";
 }

@@ -4,6 +4,7 @@
 //! embedded in other text are spliced in as text (strings bare, other values as JSON). `$${{`
 //! writes a literal `${{`.
 
+use crate::code::Code;
 use crate::expr::{ExprError, ProgramId};
 use serde_json::Value;
 
@@ -34,6 +35,7 @@ pub fn split(s: &str) -> Result<Vec<Piece<'_>>, ExprError> {
             offset: at,
             len: 3,
             hint: None,
+            code: Code::ExprSyntax,
         })?;
         if !text.is_empty() {
             pieces.push(Piece::Text(std::mem::take(&mut text)));
@@ -48,6 +50,7 @@ pub fn split(s: &str) -> Result<Vec<Piece<'_>>, ExprError> {
                 offset: at,
                 len: end + 2 - at,
                 hint: None,
+                code: Code::ExprSyntax,
             });
         }
         pieces.push(Piece::Expr { code, offset: start + lead });
@@ -130,7 +133,7 @@ impl Template {
 
 impl Template {
     /// Evaluates the template's expressions against `ctx` (a jq value of the run context), all of
-    /// them within `budget`. An error names the key it happened at, e.g. "`with.url`:
+    /// them within `budget`, with what `debug` and `stderr` say going to `log`. An error names the key it happened at, e.g. "`with.url`:
     /// `.input.x | …`: cannot …".
     /// `env` is the run's allowed environment variables (`$ENV`).
     pub fn render(
@@ -139,8 +142,9 @@ impl Template {
         ctx: &jaq_json::Val,
         env: &jaq_json::Val,
         budget: &crate::expr::Budget,
+        log: &crate::expr::Log,
     ) -> Result<Value, crate::expr::EvalError> {
-        self.render_at(programs, ctx, env, budget, "with")
+        self.render_at(programs, ctx, env, budget, log, "with")
     }
 
     fn render_at(
@@ -149,21 +153,22 @@ impl Template {
         ctx: &jaq_json::Val,
         env: &jaq_json::Val,
         budget: &crate::expr::Budget,
+        log: &crate::expr::Log,
         at: &str,
     ) -> Result<Value, crate::expr::EvalError> {
         use crate::expr::EvalError;
         let named = |e: EvalError| EvalError(format!("`{at}`: {}", e.0));
         Ok(match self {
             Template::Lit(v) => v.clone(),
-            Template::Expr(id) => programs.eval_json(*id, ctx.clone(), env, budget).map_err(named)?,
+            Template::Expr(id) => programs.eval_json(*id, ctx.clone(), env, budget, log).map_err(named)?,
             Template::Concat(parts) => {
                 let mut text = String::new();
                 for part in parts {
                     match part {
                         Part::Text(t) => text.push_str(t),
-                        Part::Expr(id) => {
-                            text.push_str(&programs.eval_text(*id, ctx.clone(), env, budget).map_err(named)?)
-                        }
+                        Part::Expr(id) => text.push_str(
+                            &programs.eval_text(*id, ctx.clone(), env, budget, log).map_err(named)?,
+                        ),
                     }
                 }
                 Value::String(text)
@@ -172,14 +177,14 @@ impl Template {
                 items
                     .iter()
                     .enumerate()
-                    .map(|(i, t)| t.render_at(programs, ctx, env, budget, &format!("{at}[{i}]")))
+                    .map(|(i, t)| t.render_at(programs, ctx, env, budget, log, &format!("{at}[{i}]")))
                     .collect::<Result<_, _>>()?,
             ),
             Template::Obj(entries) => Value::Object(
                 entries
                     .iter()
                     .map(|(k, t)| {
-                        Ok((k.clone(), t.render_at(programs, ctx, env, budget, &format!("{at}.{k}"))?))
+                        Ok((k.clone(), t.render_at(programs, ctx, env, budget, log, &format!("{at}.{k}"))?))
                     })
                     .collect::<Result<_, _>>()?,
             ),

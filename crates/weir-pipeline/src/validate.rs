@@ -179,7 +179,7 @@ impl<'a> Validator<'a> {
                 for (id, e) in errs {
                     let origin = &self.origins[id.0 as usize];
                     let message = format!("jq: {}{}", e.message, origin.place);
-                    let mut diag = Diagnostic::new(Code::ExprSyntax, origin.span(e.offset, e.len), message);
+                    let mut diag = Diagnostic::new(e.code, origin.span(e.offset, e.len), message);
                     if let Some(hint) = e.hint {
                         diag = diag.with_hint(hint);
                     }
@@ -626,15 +626,11 @@ impl<'a> Validator<'a> {
         };
         let reads = match expr::analyze(code) {
             Ok(reads) => reads,
-            Err(ExprError { message, offset, len, hint }) => {
+            Err(ExprError { message, offset, len, hint, code: kind }) => {
                 let hint = hint.unwrap_or_else(|| format!("in expression `{}`", code.trim()));
                 self.d.push(
-                    Diagnostic::new(
-                        Code::ExprSyntax,
-                        origin.span(offset, len),
-                        format!("jq: {message}{}", origin.place),
-                    )
-                    .with_hint(hint),
+                    Diagnostic::new(kind, origin.span(offset, len), format!("jq: {message}{}", origin.place))
+                        .with_hint(hint),
                 );
                 return None;
             }

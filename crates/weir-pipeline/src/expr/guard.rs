@@ -8,6 +8,7 @@
 //! and filters that can build large values from small ones (`+`, `*`, `/` of strings, `[…]`,
 //! interpolation, `tojson`, `explode`, the regular expression filters). They reach the budget through the evaluation's global data ([`Data`]).
 
+use super::log::Log;
 use jaq_core::box_iter::box_once;
 use jaq_core::data::{DataT, HasLut};
 use jaq_core::native::{Fun, v};
@@ -139,6 +140,8 @@ impl DataT for Weir {
 pub(crate) struct Data<'a> {
     pub lut: &'a jaq_core::Lut<Weir>,
     pub budget: &'a Budget<'a>,
+    /// Where `debug`, `stderr` and `halt_error` say what they say.
+    pub log: &'a Log,
 }
 
 impl<'a> HasLut<'a, Weir> for Data<'a> {
@@ -170,7 +173,9 @@ fn too_many_items(what: &str, items: usize) -> String {
     format!("the expression built {what} of {items} items; the limit is {MAX_ITEMS}")
 }
 
-/// weir's own filters, and jq's `tojson` in a version that stops at the string limit.
+/// weir's own filters; jq's `tojson` in a version that stops at the string limit; and the
+/// natives of jq's `debug`, `stderr` and `halt_error`, which say what they say to the
+/// evaluation's [`Log`] instead of the process's standard error.
 pub(crate) fn funs() -> impl Iterator<Item = Fun<Weir>> {
     let tick = Native::new(|cv| if ticks(&cv.0) { box_once(Ok(cv.1)) } else { stopped() })
         .with_paths(|cv| if ticks(&cv.0) { box_once(Ok(cv.1)) } else { stopped() })
@@ -199,8 +204,17 @@ pub(crate) fn funs() -> impl Iterator<Item = Fun<Weir>> {
             v(0),
             Native::new(|cv| box_once(to_json_text(&cv.1).map(Val::utf8_str).map_err(Exn::from))),
         ),
+        ("debug_empty", v(0), Native::new(|cv| says(cv, Log::debug))),
+        ("stderr_empty", v(0), Native::new(|cv| says(cv, Log::stderr))),
+        ("__weir_halt_message", v(0), Native::new(|cv| says(cv, Log::halt))),
     ]
     .into_iter()
+}
+
+/// Gives the input to `say` in the evaluation's log, and no value.
+fn says<'a>(cv: jaq_core::Cv<'a, Weir>, say: fn(&Log, &Val)) -> Out<'a> {
+    say(cv.0.data().log, &cv.1);
+    Box::new(core::iter::empty())
 }
 
 /// The two variables `$l; $r` of a binary filter, through `op`.
@@ -352,9 +366,9 @@ fn to_text(v: Val) -> Result<Val, Error<Val>> {
 /// A value as JSON text, written only up to [`MAX_STRING_BYTES`]: a value whose parts are shared
 /// can be small in memory and enormous as text.
 fn to_json_text(v: &Val) -> Result<Vec<u8>, Error<Val>> {
-    let mut out = Capped(String::new());
+    let mut out = Capped::new(MAX_STRING_BYTES);
     match write!(out, "{v}") {
-        Ok(()) => Ok(out.0.into_bytes()),
+        Ok(()) => Ok(out.text.into_bytes()),
         Err(_) => Err(Error::str(format!(
             "the expression built a string of more than {} MiB (the limit) as JSON text",
             MAX_STRING_BYTES >> 20
@@ -362,15 +376,32 @@ fn to_json_text(v: &Val) -> Result<Vec<u8>, Error<Val>> {
     }
 }
 
-/// A string that refuses to grow past [`MAX_STRING_BYTES`].
-struct Capped(String);
+/// A string that refuses to grow past a limit.
+pub(crate) struct Capped {
+    text: String,
+    limit: usize,
+}
+
+impl Capped {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self { text: String::new(), limit }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.text.len()
+    }
+
+    pub(crate) fn into_string(self) -> String {
+        self.text
+    }
+}
 
 impl std::fmt::Write for Capped {
     fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        if self.0.len() + s.len() > MAX_STRING_BYTES {
+        if self.text.len() + s.len() > self.limit {
             return Err(std::fmt::Error);
         }
-        self.0.push_str(s);
+        self.text.push_str(s);
         Ok(())
     }
 }

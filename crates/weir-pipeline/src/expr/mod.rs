@@ -9,6 +9,7 @@
 //! weir's guards (`rewrite`), so an evaluation can be stopped and cannot build values past the
 //! limits (`guard`).
 
+use crate::code::Code;
 use jaq_core::load::lex::{Lexer, StrPart, Tok, Token};
 use jaq_core::load::parse::{Def, Parser, Term};
 use jaq_core::load::{self, Arena, File, Loader};
@@ -18,25 +19,29 @@ use serde_json::{Map, Number, Value};
 use std::fmt::Write as _;
 
 mod guard;
+mod log;
 mod reads;
 mod rewrite;
 
 pub use guard::{Budget, Interrupted, MAX_ITEMS, MAX_MATCHES, MAX_STACK, MAX_STRING_BYTES, SMALL_STACK};
+pub use log::{Log, MAX_LOG_BYTES, MAX_MESSAGES, Message, Said};
 pub(crate) use reads::{Reads, StepRef, Unproven};
 
 type Filter = jaq_core::Filter<guard::Weir>;
 
-/// weir's own definitions, before jq's library (which defines `range/1` and `range/2` by it):
-/// `range/3` takes a step per value.
-/// weir's definitions of jq filters around the natives they replace (renamed in [`funs`]; they
-/// come before jq's library, so they call natives only): each value of `range/3` takes a step,
-/// `explode` and the regular expression filters first check what they would build (`guard`).
+/// weir's definitions of jq filters, before jq's library (which defines `range/1` and
+/// `range/2` by `range/3`, and `halt_error/0` by `halt_error/1`), around the natives they replace
+/// (renamed in [`funs`]; coming first, they call natives only): each value of `range/3` takes a
+/// step; `explode` and the regular expression filters first check what they would build
+/// (`guard`); `halt_error/1` keeps its input as the message the evaluation fails with, instead of
+/// printing it.
 const PRELUDE: &str = r#"
 def range($from; $upto; $by): __weir_range($from; $upto; $by) | __weir_tick;
 def explode: __weir_explode_bound | __weir_explode;
 def matches($re; $flags): __weir_regex_bound($re; $flags) | __weir_matches($re; $flags);
 def split_matches($re; $flags): __weir_regex_bound($re; $flags) | __weir_split_matches($re; $flags);
 def split_($re; $flags): __weir_regex_bound($re; $flags) | __weir_split_($re; $flags);
+def halt_error($exit_code): __weir_halt_message, halt($exit_code);
 "#;
 
 const DISPATCH_VAR: &str = "$__weir";
@@ -51,6 +56,8 @@ pub(crate) struct ExprError {
     pub len: usize,
     /// How to fix it, when there is something to say (e.g. the filter a misspelt name means).
     pub hint: Option<String>,
+    /// [`Code::ExprSyntax`], or [`Code::RefusedBuiltin`] for a builtin weir does not offer.
+    pub code: Code,
 }
 
 /// How deeply brackets may nest in an expression. jq's parser and compiler recurse on nesting;
@@ -70,6 +77,7 @@ pub(crate) fn analyze(code: &str) -> Result<Reads, ExprError> {
             offset: found.start,
             len: rest.chars().next().map_or(0, char::len_utf8),
             hint: None,
+            code: Code::ExprSyntax,
         }
     })?;
     if let Some(name) = reserved(&tokens) {
@@ -79,6 +87,7 @@ pub(crate) fn analyze(code: &str) -> Result<Reads, ExprError> {
             offset: span.start,
             len: span.len(),
             hint: None,
+            code: Code::ExprSyntax,
         });
     }
     let term = Parser::new(&tokens).parse(|p| p.term()).map_err(|errs| {
@@ -92,6 +101,7 @@ pub(crate) fn analyze(code: &str) -> Result<Reads, ExprError> {
             offset: span.start,
             len: span.len(),
             hint: None,
+            code: Code::ExprSyntax,
         }
     })?;
     Ok(reads::reads(code, &term))
@@ -114,6 +124,7 @@ fn check_size(code: &str) -> Result<(), ExprError> {
                 offset: i,
                 len: 1,
                 hint: None,
+                code: Code::ExprSyntax,
             });
         }
         // Runs of letters, digits and `_` are one token; every other visible character is one.
@@ -130,6 +141,7 @@ fn check_size(code: &str) -> Result<(), ExprError> {
                 offset: i,
                 len: 1,
                 hint: None,
+                code: Code::ExprSyntax,
             });
         }
     }
@@ -195,8 +207,13 @@ impl ProgramsBuilder {
         let modules = Loader::new(defs).load(&arena, file).map_err(|errs| {
             // Each expression parsed on its own, so this only happens for constructs valid alone
             // but not inside a definition; report them against the first expression.
-            let error =
-                ExprError { message: "expression does not parse".into(), offset: 0, len: 0, hint: None };
+            let error = ExprError {
+                message: "expression does not parse".into(),
+                offset: 0,
+                len: 0,
+                hint: None,
+                code: Code::ExprSyntax,
+            };
             errs.into_iter().map(|_| (ProgramId(0), error.clone())).collect::<Vec<_>>()
         })?;
         let compiler =
@@ -215,14 +232,15 @@ fn library() -> &'static [Def<&'static str>] {
     LIBRARY.get_or_init(|| {
         let tokens = Lexer::new(PRELUDE).lex().unwrap_or_default();
         let prelude = Parser::new(&tokens).parse(|p| p.defs()).unwrap_or_default();
-        let library = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs());
+        let std = jaq_std::defs().filter(|d| !(d.name == "halt_error" && d.args.len() == 1));
+        let library = jaq_core::defs().chain(std).chain(jaq_json::defs());
         prelude.into_iter().chain(library).map(rewrite::def).collect()
     })
 }
 
 /// The native filters programs are compiled with: jq's, with those that weir's prelude defines
-/// renamed for it (`range/3`, `explode`, the regular expression natives), and `tojson`
-/// replaced by weir's (see `guard`).
+/// renamed for it (`range/3`, `explode`, the regular expression natives), and `tojson`,
+/// `debug_empty` and `stderr_empty` replaced by weir's (see `guard`).
 fn funs() -> impl Iterator<Item = jaq_core::native::Fun<guard::Weir>> {
     let rename = |(name, args, f): jaq_core::native::Fun<guard::Weir>| {
         let name = match (name, args.len()) {
@@ -235,8 +253,11 @@ fn funs() -> impl Iterator<Item = jaq_core::native::Fun<guard::Weir>> {
         };
         (name, args, f)
     };
-    let json = jaq_json::funs().filter(|(name, _, _)| *name != "tojson");
-    jaq_core::funs().chain(jaq_std::funs()).map(rename).chain(json).chain(guard::funs())
+    let replaced = |(name, _, _): &jaq_core::native::Fun<guard::Weir>| {
+        !matches!(*name, "tojson" | "debug_empty" | "stderr_empty")
+    };
+    let (std, json) = (jaq_std::funs().filter(replaced), jaq_json::funs().filter(replaced));
+    jaq_core::funs().chain(std).map(rename).chain(json).chain(guard::funs())
 }
 
 /// Expression `code` as the definition `name($ENV)`, in which `env` is `$ENV`: the run's allowed
@@ -260,6 +281,17 @@ fn undefined_error(
         (start..=start + code.len()).contains(&at).then(|| (i, at - start))
     });
     let (i, offset) = found.unwrap_or((0, 0));
+    if let Some(hint) = refused(name, &what) {
+        let message = format!("`{name}` reads from outside the expression's input and is not available");
+        let error = ExprError {
+            message,
+            offset,
+            len: name.len(),
+            hint: Some(hint.into()),
+            code: Code::RefusedBuiltin,
+        };
+        return (ProgramId(i as u32), error);
+    }
     let (message, hint) = match what {
         jaq_core::compile::Undefined::Filter(arity) => {
             let hint = crate::suggest::closest(name, library_filters(arity).iter().copied())
@@ -268,7 +300,28 @@ fn undefined_error(
         }
         other => (format!("undefined {} `{name}`", other.as_str()), None),
     };
-    (ProgramId(i as u32), ExprError { message, offset, len: name.len(), hint })
+    (ProgramId(i as u32), ExprError { message, offset, len: name.len(), hint, code: Code::ExprSyntax })
+}
+
+/// What to use instead of jq's builtins that read something other than their input (jq's
+/// further inputs, the program's file and line, its module search path), when `name` names one
+/// and the expression does not define it itself. jaq has none of them; weir refuses them by
+/// name so the message says why rather than that they are undefined.
+fn refused(name: &str, what: &jaq_core::compile::Undefined) -> Option<&'static str> {
+    const INPUT: &str = "weir expressions read their input only from `.`: the run's input is `.input`; earlier steps are `.steps.ID.output`";
+    match (name, what) {
+        (
+            "input" | "inputs" | "input_filename" | "input_line_number",
+            jaq_core::compile::Undefined::Filter(0),
+        ) => Some(INPUT),
+        ("$__loc__", jaq_core::compile::Undefined::Var) => Some(
+            "an expression has no file or line of its own: weir's errors name the step and the expression",
+        ),
+        ("get_search_list", jaq_core::compile::Undefined::Filter(0)) => {
+            Some("weir expressions import no modules; define what you need with `def` in the expression")
+        }
+        _ => None,
+    }
 }
 
 /// The names of the standard library's filters that take `arity` arguments.
@@ -332,9 +385,17 @@ pub struct EvalError(pub String);
 
 impl Programs {
     /// Runs expression `id` on `input`, with `env` as `$ENV` (an object of the environment
-    /// variables the run allows), within `budget`, and returns its single value.
-    pub fn eval_one(&self, id: ProgramId, input: Val, env: &Val, budget: &Budget) -> Result<Val, EvalError> {
-        self.named(id, self.eval_inner(id, input, env, budget))
+    /// variables the run allows), within `budget`, and returns its single value. What `debug`
+    /// and `stderr` say goes to `log`.
+    pub fn eval_one(
+        &self,
+        id: ProgramId,
+        input: Val,
+        env: &Val,
+        budget: &Budget,
+        log: &Log,
+    ) -> Result<Val, EvalError> {
+        self.named(id, self.eval_inner(id, input, env, budget, log))
     }
 
     /// Runs expression `id` and converts its value to JSON (see [`to_json`]).
@@ -344,8 +405,9 @@ impl Programs {
         input: Val,
         env: &Val,
         budget: &Budget,
+        log: &Log,
     ) -> Result<Value, EvalError> {
-        self.named(id, self.eval_inner(id, input, env, budget).and_then(|v| to_json(&v)))
+        self.named(id, self.eval_inner(id, input, env, budget, log).and_then(|v| to_json(&v)))
     }
 
     /// Runs expression `id` and gives its value as interpolation splices it (see [`to_text`]).
@@ -355,8 +417,9 @@ impl Programs {
         input: Val,
         env: &Val,
         budget: &Budget,
+        log: &Log,
     ) -> Result<String, EvalError> {
-        self.named(id, self.eval_inner(id, input, env, budget).and_then(|v| to_text(&v)))
+        self.named(id, self.eval_inner(id, input, env, budget, log).and_then(|v| to_text(&v)))
     }
 
     /// An error of expression `id`, prefixed with the expression, so a message says which failed.
@@ -374,9 +437,16 @@ impl Programs {
         }
     }
 
-    fn eval_inner(&self, id: ProgramId, input: Val, env: &Val, budget: &Budget) -> Result<Val, EvalError> {
+    fn eval_inner(
+        &self,
+        id: ProgramId,
+        input: Val,
+        env: &Val,
+        budget: &Budget,
+        log: &Log,
+    ) -> Result<Val, EvalError> {
         budget.enter();
-        let mut outputs = self.run(id, input, env, budget);
+        let mut outputs = self.run(id, input, env, budget, log);
         let first =
             outputs.next().unwrap_or_else(|| Err(EvalError("the expression produced no value".into())))?;
         match outputs.next() {
@@ -394,9 +464,10 @@ impl Programs {
         input: Val,
         env: &Val,
         budget: &'a Budget<'a>,
+        log: &'a Log,
     ) -> impl Iterator<Item = Result<Val, EvalError>> + 'a {
         debug_assert!((id.0 as usize) < self.codes.len());
-        let data = guard::Data { lut: &self.filter.lut, budget };
+        let data = guard::Data { lut: &self.filter.lut, budget, log };
         let ctx = Ctx::<guard::Weir>::new(data, Vars::new([Val::from(id.0 as isize), env.clone()]));
         self.filter.id.run((ctx, input)).map(move |r| {
             r.map_err(|exn| match exn.get_err() {
@@ -407,7 +478,7 @@ impl Programs {
                     Some(Interrupted::TooDeep) => {
                         format!("the expression recursed too deeply (past {} of stack)", budget.stack())
                     }
-                    None => "the expression called halt".into(),
+                    None => log.halted().unwrap_or_else(|| "the expression called halt".into()),
                 }),
             })
         })
@@ -542,7 +613,13 @@ mod tests {
         let p = compile(&refs);
         for i in [0, 1, 17, 36] {
             let out = p
-                .eval_one(ProgramId(i), to_val(&json!({"x": 100})), &Val::Null, &Budget::unlimited())
+                .eval_one(
+                    ProgramId(i),
+                    to_val(&json!({"x": 100})),
+                    &Val::Null,
+                    &Budget::unlimited(),
+                    &Log::default(),
+                )
                 .unwrap();
             assert_eq!(to_json(&out).unwrap(), json!(100 + i));
         }
@@ -552,7 +629,14 @@ mod tests {
     fn comments_in_user_code_do_not_break_compilation() {
         let p = compile(&[".a # the a field", "[.b] # trailing"]);
         assert_eq!(
-            p.eval_json(ProgramId(1), to_val(&json!({"b": 2})), &Val::Null, &Budget::unlimited()).unwrap(),
+            p.eval_json(
+                ProgramId(1),
+                to_val(&json!({"b": 2})),
+                &Val::Null,
+                &Budget::unlimited(),
+                &Log::default()
+            )
+            .unwrap(),
             json!([2])
         );
     }
@@ -605,27 +689,130 @@ mod tests {
     }
 
     #[test]
+    fn builtins_that_read_outside_the_input_are_refused_with_a_hint() {
+        let codes = [
+            "input",
+            "[inputs]",
+            ".a | input_filename",
+            "$__loc__.line",
+            "input_line_number",
+            "get_search_list",
+        ];
+        let mut b = ProgramsBuilder::default();
+        for code in codes {
+            b.add(code);
+        }
+        let errs = b.build().unwrap_err();
+        assert_eq!(errs.len(), codes.len(), "{errs:?}");
+        for ((id, e), code) in errs.iter().zip(codes) {
+            assert_eq!(e.code, Code::RefusedBuiltin, "{code}: {e:?}");
+            assert!(
+                e.message.ends_with("reads from outside the expression's input and is not available"),
+                "{e:?}"
+            );
+            let name = &codes[id.0 as usize][e.offset..e.offset + e.len];
+            assert!(e.message.starts_with(&format!("`{name}`")), "{code}: {e:?}");
+        }
+        assert!(errs[0].1.hint.as_deref().unwrap_or("").contains("`.steps.ID.output`"), "{:?}", errs[0]);
+        let p = compile(&["def input: .x; input"]);
+        let defined = p.eval_json(
+            ProgramId(0),
+            to_val(&json!({"x": 1})),
+            &Val::Null,
+            &Budget::unlimited(),
+            &Log::default(),
+        );
+        assert_eq!(defined, Ok(json!(1)), "an expression's own `input` is its own");
+    }
+
+    #[test]
     fn reports_zero_or_many_values_and_runtime_errors() {
         let p = compile(&["empty", ".[]", "1 + \"a\"", "halt"]);
         assert!(
-            p.eval_one(ProgramId(0), Val::Null, &Val::Null, &Budget::unlimited())
+            p.eval_one(ProgramId(0), Val::Null, &Val::Null, &Budget::unlimited(), &Log::default())
                 .unwrap_err()
                 .0
                 .contains("no value")
         );
         assert!(
-            p.eval_one(ProgramId(1), to_val(&json!([1, 2])), &Val::Null, &Budget::unlimited())
-                .unwrap_err()
-                .0
-                .contains("more than one")
+            p.eval_one(
+                ProgramId(1),
+                to_val(&json!([1, 2])),
+                &Val::Null,
+                &Budget::unlimited(),
+                &Log::default()
+            )
+            .unwrap_err()
+            .0
+            .contains("more than one")
         );
-        assert!(p.eval_one(ProgramId(2), Val::Null, &Val::Null, &Budget::unlimited()).is_err());
         assert!(
-            p.eval_one(ProgramId(3), Val::Null, &Val::Null, &Budget::unlimited())
+            p.eval_one(ProgramId(2), Val::Null, &Val::Null, &Budget::unlimited(), &Log::default()).is_err()
+        );
+        assert!(
+            p.eval_one(ProgramId(3), Val::Null, &Val::Null, &Budget::unlimited(), &Log::default())
                 .unwrap_err()
                 .0
                 .contains("halt")
         );
+    }
+
+    /// Runs `code` on `input` and gives its value (or error) and what it said.
+    fn eval_logged(code: &str, input: Value) -> (Result<Value, String>, Vec<(Said, String)>) {
+        let log = Log::default();
+        let value = compile(&[code])
+            .eval_json(ProgramId(0), to_val(&input), &Val::Null, &Budget::unlimited(), &log)
+            .map_err(|e| e.0);
+        (value, log.into_messages().into_iter().map(|m| (m.said, m.text)).collect())
+    }
+
+    #[test]
+    fn debug_and_stderr_say_to_the_evaluations_log_as_jq_prints_them() {
+        let (value, said) =
+            eval_logged("debug | debug(\"x=\\(.x)\") | stderr | .x | stderr", json!({"x": "a"}));
+        assert_eq!(value, Ok(json!("a")));
+        let expected = [
+            (Said::Debug, r#"["DEBUG:",{"x":"a"}]"#),
+            (Said::Debug, r#"["DEBUG:","x=a"]"#),
+            (Said::Stderr, r#"{"x":"a"}"#),
+            (Said::Stderr, "a"),
+        ];
+        assert_eq!(said, expected.map(|(s, t)| (s, t.to_owned())));
+        let (value, said) = eval_logged("debug | error", json!([1]));
+        assert!(value.is_err());
+        assert_eq!(
+            said,
+            [(Said::Debug, r#"["DEBUG:",[1]]"#.to_owned())],
+            "what a failing expression said is kept"
+        );
+    }
+
+    #[test]
+    fn an_evaluations_log_keeps_at_most_1000_messages_and_1_mib() {
+        let (value, said) = eval_logged("[range(1500) | debug] | length", json!(null));
+        assert_eq!(value, Ok(json!(1500)));
+        assert_eq!(said.len(), MAX_MESSAGES + 1);
+        assert_eq!(said[999], (Said::Debug, r#"["DEBUG:",999]"#.to_owned()));
+        assert_eq!(said[1000].0, Said::Dropped);
+        assert!(said[1000].1.starts_with("500 more message(s) dropped"), "{:?}", said[1000]);
+        let (_, said) = eval_logged("[(\"x\" * 600000) | debug, stderr, (1 | debug)] | length", json!(null));
+        let texts: Vec<_> = said.iter().map(|(s, t)| (*s, t.len())).collect();
+        assert_eq!(texts[..2], [(Said::Debug, 600_000 + 13), (Said::Debug, 12)], "{texts:?}");
+        assert!(said[2].1.starts_with("1 more message(s) dropped"), "{:?}", said[2]);
+    }
+
+    #[test]
+    fn halt_error_fails_the_evaluation_with_its_message_and_try_cannot_catch_it() {
+        for (code, message) in [
+            ("\"stop here\" | halt_error", "stop here"),
+            ("{a: [1]} | halt_error(1)", r#"{"a":[1]}"#),
+            ("try (\"no\\n\" | halt_error) catch 0", "no\n"),
+        ] {
+            let (value, said) = eval_logged(code, json!(null));
+            assert_eq!(value, Err(format!("`{code}`: {message}")));
+            assert!(said.is_empty(), "{said:?}");
+        }
+        assert!(eval_logged("halt", json!(null)).0.unwrap_err().ends_with("the expression called halt"));
     }
 
     #[test]
@@ -639,11 +826,17 @@ mod tests {
         let p = compile(&["env", "$ENV.TOKEN", "env.HOME"]);
         let env = to_val(&json!({"TOKEN": "t0k"}));
         assert_eq!(
-            p.eval_json(ProgramId(0), Val::Null, &env, &Budget::unlimited()).unwrap(),
+            p.eval_json(ProgramId(0), Val::Null, &env, &Budget::unlimited(), &Log::default()).unwrap(),
             json!({"TOKEN": "t0k"})
         );
-        assert_eq!(p.eval_json(ProgramId(1), Val::Null, &env, &Budget::unlimited()).unwrap(), json!("t0k"));
-        assert_eq!(p.eval_json(ProgramId(2), Val::Null, &env, &Budget::unlimited()).unwrap(), json!(null));
+        assert_eq!(
+            p.eval_json(ProgramId(1), Val::Null, &env, &Budget::unlimited(), &Log::default()).unwrap(),
+            json!("t0k")
+        );
+        assert_eq!(
+            p.eval_json(ProgramId(2), Val::Null, &env, &Budget::unlimited(), &Log::default()).unwrap(),
+            json!(null)
+        );
     }
 
     #[test]
@@ -655,22 +848,27 @@ mod tests {
             "9999999999999999999999 * 10",
             "0.5 + 0.25",
         ]);
-        let refused =
-            |i: u32| p.eval_json(ProgramId(i), Val::Null, &Val::Null, &Budget::unlimited()).unwrap_err().0;
+        let refused = |i: u32| {
+            p.eval_json(ProgramId(i), Val::Null, &Val::Null, &Budget::unlimited(), &Log::default())
+                .unwrap_err()
+                .0
+        };
         assert!(refused(0).contains("an object key must be a string, found 0"), "{}", refused(0));
         assert!(refused(1).contains("NaN"), "{}", refused(1));
         assert!(refused(2).contains("infinite"), "{}", refused(2));
         assert!(refused(3).contains("99999999999999999999990"), "{}", refused(3));
         assert!(refused(1).starts_with("`nan`: "), "the message names the expression: {}", refused(1));
         assert_eq!(
-            p.eval_json(ProgramId(4), Val::Null, &Val::Null, &Budget::unlimited()).unwrap(),
+            p.eval_json(ProgramId(4), Val::Null, &Val::Null, &Budget::unlimited(), &Log::default()).unwrap(),
             json!(0.75)
         );
         // jq itself recurses on deep values (to drop them), so this runs on a large stack, as the
         // binary does.
         let deep = std::thread::Builder::new().stack_size(256 << 20).spawn(|| {
             let deep = compile(&["reduce range(5000) as $i (null; [.])"]);
-            deep.eval_json(ProgramId(0), Val::Null, &Val::Null, &Budget::unlimited()).unwrap_err().0
+            deep.eval_json(ProgramId(0), Val::Null, &Val::Null, &Budget::unlimited(), &Log::default())
+                .unwrap_err()
+                .0
         });
         let err = deep.unwrap().join().unwrap();
         assert!(err.contains("nested deeper than 4096 levels"), "{err}");
@@ -678,7 +876,9 @@ mod tests {
 
     /// Runs `code` on `input` within `budget`; the value as JSON, or the error's message.
     fn eval(code: &str, input: Value, budget: &Budget) -> Result<Value, String> {
-        compile(&[code]).eval_json(ProgramId(0), to_val(&input), &Val::Null, budget).map_err(|e| e.0)
+        compile(&[code])
+            .eval_json(ProgramId(0), to_val(&input), &Val::Null, budget, &Log::default())
+            .map_err(|e| e.0)
     }
 
     #[test]
@@ -710,10 +910,16 @@ mod tests {
         for (code, input, expected) in cases {
             let got = if code.ends_with("add") {
                 let p = compile(&[&format!("[{code}]")]);
-                p.eval_json(ProgramId(0), to_val(&input), &Val::Null, &Budget::unlimited())
+                p.eval_json(ProgramId(0), to_val(&input), &Val::Null, &Budget::unlimited(), &Log::default())
                     .map(|v| json!(v == json!([[1, 1, 1], [5, 3, 1], 3])))
             } else {
-                compile(&[code]).eval_json(ProgramId(0), to_val(&input), &Val::Null, &Budget::unlimited())
+                compile(&[code]).eval_json(
+                    ProgramId(0),
+                    to_val(&input),
+                    &Val::Null,
+                    &Budget::unlimited(),
+                    &Log::default(),
+                )
             };
             let expected = if code.ends_with("add") { json!(true) } else { expected };
             assert_eq!(got.map_err(|e| e.0), Ok(expected), "{code}");

@@ -1,7 +1,8 @@
 //! Step kinds and the engine together: virtual-time behaviour (retries, backoff, timeouts,
 //! cancellation, concurrency), the `http` kind against a local server, what a build without
 //! a feature's kinds says about them, the kinds' specs against their schemas, and nested work
-//! (`foreach` items, sub-pipeline runs) with what each step sees, and hostile expressions.
+//! (`foreach` items, sub-pipeline runs) with what each step sees, hostile expressions, and what
+//! expressions say with `debug` and `stderr`.
 
 mod engine;
 mod errors;
@@ -9,6 +10,7 @@ mod features;
 mod hostile;
 #[cfg(feature = "http")]
 mod http;
+mod log;
 mod nested;
 mod specs;
 

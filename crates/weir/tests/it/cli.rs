@@ -609,3 +609,28 @@ fn a_json_pipeline_as_python_writes_it_runs_and_keeps_its_characters() {
     let err = crate::stderr(&out);
     assert!(err.contains("lone surrogate `\\uD83D`") && err.contains("lone.json:1:94"), "{err}");
 }
+
+#[test]
+fn debug_and_stderr_show_in_the_runs_log_and_events_with_secrets_hidden() {
+    let dir = scratch("cli-debug");
+    write(
+        &dir,
+        "debug.yaml",
+        "name: debug\nenv: [API_TOKEN]\nsteps:\n  - { id: show, uses: transform, with: { expr: '{token: env.API_TOKEN} | debug | \"done\" | stderr | 1' } }\n",
+    );
+    let env = [("API_TOKEN", "t0k3n-secret"), ("WEIR_ENV_ALLOW", "API_TOKEN")];
+    let out = crate::weir_env(&dir, &["run", "debug.yaml"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains(r#"[debug] show: ["DEBUG:",{"token":"***"}]"#), "{}", stderr(&out));
+    assert!(stderr(&out).contains("[info] show: done"), "{}", stderr(&out));
+    let out = crate::weir_env(&dir, &["run", "debug.yaml", "--events"], &env);
+    assert!(!stderr(&out).contains("t0k3n-secret"), "{}", stderr(&out));
+    let events: Vec<Value> =
+        stderr(&out).lines().map(|l| serde_json::from_str(l).expect("one JSON event a line")).collect();
+    let logged: Vec<(&str, &str)> = events
+        .iter()
+        .filter(|e| e["message"].is_string())
+        .map(|e| (e["level"].as_str().unwrap_or(""), e["message"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(logged, [("debug", r#"["DEBUG:",{"token":"***"}]"#), ("info", "done")], "{events:?}");
+}
