@@ -5,8 +5,8 @@
 //!
 //! It knows no SQL, no HTTP server, no config files, and reads no file: the plans a run needs
 //! come resolved in the bundle. Time comes from an injected [`Clock`]; step kinds from a
-//! [`Registry`]; what happens goes to an [`EventSink`]. Persistence and telemetry hang off those
-//! seams.
+//! [`Registry`]; what happens goes to an [`EventSink`] and, to be durable, to a [`RunStore`].
+//! Persistence and telemetry hang off those seams.
 
 mod cancel;
 pub mod clock;
@@ -18,6 +18,7 @@ mod kind;
 mod report;
 mod run;
 mod scheduler;
+mod store;
 
 pub use cancel::Cancel;
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -26,3 +27,4 @@ pub use event::{Collector, Event, EventKind, EventSink, LogLevel, NullSink, Pare
 pub use kind::{Registry, StepCx, StepKind};
 pub use report::{InputError, NestedReport, RunFailure, RunReport, StepReport};
 pub use run::{Engine, External, RunOptions};
+pub use store::{RunStore, StoreError};
