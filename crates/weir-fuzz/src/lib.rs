@@ -28,8 +28,8 @@ fn registry() -> &'static weir_engine::Registry {
     REGISTRY.get_or_init(weir_steps::builtin)
 }
 
-/// Parses and validates `data` as a pipeline file (YAML, or JSON when it starts with `{`: both go
-/// through the same parser, the name only shows in messages), and renders every diagnostic as
+/// Parses and validates `data` as a pipeline file (YAML, or JSON when it starts with `{`: the name
+/// ends in `.json` then, so the strict JSON reader reads it), and renders every diagnostic as
 /// `weir validate` prints it.
 pub fn validate(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else { return };
