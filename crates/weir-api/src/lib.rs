@@ -1,7 +1,8 @@
 //! weir's wire types: the JSON documents that `weir run --json`, `--events`, `validate --json`,
-//! `test --json` and `dry-run --json` print, and that the server will send. They are plain data
-//! (serde, both ways), converted explicitly from the domain types of the engine and the pipeline
-//! crate, which do not serialize themselves: a change to the wire is a change to this crate.
+//! `test --json`, `dry-run --json` and `runs list|show --json` print, and that the server will
+//! send. They are plain data (serde, both ways), converted explicitly from the domain types of
+//! the engine and the pipeline crate, which do not serialize themselves: a change to the wire is
+//! a change to this crate.
 //!
 //! Conventions: durations are `*_ms` numbers of milliseconds (microsecond precision); times are
 //! milliseconds since the Unix epoch; statuses are the lowercase words of `weir_pipeline::Status`;
@@ -10,12 +11,14 @@
 mod dry_run;
 mod event;
 mod run;
+mod stored;
 mod test;
 mod validate;
 
 pub use dry_run::{DryRunItem, DryRunOutcome, DryRunReport, DryRunStep, Walked};
 pub use event::{Event, EventKind, Parent, StepAt};
 pub use run::{NestedSummary, RunError, RunSummary, StepError, StepSummary};
+pub use stored::{StoredRun, StoredRunDetail, StoredStep};
 pub use test::{CaseProblem, CaseReport, TestReport};
 pub use validate::{DiagnosticDoc, FileReport, ValidateReport};
 

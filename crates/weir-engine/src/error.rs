@@ -25,6 +25,9 @@ pub enum ErrorKind {
     /// The run does not allow what the step would do: a call outside the process in a run that
     /// refuses them (`weir test`), not mocked.
     Refused,
+    /// The run's store could not make its events durable: the run stops rather than go on
+    /// without a record it could be resumed from.
+    Store,
 }
 
 impl ErrorKind {
@@ -38,10 +41,11 @@ impl ErrorKind {
         ErrorKind::Cancelled,
         ErrorKind::Step,
         ErrorKind::Refused,
+        ErrorKind::Store,
     ];
 
     /// The kind as a label: `config`, `expression`, `timeout`, `http_status`, `network`,
-    /// `nested`, `cancelled`, `step` or `refused`.
+    /// `nested`, `cancelled`, `step`, `refused` or `store`.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::Config => "config",
@@ -53,6 +57,7 @@ impl ErrorKind {
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::Step => "step",
             ErrorKind::Refused => "refused",
+            ErrorKind::Store => "store",
         }
     }
 

@@ -9,6 +9,7 @@ use crate::event::{Event, EventKind, EventSink, Parent, StepAt};
 use crate::kind::{Registry, StepCx};
 use crate::report::{InputError, NestedReport, RunReport};
 use crate::scheduler::Scheduler;
+use crate::store::{RunStore, StoreError};
 use futures_util::future::{Either, select};
 use jaq_json::Val;
 use serde_json::Value;
@@ -53,6 +54,9 @@ pub struct RunOptions {
     /// is never refused.
     pub external: External,
     pub cancel: Cancel,
+    /// Where the run's events are made durable. The engine awaits each commit before a step that
+    /// depends on what it records starts (see [`RunStore`]); none for an ephemeral run.
+    pub store: Option<Arc<dyn RunStore>>,
 }
 
 /// What a run does with a step that would call outside the process ([`Effects::External`])
@@ -86,7 +90,8 @@ impl Engine {
         opts: &RunOptions,
         sink: &dyn EventSink,
     ) -> Result<RunReport, InputError> {
-        let tree = Tree { engine: self, bundle, opts, sink, seq: AtomicU64::new(0) };
+        let journal = Mutex::default();
+        let tree = Tree { engine: self, bundle, opts, sink, seq: AtomicU64::new(0), journal };
         let run_id = opts.run_id.clone().unwrap_or_else(|| new_run_id(&*self.clock));
         let seed = opts.seed.unwrap_or_else(|| fastrand::u64(..));
         tree.run(PlanId::ROOT, input, run_id.into(), seed, None).await
@@ -129,6 +134,23 @@ struct Tree<'a> {
     sink: &'a dyn EventSink,
     /// The next event's `seq`, across all runs of the tree.
     seq: AtomicU64,
+    /// The events not yet committed to the store, when there is one. A mutex because the
+    /// sub-pipeline runs and items of the tree emit from their own futures; it is held only to
+    /// push or take.
+    journal: Mutex<Vec<Event>>,
+}
+
+impl Tree<'_> {
+    /// Commits the journal's events to the store, all of them in one transaction: what every
+    /// run of the tree recorded since the last commit. Nothing to do without a store.
+    async fn flush(&self) -> Result<(), StoreError> {
+        let Some(store) = &self.opts.store else { return Ok(()) };
+        let events = std::mem::take(&mut *self.journal.lock().unwrap_or_else(|e| e.into_inner()));
+        if events.is_empty() {
+            return Ok(());
+        }
+        store.commit(&events).await
+    }
 }
 
 impl Tree<'_> {
@@ -190,6 +212,24 @@ impl RunEnv<'_> {
             kind,
         };
         self.tree.sink.emit(&event);
+        if self.tree.opts.store.is_some() {
+            self.tree.journal.lock().unwrap_or_else(|e| e.into_inner()).push(event);
+        }
+    }
+
+    /// Whether this is the run the tree started with, not a sub-pipeline run.
+    pub(crate) fn is_root(&self) -> bool {
+        self.parent.is_none()
+    }
+
+    /// Whether the run's events go to a store.
+    pub(crate) fn stores(&self) -> bool {
+        self.tree.opts.store.is_some()
+    }
+
+    /// Makes what the tree's runs recorded so far durable (see [`Tree::flush`]).
+    pub(crate) async fn flush(&self) -> Result<(), StoreError> {
+        self.tree.flush().await
     }
 
     /// Whether a step runs for real, or a mock stands in (with this output). Mocks name steps of
@@ -249,6 +289,9 @@ impl RunEnv<'_> {
         };
         let status = if result.is_ok() { Status::Succeeded } else { Status::Failed };
         guard.finish(status, &result, attempts);
+        // An item's result is durable as soon as it ends, so a resumed run starts only the
+        // items that had not; the items that end while this commits join the next group.
+        self.flush().await.map_err(|e| StepError::fatal(ErrorKind::Store, e.message))?;
         result
     }
 

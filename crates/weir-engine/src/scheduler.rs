@@ -37,6 +37,8 @@ struct StepState {
     duration: Option<Duration>,
     error: Option<StepError>,
     nested: Vec<NestedReport>,
+    /// Succeeded or failed, and not committed to the store since.
+    unstored: bool,
 }
 
 /// A running step's future: its index and how it ended.
@@ -65,6 +67,8 @@ pub(crate) struct Scheduler<'e, 'a> {
     /// Attempts begun per step, written by the running steps' futures: a step cancelled midway
     /// still reports the attempts it started.
     begun: Arc<[AtomicU32]>,
+    /// The steps that concluded since the last commit to the store.
+    unstored: Vec<usize>,
 }
 
 impl<'e, 'a> Scheduler<'e, 'a> {
@@ -90,6 +94,7 @@ impl<'e, 'a> Scheduler<'e, 'a> {
                 duration: None,
                 error: None,
                 nested: Vec::new(),
+                unstored: false,
             })
             .collect();
         let ready = (0..plan.steps().len())
@@ -103,7 +108,7 @@ impl<'e, 'a> Scheduler<'e, 'a> {
         });
         let started = env.clock().now();
         let begun = plan.steps().iter().map(|_| AtomicU32::new(0)).collect();
-        Self { env, plan, cx, steps, ready, failure: None, started, done: false, begun }
+        Self { env, plan, cx, steps, ready, failure: None, started, done: false, begun, unstored: Vec::new() }
     }
 
     pub(crate) async fn run(mut self) -> RunReport {
@@ -111,9 +116,22 @@ impl<'e, 'a> Scheduler<'e, 'a> {
         let mut running: FuturesUnordered<Running<'e>> = FuturesUnordered::new();
         let mut cancelled = pin!(self.env.cancel().cancelled());
         let mut was_cancelled = false;
+        // A run exists in the store before its first step does anything. A sub-pipeline run's
+        // start goes with its first commit: its parent step runs again if it never got there.
+        if self.env.is_root()
+            && let Err(e) = self.env.flush().await
+        {
+            self.failure = Some(store_failure(e));
+        }
         loop {
             while running.len() < limit && self.failure.is_none() {
                 let Some(i) = self.ready.pop_front() else { break };
+                if self.needs_commit(i)
+                    && let Err(e) = self.commit().await
+                {
+                    self.failure = Some(store_failure(e));
+                    break;
+                }
                 let Some(mut future) = self.start(i) else { continue };
                 // Steps that finish without waiting (`pass`, `transform`) complete right here,
                 // without a trip through the set of running futures. A future left pending is
@@ -150,7 +168,34 @@ impl<'e, 'a> Scheduler<'e, 'a> {
                 Either::Right(_) => was_cancelled = true,
             }
         }
-        self.finish(was_cancelled, output)
+        let env = self.env;
+        let mut report = self.finish(was_cancelled, output);
+        // The run's end is durable before it returns.
+        if let Err(e) = env.flush().await {
+            report.status = Status::Failed;
+            report.error = Some(store_failure(e));
+        }
+        report
+    }
+
+    /// Whether what step `i` may see is not all durable yet: a need of it (or, for a handler,
+    /// any step) concluded since the last commit.
+    fn needs_commit(&self, i: usize) -> bool {
+        let step = &self.plan.steps()[i];
+        if step.is_handler() {
+            return !self.unstored.is_empty();
+        }
+        step.needs().iter().any(|&n| self.steps[n].unstored)
+    }
+
+    /// Commits every event of the tree so far, in one transaction; the steps that concluded in
+    /// this turn of the scheduler (a fan-out) go together.
+    async fn commit(&mut self) -> Result<(), crate::store::StoreError> {
+        self.env.flush().await?;
+        for i in std::mem::take(&mut self.unstored) {
+            self.steps[i].unstored = false;
+        }
+        Ok(())
     }
 
     fn at(&self, i: usize) -> StepAt {
@@ -223,6 +268,10 @@ impl<'e, 'a> Scheduler<'e, 'a> {
         self.steps[i].attempts = attempts;
         self.steps[i].duration = Some(duration);
         self.steps[i].nested = nested;
+        if self.env.stores() {
+            self.steps[i].unstored = true;
+            self.unstored.push(i);
+        }
         match result {
             Ok(output) => self.succeed(i, output, attempts, duration),
             Err(e) => self.fail(i, e, attempts, duration),
@@ -408,6 +457,12 @@ impl<'e, 'a> Scheduler<'e, 'a> {
             ),
         })
     }
+}
+
+/// A run stopped because its store failed.
+fn store_failure(e: crate::store::StoreError) -> RunFailure {
+    let message = format!("the run's store failed: {e}");
+    RunFailure { step: None, kind: ErrorKind::Store, message, attempts: 0 }
 }
 
 /// Runs a started step: its condition, its `with` block (both within its `timeout`), then its

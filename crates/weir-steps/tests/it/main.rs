@@ -2,8 +2,10 @@
 //! cancellation, concurrency), the `http` kind against a local server, what a build without
 //! a feature's kinds says about them, the kinds' specs against their schemas, and nested work
 //! (`foreach` items, sub-pipeline runs) with what each step sees, hostile expressions, and what
-//! expressions say with `debug` and `stderr`.
+//! expressions say with `debug` and `stderr`, and what
+//! the engine commits to a store when.
 
+mod checkpoints;
 mod engine;
 mod errors;
 mod features;

@@ -1,0 +1,203 @@
+//! weir's store: the runs, steps, events and pipeline versions that make runs durable, in SQLite
+//! (embedded, the default: a file under `WEIR_HOME`) or PostgreSQL (cargo feature `postgres`).
+//!
+//! One API over both backends, and it is the only way in: the binary, and later the server, read
+//! and write through [`Store`]. Both run the same SQL, written once (`$1`-style parameters, which
+//! SQLite numbers the same way when they first appear in order), so there is one migration
+//! history (`schema`) and one mapping of events to rows (`record`). A backend only runs
+//! statements: each owns one connection on a writer of its own (a thread for SQLite, a task for
+//! PostgreSQL) that takes every commit waiting when it gets to them and writes them in one
+//! transaction, which is the group commit a fan-out of steps needs.
+//!
+//! The engine hands the store its events ([`weir_engine::RunStore`]); the tables are derived from
+//! them as they are written: `runs`, `steps` (one row per step, and per `foreach` item), `attempts`,
+//! the append-only `events`, `pipelines` (every version by content hash) and `blobs` (a value
+//! larger than [`record::INLINE_BYTES`] is stored once, by its hash, however many rows name it).
+
+mod backend;
+mod query;
+mod record;
+mod schema;
+mod sqlite;
+
+#[cfg(feature = "postgres")]
+mod postgres;
+
+use backend::Backend;
+use futures_util::future::BoxFuture;
+use std::path::PathBuf;
+
+pub use query::RunFilter;
+pub use schema::SCHEMA_VERSION;
+
+/// Where a store is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// An SQLite database file (created with its directory when missing).
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL (`postgres://user:password@host/db`); an `options` parameter
+    /// such as `?options=-csearch_path%3Dweir` chooses the schema.
+    Postgres(String),
+}
+
+impl Location {
+    /// A `postgres://` or `postgresql://` URL names PostgreSQL; anything else is an SQLite path
+    /// (`sqlite://` stripped).
+    pub fn parse(s: &str) -> Location {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Location::Postgres(s.to_owned())
+        } else {
+            Location::Sqlite(PathBuf::from(s.strip_prefix("sqlite://").unwrap_or(s)))
+        }
+    }
+}
+
+/// The location as messages show it: a URL's password is hidden.
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Sqlite(path) => write!(f, "{}", path.display()),
+            Location::Postgres(url) => f.write_str(&redact_url(url)),
+        }
+    }
+}
+
+/// `url` with the password of its user info replaced by `***`.
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) if user_info.contains(':') => {
+            let user = user_info.split_once(':').map_or(user_info, |(u, _)| u);
+            format!("{scheme}://{user}:***@{host}{tail}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// What a commit survives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// A crash of weir: SQLite in WAL mode with `synchronous=NORMAL` (a power loss may lose the
+    /// last commits, never consistency). PostgreSQL commits as the server is configured.
+    #[default]
+    Normal,
+    /// A power loss too: SQLite with `synchronous=FULL`, one fsync per group of commits.
+    Full,
+}
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The store cannot be opened or reached.
+    #[error("cannot open the store at {location}: {message}")]
+    Unreachable { location: String, message: String },
+    /// The store was written by a newer weir.
+    #[error(
+        "the store at {location} has schema version {found}, newer than this weir knows ({known}); use a newer weir"
+    )]
+    TooNew { location: String, found: i64, known: i64 },
+    /// A statement failed.
+    #[error("store: {0}")]
+    Sql(String),
+    /// A run id prefix that more than one run starts with.
+    #[error("\"{0}\" is the start of more than one run id; give more of it")]
+    Ambiguous(String),
+    /// What the store holds does not read back as weir wrote it.
+    #[error("store: {0}")]
+    Corrupt(String),
+}
+
+/// The text of one version of a pipeline, kept by its digest.
+#[derive(Clone, Debug)]
+pub struct PipelineText<'a> {
+    /// `sha256:` of `text`, as the plan computes it.
+    pub digest: &'a str,
+    pub name: &'a str,
+    pub text: &'a str,
+}
+
+/// A store, open. Cheap to clone: clones share the backend's writer.
+#[derive(Clone, Debug)]
+pub struct Store {
+    backend: Backend,
+    location: Location,
+}
+
+impl Store {
+    /// Opens the store at `location`, creating or migrating its schema.
+    pub async fn open(location: Location, durability: Durability) -> Result<Store, Error> {
+        let backend = match &location {
+            Location::Sqlite(path) => Backend::Sqlite(sqlite::Sqlite::open(path, durability).await?),
+            #[cfg(feature = "postgres")]
+            Location::Postgres(url) => Backend::Postgres(postgres::Postgres::open(url).await?),
+            #[cfg(not(feature = "postgres"))]
+            Location::Postgres(_) => {
+                return Err(Error::Unreachable {
+                    location: location.to_string(),
+                    message: "this weir was built without PostgreSQL (cargo feature `postgres`)".into(),
+                });
+            }
+        };
+        Ok(Store { backend, location })
+    }
+
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// Keeps the text of each pipeline version (once per digest).
+    pub async fn put_pipelines(&self, pipelines: &[PipelineText<'_>], now_ms: u64) -> Result<(), Error> {
+        self.backend.write(record::pipelines(pipelines, now_ms)).await
+    }
+
+    /// The text of the pipeline version `digest`, if the store has it.
+    pub async fn pipeline(&self, digest: &str) -> Result<Option<String>, Error> {
+        query::pipeline(&self.backend, digest).await
+    }
+
+    /// The runs `filter` selects, the newest first.
+    pub async fn runs(&self, filter: &RunFilter) -> Result<Vec<weir_api::StoredRun>, Error> {
+        query::runs(&self.backend, filter).await
+    }
+
+    /// A run with its values, steps and child runs. `id` may be a unique prefix of a run id.
+    pub async fn run(&self, id: &str) -> Result<Option<weir_api::StoredRunDetail>, Error> {
+        query::run(&self.backend, id).await
+    }
+
+    /// The run's events, and its sub-pipeline runs', in `seq` order.
+    pub async fn events(&self, run_id: &str) -> Result<Vec<weir_api::Event>, Error> {
+        query::events(&self.backend, run_id).await
+    }
+}
+
+impl weir_engine::RunStore for Store {
+    fn commit<'a>(
+        &'a self,
+        events: &'a [weir_engine::Event],
+    ) -> BoxFuture<'a, Result<(), weir_engine::StoreError>> {
+        Box::pin(async move {
+            let statements =
+                record::events(events).map_err(|e| weir_engine::StoreError::new(e.to_string()))?;
+            self.backend.write(statements).await.map_err(|e| weir_engine::StoreError::new(e.to_string()))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_parse_and_hide_passwords() {
+        assert_eq!(Location::parse("sqlite://runs.db"), Location::Sqlite("runs.db".into()));
+        assert_eq!(Location::parse(".weir/weir.db"), Location::Sqlite(".weir/weir.db".into()));
+        let pg = Location::parse("postgres://ada:s3cret@db.example:5432/weir?sslmode=disable");
+        assert_eq!(pg.to_string(), "postgres://ada:***@db.example:5432/weir?sslmode=disable");
+        assert!(!pg.to_string().contains("s3cret"));
+        assert_eq!(Location::parse("postgresql://ada@db/weir").to_string(), "postgresql://ada@db/weir");
+        assert_eq!(redact_url("postgres://a:b:c@h/d"), "postgres://a:***@h/d");
+    }
+}

@@ -1,0 +1,186 @@
+//! The PostgreSQL backend (cargo feature `postgres`): one connection, driven by a task of its
+//! own on the runtime that opened the store. The task takes the writes waiting for it and
+//! commits them in one transaction, sending the statements of a transaction together
+//! (pipelined: one round trip, not one per statement).
+
+use crate::backend::{self, Job, Param, Query, Row, Stmt};
+use crate::{Error, schema};
+use std::collections::HashMap;
+use tokio::sync::mpsc;
+use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use tokio_postgres::{Client, NoTls, Statement};
+
+#[derive(Clone, Debug)]
+pub(crate) struct Postgres {
+    jobs: mpsc::UnboundedSender<Job>,
+}
+
+impl Postgres {
+    /// Connects to `url`, brings the schema up to date, and starts the writer task.
+    pub(crate) async fn open(url: &str) -> Result<Postgres, Error> {
+        let location = crate::redact_url(url);
+        let unreachable = |message: String| Error::Unreachable { location: location.clone(), message };
+        let (mut client, connection) = tokio_postgres::connect(url, NoTls)
+            .await
+            .map_err(|e| unreachable(format!("{e}; check that the server runs and the URL is right")))?;
+        tokio::spawn(async move {
+            // The connection ends when the client is dropped, or breaks; the writer then reports
+            // every later job as failed.
+            let _ = connection.await;
+        });
+        migrate(&mut client).await.map_err(|e| match e {
+            Error::TooNew { found, known, .. } => Error::TooNew { location: location.clone(), found, known },
+            other => other,
+        })?;
+        let (jobs, queue) = mpsc::unbounded_channel();
+        tokio::spawn(writer(client, queue));
+        Ok(Postgres { jobs })
+    }
+
+    pub(crate) fn send(&self, job: Job) -> Result<(), Error> {
+        self.jobs.send(job).map_err(|_| backend::gone())
+    }
+}
+
+fn sql(e: tokio_postgres::Error) -> Error {
+    Error::Sql(e.as_db_error().map_or_else(|| e.to_string(), ToString::to_string))
+}
+
+/// Applies the migrations the schema lacks, in one transaction under an advisory lock (another
+/// process migrating the same schema waits for it).
+async fn migrate(client: &mut Client) -> Result<(), Error> {
+    let tx = client.transaction().await.map_err(sql)?;
+    tx.batch_execute("SELECT pg_advisory_xact_lock(hashtext(current_schema()))").await.map_err(sql)?;
+    tx.batch_execute(schema::META).await.map_err(sql)?;
+    let found = tx.query_opt(schema::READ_VERSION, &[]).await.map_err(sql)?;
+    let found = found.map(|row| row.get::<_, String>(0));
+    let found = found.as_deref().map(schema::parse_version).transpose()?;
+    let pending = schema::pending(found).map_err(|found| Error::TooNew {
+        location: String::new(),
+        found,
+        known: schema::SCHEMA_VERSION,
+    })?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    for migration in pending {
+        tx.batch_execute(migration).await.map_err(sql)?;
+    }
+    tx.execute(schema::WRITE_VERSION, &[&schema::SCHEMA_VERSION.to_string()]).await.map_err(sql)?;
+    tx.commit().await.map_err(sql)
+}
+
+/// The writer task: answers jobs until every sender is gone.
+async fn writer(mut client: Client, mut queue: mpsc::UnboundedReceiver<Job>) {
+    let mut prepared: HashMap<&'static str, Statement> = HashMap::new();
+    while let Some(job) = queue.recv().await {
+        let query = match job {
+            Job::Query(q) => Some(q),
+            Job::Write(first) => {
+                let (writes, query) = backend::batch(first, || queue.try_recv().ok());
+                let together = write(&mut client, &mut prepared, &backend::statements(&writes)).await;
+                for alone in backend::answer_group(writes, together) {
+                    let statements = backend::statements(std::slice::from_ref(&alone));
+                    let result = write(&mut client, &mut prepared, &statements).await;
+                    backend::answer(alone, result);
+                }
+                query
+            }
+        };
+        if let Some(Query { statement, done }) = query {
+            let _ = done.send(read(&client, &mut prepared, &statement).await);
+        }
+    }
+}
+
+async fn statement(
+    client: &Client,
+    prepared: &mut HashMap<&'static str, Statement>,
+    sql: &'static str,
+) -> Result<Statement, tokio_postgres::Error> {
+    if let Some(s) = prepared.get(sql) {
+        return Ok(s.clone());
+    }
+    let s = client.prepare(sql).await?;
+    prepared.insert(sql, s.clone());
+    Ok(s)
+}
+
+async fn write(
+    client: &mut Client,
+    prepared: &mut HashMap<&'static str, Statement>,
+    statements: &[&Stmt],
+) -> Result<(), tokio_postgres::Error> {
+    let mut ready = Vec::with_capacity(statements.len());
+    for s in statements {
+        ready.push(statement(client, prepared, s.sql).await?);
+    }
+    let tx = client.transaction().await?;
+    let runs = statements.iter().zip(&ready).map(|(s, prepared)| {
+        let params: Vec<&(dyn ToSql + Sync)> = s.params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let tx = &tx;
+        async move { tx.execute(prepared, &params).await }
+    });
+    futures_util::future::try_join_all(runs).await?;
+    tx.commit().await
+}
+
+async fn read(
+    client: &Client,
+    prepared: &mut HashMap<&'static str, Statement>,
+    s: &Stmt,
+) -> Result<Vec<Row>, Error> {
+    let statement = statement(client, prepared, s.sql).await.map_err(sql)?;
+    let params: Vec<&(dyn ToSql + Sync)> = s.params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+    let rows = client.query(&statement, &params).await.map_err(sql)?;
+    rows.iter()
+        .map(|row| {
+            (0..row.len())
+                .map(|i| {
+                    let ty = row.columns()[i].type_();
+                    Ok(match *ty {
+                        Type::INT8 => {
+                            row.try_get::<_, Option<i64>>(i).map_err(sql)?.map_or(Param::Null, Param::Int)
+                        }
+                        Type::INT4 => row
+                            .try_get::<_, Option<i32>>(i)
+                            .map_err(sql)?
+                            .map_or(Param::Null, |n| Param::Int(n.into())),
+                        Type::FLOAT8 => {
+                            row.try_get::<_, Option<f64>>(i).map_err(sql)?.map_or(Param::Null, Param::Real)
+                        }
+                        _ => {
+                            row.try_get::<_, Option<String>>(i).map_err(sql)?.map_or(Param::Null, Param::Text)
+                        }
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}
+
+impl ToSql for Param {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Param::Null => Ok(IsNull::Yes),
+            Param::Int(n) => match *ty {
+                Type::INT4 => i32::try_from(*n)?.to_sql(ty, out),
+                Type::INT2 => i16::try_from(*n)?.to_sql(ty, out),
+                Type::TEXT | Type::VARCHAR => n.to_string().to_sql(ty, out),
+                _ => n.to_sql(ty, out),
+            },
+            Param::Real(x) => x.to_sql(ty, out),
+            Param::Text(s) => s.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}

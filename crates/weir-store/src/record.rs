@@ -1,0 +1,376 @@
+//! Events become rows: each event is appended to `events`, and the tables of runs, steps and
+//! attempts are brought up to date from it, in the same transaction. Writing the same events
+//! twice changes nothing (every insert is keyed), so a commit retried after an unclear failure is
+//! safe.
+
+use crate::backend::{Param, Stmt};
+use crate::{Error, PipelineText};
+use serde_json::Value;
+use weir_engine::{Event, EventKind};
+
+/// Values whose JSON is longer than this are stored once in `blobs`, by SHA-256, and named by
+/// their hash in the rows that hold them.
+pub const INLINE_BYTES: usize = 1024;
+
+const INSERT_PIPELINE: &str = "INSERT INTO pipelines (digest, name, text, stored_at) VALUES ($1, $2, $3, $4) \
+     ON CONFLICT (digest) DO NOTHING";
+
+const INSERT_BLOB: &str = "INSERT INTO blobs (hash, value) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING";
+
+const INSERT_EVENT: &str = "INSERT INTO events (run_id, seq, at, type, step, item, body, value, value_blob) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (run_id, seq) DO NOTHING";
+
+const RUN_STARTED: &str = "INSERT INTO runs (id, pipeline, digest, parent_run, parent_step, parent_item, status, \
+     seed, input, input_blob, started_at) VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10) \
+     ON CONFLICT (id) DO NOTHING";
+
+const RUN_FINISHED: &str = "UPDATE runs SET status = $1, output = $2, output_blob = $3, error = $4, \
+     error_kind = $5, finished_at = $6, duration_ms = $7 WHERE id = $8";
+
+const STEP_STARTED: &str = "INSERT INTO steps (run_id, step, item, kind, first_seq, status, attempts, started_at) \
+     VALUES ($1, $2, $3, $4, $5, 'running', $6, $7) \
+     ON CONFLICT (run_id, step, item) DO UPDATE SET status = 'running', attempts = excluded.attempts";
+
+const ATTEMPT_STARTED: &str = "INSERT INTO attempts (run_id, step, item, attempt, status, started_at) \
+     VALUES ($1, $2, $3, $4, 'running', $5) ON CONFLICT (run_id, step, item, attempt) DO NOTHING";
+
+const ATTEMPT_ENDED: &str = "UPDATE attempts SET status = $1, finished_at = $2, error = $3, error_kind = $4 \
+     WHERE run_id = $5 AND step = $6 AND item = $7 AND attempt = $8";
+
+/// A step cancelled mid-attempt: its running attempt ends cancelled.
+const ATTEMPT_CANCELLED: &str = "UPDATE attempts SET status = 'cancelled', finished_at = $1 \
+     WHERE run_id = $2 AND step = $3 AND item = $4 AND status = 'running'";
+
+const STEP_ENDED: &str = "INSERT INTO steps (run_id, step, item, kind, first_seq, status, attempts, finished_at, \
+     duration_ms, output, output_blob, error, error_kind) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+     ON CONFLICT (run_id, step, item) DO UPDATE SET status = excluded.status, attempts = excluded.attempts, \
+     finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, output = excluded.output, \
+     output_blob = excluded.output_blob, error = excluded.error, error_kind = excluded.error_kind";
+
+/// The statements that store `pipelines`.
+pub(crate) fn pipelines(pipelines: &[PipelineText<'_>], now_ms: u64) -> Vec<Stmt> {
+    pipelines
+        .iter()
+        .map(|p| Stmt {
+            sql: INSERT_PIPELINE,
+            params: vec![
+                Param::text(p.digest),
+                Param::text(p.name),
+                Param::text(p.text),
+                Param::Int(now_ms as i64),
+            ],
+        })
+        .collect()
+}
+
+/// The statements that record `events`.
+pub(crate) fn events(events: &[Event]) -> Result<Vec<Stmt>, Error> {
+    let mut out = Vec::with_capacity(events.len() * 3);
+    for event in events {
+        record(event, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// A value as a row holds it: inline JSON, or the hash of a blob (whose insert is added to `out`).
+struct Stored {
+    inline: Param,
+    blob: Param,
+}
+
+fn store_value(value: &Value, out: &mut Vec<Stmt>) -> Stored {
+    let json = value.to_string();
+    if json.len() <= INLINE_BYTES {
+        return Stored { inline: Param::Text(json), blob: Param::Null };
+    }
+    let hash = hash(&json);
+    out.push(Stmt { sql: INSERT_BLOB, params: vec![Param::text(hash.clone()), Param::Text(json)] });
+    Stored { inline: Param::Null, blob: Param::Text(hash) }
+}
+
+fn hash(text: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    let mut hex = String::with_capacity(7 + 64);
+    hex.push_str("sha256:");
+    for byte in digest {
+        use std::fmt::Write;
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
+}
+
+/// The key of the event's value in its JSON (`weir_api::Event`), for the events that carry one:
+/// it is stored in the event row's `value` column (or as a blob), not in its body.
+pub(crate) fn value_key(event_type: &str) -> Option<&'static str> {
+    match event_type {
+        "run_started" => Some("input"),
+        "step_mocked" => Some("config"),
+        "step_succeeded" | "run_finished" => Some("output"),
+        _ => None,
+    }
+}
+
+fn millis(at: std::time::SystemTime) -> i64 {
+    at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+fn ms(d: std::time::Duration) -> Param {
+    Param::Real((d.as_secs_f64() * 1e6).round() / 1e3)
+}
+
+fn record(event: &Event, out: &mut Vec<Stmt>) -> Result<(), Error> {
+    let run_id = Param::text(&*event.run_id);
+    let at = millis(event.at);
+    let seq = Param::Int(event.seq as i64);
+    let api = weir_api::Event::from(event);
+    let mut body = match serde_json::to_value(&api) {
+        Ok(Value::Object(body)) => body,
+        Ok(_) | Err(_) => return Err(Error::Corrupt(format!("event {} does not serialize", event.seq))),
+    };
+    let event_type = body.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let value = value_key(&event_type).and_then(|key| body.remove(key));
+    let stored = value.as_ref().map(|v| store_value(v, out));
+    let (step, item) = match event.kind.step() {
+        Some(at) => (Param::text(&at.step), Param::Int(at.item.map_or(-1, |i| i as i64))),
+        None => (Param::Null, Param::Null),
+    };
+    let (value_inline, value_blob) = match &stored {
+        Some(s) => (s.inline.clone(), s.blob.clone()),
+        None => (Param::Null, Param::Null),
+    };
+    out.push(Stmt {
+        sql: INSERT_EVENT,
+        params: vec![
+            run_id.clone(),
+            seq.clone(),
+            Param::Int(at),
+            Param::text(event_type),
+            step.clone(),
+            item.clone(),
+            Param::Text(Value::Object(body).to_string()),
+            value_inline,
+            value_blob,
+        ],
+    });
+    let stored = stored.unwrap_or(Stored { inline: Param::Null, blob: Param::Null });
+    match &event.kind {
+        EventKind::RunStarted { pipeline, digest, seed, .. } => {
+            let parent = event.parent.as_deref();
+            out.push(Stmt {
+                sql: RUN_STARTED,
+                params: vec![
+                    run_id,
+                    Param::text(pipeline),
+                    Param::text(digest),
+                    Param::opt_text(parent.map(|p| &*p.run_id)),
+                    Param::opt_text(parent.map(|p| p.step.as_str())),
+                    Param::opt_int(parent.and_then(|p| p.item).map(|i| i as i64)),
+                    Param::Text(seed.to_string()),
+                    stored.inline,
+                    stored.blob,
+                    Param::Int(at),
+                ],
+            });
+        }
+        EventKind::RunFinished { status, error, error_kind, duration, .. } => {
+            out.push(Stmt {
+                sql: RUN_FINISHED,
+                params: vec![
+                    Param::text(status.as_str()),
+                    stored.inline,
+                    stored.blob,
+                    Param::opt_text(error.as_deref()),
+                    Param::opt_text(error_kind.map(|k| k.as_str())),
+                    Param::Int(at),
+                    ms(*duration),
+                    run_id,
+                ],
+            });
+        }
+        EventKind::StepStarted { at: step_at, attempt } => {
+            out.push(Stmt {
+                sql: STEP_STARTED,
+                params: vec![
+                    run_id.clone(),
+                    step.clone(),
+                    item.clone(),
+                    Param::text(&step_at.kind),
+                    seq,
+                    Param::Int(i64::from(*attempt)),
+                    Param::Int(at),
+                ],
+            });
+            out.push(Stmt {
+                sql: ATTEMPT_STARTED,
+                params: vec![run_id, step, item, Param::Int(i64::from(*attempt)), Param::Int(at)],
+            });
+        }
+        EventKind::StepRetrying { attempt, error, error_kind, .. } => {
+            out.push(attempt_ended(
+                run_id,
+                step,
+                item,
+                *attempt,
+                "failed",
+                at,
+                Some((error, error_kind.as_str())),
+            ));
+        }
+        EventKind::StepSucceeded { at: step_at, attempts, duration, .. } => {
+            if *attempts > 0 {
+                out.push(attempt_ended(
+                    run_id.clone(),
+                    step.clone(),
+                    item.clone(),
+                    *attempts,
+                    "succeeded",
+                    at,
+                    None,
+                ));
+            }
+            let ended =
+                Ended { status: "succeeded", attempts: *attempts, duration: Some(*duration), error: None };
+            out.push(step_ended(run_id, step, item, &step_at.kind, seq, at, ended, stored));
+        }
+        EventKind::StepFailed { at: step_at, attempts, error, error_kind, duration, .. } => {
+            let error = Some((error.as_str(), error_kind.as_str()));
+            if *attempts > 0 {
+                out.push(attempt_ended(
+                    run_id.clone(),
+                    step.clone(),
+                    item.clone(),
+                    *attempts,
+                    "failed",
+                    at,
+                    error,
+                ));
+            }
+            let ended = Ended { status: "failed", attempts: *attempts, duration: Some(*duration), error };
+            out.push(step_ended(run_id, step, item, &step_at.kind, seq, at, ended, stored));
+        }
+        EventKind::StepSkipped { at: step_at, .. } => {
+            let ended = Ended { status: "skipped", attempts: 0, duration: None, error: None };
+            out.push(step_ended(run_id, step, item, &step_at.kind, seq, at, ended, stored));
+        }
+        EventKind::StepCancelled { at: step_at } => {
+            out.push(Stmt {
+                sql: ATTEMPT_CANCELLED,
+                params: vec![Param::Int(at), run_id.clone(), step.clone(), item.clone()],
+            });
+            let ended = Ended { status: "cancelled", attempts: 0, duration: None, error: None };
+            out.push(step_ended(run_id, step, item, &step_at.kind, seq, at, ended, stored));
+        }
+        // The event row is all there is of these.
+        EventKind::StepMocked { .. } | EventKind::StepLog { .. } => {}
+    }
+    Ok(())
+}
+
+fn attempt_ended(
+    run_id: Param,
+    step: Param,
+    item: Param,
+    attempt: u32,
+    status: &str,
+    at: i64,
+    error: Option<(&str, &str)>,
+) -> Stmt {
+    Stmt {
+        sql: ATTEMPT_ENDED,
+        params: vec![
+            Param::text(status),
+            Param::Int(at),
+            Param::opt_text(error.map(|e| e.0)),
+            Param::opt_text(error.map(|e| e.1)),
+            run_id,
+            step,
+            item,
+            Param::Int(i64::from(attempt)),
+        ],
+    }
+}
+
+/// How a step (or item) ended.
+struct Ended<'a> {
+    status: &'static str,
+    attempts: u32,
+    duration: Option<std::time::Duration>,
+    error: Option<(&'a str, &'a str)>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn step_ended(
+    run_id: Param,
+    step: Param,
+    item: Param,
+    kind: &str,
+    seq: Param,
+    at: i64,
+    ended: Ended<'_>,
+    output: Stored,
+) -> Stmt {
+    Stmt {
+        sql: STEP_ENDED,
+        params: vec![
+            run_id,
+            step,
+            item,
+            Param::text(kind),
+            seq,
+            Param::text(ended.status),
+            Param::Int(i64::from(ended.attempts)),
+            Param::Int(at),
+            ended.duration.map_or(Param::Null, ms),
+            output.inline,
+            output.blob,
+            Param::opt_text(ended.error.map(|e| e.0)),
+            Param::opt_text(ended.error.map(|e| e.1)),
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SQLite numbers `$n` parameters in the order they first appear, PostgreSQL by `n`: the two
+    /// agree only when every statement introduces `$1`, `$2`, … in that order.
+    pub(crate) fn parameters_in_order(sql: &str) -> bool {
+        let mut seen = 0;
+        let mut rest = sql;
+        while let Some(i) = rest.find('$') {
+            let digits: String = rest[i + 1..].chars().take_while(char::is_ascii_digit).collect();
+            rest = &rest[i + 1 + digits.len()..];
+            let Ok(n) = digits.parse::<usize>() else { continue };
+            if n > seen + 1 {
+                return false;
+            }
+            seen = seen.max(n);
+        }
+        true
+    }
+
+    #[test]
+    fn every_statement_introduces_its_parameters_in_order() {
+        let all = [
+            INSERT_PIPELINE,
+            INSERT_BLOB,
+            INSERT_EVENT,
+            RUN_STARTED,
+            RUN_FINISHED,
+            STEP_STARTED,
+            ATTEMPT_STARTED,
+            ATTEMPT_ENDED,
+            ATTEMPT_CANCELLED,
+            STEP_ENDED,
+            crate::schema::WRITE_VERSION,
+        ];
+        for sql in all.into_iter().chain(crate::query::STATEMENTS.iter().copied()) {
+            assert!(parameters_in_order(sql), "{sql}");
+        }
+        assert!(!parameters_in_order("UPDATE t SET a = $2 WHERE b = $1"));
+        assert!(parameters_in_order("SELECT $1 WHERE $1 IS NULL OR $2 = $1"));
+    }
+}

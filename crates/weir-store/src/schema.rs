@@ -1,0 +1,122 @@
+//! The one migration history of both backends. Migration `n` (1-based) takes a store from schema
+//! version `n - 1` to `n`; the version is kept in `weir_meta`. A store at a version newer than
+//! [`SCHEMA_VERSION`] was written by a newer weir and is refused, untouched.
+//!
+//! The SQL is portable: `TEXT`, `BIGINT` and `DOUBLE PRECISION` columns, `ON CONFLICT` upserts.
+//! A step row's `item` is -1 for the step itself and the index of a `foreach` item otherwise (a
+//! primary key cannot hold NULL in PostgreSQL).
+
+/// The schema version this weir writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Creates the table that holds the version, when it is missing.
+pub(crate) const META: &str =
+    "CREATE TABLE IF NOT EXISTS weir_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)";
+
+pub(crate) const READ_VERSION: &str = "SELECT value FROM weir_meta WHERE key = 'schema_version'";
+
+pub(crate) const WRITE_VERSION: &str = "INSERT INTO weir_meta (key, value) VALUES ('schema_version', $1) \
+     ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: runs, their steps and attempts, the event log, pipeline versions, values by hash.
+    "CREATE TABLE pipelines (
+        digest TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        text TEXT NOT NULL,
+        stored_at BIGINT NOT NULL
+    );
+    CREATE TABLE blobs (
+        hash TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        pipeline TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        parent_run TEXT,
+        parent_step TEXT,
+        parent_item BIGINT,
+        status TEXT NOT NULL,
+        seed TEXT NOT NULL,
+        input TEXT,
+        input_blob TEXT,
+        output TEXT,
+        output_blob TEXT,
+        error TEXT,
+        error_kind TEXT,
+        started_at BIGINT NOT NULL,
+        finished_at BIGINT,
+        duration_ms DOUBLE PRECISION
+    );
+    CREATE INDEX runs_by_start ON runs (started_at);
+    CREATE INDEX runs_by_parent ON runs (parent_run);
+    CREATE TABLE steps (
+        run_id TEXT NOT NULL,
+        step TEXT NOT NULL,
+        item BIGINT NOT NULL,
+        kind TEXT NOT NULL,
+        first_seq BIGINT NOT NULL,
+        status TEXT NOT NULL,
+        attempts BIGINT NOT NULL,
+        started_at BIGINT,
+        finished_at BIGINT,
+        duration_ms DOUBLE PRECISION,
+        output TEXT,
+        output_blob TEXT,
+        error TEXT,
+        error_kind TEXT,
+        PRIMARY KEY (run_id, step, item)
+    );
+    CREATE TABLE attempts (
+        run_id TEXT NOT NULL,
+        step TEXT NOT NULL,
+        item BIGINT NOT NULL,
+        attempt BIGINT NOT NULL,
+        status TEXT NOT NULL,
+        started_at BIGINT NOT NULL,
+        finished_at BIGINT,
+        error TEXT,
+        error_kind TEXT,
+        PRIMARY KEY (run_id, step, item, attempt)
+    );
+    CREATE TABLE events (
+        run_id TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        at BIGINT NOT NULL,
+        type TEXT NOT NULL,
+        step TEXT,
+        item BIGINT,
+        body TEXT NOT NULL,
+        value TEXT,
+        value_blob TEXT,
+        PRIMARY KEY (run_id, seq)
+    );",
+];
+
+/// What opening a store at `found` (none: a new store) means for this weir: the migrations to
+/// apply, or the version that is too new.
+pub(crate) fn pending(found: Option<i64>) -> Result<&'static [&'static str], i64> {
+    let found = found.unwrap_or(0);
+    if found > SCHEMA_VERSION {
+        return Err(found);
+    }
+    Ok(&MIGRATIONS[found.max(0) as usize..])
+}
+
+/// The stored version, read as text.
+pub(crate) fn parse_version(text: &str) -> Result<i64, crate::Error> {
+    text.parse().map_err(|_| crate::Error::Corrupt(format!("schema version \"{text}\" is not a number")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pending_migrations_follow_the_stored_version() {
+        assert_eq!(pending(None).unwrap().len(), MIGRATIONS.len());
+        assert!(pending(Some(SCHEMA_VERSION)).unwrap().is_empty());
+        assert_eq!(pending(Some(SCHEMA_VERSION + 1)), Err(SCHEMA_VERSION + 1));
+    }
+}

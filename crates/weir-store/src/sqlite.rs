@@ -1,0 +1,144 @@
+//! The SQLite backend: one connection on a thread of its own, in WAL mode. The thread takes the
+//! writes waiting for it and commits them in one transaction (group commit); with
+//! [`Durability::Full`] that is one fsync per group.
+
+use crate::backend::{self, Job, Param, Query, Row, Stmt};
+use crate::schema;
+use crate::{Durability, Error};
+use rusqlite::{Connection, OpenFlags, params_from_iter};
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long a statement waits for another process's lock on the file before it fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Clone, Debug)]
+pub(crate) struct Sqlite {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Sqlite {
+    /// Opens (creating) the database at `path` and brings its schema up to date, then starts the
+    /// writer thread.
+    pub(crate) async fn open(path: &Path, durability: Durability) -> Result<Sqlite, Error> {
+        let unreachable =
+            |message: String| Error::Unreachable { location: path.display().to_string(), message };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| unreachable(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn = Connection::open_with_flags(path, flags).map_err(|e| unreachable(e.to_string()))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| unreachable(e.to_string()))?;
+        let synchronous = match durability {
+            Durability::Normal => "NORMAL",
+            Durability::Full => "FULL",
+        };
+        conn.execute_batch(&format!("PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous};"))
+            .map_err(|e| unreachable(e.to_string()))?;
+        migrate(&mut conn).map_err(|e| match e {
+            Error::TooNew { found, known, .. } => {
+                Error::TooNew { location: path.display().to_string(), found, known }
+            }
+            other => other,
+        })?;
+        let (jobs, queue) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("weir-store".into())
+            .spawn(move || writer(conn, &queue))
+            .map_err(|e| unreachable(format!("cannot start the store's thread: {e}")))?;
+        Ok(Sqlite { jobs })
+    }
+
+    pub(crate) fn send(&self, job: Job) -> Result<(), Error> {
+        self.jobs.send(job).map_err(|_| backend::gone())
+    }
+}
+
+/// Applies the migrations the file lacks, in one immediate transaction (a second process opening
+/// the same file waits for it).
+fn migrate(conn: &mut Connection) -> Result<(), Error> {
+    let sql = |e: rusqlite::Error| Error::Sql(e.to_string());
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql)?;
+    tx.execute_batch(schema::META).map_err(sql)?;
+    let found: Option<String> = tx.query_row(schema::READ_VERSION, [], |r| r.get(0)).ok();
+    let found = found.as_deref().map(schema::parse_version).transpose()?;
+    let pending = schema::pending(found).map_err(|found| Error::TooNew {
+        location: String::new(),
+        found,
+        known: schema::SCHEMA_VERSION,
+    })?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    for migration in pending {
+        tx.execute_batch(migration).map_err(sql)?;
+    }
+    tx.execute(schema::WRITE_VERSION, [schema::SCHEMA_VERSION.to_string()]).map_err(sql)?;
+    tx.commit().map_err(sql)
+}
+
+/// The writer thread: answers jobs until every sender is gone.
+fn writer(mut conn: Connection, queue: &mpsc::Receiver<Job>) {
+    while let Ok(job) = queue.recv() {
+        let query = match job {
+            Job::Query(q) => Some(q),
+            Job::Write(first) => {
+                let (writes, query) = backend::batch(first, || queue.try_recv().ok());
+                let together = write(&mut conn, &backend::statements(&writes));
+                for alone in backend::answer_group(writes, together) {
+                    let result = write(&mut conn, &backend::statements(std::slice::from_ref(&alone)));
+                    backend::answer(alone, result);
+                }
+                query
+            }
+        };
+        if let Some(Query { statement, done }) = query {
+            let _ = done.send(read(&conn, &statement));
+        }
+    }
+}
+
+fn write(conn: &mut Connection, statements: &[&Stmt]) -> Result<(), rusqlite::Error> {
+    let tx = conn.transaction()?;
+    for s in statements {
+        tx.prepare_cached(s.sql)?.execute(params_from_iter(s.params.iter().map(to_sql)))?;
+    }
+    tx.commit()
+}
+
+fn read(conn: &Connection, s: &Stmt) -> Result<Vec<Row>, Error> {
+    let sql = |e: rusqlite::Error| Error::Sql(e.to_string());
+    let mut statement = conn.prepare_cached(s.sql).map_err(sql)?;
+    let columns = statement.column_count();
+    let mut rows = statement.query(params_from_iter(s.params.iter().map(to_sql))).map_err(sql)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(sql)? {
+        let mut values = Vec::with_capacity(columns);
+        for i in 0..columns {
+            values.push(match row.get_ref(i).map_err(sql)? {
+                rusqlite::types::ValueRef::Null => Param::Null,
+                rusqlite::types::ValueRef::Integer(n) => Param::Int(n),
+                rusqlite::types::ValueRef::Real(x) => Param::Real(x),
+                rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                    Param::Text(String::from_utf8_lossy(t).into_owned())
+                }
+            });
+        }
+        out.push(values);
+    }
+    Ok(out)
+}
+
+fn to_sql(p: &Param) -> rusqlite::types::ToSqlOutput<'_> {
+    use rusqlite::types::{ToSqlOutput, ValueRef};
+    ToSqlOutput::Borrowed(match p {
+        Param::Null => ValueRef::Null,
+        Param::Int(n) => ValueRef::Integer(*n),
+        Param::Real(x) => ValueRef::Real(*x),
+        Param::Text(s) => ValueRef::Text(s.as_bytes()),
+    })
+}

@@ -1,0 +1,345 @@
+//! One suite, run against both backends: SQLite in a fresh file, and PostgreSQL in a schema of
+//! its own on the server `WEIR_TEST_DATABASE_URL` names (dropped afterwards). Without that
+//! variable the PostgreSQL half is skipped, and says so.
+
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use weir_engine::{Collector, Engine, RunOptions, RunStore, SystemClock};
+use weir_pipeline::{Bundle, Source, Status};
+use weir_store::{Durability, Location, PipelineText, RunFilter, Store};
+
+/// Where one test's stores live, removed when it ends.
+enum Place {
+    Sqlite(PathBuf),
+    #[cfg(feature = "postgres")]
+    Postgres {
+        admin: String,
+        schema: String,
+    },
+}
+
+impl Place {
+    fn location(&self) -> Location {
+        match self {
+            Place::Sqlite(dir) => Location::Sqlite(dir.join("weir.db")),
+            #[cfg(feature = "postgres")]
+            Place::Postgres { admin, schema } => {
+                let sep = if admin.contains('?') { '&' } else { '?' };
+                Location::Postgres(format!("{admin}{sep}options=-csearch_path%3D{schema}"))
+            }
+        }
+    }
+}
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+fn unique(test: &str) -> String {
+    format!("weir_test_{}_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed), test)
+}
+
+/// Runs `body` once per backend, each time with a fresh place for its stores.
+async fn each_backend<F: AsyncFn(&Place)>(test: &str, body: F) {
+    let dir = std::env::temp_dir().join(unique(test));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sqlite = Place::Sqlite(dir.clone());
+    body(&sqlite).await;
+    std::fs::remove_dir_all(&dir).unwrap();
+    postgres(test, &body).await;
+}
+
+#[cfg(feature = "postgres")]
+async fn postgres<F: AsyncFn(&Place)>(test: &str, body: &F) {
+    let Ok(admin) = std::env::var("WEIR_TEST_DATABASE_URL") else {
+        eprintln!("{test}: PostgreSQL half skipped: WEIR_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let schema = unique(test);
+    let (client, connection) =
+        tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.expect("PostgreSQL");
+    tokio::spawn(connection);
+    client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
+    let place = Place::Postgres { admin, schema: schema.clone() };
+    body(&place).await;
+    client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap();
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn postgres<F: AsyncFn(&Place)>(test: &str, _: &F) {
+    eprintln!("{test}: PostgreSQL half skipped: built without the `postgres` feature");
+}
+
+fn bundle(text: &str) -> Bundle {
+    let loaded = weir_pipeline::load(Source::new("p.yaml", text), &weir_steps::builtin());
+    let plan = loaded.plan.unwrap_or_else(|| panic!("invalid pipeline: {:?}", loaded.diagnostics));
+    Bundle::single(plan).expect("runs no other file")
+}
+
+/// Runs `bundle` with its events going to `store`.
+async fn run(bundle: &Bundle, input: Value, store: &Store) -> weir_engine::RunReport {
+    let engine = Engine::new(Arc::new(weir_steps::builtin()), Arc::new(SystemClock::default()));
+    let opts = RunOptions { store: Some(Arc::new(store.clone())), seed: Some(7), ..RunOptions::default() };
+    engine.run(bundle, input, &opts, &Collector::default()).await.expect("valid input")
+}
+
+const FAN: &str = "name: fan
+steps:
+  - { id: start, uses: transform, with: { expr: '.input.n' } }
+  - { id: a, uses: transform, needs: [start], with: { expr: '.steps.start.output + 1' } }
+  - { id: b, uses: transform, needs: [start], with: { expr: '.steps.start.output * 10' } }
+  - id: big
+    uses: transform
+    needs: [start]
+    with: { expr: '[range(500)] | map(\"item \\(.)\")' }
+  - { id: join, uses: transform, needs: [a, b, big], with: { expr: '[.steps.a.output, .steps.b.output]' } }
+output: '.steps.join.output'
+";
+
+#[tokio::test]
+async fn a_run_is_stored_with_its_steps_values_and_events() {
+    each_backend("stored_run", async |place| {
+        let store = Store::open(place.location(), Durability::Normal).await.unwrap();
+        let bundle = bundle(FAN);
+        let report = run(&bundle, json!({"n": 4}), &store).await;
+        assert_eq!(report.status, Status::Succeeded);
+
+        let runs = store.runs(&RunFilter::default()).await.unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].run_id, report.run_id);
+        assert_eq!(runs[0].pipeline, "fan");
+        assert_eq!(runs[0].status, Status::Succeeded);
+        assert_eq!(runs[0].digest, bundle.root().digest());
+
+        let detail = store.run(&report.run_id[..13]).await.unwrap().expect("found by a prefix of its id");
+        assert_eq!(detail.input, json!({"n": 4}));
+        assert_eq!(detail.output, json!([5, 40]));
+        assert_eq!(detail.seed, "7");
+        let ids: Vec<&str> = detail.steps.iter().map(|s| s.step.as_str()).collect();
+        assert_eq!(ids, ["start", "a", "b", "big", "join"]);
+        assert!(detail.steps.iter().all(|s| s.status == Status::Succeeded && s.attempts == 1));
+        let big = detail.steps.iter().find(|s| s.step == "big").unwrap();
+        assert_eq!(big.output.as_array().map(Vec::len), Some(500), "a large value reads back whole");
+
+        let events = store.events(&report.run_id).await.unwrap();
+        let types: Vec<String> = events
+            .iter()
+            .map(|e| serde_json::to_value(e).unwrap()["type"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(types.first().map(String::as_str), Some("run_started"));
+        assert_eq!(types.last().map(String::as_str), Some("run_finished"));
+        assert_eq!(types.len(), 2 + 5 * 2, "run start and end, and a start and an end per step");
+        let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in seq order: {seqs:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_large_value_is_stored_once() {
+    each_backend("blob_once", async |place| {
+        let store = Store::open(place.location(), Durability::Normal).await.unwrap();
+        let report = run(&bundle(FAN), json!({"n": 1}), &store).await;
+        let events = store.events(&report.run_id).await.unwrap();
+        let big = events
+            .iter()
+            .find(|e| matches!(&e.kind, weir_api::EventKind::StepSucceeded { at, .. } if at.step == "big"));
+        let weir_api::EventKind::StepSucceeded { output, .. } = &big.unwrap().kind else { unreachable!() };
+        assert_eq!(output.as_array().map(Vec::len), Some(500), "the event reads back with its value");
+        // The same value, from a second run, adds no second copy.
+        run(&bundle(FAN), json!({"n": 2}), &store).await;
+        assert_eq!(count(place, "blobs").await, 1);
+    })
+    .await;
+}
+
+/// The rows of `table`, read through a connection of the test's own.
+async fn count(place: &Place, table: &str) -> i64 {
+    match place {
+        Place::Sqlite(dir) => {
+            let conn = rusqlite::Connection::open(dir.join("weir.db")).unwrap();
+            conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0)).unwrap()
+        }
+        #[cfg(feature = "postgres")]
+        Place::Postgres { admin, schema } => {
+            let (client, connection) = tokio_postgres::connect(admin, tokio_postgres::NoTls).await.unwrap();
+            tokio::spawn(connection);
+            let row = client.query_one(&format!("SELECT COUNT(*) FROM {schema}.{table}"), &[]).await.unwrap();
+            row.get(0)
+        }
+    }
+}
+
+#[tokio::test]
+async fn failures_retries_and_skips_are_recorded_per_attempt() {
+    each_backend("failures", async |place| {
+        let store = Store::open(place.location(), Durability::Normal).await.unwrap();
+        let text = "name: flaky
+steps:
+  - id: boom
+    uses: fail
+    with: { message: 'no luck' }
+    retry: { attempts: 3, backoff: { initial: 1ms, jitter: false } }
+  - { id: after, uses: pass, needs: [boom] }
+";
+        let report = run(&bundle(text), json!({}), &store).await;
+        assert_eq!(report.status, Status::Failed);
+        assert_eq!(
+            report.error.as_ref().map(|e| e.kind),
+            Some(weir_engine::ErrorKind::Step),
+            "{:?}",
+            report.error
+        );
+        let detail = store.run(&report.run_id).await.unwrap().unwrap();
+        assert_eq!(detail.run.status, Status::Failed);
+        assert!(
+            detail.run.error.as_ref().is_some_and(|e| e.message.contains("no luck")),
+            "{:?}",
+            detail.run.error
+        );
+        let boom = &detail.steps[0];
+        assert_eq!((boom.step.as_str(), boom.status, boom.attempts), ("boom", Status::Failed, 3));
+        assert_eq!(boom.error.as_ref().map(|e| e.kind.as_str()), Some("step"));
+        let after = &detail.steps[1];
+        assert_eq!((after.step.as_str(), after.status, after.started_at), ("after", Status::Cancelled, None));
+        assert_eq!(count(place, "attempts").await, 3);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn foreach_items_and_sub_pipeline_runs_are_stored_under_their_parent() {
+    each_backend("nested", async |place| {
+        let store = Store::open(place.location(), Durability::Normal).await.unwrap();
+        let text = "name: items
+steps:
+  - id: each
+    uses: foreach
+    with:
+      items: '[1, 2, 3]'
+      step: { uses: transform, with: { expr: '.item * 2' } }
+";
+        let report = run(&bundle(text), json!({}), &store).await;
+        assert_eq!(report.status, Status::Succeeded);
+        let detail = store.run(&report.run_id).await.unwrap().unwrap();
+        let items: Vec<(Option<usize>, Value)> =
+            detail.steps.iter().filter(|s| s.item.is_some()).map(|s| (s.item, s.output.clone())).collect();
+        assert_eq!(items, [(Some(0), json!(2)), (Some(1), json!(4)), (Some(2), json!(6))]);
+        assert_eq!(detail.steps[0].item, None, "the step comes before its items");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pipeline_versions_are_kept_by_digest() {
+    each_backend("pipelines", async |place| {
+        let store = Store::open(place.location(), Durability::Normal).await.unwrap();
+        let version = PipelineText { digest: "sha256:abc", name: "p", text: "name: p\nsteps: []\n" };
+        store.put_pipelines(&[version.clone(), version], 1).await.unwrap();
+        assert_eq!(store.pipeline("sha256:abc").await.unwrap().as_deref(), Some("name: p\nsteps: []\n"));
+        assert_eq!(store.pipeline("sha256:def").await.unwrap(), None);
+        assert_eq!(count(place, "pipelines").await, 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn runs_are_filtered_and_limited() {
+    each_backend("filters", async |place| {
+        let store = Store::open(place.location(), Durability::Normal).await.unwrap();
+        let ok = bundle("name: ok\nsteps:\n  - { id: a, uses: pass }\n");
+        let bad = bundle("name: bad\nsteps:\n  - { id: a, uses: fail, with: { message: x } }\n");
+        for _ in 0..3 {
+            run(&ok, json!({}), &store).await;
+        }
+        // Runs are ordered by their start, to the millisecond.
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        run(&bad, json!({}), &store).await;
+        let all = store.runs(&RunFilter::default()).await.unwrap();
+        assert_eq!(all.len(), 4);
+        assert_eq!(all[0].pipeline, "bad", "the newest first");
+        let failed = RunFilter { status: Some(Status::Failed), ..RunFilter::default() };
+        assert_eq!(store.runs(&failed).await.unwrap().len(), 1);
+        let named = RunFilter { pipeline: Some("ok".into()), limit: 2, ..RunFilter::default() };
+        assert_eq!(store.runs(&named).await.unwrap().len(), 2);
+        let future = RunFilter { since_ms: Some(u64::MAX >> 2), ..RunFilter::default() };
+        assert!(store.runs(&future).await.unwrap().is_empty());
+        assert!(store.run("ffffffff").await.unwrap().is_none());
+        assert!(store.run("%").await.unwrap().is_none(), "a pattern is not a prefix");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn reopening_keeps_what_was_stored() {
+    each_backend("reopen", async |place| {
+        let first = Store::open(place.location(), Durability::Full).await.unwrap();
+        let report = run(&bundle(FAN), json!({"n": 3}), &first).await;
+        drop(first);
+        let again = Store::open(place.location(), Durability::Normal).await.unwrap();
+        let detail = again.run(&report.run_id).await.unwrap().expect("still there");
+        assert_eq!(detail.output, json!([4, 30]));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_store_from_a_newer_weir_is_refused_untouched() {
+    each_backend("too_new", async |place| {
+        drop(Store::open(place.location(), Durability::Normal).await.unwrap());
+        set_version(place, weir_store::SCHEMA_VERSION + 1).await;
+        let err = Store::open(place.location(), Durability::Normal).await.unwrap_err().to_string();
+        assert!(err.contains(&format!("schema version {}", weir_store::SCHEMA_VERSION + 1)), "{err}");
+        assert!(err.contains("newer than this weir knows"), "{err}");
+        assert!(!err.contains("s3cret"));
+    })
+    .await;
+}
+
+async fn set_version(place: &Place, version: i64) {
+    let sql = format!("UPDATE weir_meta SET value = '{version}' WHERE key = 'schema_version'");
+    match place {
+        Place::Sqlite(dir) => {
+            rusqlite::Connection::open(dir.join("weir.db")).unwrap().execute(&sql, []).unwrap();
+        }
+        #[cfg(feature = "postgres")]
+        Place::Postgres { admin, schema } => {
+            let (client, connection) = tokio_postgres::connect(admin, tokio_postgres::NoTls).await.unwrap();
+            tokio::spawn(connection);
+            client.batch_execute(&format!("SET search_path TO {schema}; {sql}")).await.unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn committing_the_same_events_twice_changes_nothing() {
+    each_backend("idempotent", async |place| {
+        let store = Store::open(place.location(), Durability::Normal).await.unwrap();
+        let engine = Engine::new(Arc::new(weir_steps::builtin()), Arc::new(SystemClock::default()));
+        let events = Collector::default();
+        let report = engine
+            .run(&bundle(FAN), json!({"n": 1}), &RunOptions::default(), &events)
+            .await
+            .expect("valid input");
+        let events = events.events();
+        store.commit(&events).await.unwrap();
+        store.commit(&events).await.unwrap();
+        assert_eq!(count(place, "events").await, events.len() as i64);
+        assert_eq!(store.run(&report.run_id).await.unwrap().unwrap().run.status, Status::Succeeded);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_unreachable_postgres_names_the_url_without_its_password() {
+    let url = "postgres://ada:s3cret@127.0.0.1:1/weir?connect_timeout=2";
+    let result = Store::open(Location::parse(url), Durability::Normal).await;
+    let err = result.unwrap_err().to_string();
+    if cfg!(feature = "postgres") {
+        assert!(err.contains("postgres://ada:***@127.0.0.1:1/weir"), "{err}");
+        assert!(err.contains("check that the server runs"), "{err}");
+    } else {
+        assert!(err.contains("without PostgreSQL"), "{err}");
+    }
+    assert!(!err.contains("s3cret"), "{err}");
+}
