@@ -20,9 +20,10 @@ impl Postgres {
     pub(crate) async fn open(url: &str) -> Result<Postgres, Error> {
         let location = crate::redact_url(url);
         let unreachable = |message: String| Error::Unreachable { location: location.clone(), message };
-        let (mut client, connection) = tokio_postgres::connect(url, NoTls)
-            .await
-            .map_err(|e| unreachable(format!("{e}; check that the server runs and the URL is right")))?;
+        let (mut client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(|e| {
+            let cause = std::error::Error::source(&e).map_or_else(String::new, |c| format!(" ({c})"));
+            unreachable(format!("{e}{cause}; check that the server runs and the URL is right"))
+        })?;
         tokio::spawn(async move {
             // The connection ends when the client is dropped, or breaks; the writer then reports
             // every later job as failed.

@@ -20,11 +20,22 @@ impl EnvVars {
     /// Comma-separated names of the environment variables that pipelines may read (those they
     /// declare in `env`); a pipeline that declares one not listed does not run.
     pub const WEIR_ENV_ALLOW: &'static str = "WEIR_ENV_ALLOW";
+    /// The directory of weir's own files; the embedded store is `weir.db` in it (default `.weir`
+    /// in the current directory).
+    pub const WEIR_HOME: &'static str = "WEIR_HOME";
+    /// Where runs are stored instead: a `postgres://` URL, or the path of an SQLite file.
+    pub const WEIR_DATABASE_URL: &'static str = "WEIR_DATABASE_URL";
 
     /// All of the above, for the test that checks them against the README.
     #[cfg(test)]
-    pub const ALL: &'static [&'static str] =
-        &[Self::NO_COLOR, Self::CLICOLOR_FORCE, Self::WEIR_COLOR, Self::WEIR_ENV_ALLOW];
+    pub const ALL: &'static [&'static str] = &[
+        Self::NO_COLOR,
+        Self::CLICOLOR_FORCE,
+        Self::WEIR_COLOR,
+        Self::WEIR_ENV_ALLOW,
+        Self::WEIR_HOME,
+        Self::WEIR_DATABASE_URL,
+    ];
 }
 
 /// The names `WEIR_ENV_ALLOW` lists.
@@ -76,7 +87,7 @@ pub enum ColorChoice {
 
 /// How weir writes, resolved once from the global flags, the environment and the terminals it
 /// writes to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
     /// Colour what goes to stdout.
     pub stdout_color: bool,
@@ -86,17 +97,52 @@ pub struct Settings {
     pub stderr_tty: bool,
     /// `--quiet`: only problems on stderr.
     pub quiet: bool,
+    /// Where runs are stored.
+    pub store: StoreEnv,
+}
+
+/// What the environment says about the store.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoreEnv {
+    /// `WEIR_HOME`, when set.
+    pub home: Option<std::path::PathBuf>,
+    /// `WEIR_DATABASE_URL`, when set.
+    pub database_url: Option<String>,
+}
+
+impl StoreEnv {
+    fn read() -> StoreEnv {
+        let value = |name| std::env::var(name).ok().filter(|v| !v.is_empty());
+        StoreEnv {
+            home: value(EnvVars::WEIR_HOME).map(Into::into),
+            database_url: value(EnvVars::WEIR_DATABASE_URL),
+        }
+    }
+
+    /// The store runs go to: `WEIR_DATABASE_URL`, else `weir.db` in `WEIR_HOME` (or `.weir`).
+    pub fn location(&self) -> weir_store::Location {
+        match &self.database_url {
+            Some(url) => weir_store::Location::parse(url),
+            None => {
+                let home = self.home.clone().unwrap_or_else(|| ".weir".into());
+                weir_store::Location::Sqlite(home.join("weir.db"))
+            }
+        }
+    }
 }
 
 impl Settings {
     /// The settings of this process: flags first, then the environment, then the terminals.
     pub fn resolve(args: &GlobalArgs) -> Settings {
-        Settings::new(
-            args,
-            ColorEnv::read(),
-            std::io::stdout().is_terminal(),
-            std::io::stderr().is_terminal(),
-        )
+        Settings {
+            store: StoreEnv::read(),
+            ..Settings::new(
+                args,
+                ColorEnv::read(),
+                std::io::stdout().is_terminal(),
+                std::io::stderr().is_terminal(),
+            )
+        }
     }
 
     fn new(args: &GlobalArgs, env: ColorEnv, stdout_tty: bool, stderr_tty: bool) -> Settings {
@@ -105,6 +151,7 @@ impl Settings {
             stderr_color: color(args.color, env, stderr_tty),
             stderr_tty,
             quiet: args.quiet,
+            store: StoreEnv::default(),
         }
     }
 
@@ -117,8 +164,13 @@ impl Settings {
 
     /// No colour, no terminal, not quiet: weir writing into pipes, as unit tests see it.
     #[cfg(test)]
-    pub const PIPED: Settings =
-        Settings { stdout_color: false, stderr_color: false, stderr_tty: false, quiet: false };
+    pub const PIPED: Settings = Settings {
+        stdout_color: false,
+        stderr_color: false,
+        stderr_tty: false,
+        quiet: false,
+        store: StoreEnv { home: None, database_url: None },
+    };
 }
 
 /// What the environment says about colour in `--color auto`.

@@ -8,6 +8,7 @@ mod fmt;
 mod graph;
 mod init;
 mod run;
+mod runs;
 mod schema;
 mod test;
 mod validate;
@@ -24,6 +25,7 @@ use weir_engine::{Engine, Registry, SystemClock};
 pub enum Command {
     Init(init::Args),
     Run(run::Args),
+    Runs(runs::Args),
     Validate(validate::Args),
     DryRun(dry_run::Args),
     Fmt(fmt::Args),
@@ -44,7 +46,7 @@ const STACK_BYTES: usize = 256 << 20;
 
 /// Runs a command on a thread with a [`STACK_BYTES`] stack.
 pub fn run(command: Command, settings: &Settings) -> Result<ExitCode> {
-    let settings = *settings;
+    let settings = settings.clone();
     std::thread::Builder::new()
         .name("weir".into())
         .stack_size(STACK_BYTES)
@@ -59,6 +61,7 @@ fn dispatch(command: Command, settings: &Settings) -> Result<ExitCode> {
     match command {
         Command::Init(args) => init::run(args, settings),
         Command::Run(args) => run::run(args, settings),
+        Command::Runs(args) => runs::run(args, settings),
         Command::Validate(args) => validate::run(args, settings),
         Command::DryRun(args) => dry_run::run(args, settings),
         Command::Fmt(args) => fmt::run(args, settings),

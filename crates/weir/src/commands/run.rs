@@ -19,8 +19,13 @@ use weir_pipeline::Status;
 /// ends the run `cancelled`; `--json` still prints the summary. A second one exits at once, with
 /// 130 after Ctrl-C and 143 after SIGTERM, the codes a shell gives a process those signals end.
 ///
-/// Exit codes: 0 succeeded, 1 failed or cancelled, 2 invalid pipeline or input, 130 or 143
-/// stopped by a second signal.
+/// The run is stored (its steps, their results, every event, and the pipeline's text by its
+/// digest) in `.weir/weir.db`, or where WEIR_HOME or WEIR_DATABASE_URL say; `weir runs list`
+/// and `weir runs show` read it back. A step's result is committed before any step that needs it
+/// starts. `--no-store` runs without a record.
+///
+/// Exit codes: 0 succeeded, 1 failed or cancelled, 2 invalid pipeline or input, 3 the store
+/// cannot be opened, 130 or 143 stopped by a second signal.
 #[derive(clap::Args)]
 #[command(
     after_help = "Examples:\n  weir run examples/hello.yaml\n  weir run score.yaml -i '{\"order\": 7}'\n  weir run score.yaml -i @order.json --set order=8 --set-str note=rush\n  weir run score.yaml --json | jq .steps\n  greeting=$(weir run -r examples/hello.yaml)\n  generate-pipeline | weir run - --set order=7"
@@ -52,6 +57,20 @@ pub struct Args {
     /// `jq -r`), for `$(weir run -r p.yaml)` in a script. Other outputs print as JSON.
     #[arg(short, long)]
     raw: bool,
+    /// Do not store the run: nothing is written, and `weir runs` will not know it.
+    #[arg(long)]
+    no_store: bool,
+    /// What a stored run survives: `normal`, a crash of weir (SQLite WAL, synchronous=NORMAL);
+    /// `full`, a power loss too (an fsync per group of commits).
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = Durability::Normal)]
+    durability: Durability,
+}
+
+/// The value of `--durability`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Durability {
+    Normal,
+    Full,
 }
 
 pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
@@ -74,8 +93,18 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     };
     let engine = super::engine(registry);
     let cancel = Cancel::new();
-    let opts = RunOptions { cancel: cancel.clone(), seed: args.seed, env, ..RunOptions::default() };
     let runtime = super::runtime(super::Threads::Workers)?;
+    let store = if args.no_store {
+        None
+    } else {
+        let durability = match args.durability {
+            Durability::Normal => weir_store::Durability::Normal,
+            Durability::Full => weir_store::Durability::Full,
+        };
+        Some(runtime.block_on(super::runs::open_for_run(&bundle, settings, durability))?)
+    };
+    let store = store.map(|s| Arc::new(s) as Arc<dyn weir_engine::RunStore>);
+    let opts = RunOptions { cancel: cancel.clone(), seed: args.seed, env, store, ..RunOptions::default() };
     let sink = Arc::new(sink);
     let report = runtime.block_on(async {
         // Listening starts before the run does, so no signal sent once a step has started is missed.
@@ -168,12 +197,14 @@ fn print(args: &Args, report: &RunReport, settings: &Settings) -> Result<()> {
             Status::Succeeded => ("✓", Style::Ok),
             _ => ("✗", Style::Error),
         };
+        let stored = if args.no_store { String::new() } else { format!(" · run {}", report.run_id) };
         eprintln!(
-            "{} {} {} in {}",
+            "{} {} {} in {}{}",
             paint(mark, style, color),
             report.pipeline,
             report.status,
-            human(report.duration)
+            human(report.duration),
+            paint(&stored, Style::Dim, color)
         );
     }
     if !args.json

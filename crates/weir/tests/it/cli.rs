@@ -196,7 +196,7 @@ impl Running {
     fn start(name: &str, pipeline: &str, args: &[&str]) -> Running {
         let dir = scratch(name);
         write(&dir, "p.yaml", pipeline);
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+        let mut child = crate::command()
             .args(["run", "p.yaml"])
             .args(args)
             .current_dir(&*dir)
@@ -472,7 +472,7 @@ fn rules_across_with_keys_stop_validate_and_dry_run_before_anything_runs() {
 #[test]
 fn input_comes_from_stdin_and_version_prints() {
     use std::io::Write;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+    let mut child = crate::command()
         .args(["run", "examples/hello.yaml", "-i", "@-", "--compact"])
         .current_dir(root())
         .stdin(std::process::Stdio::piped())
@@ -494,7 +494,7 @@ fn input_comes_from_stdin_and_version_prints() {
 /// Runs `weir` in `dir` with `stdin` on its standard input.
 fn weir_with_stdin(dir: &Path, args: &[&str], stdin: &str) -> std::process::Output {
     use std::io::Write;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+    let mut child = crate::command()
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")

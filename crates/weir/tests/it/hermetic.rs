@@ -4,7 +4,7 @@
 use crate::{scratch, stderr, stdout, weir};
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn write(dir: &Path, file: &str, text: &str) {
@@ -13,7 +13,7 @@ fn write(dir: &Path, file: &str, text: &str) {
 
 /// Runs `weir` like [`weir`], but gives up (and fails the test) after `limit` instead of hanging.
 fn weir_within(dir: &Path, args: &[&str], limit: Duration) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
+    let mut child = crate::command()
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")

@@ -9,6 +9,7 @@ mod diff;
 mod documents;
 mod hermetic;
 mod init;
+mod runs;
 mod settings;
 
 use std::path::{Path, PathBuf};
@@ -25,16 +26,42 @@ pub fn weir(dir: &Path, args: &[&str]) -> Output {
 }
 
 /// The environment variables weir reads (`settings::EnvVars`, listed in the README).
-const WEIR_READS: [&str; 4] = ["NO_COLOR", "CLICOLOR_FORCE", "WEIR_COLOR", "WEIR_ENV_ALLOW"];
+const WEIR_READS: [&str; 6] =
+    ["NO_COLOR", "CLICOLOR_FORCE", "WEIR_COLOR", "WEIR_ENV_ALLOW", "WEIR_HOME", "WEIR_DATABASE_URL"];
 
 /// Runs `weir` with `args` in `dir`, with `env` as the only variables it reads: those of the
 /// environment the tests run in are removed, so a developer's `NO_COLOR` changes no result.
+/// Unless `env` names one, each call stores its runs in a fresh `WEIR_HOME`, removed after it.
 pub fn weir_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_weir"));
     for name in WEIR_READS {
         command.env_remove(name);
     }
-    command.args(args).current_dir(dir).envs(env.iter().copied()).output().expect("the weir binary runs")
+    let home = (!env.iter().any(|(k, _)| *k == "WEIR_HOME")).then(|| {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        std::env::temp_dir().join(format!("weir-it-home-{}-{n}", std::process::id()))
+    });
+    if let Some(home) = &home {
+        command.env("WEIR_HOME", home);
+    }
+    let output =
+        command.args(args).current_dir(dir).envs(env.iter().copied()).output().expect("the weir binary runs");
+    if let Some(home) = home {
+        let _ = std::fs::remove_dir_all(home);
+    }
+    output
+}
+
+/// The `weir` binary as a test spawns it itself (to feed its stdin, signal it or time it): the
+/// variables weir reads removed, and its runs stored under the system's temporary directory.
+pub fn command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_weir"));
+    for name in WEIR_READS {
+        command.env_remove(name);
+    }
+    command.env("WEIR_HOME", std::env::temp_dir().join(format!("weir-it-home-{}", std::process::id())));
+    command
 }
 
 pub fn stdout(output: &Output) -> String {
