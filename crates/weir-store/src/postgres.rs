@@ -29,10 +29,7 @@ impl Postgres {
             // every later job as failed.
             let _ = connection.await;
         });
-        migrate(&mut client).await.map_err(|e| match e {
-            Error::TooNew { found, known, .. } => Error::TooNew { location: location.clone(), found, known },
-            other => other,
-        })?;
+        migrate(&mut client, &location).await?;
         let (jobs, queue) = mpsc::unbounded_channel();
         tokio::spawn(writer(client, queue));
         Ok(Postgres { jobs })
@@ -49,18 +46,13 @@ fn sql(e: tokio_postgres::Error) -> Error {
 
 /// Applies the migrations the schema lacks, in one transaction under an advisory lock (another
 /// process migrating the same schema waits for it).
-async fn migrate(client: &mut Client) -> Result<(), Error> {
+async fn migrate(client: &mut Client, location: &str) -> Result<(), Error> {
     let tx = client.transaction().await.map_err(sql)?;
     tx.batch_execute("SELECT pg_advisory_xact_lock(hashtext(current_schema()))").await.map_err(sql)?;
     tx.batch_execute(schema::META).await.map_err(sql)?;
     let found = tx.query_opt(schema::READ_VERSION, &[]).await.map_err(sql)?;
     let found = found.map(|row| row.get::<_, String>(0));
-    let found = found.as_deref().map(schema::parse_version).transpose()?;
-    let pending = schema::pending(found).map_err(|found| Error::TooNew {
-        location: String::new(),
-        found,
-        known: schema::SCHEMA_VERSION,
-    })?;
+    let pending = schema::pending(found.as_deref(), location)?;
     if pending.is_empty() {
         return Ok(());
     }

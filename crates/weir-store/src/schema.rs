@@ -94,19 +94,20 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );",
 ];
 
-/// What opening a store at `found` (none: a new store) means for this weir: the migrations to
-/// apply, or the version that is too new.
-pub(crate) fn pending(found: Option<i64>) -> Result<&'static [&'static str], i64> {
-    let found = found.unwrap_or(0);
+/// The migrations a store at `location` needs, given the version it holds (`found`, as stored;
+/// none for a new store), or why it cannot be opened: a version that is not a number, or one
+/// newer than this weir knows.
+pub(crate) fn pending(found: Option<&str>, location: &str) -> Result<&'static [&'static str], crate::Error> {
+    let found = match found {
+        None => 0,
+        Some(text) => text
+            .parse()
+            .map_err(|_| crate::Error::Corrupt(format!("schema version \"{text}\" is not a number")))?,
+    };
     if found > SCHEMA_VERSION {
-        return Err(found);
+        return Err(crate::Error::TooNew { location: location.to_owned(), found, known: SCHEMA_VERSION });
     }
     Ok(&MIGRATIONS[found.max(0) as usize..])
-}
-
-/// The stored version, read as text.
-pub(crate) fn parse_version(text: &str) -> Result<i64, crate::Error> {
-    text.parse().map_err(|_| crate::Error::Corrupt(format!("schema version \"{text}\" is not a number")))
 }
 
 #[cfg(test)]
@@ -115,8 +116,10 @@ mod tests {
 
     #[test]
     fn pending_migrations_follow_the_stored_version() {
-        assert_eq!(pending(None).unwrap().len(), MIGRATIONS.len());
-        assert!(pending(Some(SCHEMA_VERSION)).unwrap().is_empty());
-        assert_eq!(pending(Some(SCHEMA_VERSION + 1)), Err(SCHEMA_VERSION + 1));
+        assert_eq!(pending(None, "db").unwrap().len(), MIGRATIONS.len());
+        assert!(pending(Some(&SCHEMA_VERSION.to_string()), "db").unwrap().is_empty());
+        let newer = pending(Some(&(SCHEMA_VERSION + 1).to_string()), "db").unwrap_err();
+        assert!(matches!(newer, crate::Error::TooNew { found, .. } if found == SCHEMA_VERSION + 1));
+        assert!(matches!(pending(Some("x"), "db"), Err(crate::Error::Corrupt(_))));
     }
 }

@@ -39,12 +39,7 @@ impl Sqlite {
         };
         conn.execute_batch(&format!("PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous};"))
             .map_err(|e| unreachable(e.to_string()))?;
-        migrate(&mut conn).map_err(|e| match e {
-            Error::TooNew { found, known, .. } => {
-                Error::TooNew { location: path.display().to_string(), found, known }
-            }
-            other => other,
-        })?;
+        migrate(&mut conn, &path.display().to_string())?;
         let (jobs, queue) = mpsc::channel();
         std::thread::Builder::new()
             .name("weir-store".into())
@@ -60,17 +55,12 @@ impl Sqlite {
 
 /// Applies the migrations the file lacks, in one immediate transaction (a second process opening
 /// the same file waits for it).
-fn migrate(conn: &mut Connection) -> Result<(), Error> {
+fn migrate(conn: &mut Connection, location: &str) -> Result<(), Error> {
     let sql = |e: rusqlite::Error| Error::Sql(e.to_string());
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql)?;
     tx.execute_batch(schema::META).map_err(sql)?;
     let found: Option<String> = tx.query_row(schema::READ_VERSION, [], |r| r.get(0)).ok();
-    let found = found.as_deref().map(schema::parse_version).transpose()?;
-    let pending = schema::pending(found).map_err(|found| Error::TooNew {
-        location: String::new(),
-        found,
-        known: schema::SCHEMA_VERSION,
-    })?;
+    let pending = schema::pending(found.as_deref(), location)?;
     if pending.is_empty() {
         return Ok(());
     }
