@@ -44,6 +44,9 @@ pub enum EventKind {
     /// What replaying the run needs: the pipeline's version (`sha256:…` of its text), the input
     /// and the retry-jitter seed.
     RunStarted { pipeline: String, digest: String, input: Value, seed: u64 },
+    /// An interrupted run goes on (`weir resume`) on the version it started with; the steps that
+    /// had ended are not run again.
+    RunResumed { pipeline: String, digest: String },
     StepStarted {
         #[serde(flatten)]
         at: StepAt,
@@ -136,6 +139,9 @@ impl From<&weir_engine::EventKind> for EventKind {
                 input: input.clone(),
                 seed: *seed,
             },
+            E::RunResumed { pipeline, digest } => {
+                EventKind::RunResumed { pipeline: pipeline.clone(), digest: digest.clone() }
+            }
             E::StepStarted { at, attempt } => EventKind::StepStarted { at: at.into(), attempt: *attempt },
             E::StepRetrying { at, attempt, error, error_kind, delay } => EventKind::StepRetrying {
                 at: at.into(),

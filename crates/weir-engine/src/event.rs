@@ -50,6 +50,12 @@ pub enum EventKind {
         input: Value,
         seed: u64,
     },
+    /// An interrupted run goes on (see [`crate::resume`]), on the version it started with: what
+    /// had ended stands, and the steps that had not run now.
+    RunResumed {
+        pipeline: String,
+        digest: String,
+    },
     StepStarted {
         at: StepAt,
         attempt: u32,
@@ -117,7 +123,9 @@ impl EventKind {
             | EventKind::StepSkipped { at, .. }
             | EventKind::StepCancelled { at }
             | EventKind::StepLog { at, .. } => Some(at),
-            EventKind::RunStarted { .. } | EventKind::RunFinished { .. } => None,
+            EventKind::RunStarted { .. } | EventKind::RunResumed { .. } | EventKind::RunFinished { .. } => {
+                None
+            }
         }
     }
 }

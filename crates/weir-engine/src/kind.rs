@@ -91,6 +91,18 @@ impl<'a> StepCx<'a> {
         self.attempt
     }
 
+    /// Names this step's work in this run: `<run id>/<step>`, and `/<index>` for a `foreach`
+    /// item. The same for every attempt and after the run is resumed, so a service that
+    /// deduplicates by it (the `http` kind sends it as `Idempotency-Key`) sees a step that runs
+    /// again — a retry, or a step that was in flight when its process died — as the call it
+    /// already had. A sub-pipeline run's steps are named by that run's id.
+    pub fn idempotency_key(&self) -> String {
+        match self.at.item {
+            Some(i) => format!("{}/{}/{i}", self.env.run_id, self.at.step),
+            None => format!("{}/{}", self.env.run_id, self.at.step),
+        }
+    }
+
     pub fn clock(&self) -> &dyn Clock {
         self.env.clock()
     }
@@ -151,7 +163,8 @@ impl<'a> StepCx<'a> {
     }
 
     /// Runs another pipeline file (as written in this pipeline) with `input` and returns its
-    /// output; `item` is the `foreach` item it runs for, if any.
+    /// output; `item` is the `foreach` item it runs for, if any (a nested step's run is its
+    /// item's).
     pub fn run_pipeline(
         &self,
         file: &str,
@@ -159,6 +172,7 @@ impl<'a> StepCx<'a> {
         item: Option<usize>,
     ) -> BoxFuture<'_, Result<Value, StepError>> {
         let file = file.to_owned();
+        let item = item.or(self.at.item);
         Box::pin(async move { self.env.run_child(self.step, &file, input, item, self.log).await })
     }
 }

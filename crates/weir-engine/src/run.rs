@@ -8,6 +8,7 @@ use crate::error::{ErrorKind, StepError};
 use crate::event::{Event, EventKind, EventSink, Parent, StepAt};
 use crate::kind::{Registry, StepCx};
 use crate::report::{InputError, NestedReport, RunReport};
+use crate::resume::{Ended, Prior, PriorRun, Resume};
 use crate::scheduler::Scheduler;
 use crate::store::{RunStore, StoreError};
 use futures_util::future::{Either, select};
@@ -57,6 +58,10 @@ pub struct RunOptions {
     /// Where the run's events are made durable. The engine awaits each commit before a step that
     /// depends on what it records starts (see [`RunStore`]); none for an ephemeral run.
     pub store: Option<Arc<dyn RunStore>>,
+    /// Continue this interrupted run instead of starting a new one: its id and seed are kept
+    /// (`run_id` and `seed` are not used), and what had ended is not run again (see
+    /// [`crate::resume`]). The input must be the one it started with.
+    pub resume: Option<Resume>,
 }
 
 /// What a run does with a step that would call outside the process ([`Effects::External`])
@@ -91,10 +96,15 @@ impl Engine {
         sink: &dyn EventSink,
     ) -> Result<RunReport, InputError> {
         let journal = Mutex::default();
-        let tree = Tree { engine: self, bundle, opts, sink, seq: AtomicU64::new(0), journal };
-        let run_id = opts.run_id.clone().unwrap_or_else(|| new_run_id(&*self.clock));
-        let seed = opts.seed.unwrap_or_else(|| fastrand::u64(..));
-        tree.run(PlanId::ROOT, input, run_id.into(), seed, None).await
+        let next_seq = opts.resume.as_ref().map_or(0, |r| r.next_seq);
+        let tree = Tree { engine: self, bundle, opts, sink, seq: AtomicU64::new(next_seq), journal };
+        let prior = opts.resume.as_ref().map(|r| &r.run);
+        let run_id = match prior {
+            Some(prior) => prior.run_id.clone(),
+            None => opts.run_id.clone().unwrap_or_else(|| new_run_id(&*self.clock)),
+        };
+        let seed = prior.map(|p| p.seed).or(opts.seed).unwrap_or_else(|| fastrand::u64(..));
+        tree.run(PlanId::ROOT, input, run_id.into(), seed, None, prior).await
     }
 
     /// [`Engine::run`] with owned arguments: a future that borrows nothing, for `tokio::spawn`.
@@ -161,11 +171,12 @@ impl Tree<'_> {
         run_id: Arc<str>,
         seed: u64,
         parent: Option<Arc<Parent>>,
+        prior: Option<&Prior>,
     ) -> Result<RunReport, InputError> {
         let plan = self.bundle.plan(plan_id);
         plan.check_input(&input).map_err(|problems| InputError { problems })?;
         let env = declared_env(plan, &self.opts.env);
-        let env = RunEnv { tree: self, plan_id, plan, run_id, seed, parent, env };
+        let env = RunEnv { tree: self, plan_id, plan, run_id, seed, parent, env, prior };
         Ok(Scheduler::new(&env, input).run().await)
     }
 }
@@ -187,6 +198,8 @@ pub(crate) struct RunEnv<'a> {
     parent: Option<Arc<Parent>>,
     /// `$ENV` of this run's expressions: the variables its pipeline declares, of those allowed.
     pub(crate) env: Val,
+    /// What the run recorded before it was interrupted, when it is being resumed.
+    pub(crate) prior: Option<&'a Prior>,
 }
 
 /// The items and sub-pipeline runs of one attempt, as they end. A mutex because items of one
@@ -215,11 +228,6 @@ impl RunEnv<'_> {
         if self.tree.opts.store.is_some() {
             self.tree.journal.lock().unwrap_or_else(|e| e.into_inner()).push(event);
         }
-    }
-
-    /// Whether this is the run the tree started with, not a sub-pipeline run.
-    pub(crate) fn is_root(&self) -> bool {
-        self.parent.is_none()
     }
 
     /// Whether the run's events go to a store.
@@ -260,6 +268,10 @@ impl RunEnv<'_> {
         log: &NestedLog,
     ) -> Result<Value, StepError> {
         let at = StepAt { step: parent.id().to_owned(), kind: nested.kind().to_owned(), item: Some(index) };
+        let prior = self.prior.and_then(|p| p.step(parent.id())).and_then(|s| s.items.get(&index));
+        if let Some(ended) = prior {
+            return restore_item(ended, index, log);
+        }
         let mut guard = NestedGuard {
             env: self,
             log,
@@ -311,9 +323,26 @@ impl RunEnv<'_> {
                 format!("pipeline file \"{file}\" was not loaded"),
             ));
         };
-        let run_id: Arc<str> = new_run_id(self.clock()).into();
+        let prior = self.prior.and_then(|p| p.step(step.id())).and_then(|s| s.runs.get(&item));
+        let (run_id, seed, prior) = match prior {
+            // It succeeded before the interruption: its output stands.
+            Some(PriorRun::Succeeded { run_id, output }) => {
+                let report = NestedReport {
+                    item,
+                    run_id: Some(run_id.clone()),
+                    status: Status::Succeeded,
+                    attempts: 1,
+                    duration: Duration::ZERO,
+                    error: None,
+                };
+                log.lock().unwrap_or_else(|e| e.into_inner()).push(report);
+                return Ok(output.clone());
+            }
+            Some(PriorRun::Unfinished(prior)) => (prior.run_id.as_str().into(), prior.seed, Some(&**prior)),
+            None => (new_run_id(self.clock()).into(), mix(self.seed, step.id(), item), None),
+        };
+        let run_id: Arc<str> = run_id;
         let parent = Arc::new(Parent { run_id: self.run_id.clone(), step: step.id().to_owned(), item });
-        let seed = mix(self.seed, step.id(), item);
         let mut guard = NestedGuard {
             env: self,
             log,
@@ -323,7 +352,7 @@ impl RunEnv<'_> {
             started: self.clock().now(),
             done: false,
         };
-        let run = Box::pin(self.tree.run(child, input, run_id, seed, Some(parent)));
+        let run = Box::pin(self.tree.run(child, input, run_id, seed, Some(parent), prior));
         let (status, result) = match run.await {
             Err(e) => (Status::Failed, Err(StepError::fatal(ErrorKind::Config, format!("{file}: {e}")))),
             Ok(report) => match report.status {
@@ -339,6 +368,24 @@ impl RunEnv<'_> {
         guard.finish(status, &result, 1);
         result
     }
+}
+
+/// A `foreach` item that ended before the run was interrupted: its result stands, without
+/// events (it has its terminal event already).
+fn restore_item(ended: &Ended, index: usize, log: &NestedLog) -> Result<Value, StepError> {
+    let (status, attempts, duration, result) = match ended {
+        Ended::Succeeded { output, attempts, duration } => {
+            (Status::Succeeded, *attempts, *duration, Ok(output.clone()))
+        }
+        Ended::Failed { error, attempts, duration } => {
+            (Status::Failed, *attempts, *duration, Err(error.clone()))
+        }
+        Ended::Skipped => (Status::Skipped, 0, Duration::ZERO, Ok(Value::Null)),
+    };
+    let error = result.as_ref().err().cloned();
+    let report = NestedReport { item: Some(index), run_id: None, status, attempts, duration, error };
+    log.lock().unwrap_or_else(|e| e.into_inner()).push(report);
+    result
 }
 
 /// Records one piece of nested work (a `foreach` item, a sub-pipeline run) in its step's log when
@@ -418,10 +465,15 @@ pub(crate) async fn attempts(
         let e = StepError::fatal(ErrorKind::Config, format!("unknown step kind \"{}\"", step.kind()));
         return (Err(e), 0, Vec::new());
     };
-    let max = step.retry().map_or(1, |r| r.attempts.max(1));
+    // A resumed step goes on after the attempts it began, and makes at least one more.
+    let first = env.prior.and_then(|p| p.step(&at.step)).map_or(0, |s| match at.item {
+        None => s.begun,
+        Some(i) => s.items_begun.get(&i).copied().unwrap_or(0),
+    }) + 1;
+    let max = step.retry().map_or(1, |r| r.attempts.max(1)).max(first);
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut with = Some(with);
-    for attempt in 1..=max {
+    for attempt in first..=max {
         started.store(attempt, Ordering::Relaxed);
         env.emit(EventKind::StepStarted { at: at.clone(), attempt });
         // The last attempt takes the config; earlier ones copy it.

@@ -10,6 +10,7 @@ use crate::context::Context;
 use crate::error::{ErrorKind, StepError};
 use crate::event::{EventKind, StepAt};
 use crate::report::{NestedReport, RunFailure, RunReport, StepReport};
+use crate::resume::Ended;
 use crate::run::{RunEnv, attempts, mix, render, within_timeout};
 use futures_util::future::{BoxFuture, Either, select};
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -39,6 +40,8 @@ struct StepState {
     nested: Vec<NestedReport>,
     /// Succeeded or failed, and not committed to the store since.
     unstored: bool,
+    /// It ended before the run was resumed: its result stands, and it has its terminal event.
+    restored: bool,
 }
 
 /// A running step's future: its index and how it ended.
@@ -75,8 +78,8 @@ impl<'e, 'a> Scheduler<'e, 'a> {
     pub(crate) fn new(env: &'e RunEnv<'a>, input: Value) -> Self {
         let plan: &Plan = env.plan;
         let started_at = env
-            .clock()
-            .wall()
+            .prior
+            .map_or_else(|| env.clock().wall(), |p| p.started_at)
             .duration_since(std::time::SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
         let run = json!({"id": &*env.run_id, "pipeline": plan.name(), "started_at": started_at});
@@ -95,16 +98,16 @@ impl<'e, 'a> Scheduler<'e, 'a> {
                 error: None,
                 nested: Vec::new(),
                 unstored: false,
+                restored: false,
             })
             .collect();
         let ready = (0..plan.steps().len())
             .filter(|&i| plan.steps()[i].needs().is_empty() && !plan.steps()[i].is_handler())
             .collect();
-        env.emit(EventKind::RunStarted {
-            pipeline: plan.name().to_owned(),
-            digest: plan.digest().to_owned(),
-            input,
-            seed: env.seed,
+        let (pipeline, digest) = (plan.name().to_owned(), plan.digest().to_owned());
+        env.emit(match env.prior {
+            Some(_) => EventKind::RunResumed { pipeline, digest },
+            None => EventKind::RunStarted { pipeline, digest, input, seed: env.seed },
         });
         let started = env.clock().now();
         let begun = plan.steps().iter().map(|_| AtomicU32::new(0)).collect();
@@ -116,16 +119,19 @@ impl<'e, 'a> Scheduler<'e, 'a> {
         let mut running: FuturesUnordered<Running<'e>> = FuturesUnordered::new();
         let mut cancelled = pin!(self.env.cancel().cancelled());
         let mut was_cancelled = false;
-        // A run exists in the store before its first step does anything. A sub-pipeline run's
-        // start goes with its first commit: its parent step runs again if it never got there.
-        if self.env.is_root()
-            && let Err(e) = self.env.flush().await
-        {
+        // A run exists in the store before its first step does anything — a sub-pipeline run
+        // too, so that resuming its parent continues it (the same id, so the same idempotency
+        // keys) instead of starting another.
+        if let Err(e) = self.env.flush().await {
             self.failure = Some(store_failure(e));
         }
         loop {
             while running.len() < limit && self.failure.is_none() {
                 let Some(i) = self.ready.pop_front() else { break };
+                if let Some(ended) = self.ended_before(i) {
+                    self.restore(i, ended);
+                    continue;
+                }
                 if self.needs_commit(i)
                     && let Err(e) = self.commit().await
                 {
@@ -196,6 +202,35 @@ impl<'e, 'a> Scheduler<'e, 'a> {
             self.steps[i].unstored = false;
         }
         Ok(())
+    }
+
+    /// How step `i` ended before the run was resumed, if it did.
+    fn ended_before(&self, i: usize) -> Option<Ended> {
+        self.env.prior?.step(self.plan.steps()[i].id())?.ended.clone()
+    }
+
+    /// Concludes step `i` as it ended before the run was resumed, without a second terminal
+    /// event: its dependents, handler and the run's failure follow from it as they did then.
+    fn restore(&mut self, i: usize, ended: Ended) {
+        self.steps[i].restored = true;
+        match ended {
+            Ended::Succeeded { output, attempts, duration } => {
+                (self.steps[i].attempts, self.steps[i].duration) = (attempts, Some(duration));
+                self.succeed(i, output, attempts, duration);
+            }
+            Ended::Failed { error, attempts, duration } => {
+                (self.steps[i].attempts, self.steps[i].duration) = (attempts, Some(duration));
+                self.fail(i, error, attempts, duration);
+            }
+            Ended::Skipped => self.skip(i, String::new()),
+        }
+    }
+
+    /// Emits a terminal event of step `i`, unless it has one from before the run was resumed.
+    fn emit_end(&self, i: usize, kind: EventKind) {
+        if !self.steps[i].restored {
+            self.env.emit(kind);
+        }
     }
 
     fn at(&self, i: usize) -> StepAt {
@@ -281,7 +316,7 @@ impl<'e, 'a> Scheduler<'e, 'a> {
     fn succeed(&mut self, i: usize, output: Value, attempts: u32, duration: Duration) {
         self.steps[i].status = Status::Succeeded;
         self.cx.finish(i, Status::Succeeded, to_val(&output), None, attempts);
-        self.env.emit(EventKind::StepSucceeded { at: self.at(i), attempts, output, duration });
+        self.emit_end(i, EventKind::StepSucceeded { at: self.at(i), attempts, output, duration });
         self.release(i);
     }
 
@@ -296,14 +331,10 @@ impl<'e, 'a> Scheduler<'e, 'a> {
             Route::Fail => "fail".into(),
         };
         let (error, error_kind) = (e.message.clone(), e.kind);
-        self.env.emit(EventKind::StepFailed {
-            at: self.at(i),
-            attempts,
-            error,
-            error_kind,
-            on_error,
-            duration,
-        });
+        self.emit_end(
+            i,
+            EventKind::StepFailed { at: self.at(i), attempts, error, error_kind, on_error, duration },
+        );
         self.steps[i].error = Some(e.clone());
         match step.on_error() {
             Route::Continue => {
@@ -333,7 +364,7 @@ impl<'e, 'a> Scheduler<'e, 'a> {
     fn skip(&mut self, i: usize, reason: String) {
         self.steps[i].status = Status::Skipped;
         self.cx.finish(i, Status::Skipped, Val::Null, None, 0);
-        self.env.emit(EventKind::StepSkipped { at: self.at(i), reason });
+        self.emit_end(i, EventKind::StepSkipped { at: self.at(i), reason });
         self.release(i);
     }
 
@@ -359,7 +390,10 @@ impl<'e, 'a> Scheduler<'e, 'a> {
         });
         match next {
             Some(h) => {
-                self.skip(h, "no step it handles failed".into());
+                match self.ended_before(h) {
+                    Some(ended) => self.restore(h, ended),
+                    None => self.skip(h, "no step it handles failed".into()),
+                }
                 true
             }
             None => false,

@@ -78,6 +78,12 @@ impl Bundle {
         &self.plans[id.0]
     }
 
+    /// Every link `(from, file as written, to)`, by plan index: what [`Bundle::new`] was given.
+    pub fn links(&self) -> Vec<(usize, &str, usize)> {
+        let links = self.links.iter().enumerate();
+        links.flat_map(|(from, l)| l.iter().map(move |(file, to)| (from, file.as_str(), to.0))).collect()
+    }
+
     /// The plan that `file` (as written in plan `from`) resolves to.
     pub fn child(&self, from: PlanId, file: &str) -> Option<PlanId> {
         self.links[from.0].iter().find(|(f, _)| f == file).map(|&(_, id)| id)

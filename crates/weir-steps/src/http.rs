@@ -11,9 +11,14 @@ use weir_engine::{ErrorKind, StepCx, StepError, StepKind};
 use weir_pipeline::kind::{Problem, With};
 use weir_pipeline::{Duration, Effects, KindSpec};
 
+/// The header that carries the step's idempotency key (the IETF draft's `Idempotency-Key`).
+const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+
 /// Makes an HTTP request. Outputs `{status, headers, body}`, with JSON bodies parsed. A status
 /// outside 2xx fails the step unless listed in `accept`; 5xx, 408 and 429 failures are retryable,
-/// other 4xx are not (another attempt would get the same answer).
+/// other 4xx are not (another attempt would get the same answer). Every request carries an
+/// `Idempotency-Key` header, the same for each attempt of the step and after `weir resume`
+/// (`<run id>/<step>`, with `/<index>` for a `foreach` item), unless `headers` sets one.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
@@ -123,7 +128,7 @@ impl StepKind for Http {
     fn run<'a>(&'a self, cx: StepCx<'a>) -> BoxFuture<'a, Result<Value, StepError>> {
         Box::pin(async move {
             let config: HttpConfig = cx.config()?;
-            let request = build(self.client()?, &config)?;
+            let request = build(self.client()?, &config, &cx.idempotency_key())?;
             let response =
                 request.send().await.map_err(|e| StepError::new(ErrorKind::Network, describe(&e)))?;
             read(response, &config.accept).await
@@ -131,7 +136,11 @@ impl StepKind for Http {
     }
 }
 
-fn build(client: &reqwest::Client, config: &HttpConfig) -> Result<reqwest::RequestBuilder, StepError> {
+fn build(
+    client: &reqwest::Client,
+    config: &HttpConfig,
+    idempotency_key: &str,
+) -> Result<reqwest::RequestBuilder, StepError> {
     let method =
         reqwest::Method::from_bytes(config.method.to_ascii_uppercase().as_bytes()).map_err(|_| {
             StepError::fatal(ErrorKind::Config, format!("invalid HTTP method \"{}\"", config.method))
@@ -152,6 +161,12 @@ fn build(client: &reqwest::Client, config: &HttpConfig) -> Result<reqwest::Reque
             StepError::fatal(ErrorKind::Config, format!("invalid value for header \"{name}\""))
         })?;
         headers.insert(name, value);
+    }
+    // The same for every attempt and resume of this step (`headers` may set its own).
+    if !headers.contains_key(IDEMPOTENCY_KEY)
+        && let Ok(key) = HeaderValue::from_str(idempotency_key)
+    {
+        headers.insert(IDEMPOTENCY_KEY, key);
     }
     let query: Vec<(&str, String)> = config.query.iter().map(|(k, v)| (k.as_str(), v.text())).collect();
     let mut request = client.request(method, url).headers(headers).query(&query);

@@ -17,6 +17,7 @@
 mod backend;
 mod query;
 mod record;
+mod resume;
 mod schema;
 mod sqlite;
 
@@ -28,6 +29,7 @@ use futures_util::future::BoxFuture;
 use std::path::PathBuf;
 
 pub use query::RunFilter;
+pub use resume::{Interrupted, StoredBundle, StoredPlan};
 pub use schema::SCHEMA_VERSION;
 
 /// Where a store is.
@@ -109,13 +111,13 @@ pub enum Error {
     Corrupt(String),
 }
 
-/// The text of one version of a pipeline, kept by its digest.
-#[derive(Clone, Debug)]
-pub struct PipelineText<'a> {
-    /// `sha256:` of `text`, as the plan computes it.
-    pub digest: &'a str,
-    pub name: &'a str,
-    pub text: &'a str,
+/// What the runs a store records are started with, besides their events.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RunMeta {
+    /// The digest of the bundle (see [`Store::put_bundle`]) a root run starts with.
+    bundle: Option<String>,
+    /// The process that runs them (see [`Store::recording`]).
+    owner: Option<String>,
 }
 
 /// A store, open. Cheap to clone: clones share the backend's writer.
@@ -123,6 +125,7 @@ pub struct PipelineText<'a> {
 pub struct Store {
     backend: Backend,
     location: Location,
+    meta: std::sync::Arc<RunMeta>,
 }
 
 impl Store {
@@ -140,16 +143,39 @@ impl Store {
                 });
             }
         };
-        Ok(Store { backend, location })
+        Ok(Store { backend, location, meta: Default::default() })
+    }
+
+    /// This store, recording the runs it is given as started with `bundle` (a digest from
+    /// [`Store::put_bundle`], which `weir resume` rebuilds the run from) by the process `owner`
+    /// (which `weir resume` checks is gone before it continues a run that is still `running`).
+    pub fn recording(mut self, bundle: Option<String>, owner: Option<String>) -> Store {
+        self.meta = std::sync::Arc::new(RunMeta { bundle, owner });
+        self
     }
 
     pub fn location(&self) -> &Location {
         &self.location
     }
 
-    /// Keeps the text of each pipeline version (once per digest).
-    pub async fn put_pipelines(&self, pipelines: &[PipelineText<'_>], now_ms: u64) -> Result<(), Error> {
-        self.backend.write(record::pipelines(pipelines, now_ms)).await
+    /// Keeps the text of each pipeline version of `bundle` (once per digest) and how they run
+    /// each other, and returns the digest that names that whole set of versions.
+    pub async fn put_bundle(&self, bundle: &weir_pipeline::Bundle, now_ms: u64) -> Result<String, Error> {
+        let (statements, digest) = record::bundle(bundle, now_ms);
+        self.backend.write(statements).await?;
+        Ok(digest)
+    }
+
+    /// The pipeline versions stored as bundle `digest`, if the store has them.
+    pub async fn bundle(&self, digest: &str) -> Result<Option<StoredBundle>, Error> {
+        resume::bundle(&self.backend, digest).await
+    }
+
+    /// What resuming run `id` (or a unique prefix of it) needs: its record, the versions it
+    /// started with, and the state the engine continues from. Whether it may be resumed (its
+    /// status, its owner) is for the caller to decide.
+    pub async fn interrupted(&self, id: &str) -> Result<Option<Interrupted>, Error> {
+        resume::interrupted(&self.backend, id).await
     }
 
     /// The text of the pipeline version `digest`, if the store has it.
@@ -179,8 +205,8 @@ impl weir_engine::RunStore for Store {
         events: &'a [weir_engine::Event],
     ) -> BoxFuture<'a, Result<(), weir_engine::StoreError>> {
         Box::pin(async move {
-            let statements =
-                record::events(events).map_err(|e| weir_engine::StoreError::new(e.to_string()))?;
+            let statements = record::events(events, &self.meta)
+                .map_err(|e| weir_engine::StoreError::new(e.to_string()))?;
             self.backend.write(statements).await.map_err(|e| weir_engine::StoreError::new(e.to_string()))
         })
     }

@@ -203,14 +203,14 @@ async fn value(backend: &Backend, c: &Cols<'_>, i: usize) -> Result<Value, Error
 }
 
 /// The columns of a row, read by type.
-struct Cols<'r>(&'r Row);
+pub(crate) struct Cols<'r>(pub(crate) &'r Row);
 
 impl Cols<'_> {
     fn get(&self, i: usize) -> Result<&Param, Error> {
         self.0.get(i).ok_or_else(|| Error::Corrupt(format!("a row has no column {i}")))
     }
 
-    fn opt_text(&self, i: usize) -> Result<Option<String>, Error> {
+    pub(crate) fn opt_text(&self, i: usize) -> Result<Option<String>, Error> {
         match self.get(i)? {
             Param::Null => Ok(None),
             Param::Text(s) => Ok(Some(s.clone())),
@@ -218,11 +218,11 @@ impl Cols<'_> {
         }
     }
 
-    fn text(&self, i: usize) -> Result<String, Error> {
+    pub(crate) fn text(&self, i: usize) -> Result<String, Error> {
         self.opt_text(i)?.ok_or_else(|| Error::Corrupt(format!("column {i} is null")))
     }
 
-    fn opt_int(&self, i: usize) -> Result<Option<i64>, Error> {
+    pub(crate) fn opt_int(&self, i: usize) -> Result<Option<i64>, Error> {
         match self.get(i)? {
             Param::Null => Ok(None),
             Param::Int(n) => Ok(Some(*n)),

@@ -4,8 +4,8 @@
 //! safe.
 
 use crate::backend::{Param, Stmt};
-use crate::{Error, PipelineText};
-use serde_json::Value;
+use crate::{Error, RunMeta};
+use serde_json::{Value, json};
 use weir_engine::{Event, EventKind};
 
 /// Values whose JSON is longer than this are stored once in `blobs`, by SHA-256, and named by
@@ -15,14 +15,21 @@ pub const INLINE_BYTES: usize = 1024;
 const INSERT_PIPELINE: &str = "INSERT INTO pipelines (digest, name, text, stored_at) VALUES ($1, $2, $3, $4) \
      ON CONFLICT (digest) DO NOTHING";
 
+const INSERT_BUNDLE: &str = "INSERT INTO bundles (digest, manifest, stored_at) VALUES ($1, $2, $3) \
+     ON CONFLICT (digest) DO NOTHING";
+
 const INSERT_BLOB: &str = "INSERT INTO blobs (hash, value) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING";
 
 const INSERT_EVENT: &str = "INSERT INTO events (run_id, seq, at, type, step, item, body, value, value_blob) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (run_id, seq) DO NOTHING";
 
 const RUN_STARTED: &str = "INSERT INTO runs (id, pipeline, digest, parent_run, parent_step, parent_item, status, \
-     seed, input, input_blob, started_at) VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10) \
-     ON CONFLICT (id) DO NOTHING";
+     seed, input, input_blob, started_at, bundle, owner) \
+     VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING";
+
+/// A resumed run is running again, in another process; its last end, if any, is forgotten.
+const RUN_RESUMED: &str = "UPDATE runs SET status = 'running', owner = $1, output = NULL, output_blob = NULL, \
+     error = NULL, error_kind = NULL, finished_at = NULL, duration_ms = NULL WHERE id = $2";
 
 const RUN_FINISHED: &str = "UPDATE runs SET status = $1, output = $2, output_blob = $3, error = $4, \
      error_kind = $5, finished_at = $6, duration_ms = $7 WHERE id = $8";
@@ -48,27 +55,41 @@ const STEP_ENDED: &str = "INSERT INTO steps (run_id, step, item, kind, first_seq
      finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, output = excluded.output, \
      output_blob = excluded.output_blob, error = excluded.error, error_kind = excluded.error_kind";
 
-/// The statements that store `pipelines`.
-pub(crate) fn pipelines(pipelines: &[PipelineText<'_>], now_ms: u64) -> Vec<Stmt> {
-    pipelines
+/// The statements that store the text of every pipeline of `bundle` and its manifest (each plan's
+/// digest and file, and the links between them), and the manifest's digest, which names it.
+pub(crate) fn bundle(bundle: &weir_pipeline::Bundle, now_ms: u64) -> (Vec<Stmt>, String) {
+    let now = Param::Int(now_ms as i64);
+    let mut out: Vec<Stmt> = bundle
+        .plans()
         .iter()
         .map(|p| Stmt {
             sql: INSERT_PIPELINE,
             params: vec![
-                Param::text(p.digest),
-                Param::text(p.name),
-                Param::text(p.text),
-                Param::Int(now_ms as i64),
+                Param::text(p.digest()),
+                Param::text(p.name()),
+                Param::text(p.source().text()),
+                now.clone(),
             ],
         })
-        .collect()
+        .collect();
+    let plans: Vec<Value> =
+        bundle.plans().iter().map(|p| json!({"digest": p.digest(), "file": p.source().name()})).collect();
+    let links: Vec<Value> =
+        bundle.links().into_iter().map(|(from, file, to)| json!([from, file, to])).collect();
+    let manifest = json!({"plans": plans, "links": links}).to_string();
+    let digest = hash(&manifest);
+    out.push(Stmt {
+        sql: INSERT_BUNDLE,
+        params: vec![Param::text(digest.clone()), Param::Text(manifest), now],
+    });
+    (out, digest)
 }
 
-/// The statements that record `events`.
-pub(crate) fn events(events: &[Event]) -> Result<Vec<Stmt>, Error> {
+/// The statements that record `events`, of runs described by `meta`.
+pub(crate) fn events(events: &[Event], meta: &RunMeta) -> Result<Vec<Stmt>, Error> {
     let mut out = Vec::with_capacity(events.len() * 3);
     for event in events {
-        record(event, &mut out)?;
+        record(event, meta, &mut out)?;
     }
     Ok(out)
 }
@@ -120,7 +141,7 @@ fn ms(d: std::time::Duration) -> Param {
     Param::Real((d.as_secs_f64() * 1e6).round() / 1e3)
 }
 
-fn record(event: &Event, out: &mut Vec<Stmt>) -> Result<(), Error> {
+fn record(event: &Event, meta: &RunMeta, out: &mut Vec<Stmt>) -> Result<(), Error> {
     let run_id = Param::text(&*event.run_id);
     let at = millis(event.at);
     let seq = Param::Int(event.seq as i64);
@@ -171,8 +192,14 @@ fn record(event: &Event, out: &mut Vec<Stmt>) -> Result<(), Error> {
                     stored.inline,
                     stored.blob,
                     Param::Int(at),
+                    // The bundle is the root run's: a sub-pipeline run's version is its digest.
+                    Param::opt_text(meta.bundle.as_deref().filter(|_| parent.is_none())),
+                    Param::opt_text(meta.owner.as_deref()),
                 ],
             });
+        }
+        EventKind::RunResumed { .. } => {
+            out.push(Stmt { sql: RUN_RESUMED, params: vec![Param::opt_text(meta.owner.as_deref()), run_id] });
         }
         EventKind::RunFinished { status, error, error_kind, duration, .. } => {
             out.push(Stmt {
@@ -356,7 +383,9 @@ mod tests {
     fn every_statement_introduces_its_parameters_in_order() {
         let all = [
             INSERT_PIPELINE,
+            INSERT_BUNDLE,
             INSERT_BLOB,
+            RUN_RESUMED,
             INSERT_EVENT,
             RUN_STARTED,
             RUN_FINISHED,
@@ -367,7 +396,8 @@ mod tests {
             STEP_ENDED,
             crate::schema::WRITE_VERSION,
         ];
-        for sql in all.into_iter().chain(crate::query::STATEMENTS.iter().copied()) {
+        let queries = crate::query::STATEMENTS.iter().chain(crate::resume::STATEMENTS);
+        for sql in all.into_iter().chain(queries.copied()) {
             assert!(parameters_in_order(sql), "{sql}");
         }
         assert!(!parameters_in_order("UPDATE t SET a = $2 WHERE b = $1"));

@@ -92,6 +92,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         value_blob TEXT,
         PRIMARY KEY (run_id, seq)
     );",
+    // 2: what resuming a run needs: the bundle of pipeline versions a run started with (its
+    // files and how they run each other), and the process that runs it.
+    "CREATE TABLE bundles (
+        digest TEXT PRIMARY KEY,
+        manifest TEXT NOT NULL,
+        stored_at BIGINT NOT NULL
+    );
+    ALTER TABLE runs ADD COLUMN bundle TEXT;
+    ALTER TABLE runs ADD COLUMN owner TEXT;",
 ];
 
 /// The migrations a store at `location` needs, given the version it holds (`found`, as stored;

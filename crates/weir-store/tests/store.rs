@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use weir_engine::{Collector, Engine, RunOptions, RunStore, SystemClock};
 use weir_pipeline::{Bundle, Source, Status};
-use weir_store::{Durability, Location, PipelineText, RunFilter, Store};
+use weir_store::{Durability, Location, RunFilter, Store};
 
 /// Where one test's stores live, removed when it ends.
 enum Place {
@@ -230,15 +230,135 @@ steps:
     .await;
 }
 
+/// A pipeline and the one file it runs, `child.yaml`.
+fn bundle_with_child(text: &str, child: &str) -> Bundle {
+    let registry = weir_steps::builtin();
+    let plan = |file: &str, text: &str| {
+        let loaded = weir_pipeline::load(Source::new(file, text), &registry);
+        Arc::new(loaded.plan.unwrap_or_else(|| panic!("invalid pipeline: {:?}", loaded.diagnostics)))
+    };
+    let plans = vec![plan("p.yaml", text), plan("child.yaml", child)];
+    Bundle::new(plans, &[(0, "child.yaml".to_owned(), 1)]).expect("a valid bundle")
+}
+
+const PARENT: &str = "name: parent
+steps:
+  - { id: a, uses: transform, with: { expr: '.input.n' } }
+  - { id: sub, uses: pipeline, needs: [a], with: { file: child.yaml, input: { n: '${{ .steps.a.output }}' } } }
+  - id: each
+    uses: foreach
+    needs: [sub]
+    with: { items: '[range(4)]', concurrency: 1, step: { uses: transform, with: { expr: '.item * 10' } } }
+  - { id: last, uses: transform, needs: [each], with: { expr: '[.steps.sub.output, .steps.each.output]' } }
+output: .steps.last.output
+";
+
+const CHILD: &str = "name: child
+steps:
+  - { id: double, uses: transform, with: { expr: '.input.n * 2' } }
+  - { id: plus, uses: transform, needs: [double], with: { expr: '.steps.double.output + 1' } }
+output: .steps.plus.output
+";
+
 #[tokio::test]
-async fn pipeline_versions_are_kept_by_digest() {
-    each_backend("pipelines", async |place| {
+async fn bundles_keep_every_version_and_how_they_run_each_other() {
+    each_backend("bundles", async |place| {
         let store = Store::open(place.location(), Durability::Normal).await.unwrap();
-        let version = PipelineText { digest: "sha256:abc", name: "p", text: "name: p\nsteps: []\n" };
-        store.put_pipelines(&[version.clone(), version], 1).await.unwrap();
-        assert_eq!(store.pipeline("sha256:abc").await.unwrap().as_deref(), Some("name: p\nsteps: []\n"));
-        assert_eq!(store.pipeline("sha256:def").await.unwrap(), None);
-        assert_eq!(count(place, "pipelines").await, 1);
+        let bundle = bundle_with_child(PARENT, CHILD);
+        let digest = store.put_bundle(&bundle, 1).await.unwrap();
+        assert_eq!(store.put_bundle(&bundle, 2).await.unwrap(), digest, "the same versions, the same digest");
+        let stored = store.bundle(&digest).await.unwrap().expect("stored");
+        let files: Vec<(&str, &str)> =
+            stored.plans.iter().map(|p| (p.file.as_str(), p.text.as_str())).collect();
+        assert_eq!(files, [("p.yaml", PARENT), ("child.yaml", CHILD)]);
+        assert_eq!(stored.plans[1].digest, bundle.plans()[1].digest());
+        assert_eq!(stored.links, [(0, "child.yaml".to_owned(), 1)]);
+        assert_eq!(store.pipeline(bundle.root().digest()).await.unwrap().as_deref(), Some(PARENT));
+        assert_eq!(store.bundle("sha256:def").await.unwrap(), None);
+        assert_eq!(count(place, "pipelines").await, 2);
+        assert_eq!(count(place, "bundles").await, 1);
+        // Another version of the child is another bundle; the parent's text is kept once.
+        let changed = bundle_with_child(PARENT, &CHILD.replace("+ 1", "+ 2"));
+        assert_ne!(store.put_bundle(&changed, 3).await.unwrap(), digest);
+        assert_eq!((count(place, "pipelines").await, count(place, "bundles").await), (3, 2));
+    })
+    .await;
+}
+
+/// A store that takes `left` commits and then fails every one, as if the process had died
+/// there: what it took is all the real store has.
+#[derive(Debug)]
+struct DiesAfter {
+    store: Store,
+    left: AtomicUsize,
+}
+
+impl RunStore for DiesAfter {
+    fn commit<'a>(
+        &'a self,
+        events: &'a [weir_engine::Event],
+    ) -> futures_util::future::BoxFuture<'a, Result<(), weir_engine::StoreError>> {
+        let alive = self.left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+        match alive {
+            true => self.store.commit(events),
+            false => Box::pin(async { Err(weir_engine::StoreError::new("the process died")) }),
+        }
+    }
+}
+
+/// The terminal events each step and item of a run tree got, in the store's event log, by run,
+/// step and item.
+async fn terminal_events(store: &Store, run_id: &str) -> std::collections::BTreeMap<String, usize> {
+    let mut ends = std::collections::BTreeMap::new();
+    for event in store.events(run_id).await.unwrap() {
+        let e = serde_json::to_value(&event).unwrap();
+        let terminal = ["step_succeeded", "step_failed", "step_skipped", "step_cancelled"];
+        if terminal.contains(&e["type"].as_str().unwrap_or_default()) {
+            let run = if e["parent"].is_null() { "root" } else { "child" };
+            *ends.entry(format!("{run}/{}/{}", e["step"], e["item"])).or_default() += 1;
+        }
+    }
+    ends
+}
+
+#[tokio::test]
+async fn a_run_that_died_after_any_commit_resumes_to_the_same_output() {
+    each_backend("resume", async |place| {
+        let store = Store::open(place.location(), Durability::Normal).await.unwrap();
+        let bundle = bundle_with_child(PARENT, CHILD);
+        let digest = store.put_bundle(&bundle, 1).await.unwrap();
+        let store = store.recording(Some(digest.clone()), Some("test:1".into()));
+        let engine = Engine::new(Arc::new(weir_steps::builtin()), Arc::new(SystemClock::default()));
+        let whole = run(&bundle, json!({"n": 3}), &store).await;
+        assert_eq!(whole.output, json!([7, [0, 10, 20, 30]]));
+        let commits = 12; // more than the run makes: the last rounds die after it ended
+        for died_after in 1..commits {
+            let dying = DiesAfter { store: store.clone(), left: AtomicUsize::new(died_after) };
+            let opts = RunOptions { store: Some(Arc::new(dying)), seed: Some(7), ..RunOptions::default() };
+            let first = engine.run(&bundle, json!({"n": 3}), &opts, &Collector::default()).await.unwrap();
+            let interrupted = store.interrupted(&first.run_id).await.unwrap().expect("stored");
+            assert_eq!(interrupted.bundle.as_ref().map(|b| b.plans.len()), Some(2));
+            assert_eq!(interrupted.owner.as_deref(), Some("test:1"));
+            if interrupted.run.run.status == Status::Succeeded {
+                continue;
+            }
+            assert_eq!(interrupted.run.run.status, Status::Running, "after {died_after} commits");
+            let resume = Some(interrupted.resume);
+            let opts = RunOptions { store: Some(Arc::new(store.clone())), resume, ..RunOptions::default() };
+            let resumed = engine.run(&bundle, json!({"n": 3}), &opts, &Collector::default()).await.unwrap();
+            assert_eq!(resumed.run_id, first.run_id, "the same run goes on");
+            assert_eq!(resumed.status, Status::Succeeded, "after {died_after} commits: {:?}", resumed.error);
+            assert_eq!(resumed.output, whole.output, "after {died_after} commits");
+            let stored = store.run(&first.run_id).await.unwrap().unwrap();
+            assert_eq!((stored.run.status, &stored.output), (Status::Succeeded, &whole.output));
+            assert_eq!(stored.children.len(), 1, "the sub-pipeline run is continued, not started again");
+            let ends = terminal_events(&store, &first.run_id).await;
+            assert!(
+                ends.values().all(|&n| n == 1),
+                "one terminal event each, after {died_after} commits: {ends:?}"
+            );
+            assert_eq!(ends.len(), 4 + 4 + 2, "every step and item of the tree ended");
+        }
     })
     .await;
 }

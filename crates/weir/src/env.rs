@@ -108,7 +108,8 @@ impl Redact {
                 *error = self.text(error)
             }
             EventKind::StepLog { message, .. } => *message = self.text(message),
-            EventKind::StepStarted { .. }
+            EventKind::RunResumed { .. }
+            | EventKind::StepStarted { .. }
             | EventKind::StepSkipped { .. }
             | EventKind::StepCancelled { .. } => {}
         }

@@ -16,6 +16,7 @@ mod exit;
 mod input;
 mod load;
 mod output;
+mod owner;
 mod progress;
 mod settings;
 

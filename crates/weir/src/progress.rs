@@ -185,9 +185,10 @@ fn line(kind: &EventKind, step: &str, c: bool) -> Option<String> {
         }
         EventKind::StepCancelled { .. } => paint(&format!("  ⊘ {step} cancelled"), Style::Dim, c),
         EventKind::StepLog { level, message, .. } => format!("  [{}] {step}: {message}", level_name(*level)),
-        EventKind::RunStarted { .. } | EventKind::StepStarted { .. } | EventKind::RunFinished { .. } => {
-            return None;
-        }
+        EventKind::RunStarted { .. }
+        | EventKind::RunResumed { .. }
+        | EventKind::StepStarted { .. }
+        | EventKind::RunFinished { .. } => return None,
     })
 }
 

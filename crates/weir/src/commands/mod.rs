@@ -7,6 +7,7 @@ mod dry_run;
 mod fmt;
 mod graph;
 mod init;
+mod resume;
 mod run;
 mod runs;
 mod schema;
@@ -25,6 +26,7 @@ use weir_engine::{Engine, Registry, SystemClock};
 pub enum Command {
     Init(init::Args),
     Run(run::Args),
+    Resume(resume::Args),
     Runs(runs::Args),
     Validate(validate::Args),
     DryRun(dry_run::Args),
@@ -61,6 +63,7 @@ fn dispatch(command: Command, settings: &Settings) -> Result<ExitCode> {
     match command {
         Command::Init(args) => init::run(args, settings),
         Command::Run(args) => run::run(args, settings),
+        Command::Resume(args) => resume::run(args, settings),
         Command::Runs(args) => runs::run(args, settings),
         Command::Validate(args) => validate::run(args, settings),
         Command::DryRun(args) => dry_run::run(args, settings),

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use weir_engine::{Cancel, RunOptions, RunReport};
-use weir_pipeline::Status;
+use weir_pipeline::{Bundle, Status};
 
 /// Run a pipeline and print its output as JSON on stdout
 ///
@@ -37,6 +37,22 @@ pub struct Args {
     file: PathBuf,
     #[command(flatten)]
     input: crate::input::InputArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+    /// The seed of retry jitter, to repeat a run's waits exactly (default: random; the seed a run
+    /// used is in its `run_started` event).
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// Do not store the run: nothing is written, and `weir runs` will not know it.
+    #[arg(long)]
+    no_store: bool,
+    #[command(flatten)]
+    durability: DurabilityArg,
+}
+
+/// How a run's result is printed, by `weir run` and `weir resume`.
+#[derive(clap::Args)]
+pub struct OutputArgs {
     /// Print a summary object instead of the bare output: `{run_id, pipeline, status, output,
     /// error, duration_ms, steps: [{id, kind, status, attempts, duration_ms, error, nested}]}`,
     /// where `nested` lists a `foreach` step's items (or a `pipeline` step's run) with theirs.
@@ -45,11 +61,7 @@ pub struct Args {
     /// Write every event of the run and of the pipelines it runs to stderr, one JSON object per
     /// line; `run_started` records the pipeline's digest, the input and the jitter seed.
     #[arg(long)]
-    events: bool,
-    /// The seed of retry jitter, to repeat a run's waits exactly (default: random; the seed a run
-    /// used is in its `run_started` event).
-    #[arg(long, value_name = "N")]
-    seed: Option<u64>,
+    pub events: bool,
     /// Print JSON on one line.
     #[arg(short, long)]
     compact: bool,
@@ -57,13 +69,24 @@ pub struct Args {
     /// `jq -r`), for `$(weir run -r p.yaml)` in a script. Other outputs print as JSON.
     #[arg(short, long)]
     raw: bool,
-    /// Do not store the run: nothing is written, and `weir runs` will not know it.
-    #[arg(long)]
-    no_store: bool,
+}
+
+/// `--durability`, of `weir run` and `weir resume`.
+#[derive(clap::Args)]
+pub struct DurabilityArg {
     /// What a stored run survives: `normal`, a crash of weir (SQLite WAL, synchronous=NORMAL);
     /// `full`, a power loss too (an fsync per group of commits).
     #[arg(long, value_enum, value_name = "LEVEL", default_value_t = Durability::Normal)]
     durability: Durability,
+}
+
+impl DurabilityArg {
+    pub fn level(&self) -> weir_store::Durability {
+        match self.durability {
+            Durability::Normal => weir_store::Durability::Normal,
+            Durability::Full => weir_store::Durability::Full,
+        }
+    }
 }
 
 /// The value of `--durability`.
@@ -82,50 +105,78 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_INVALID));
     };
     let input = args.input.value()?;
-    let env = crate::env::for_run(&bundle)?;
-    let redact = crate::env::Redact::new(&env);
-    let sink = if args.events {
-        Progress::Json
-    } else if settings.interactive() {
-        Progress::live(bundle.root().steps().len(), settings.stderr_color)
-    } else {
-        Progress::Quiet
-    };
-    let engine = super::engine(registry);
-    let cancel = Cancel::new();
     let runtime = super::runtime(super::Threads::Workers)?;
-    let store = if args.no_store {
-        None
-    } else {
-        let durability = match args.durability {
-            Durability::Normal => weir_store::Durability::Normal,
-            Durability::Full => weir_store::Durability::Full,
+    let store = match args.no_store {
+        true => None,
+        false => {
+            Some(runtime.block_on(super::runs::open_for_run(&bundle, settings, args.durability.level()))?)
+        }
+    };
+    let launch = Launch { bundle, input, seed: args.seed, store, resume: None };
+    launch.run(registry, &runtime, &args.output, settings)
+}
+
+/// A run about to start, or to be resumed.
+pub struct Launch {
+    pub bundle: Bundle,
+    pub input: serde_json::Value,
+    pub seed: Option<u64>,
+    pub store: Option<weir_store::Store>,
+    pub resume: Option<weir_engine::Resume>,
+}
+
+impl Launch {
+    /// Runs it to the end, with progress on a terminal, Ctrl-C and SIGTERM cancelling it, and
+    /// prints its output (or summary) as `out` says.
+    pub fn run(
+        self,
+        registry: Arc<weir_engine::Registry>,
+        runtime: &tokio::runtime::Runtime,
+        out: &OutputArgs,
+        settings: &Settings,
+    ) -> Result<ExitCode> {
+        let Launch { bundle, input, seed, store, resume } = self;
+        let env = crate::env::for_run(&bundle)?;
+        let redact = crate::env::Redact::new(&env);
+        // A resumed run's progress counts the steps left to end.
+        let ended = resume.as_ref().map_or(0, |r| r.run.steps.values().filter(|s| s.ended.is_some()).count());
+        let sink = if out.events {
+            Progress::Json
+        } else if settings.interactive() {
+            Progress::live(bundle.root().steps().len().saturating_sub(ended), settings.stderr_color)
+        } else {
+            Progress::Quiet
         };
-        Some(runtime.block_on(super::runs::open_for_run(&bundle, settings, durability))?)
-    };
-    let store = store.map(|s| Arc::new(s) as Arc<dyn weir_engine::RunStore>);
-    let opts = RunOptions { cancel: cancel.clone(), seed: args.seed, env, store, ..RunOptions::default() };
-    let sink = Arc::new(sink);
-    let report = runtime.block_on(async {
-        // Listening starts before the run does, so no signal sent once a step has started is missed.
-        if let Ok(signals) = Signals::listen() {
-            tokio::spawn(cancel_on_signals(signals, cancel, sink.clone(), settings.quiet));
-        }
-        let events = Arc::new(crate::env::Redacted { inner: sink.clone(), redact });
-        tokio::spawn(engine.start(Arc::new(bundle), input, opts, events)).await
-    });
-    // However the run ended, the progress line must not stay on the terminal.
-    sink.finish();
-    let report = report?;
-    let report = match report {
-        Ok(report) => report,
-        Err(e) => {
-            eprintln!("{}: {e}", paint("error", Style::Error, settings.stderr_color));
-            return Ok(ExitCode::from(EXIT_INVALID));
-        }
-    };
-    print(&args, &report, settings)?;
-    Ok(if report.status == Status::Succeeded { ExitCode::SUCCESS } else { ExitCode::from(EXIT_RUN_FAILED) })
+        let engine = super::engine(registry);
+        let cancel = Cancel::new();
+        let stored = store.is_some();
+        let store = store.map(|s| Arc::new(s) as Arc<dyn weir_engine::RunStore>);
+        let opts = RunOptions { cancel: cancel.clone(), seed, env, store, resume, ..RunOptions::default() };
+        let sink = Arc::new(sink);
+        let report = runtime.block_on(async {
+            // Listening starts before the run does, so no signal sent once a step has started is missed.
+            if let Ok(signals) = Signals::listen() {
+                tokio::spawn(cancel_on_signals(signals, cancel, sink.clone(), settings.quiet));
+            }
+            let events = Arc::new(crate::env::Redacted { inner: sink.clone(), redact });
+            tokio::spawn(engine.start(Arc::new(bundle), input, opts, events)).await
+        });
+        // However the run ended, the progress line must not stay on the terminal.
+        sink.finish();
+        let report = match report? {
+            Ok(report) => report,
+            Err(e) => {
+                eprintln!("{}: {e}", paint("error", Style::Error, settings.stderr_color));
+                return Ok(ExitCode::from(EXIT_INVALID));
+            }
+        };
+        print(out, stored, &report, settings)?;
+        Ok(if report.status == Status::Succeeded {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(EXIT_RUN_FAILED)
+        })
+    }
 }
 
 /// The first signal cancels the run; a second one exits at once, with the code of the second.
@@ -190,14 +241,14 @@ impl Signals {
     }
 }
 
-fn print(args: &Args, report: &RunReport, settings: &Settings) -> Result<()> {
+fn print(args: &OutputArgs, stored: bool, report: &RunReport, settings: &Settings) -> Result<()> {
     let color = settings.stderr_color;
     if settings.interactive() && !args.events {
         let (mark, style) = match report.status {
             Status::Succeeded => ("✓", Style::Ok),
             _ => ("✗", Style::Error),
         };
-        let stored = if args.no_store { String::new() } else { format!(" · run {}", report.run_id) };
+        let stored = if stored { format!(" · run {}", report.run_id) } else { String::new() };
         eprintln!(
             "{} {} {} in {}{}",
             paint(mark, style, color),

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 use weir_api::{StoredRun, StoredRunDetail};
 use weir_pipeline::{Bundle, Status};
-use weir_store::{Durability, PipelineText, RunFilter, Store};
+use weir_store::{Durability, RunFilter, Store};
 
 /// List and inspect stored runs
 ///
@@ -106,33 +106,45 @@ pub async fn open(settings: &Settings, durability: Durability) -> Result<Store> 
     Store::open(location, durability).await.map_err(store_failure)
 }
 
-/// Opens the store for `weir run` and keeps the text of every pipeline the run may start, so the
-/// run's record names versions the store holds.
+/// Opens the store for `weir run` and keeps the text of every pipeline the run may start (and
+/// how they run each other), so the run's record names versions the store holds and `weir
+/// resume` can continue it on them.
 pub async fn open_for_run(bundle: &Bundle, settings: &Settings, durability: Durability) -> Result<Store> {
     let store = open(settings, durability)
         .await
         .map_err(|e| {
             e.context("cannot store the run (`--no-store` runs without a record; WEIR_HOME or WEIR_DATABASE_URL store it elsewhere)")
         })?;
-    let texts: Vec<PipelineText<'_>> = bundle
-        .plans()
-        .iter()
-        .map(|p| PipelineText { digest: p.digest(), name: p.name(), text: p.source().text() })
-        .collect();
-    store
-        .put_pipelines(&texts, now_ms())
+    let digest = store
+        .put_bundle(bundle, now_ms())
         .await
         .context("cannot store the pipeline")
         .map_err(|e| Failure::Infrastructure.wrap(e))?;
-    Ok(store)
+    Ok(store.recording(Some(digest), Some(crate::owner::current())))
 }
 
-fn now_ms() -> u64 {
+pub fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
-fn store_failure(e: weir_store::Error) -> anyhow::Error {
+pub fn store_failure(e: weir_store::Error) -> anyhow::Error {
     Failure::Infrastructure.wrap(anyhow::Error::new(e))
+}
+
+/// A failure to look a run up by id: an id that names several runs is the user's to fix (exit
+/// 2); anything else is the store's.
+pub fn lookup_failure(e: weir_store::Error) -> anyhow::Error {
+    match e {
+        weir_store::Error::Ambiguous(_) => anyhow::Error::new(e),
+        other => store_failure(other),
+    }
+}
+
+pub fn no_such_run(id: &str, store: &Store) -> anyhow::Error {
+    anyhow::anyhow!(
+        "no stored run has the id \"{id}\" (store: {}; `weir runs list` shows the runs)",
+        store.location()
+    )
 }
 
 async fn list_runs(store: &Store, args: &ListArgs, settings: &Settings) -> Result<ExitCode> {
@@ -170,12 +182,8 @@ async fn list_runs(store: &Store, args: &ListArgs, settings: &Settings) -> Resul
 }
 
 async fn show_run(store: &Store, args: &ShowArgs, settings: &Settings) -> Result<ExitCode> {
-    let Some(run) = store.run(&args.run).await.map_err(|e| match e {
-        weir_store::Error::Ambiguous(_) => anyhow::Error::new(e),
-        other => store_failure(other),
-    })?
-    else {
-        anyhow::bail!("no stored run has the id \"{}\" (store: {})", args.run, store.location());
+    let Some(run) = store.run(&args.run).await.map_err(lookup_failure)? else {
+        return Err(no_such_run(&args.run, store));
     };
     if args.json {
         outln!("{}", serde_json::to_string_pretty(&run)?);

@@ -9,6 +9,7 @@ mod diff;
 mod documents;
 mod hermetic;
 mod init;
+mod resume;
 mod runs;
 mod settings;
 
