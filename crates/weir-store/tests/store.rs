@@ -463,3 +463,49 @@ async fn an_unreachable_postgres_names_the_url_without_its_password() {
     }
     assert!(!err.contains("s3cret"), "{err}");
 }
+
+#[tokio::test]
+async fn a_foreach_of_ten_thousand_items_resumes_at_the_items_that_had_not_ended() {
+    each_backend("resume_foreach", async |place| {
+        let store = Store::open(place.location(), Durability::Normal).await.unwrap();
+        let bundle = bundle(
+            "name: many
+steps:
+  - id: each
+    uses: foreach
+    with: { items: '[range(10000)]', concurrency: 64, step: { uses: transform, with: { expr: '.item + 1' } } }
+output: '.steps.each.output | add'
+",
+        );
+        let engine = Engine::new(Arc::new(weir_steps::builtin()), Arc::new(SystemClock::default()));
+        // How many commits a whole run makes, to die about seven tenths of the way through.
+        let counting = DiesAfter { store: store.clone(), left: AtomicUsize::new(usize::MAX) };
+        let counting = Arc::new(counting);
+        let opts = RunOptions { store: Some(counting.clone()), ..RunOptions::default() };
+        let whole = engine.run(&bundle, json!({}), &opts, &Collector::default()).await.unwrap();
+        assert_eq!(whole.output, json!(50_005_000));
+        let commits = usize::MAX - counting.left.load(Ordering::SeqCst);
+
+        let dying = DiesAfter { store: store.clone(), left: AtomicUsize::new(commits * 7 / 10) };
+        let opts = RunOptions { store: Some(Arc::new(dying)), ..RunOptions::default() };
+        let first = engine.run(&bundle, json!({}), &opts, &Collector::default()).await.unwrap();
+        let interrupted = store.interrupted(&first.run_id).await.unwrap().expect("stored");
+        let done = interrupted.resume.run.steps["each"].items.len();
+        assert!((1000..10_000).contains(&done), "{done} of 10,000 items ended before it died");
+
+        let resume = Some(interrupted.resume);
+        let opts = RunOptions { store: Some(Arc::new(store.clone())), resume, ..RunOptions::default() };
+        let events = Collector::default();
+        let resumed = engine.run(&bundle, json!({}), &opts, &events).await.unwrap();
+        assert_eq!(resumed.output, whole.output);
+        let started = events
+            .events()
+            .iter()
+            .filter(
+                |e| matches!(&e.kind, weir_engine::EventKind::StepStarted { at, .. } if at.item.is_some()),
+            )
+            .count();
+        assert_eq!(started, 10_000 - done, "only the items that had not ended run again");
+    })
+    .await;
+}

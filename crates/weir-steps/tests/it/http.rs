@@ -10,7 +10,7 @@ use weir_engine::{NullSink, RunOptions, RunReport, SystemClock};
 use weir_pipeline::Status;
 
 /// Serves: `/order` JSON; `/echo` the request back as JSON; `/missing` 404; `/flaky` 503 on the
-/// first request then 200; `/slow` after 2 s. Returns the base URL.
+/// first request then 200; `/flaky-key` the same, each with the request's `Idempotency-Key`; `/slow` after 2 s. Returns the base URL.
 async fn serve() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -76,7 +76,8 @@ async fn respond(head: &str, body: &str, flaky: &AtomicUsize) -> (&'static str, 
         "/order" => ("200 OK", "application/json", json!({"total": 90}).to_string()),
         "/echo" => {
             let auth = head.lines().find_map(|l| l.strip_prefix("authorization: ")).unwrap_or_default();
-            let echo = json!({"method": method, "query": query, "body": body, "auth": auth});
+            let key = header(head, "idempotency-key");
+            let echo = json!({"method": method, "query": query, "body": body, "auth": auth, "key": key});
             ("200 OK", "application/json; charset=utf-8", echo.to_string())
         }
         "/missing" => ("404 Not Found", "text/plain", "no such order".into()),
@@ -84,12 +85,22 @@ async fn respond(head: &str, body: &str, flaky: &AtomicUsize) -> (&'static str, 
             ("503 Service Unavailable", "text/plain", "busy".into())
         }
         "/flaky" => ("200 OK", "text/plain", "ok now".into()),
+        "/flaky-key" if flaky.fetch_add(1, Ordering::SeqCst) == 0 => {
+            ("503 Service Unavailable", "text/plain", header(head, "idempotency-key"))
+        }
+        "/flaky-key" => ("200 OK", "text/plain", header(head, "idempotency-key")),
         "/slow" => {
             tokio::time::sleep(std::time::Duration::from_secs(2)).await;
             ("200 OK", "text/plain", "late".into())
         }
         _ => ("500 Internal Server Error", "text/plain", "unexpected".into()),
     }
+}
+
+/// The value of header `name` (lowercase) in a request head.
+fn header(head: &str, name: &str) -> String {
+    let value = head.lines().find_map(|l| l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case(name)));
+    value.map(|(_, v)| v.trim().to_owned()).unwrap_or_default()
 }
 
 fn run(yaml: &str, base: &str) -> RunReport {
@@ -175,4 +186,46 @@ fn request_timeout_and_unreachable_hosts_are_step_errors() {
         run("name: t\nsteps:\n  - { id: get, uses: http, with: { url: 'http://127.0.0.1:9/x' } }\n", "");
     assert_eq!(refused.status, Status::Failed);
     assert!(refused.error.expect("error").message.contains("127.0.0.1:9"));
+}
+
+#[test]
+fn every_attempt_sends_the_steps_idempotency_key() {
+    let yaml = "name: t
+steps:
+  - id: get
+    uses: http
+    with: { url: 'BASE/flaky-key' }
+    retry: { attempts: 2, backoff: { initial: 1ms } }
+  - id: each
+    uses: foreach
+    needs: [get]
+    with: { items: '[1, 2]', step: { uses: http, with: { url: 'BASE/echo' } } }
+  - id: own
+    uses: http
+    needs: [each]
+    with: { url: 'BASE/echo', headers: { Idempotency-Key: mine } }
+output: '[.steps.get.output.body, (.steps.each.output[] | .body.key), .steps.own.output.body.key]'
+";
+    let events = weir_engine::Collector::default();
+    let report = with_server(|base| {
+        let p = plan(&yaml.replace("BASE", base));
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async {
+            let engine = engine(Arc::new(SystemClock::default()));
+            engine.run(&p, json!({}), &RunOptions::default(), &events).await.expect("valid input")
+        })
+    });
+    assert_eq!(report.status, Status::Succeeded, "{:?}", report.error);
+    let id = &report.run_id;
+    let expected = [format!("{id}/get"), format!("{id}/each/0"), format!("{id}/each/1"), "mine".into()];
+    assert_eq!(report.output, json!(expected), "one key per step and item; a key set in `headers` wins");
+    let first_attempt = events.events().iter().find_map(|e| match &e.kind {
+        weir_engine::EventKind::StepRetrying { error, .. } => Some(error.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        first_attempt,
+        Some(format!("HTTP 503 Service Unavailable: {id}/get")),
+        "the same key on retry"
+    );
 }

@@ -259,3 +259,96 @@ fn runs_killed_at_random_points_resume_without_repeating_finished_steps() {
     }
     assert!(midway >= 5, "only {midway} kills left a run part done (seed {seed})");
 }
+
+/// Polls `weir runs list` in `home` until a run's step `step` has succeeded; returns the run id.
+fn wait_until_succeeded(dir: &Path, home: &Path, step: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let list = output(weir_in(dir, home, &["runs", "list", "--json"]));
+        if let Some(id) = serde_json::from_slice::<Value>(&list.stdout)
+            .ok()
+            .and_then(|runs| runs.get(0).and_then(|r| r["run_id"].as_str().map(str::to_owned)))
+        {
+            let run = json_of(&output(weir_in(dir, home, &["runs", "show", &id, "--json"])));
+            let steps = run["steps"].as_array().cloned().unwrap_or_default();
+            if steps.iter().any(|s| s["step"] == step && s["status"] == "succeeded") {
+                return id;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("step {step} did not succeed within 20 s");
+}
+
+const VERSIONED: &str = "name: versioned
+steps:
+  - { id: first, uses: transform, with: { expr: '\"v1\"' } }
+  - { id: wait, uses: sleep, needs: [first], with: { duration: 30s } }
+  - { id: last, uses: transform, needs: [wait], with: { expr: '.steps.first.output + \" then v1\"' } }
+output: .steps.last.output
+";
+
+#[test]
+fn a_run_is_not_resumed_while_its_process_lives() {
+    let dir = scratch("resume-alive");
+    let home = dir.join("home");
+    std::fs::write(dir.join("p.yaml"), VERSIONED).unwrap();
+    let mut running =
+        weir_in(&dir, &home, &["run", "p.yaml"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let id = wait_until_succeeded(&dir, &home, "first");
+    let refused = output(weir_in(&dir, &home, &["resume", &id[..8]]));
+    running.kill().unwrap();
+    running.wait().unwrap();
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    let pid = running.id().to_string();
+    assert!(stderr(&refused).contains(&format!("still running, in process {pid}")), "{}", stderr(&refused));
+}
+
+#[test]
+fn a_resumed_run_keeps_the_version_it_started_with() {
+    let dir = scratch("resume-version");
+    let home = dir.join("home");
+    let v1 = VERSIONED.replace("30s", "1500ms");
+    std::fs::write(dir.join("p.yaml"), &v1).unwrap();
+    let mut running =
+        weir_in(&dir, &home, &["run", "p.yaml"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let id = wait_until_succeeded(&dir, &home, "first");
+    running.kill().unwrap();
+    running.wait().unwrap();
+    // A deploy changes the file while the run is parked: the run goes on with what it started.
+    let v2 = v1.replace("v1", "v2");
+    std::fs::write(dir.join("p.yaml"), &v2).unwrap();
+    let summary = json_of(&output(weir_in(&dir, &home, &["resume", &id, "--json"])));
+    assert_eq!(summary["run_id"], id.as_str());
+    assert_eq!(summary["status"], "succeeded");
+    assert_eq!(summary["output"], "v1 then v1", "the version it started with");
+    assert_eq!(std::fs::read_to_string(dir.join("p.yaml")).unwrap(), v2, "the file is not touched");
+
+    let again = output(weir_in(&dir, &home, &["resume", &id]));
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("has already succeeded"), "{}", stderr(&again));
+    let missing = output(weir_in(&dir, &home, &["resume", "0000"]));
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("no stored run has the id \"0000\""), "{}", stderr(&missing));
+}
+
+#[test]
+fn a_run_stopped_by_sigterm_is_cancelled_and_resumes() {
+    let dir = scratch("resume-cancelled");
+    let home = dir.join("home");
+    std::fs::write(dir.join("p.yaml"), VERSIONED.replace("30s", "2s")).unwrap();
+    let mut running =
+        weir_in(&dir, &home, &["run", "p.yaml"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let id = wait_until_succeeded(&dir, &home, "first");
+    let kill = Command::new("kill").args(["-TERM", &running.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    assert_eq!(running.wait().unwrap().code(), Some(1));
+    let show = json_of(&output(weir_in(&dir, &home, &["runs", "show", &id, "--json"])));
+    assert_eq!(show["status"], "cancelled");
+
+    let resumed = output(weir_in(&dir, &home, &["resume", &id, "-r"]));
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert_eq!(stdout(&resumed), "v1 then v1\n");
+    let show = json_of(&output(weir_in(&dir, &home, &["runs", "show", &id, "--json"])));
+    assert_eq!((show["status"].as_str(), show["error"].is_null()), (Some("succeeded"), true));
+}
