@@ -2,10 +2,14 @@
 //! attempts are brought up to date from it, in the same transaction. Writing the same events
 //! twice changes nothing (every insert is keyed), so a commit retried after an unclear failure is
 //! safe.
+//!
+//! A step (or attempt) that starts and ends within one commit — most do — gets its row written
+//! once, when it ends, with its start: fewer statements per step.
 
 use crate::backend::{Param, Stmt};
 use crate::{Error, RunMeta};
 use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet};
 use weir_engine::{Event, EventKind};
 
 /// Values whose JSON is longer than this are stored once in `blobs`, by SHA-256, and named by
@@ -41,16 +45,18 @@ const STEP_STARTED: &str = "INSERT INTO steps (run_id, step, item, kind, first_s
 const ATTEMPT_STARTED: &str = "INSERT INTO attempts (run_id, step, item, attempt, status, started_at) \
      VALUES ($1, $2, $3, $4, 'running', $5) ON CONFLICT (run_id, step, item, attempt) DO NOTHING";
 
-const ATTEMPT_ENDED: &str = "UPDATE attempts SET status = $1, finished_at = $2, error = $3, error_kind = $4 \
-     WHERE run_id = $5 AND step = $6 AND item = $7 AND attempt = $8";
+const ATTEMPT_ENDED: &str = "INSERT INTO attempts (run_id, step, item, attempt, status, started_at, finished_at, \
+     error, error_kind) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+     ON CONFLICT (run_id, step, item, attempt) DO UPDATE SET status = excluded.status, \
+     finished_at = excluded.finished_at, error = excluded.error, error_kind = excluded.error_kind";
 
 /// A step cancelled mid-attempt: its running attempt ends cancelled.
 const ATTEMPT_CANCELLED: &str = "UPDATE attempts SET status = 'cancelled', finished_at = $1 \
      WHERE run_id = $2 AND step = $3 AND item = $4 AND status = 'running'";
 
-const STEP_ENDED: &str = "INSERT INTO steps (run_id, step, item, kind, first_seq, status, attempts, finished_at, \
-     duration_ms, output, output_blob, error, error_kind) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+const STEP_ENDED: &str = "INSERT INTO steps (run_id, step, item, kind, first_seq, status, attempts, started_at, \
+     finished_at, duration_ms, output, output_blob, error, error_kind) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
      ON CONFLICT (run_id, step, item) DO UPDATE SET status = excluded.status, attempts = excluded.attempts, \
      finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, output = excluded.output, \
      output_blob = excluded.output_blob, error = excluded.error, error_kind = excluded.error_kind";
@@ -88,10 +94,60 @@ pub(crate) fn bundle(bundle: &weir_pipeline::Bundle, now_ms: u64) -> (Vec<Stmt>,
 /// The statements that record `events`, of runs described by `meta`.
 pub(crate) fn events(events: &[Event], meta: &RunMeta) -> Result<Vec<Stmt>, Error> {
     let mut out = Vec::with_capacity(events.len() * 3);
+    let batch = Batch::of(events);
     for event in events {
-        record(event, meta, &mut out)?;
+        record(event, meta, &batch, &mut out)?;
     }
     Ok(out)
+}
+
+/// A step or item of a run: run id, step id and item (-1 for the step itself).
+type StepKey<'e> = (&'e str, &'e str, i64);
+
+fn step_key(event: &Event) -> Option<StepKey<'_>> {
+    let at = event.kind.step()?;
+    Some((&*event.run_id, at.step.as_str(), at.item.map_or(-1, |i| i as i64)))
+}
+
+/// What the events of one commit say of the steps they start, so that a step (or attempt) that
+/// also ends within the commit is written once, when it ends.
+#[derive(Default)]
+struct Batch<'e> {
+    /// The first start in the commit of each step: its `seq` and time.
+    started: HashMap<StepKey<'e>, (u64, i64)>,
+    /// The steps that end in the commit.
+    ended: HashSet<StepKey<'e>>,
+    /// The start of each attempt that starts in the commit.
+    attempt_started: HashMap<(StepKey<'e>, u32), i64>,
+    /// The attempts that end in the commit.
+    attempt_ended: HashSet<(StepKey<'e>, u32)>,
+}
+
+impl<'e> Batch<'e> {
+    fn of(events: &'e [Event]) -> Batch<'e> {
+        let mut batch = Batch::default();
+        for e in events {
+            let Some(key) = step_key(e) else { continue };
+            match &e.kind {
+                EventKind::StepStarted { attempt, .. } => {
+                    batch.started.entry(key).or_insert((e.seq, millis(e.at)));
+                    batch.attempt_started.insert((key, *attempt), millis(e.at));
+                }
+                EventKind::StepRetrying { attempt, .. } => {
+                    batch.attempt_ended.insert((key, *attempt));
+                }
+                EventKind::StepSucceeded { attempts, .. } | EventKind::StepFailed { attempts, .. } => {
+                    batch.attempt_ended.insert((key, *attempts));
+                    batch.ended.insert(key);
+                }
+                EventKind::StepSkipped { .. } | EventKind::StepCancelled { .. } => {
+                    batch.ended.insert(key);
+                }
+                _ => {}
+            }
+        }
+        batch
+    }
 }
 
 /// A value as a row holds it: inline JSON, or the hash of a blob (whose insert is added to `out`).
@@ -141,7 +197,7 @@ fn ms(d: std::time::Duration) -> Param {
     Param::Real((d.as_secs_f64() * 1e6).round() / 1e3)
 }
 
-fn record(event: &Event, meta: &RunMeta, out: &mut Vec<Stmt>) -> Result<(), Error> {
+fn record(event: &Event, meta: &RunMeta, batch: &Batch<'_>, out: &mut Vec<Stmt>) -> Result<(), Error> {
     let run_id = Param::text(&*event.run_id);
     let at = millis(event.at);
     let seq = Param::Int(event.seq as i64);
@@ -153,9 +209,21 @@ fn record(event: &Event, meta: &RunMeta, out: &mut Vec<Stmt>) -> Result<(), Erro
     let event_type = body.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
     let value = value_key(&event_type).and_then(|key| body.remove(key));
     let stored = value.as_ref().map(|v| store_value(v, out));
-    let (step, item) = match event.kind.step() {
-        Some(at) => (Param::text(&at.step), Param::Int(at.item.map_or(-1, |i| i as i64))),
+    let key = step_key(event);
+    let (step, item) = match key {
+        Some((_, step, item)) => (Param::text(step), Param::Int(item)),
         None => (Param::Null, Param::Null),
+    };
+    // Where the step's row starts when it started in this commit: its first `seq` and time.
+    let start = key.and_then(|k| batch.started.get(&k)).copied();
+    let row = Row {
+        first_seq: start.map_or_else(|| seq.clone(), |(s, _)| Param::Int(s as i64)),
+        started_at: start.map_or(Param::Null, |(_, at)| Param::Int(at)),
+    };
+    // When an attempt that ends with this event started, for its row if it has none yet.
+    let attempt_start = |attempt: u32| {
+        let started = key.and_then(|k| batch.attempt_started.get(&(k, attempt)));
+        started.copied().unwrap_or(at)
     };
     let (value_inline, value_blob) = match &stored {
         Some(s) => (s.inline.clone(), s.blob.clone()),
@@ -217,22 +285,27 @@ fn record(event: &Event, meta: &RunMeta, out: &mut Vec<Stmt>) -> Result<(), Erro
             });
         }
         EventKind::StepStarted { at: step_at, attempt } => {
-            out.push(Stmt {
-                sql: STEP_STARTED,
-                params: vec![
-                    run_id.clone(),
-                    step.clone(),
-                    item.clone(),
-                    Param::text(&step_at.kind),
-                    seq,
-                    Param::Int(i64::from(*attempt)),
-                    Param::Int(at),
-                ],
-            });
-            out.push(Stmt {
-                sql: ATTEMPT_STARTED,
-                params: vec![run_id, step, item, Param::Int(i64::from(*attempt)), Param::Int(at)],
-            });
+            let key = key.unwrap_or_default();
+            if !batch.ended.contains(&key) {
+                out.push(Stmt {
+                    sql: STEP_STARTED,
+                    params: vec![
+                        run_id.clone(),
+                        step.clone(),
+                        item.clone(),
+                        Param::text(&step_at.kind),
+                        seq,
+                        Param::Int(i64::from(*attempt)),
+                        Param::Int(at),
+                    ],
+                });
+            }
+            if !batch.attempt_ended.contains(&(key, *attempt)) {
+                out.push(Stmt {
+                    sql: ATTEMPT_STARTED,
+                    params: vec![run_id, step, item, Param::Int(i64::from(*attempt)), Param::Int(at)],
+                });
+            }
         }
         EventKind::StepRetrying { attempt, error, error_kind, .. } => {
             out.push(attempt_ended(
@@ -240,6 +313,7 @@ fn record(event: &Event, meta: &RunMeta, out: &mut Vec<Stmt>) -> Result<(), Erro
                 step,
                 item,
                 *attempt,
+                attempt_start(*attempt),
                 "failed",
                 at,
                 Some((error, error_kind.as_str())),
@@ -252,6 +326,7 @@ fn record(event: &Event, meta: &RunMeta, out: &mut Vec<Stmt>) -> Result<(), Erro
                     step.clone(),
                     item.clone(),
                     *attempts,
+                    attempt_start(*attempts),
                     "succeeded",
                     at,
                     None,
@@ -259,7 +334,7 @@ fn record(event: &Event, meta: &RunMeta, out: &mut Vec<Stmt>) -> Result<(), Erro
             }
             let ended =
                 Ended { status: "succeeded", attempts: *attempts, duration: Some(*duration), error: None };
-            out.push(step_ended(run_id, step, item, &step_at.kind, seq, at, ended, stored));
+            out.push(step_ended(run_id, step, item, &step_at.kind, row, at, ended, stored));
         }
         EventKind::StepFailed { at: step_at, attempts, error, error_kind, duration, .. } => {
             let error = Some((error.as_str(), error_kind.as_str()));
@@ -269,17 +344,18 @@ fn record(event: &Event, meta: &RunMeta, out: &mut Vec<Stmt>) -> Result<(), Erro
                     step.clone(),
                     item.clone(),
                     *attempts,
+                    attempt_start(*attempts),
                     "failed",
                     at,
                     error,
                 ));
             }
             let ended = Ended { status: "failed", attempts: *attempts, duration: Some(*duration), error };
-            out.push(step_ended(run_id, step, item, &step_at.kind, seq, at, ended, stored));
+            out.push(step_ended(run_id, step, item, &step_at.kind, row, at, ended, stored));
         }
         EventKind::StepSkipped { at: step_at, .. } => {
             let ended = Ended { status: "skipped", attempts: 0, duration: None, error: None };
-            out.push(step_ended(run_id, step, item, &step_at.kind, seq, at, ended, stored));
+            out.push(step_ended(run_id, step, item, &step_at.kind, row, at, ended, stored));
         }
         EventKind::StepCancelled { at: step_at } => {
             out.push(Stmt {
@@ -287,7 +363,7 @@ fn record(event: &Event, meta: &RunMeta, out: &mut Vec<Stmt>) -> Result<(), Erro
                 params: vec![Param::Int(at), run_id.clone(), step.clone(), item.clone()],
             });
             let ended = Ended { status: "cancelled", attempts: 0, duration: None, error: None };
-            out.push(step_ended(run_id, step, item, &step_at.kind, seq, at, ended, stored));
+            out.push(step_ended(run_id, step, item, &step_at.kind, row, at, ended, stored));
         }
         // The event row is all there is of these.
         EventKind::StepMocked { .. } | EventKind::StepLog { .. } => {}
@@ -295,11 +371,13 @@ fn record(event: &Event, meta: &RunMeta, out: &mut Vec<Stmt>) -> Result<(), Erro
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn attempt_ended(
     run_id: Param,
     step: Param,
     item: Param,
     attempt: u32,
+    started_at: i64,
     status: &str,
     at: i64,
     error: Option<(&str, &str)>,
@@ -307,16 +385,24 @@ fn attempt_ended(
     Stmt {
         sql: ATTEMPT_ENDED,
         params: vec![
-            Param::text(status),
-            Param::Int(at),
-            Param::opt_text(error.map(|e| e.0)),
-            Param::opt_text(error.map(|e| e.1)),
             run_id,
             step,
             item,
             Param::Int(i64::from(attempt)),
+            Param::text(status),
+            Param::Int(started_at),
+            Param::Int(at),
+            Param::opt_text(error.map(|e| e.0)),
+            Param::opt_text(error.map(|e| e.1)),
         ],
     }
+}
+
+/// Where a step's row begins, for the statement that ends it: the `seq` of its first event and
+/// its start, when they are in the same commit (else the row exists already and keeps its own).
+struct Row {
+    first_seq: Param,
+    started_at: Param,
 }
 
 /// How a step (or item) ended.
@@ -333,7 +419,7 @@ fn step_ended(
     step: Param,
     item: Param,
     kind: &str,
-    seq: Param,
+    row: Row,
     at: i64,
     ended: Ended<'_>,
     output: Stored,
@@ -345,9 +431,10 @@ fn step_ended(
             step,
             item,
             Param::text(kind),
-            seq,
+            row.first_seq,
             Param::text(ended.status),
             Param::Int(i64::from(ended.attempts)),
+            row.started_at,
             Param::Int(at),
             ended.duration.map_or(Param::Null, ms),
             output.inline,

@@ -1,6 +1,10 @@
 //! The SQLite backend: one connection on a thread of its own, in WAL mode. The thread takes the
 //! writes waiting for it and commits them in one transaction (group commit); with
 //! [`Durability::Full`] that is one fsync per group.
+//!
+//! Checkpoints (copying the WAL back into the database file, with an fsync of each even at
+//! `synchronous=NORMAL`) run on a second connection and thread, once the WAL holds
+//! [`CHECKPOINT_PAGES`]: a commit never waits for one.
 
 use crate::backend::{self, Job, Param, Query, Row, Stmt};
 use crate::schema;
@@ -12,6 +16,9 @@ use std::time::Duration;
 
 /// How long a statement waits for another process's lock on the file before it fails.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The WAL size, in pages, at which a checkpoint starts (SQLite's own default threshold).
+const CHECKPOINT_PAGES: i32 = 1000;
 
 #[derive(Clone, Debug)]
 pub(crate) struct Sqlite {
@@ -40,6 +47,15 @@ impl Sqlite {
         conn.execute_batch(&format!("PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous};"))
             .map_err(|e| unreachable(e.to_string()))?;
         migrate(&mut conn, &path.display().to_string())?;
+        let checkpoints = checkpointer(path, flags).map_err(unreachable)?;
+        // Setting the hook replaces SQLite's own checkpoints after commits.
+        let hook = move |_: &mut rusqlite::hooks::Wal, pages: i32| {
+            if pages >= CHECKPOINT_PAGES {
+                let _ = checkpoints.try_send(());
+            }
+            Ok(())
+        };
+        conn.wal_hook(Some(hook)).map_err(|e| unreachable(e.to_string()))?;
         let (jobs, queue) = mpsc::channel();
         std::thread::Builder::new()
             .name("weir-store".into())
@@ -51,6 +67,25 @@ impl Sqlite {
     pub(crate) fn send(&self, job: Job) -> Result<(), Error> {
         self.jobs.send(job).map_err(|_| backend::gone())
     }
+}
+
+/// Starts the thread that checkpoints the WAL of the database at `path` when asked (a request
+/// made while one runs is dropped: that one covers it), until the sender is gone.
+fn checkpointer(path: &Path, flags: OpenFlags) -> Result<mpsc::SyncSender<()>, String> {
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| e.to_string())?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| e.to_string())?;
+    let (asks, asked) = mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name("weir-store-checkpoint".into())
+        .spawn(move || {
+            while asked.recv().is_ok() {
+                // PASSIVE: copies what no reader still needs, without blocking the writer. A
+                // failure (the file busy) leaves the WAL to the next checkpoint.
+                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            }
+        })
+        .map_err(|e| format!("cannot start the store's checkpoint thread: {e}"))?;
+    Ok(asks)
 }
 
 /// Applies the migrations the file lacks, in one immediate transaction (a second process opening
