@@ -44,6 +44,16 @@ impl ErrorKind {
         ErrorKind::Store,
     ];
 
+    /// The kind a step that ran nested work (`foreach` items, a sub-pipeline run) reports for
+    /// that work's failure of this kind: `nested`, but a store failure stays one, so that it
+    /// stops the whole run wherever it happened.
+    pub fn nested(self) -> ErrorKind {
+        match self {
+            ErrorKind::Store => ErrorKind::Store,
+            _ => ErrorKind::Nested,
+        }
+    }
+
     /// The kind as a label: `config`, `expression`, `timeout`, `http_status`, `network`,
     /// `nested`, `cancelled`, `step`, `refused` or `store`.
     pub fn as_str(self) -> &'static str {

@@ -359,8 +359,11 @@ impl RunEnv<'_> {
                 Status::Succeeded => (Status::Succeeded, Ok(report.output)),
                 status => {
                     let why = report.error.as_ref().map_or_else(|| status.to_string(), ToString::to_string);
-                    let kind =
-                        if status == Status::Cancelled { ErrorKind::Cancelled } else { ErrorKind::Nested };
+                    let kind = match (status, &report.error) {
+                        (Status::Cancelled, _) => ErrorKind::Cancelled,
+                        (_, Some(failure)) => failure.kind.nested(),
+                        (_, None) => ErrorKind::Nested,
+                    };
                     (status, Err(StepError::new(kind, format!("pipeline {file} {status}: {why}"))))
                 }
             },
@@ -483,7 +486,8 @@ pub(crate) async fn attempts(
         let cx = StepCx { env, step, at, with: config, attempt, scope: scope.clone(), log: &log };
         let result = within_timeout(env, step, kind.run(cx)).await;
         match (result, step.retry()) {
-            (Err(e), Some(retry)) if e.retryable && attempt < max => {
+            // A store failure ends the run, not the attempt: no retry could be recorded.
+            (Err(e), Some(retry)) if e.retryable && e.kind != ErrorKind::Store && attempt < max => {
                 let delay = backoff(retry, attempt, &mut rng);
                 let (error, error_kind) = (e.message, e.kind);
                 env.emit(EventKind::StepRetrying { at: at.clone(), attempt, error, error_kind, delay });

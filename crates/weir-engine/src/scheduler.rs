@@ -176,8 +176,11 @@ impl<'e, 'a> Scheduler<'e, 'a> {
         }
         let env = self.env;
         let mut report = self.finish(was_cancelled, output);
-        // The run's end is durable before it returns.
-        if let Err(e) = env.flush().await {
+        // The run's end is durable before it returns. A store failure that stopped the run
+        // already is the one to report.
+        if let Err(e) = env.flush().await
+            && report.error.as_ref().is_none_or(|f| f.kind != ErrorKind::Store)
+        {
             report.status = Status::Failed;
             report.error = Some(store_failure(e));
         }
@@ -309,6 +312,12 @@ impl<'e, 'a> Scheduler<'e, 'a> {
         }
         match result {
             Ok(output) => self.succeed(i, output, attempts, duration),
+            // Its nested work could not be recorded: the run stops as when its own commit
+            // fails, and the step is cancelled with the rest (so a resumed run runs it again).
+            Err(e) if e.kind == ErrorKind::Store => {
+                self.steps[i].status = Status::Running;
+                self.failure = Some(store_failure(crate::store::StoreError::new(e.message)));
+            }
             Err(e) => self.fail(i, e, attempts, duration),
         }
     }

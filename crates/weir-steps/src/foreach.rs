@@ -110,7 +110,7 @@ impl StepKind for Foreach {
                     // Items as people count them, and the index that `.index` gives.
                     let item = format!("item {} of {count} (index {index})", index + 1);
                     result.map_err(|e| StepError {
-                        kind: ErrorKind::Nested,
+                        kind: e.kind.nested(),
                         message: format!("{item}: {}", e.message),
                         ..e
                     })

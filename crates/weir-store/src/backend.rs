@@ -114,7 +114,7 @@ pub(crate) fn statements(writes: &[Write]) -> Vec<&Stmt> {
 /// Answers the writes of a group commit that ended with `together`. When it failed and the group
 /// holds more than one write, they are returned to be committed each on its own, so that one
 /// bad write fails alone.
-pub(crate) fn answer_group<E: std::fmt::Display>(writes: Vec<Write>, together: Result<(), E>) -> Vec<Write> {
+pub(crate) fn answer_group(writes: Vec<Write>, together: Result<(), Error>) -> Vec<Write> {
     match together {
         Ok(()) => {
             for w in writes {
@@ -125,7 +125,7 @@ pub(crate) fn answer_group<E: std::fmt::Display>(writes: Vec<Write>, together: R
         Err(_) if writes.len() > 1 => writes,
         Err(e) => {
             for w in writes {
-                let _ = w.done.send(Err(Error::Sql(e.to_string())));
+                let _ = w.done.send(Err(e.clone()));
             }
             Vec::new()
         }
@@ -133,6 +133,6 @@ pub(crate) fn answer_group<E: std::fmt::Display>(writes: Vec<Write>, together: R
 }
 
 /// Answers a write committed on its own.
-pub(crate) fn answer<E: std::fmt::Display>(write: Write, result: Result<(), E>) {
-    let _ = write.done.send(result.map_err(|e| Error::Sql(e.to_string())));
+pub(crate) fn answer(write: Write, result: Result<(), Error>) {
+    let _ = write.done.send(result);
 }

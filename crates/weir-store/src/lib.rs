@@ -90,7 +90,7 @@ pub enum Durability {
 }
 
 /// Why the store could not do what was asked.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum Error {
     /// The store cannot be opened or reached.
     #[error("cannot open the store at {location}: {message}")]
@@ -100,6 +100,13 @@ pub enum Error {
         "the store at {location} has schema version {found}, newer than this weir knows ({known}); use a newer weir"
     )]
     TooNew { location: String, found: i64, known: i64 },
+    /// The disk (or the database server) has no room for a write. The write is not made; what
+    /// was committed before is kept.
+    #[error("the store at {location} is out of space ({message}); nothing was written past its last commit")]
+    Full { location: String, message: String },
+    /// Another process kept the SQLite file locked for longer than the store waits.
+    #[error("the store at {location} stayed locked by another process for {} s: {}", waited.as_secs(), holders_text(holders))]
+    Locked { location: String, waited: std::time::Duration, holders: Vec<String> },
     /// A statement failed.
     #[error("store: {0}")]
     Sql(String),
@@ -109,6 +116,16 @@ pub enum Error {
     /// What the store holds does not read back as weir wrote it.
     #[error("store: {0}")]
     Corrupt(String),
+}
+
+/// Who holds a lock, as [`Error::Locked`] says it.
+fn holders_text(holders: &[String]) -> String {
+    if holders.is_empty() {
+        "the process holding it could not be found (it may run on another machine or in another container)"
+            .into()
+    } else {
+        format!("held by {}; wait for it to finish, or stop it", holders.join(", "))
+    }
 }
 
 /// What the runs a store records are started with, besides their events.

@@ -31,7 +31,7 @@ impl Postgres {
         });
         migrate(&mut client, &location).await?;
         let (jobs, queue) = mpsc::unbounded_channel();
-        tokio::spawn(writer(client, queue));
+        tokio::spawn(writer(client, queue, location));
         Ok(Postgres { jobs })
     }
 
@@ -42,6 +42,20 @@ impl Postgres {
 
 fn sql(e: tokio_postgres::Error) -> Error {
     Error::Sql(e.as_db_error().map_or_else(|| e.to_string(), ToString::to_string))
+}
+
+/// What a failed write means for its user: a lost connection is an unreachable store and a
+/// full disk is said as such; anything else is the server's message.
+fn write_error(e: tokio_postgres::Error, location: &str) -> Error {
+    let location = location.to_owned();
+    if e.is_closed() {
+        let message = "the connection to the server was lost; check that the server runs".into();
+        Error::Unreachable { location, message }
+    } else if e.code() == Some(&tokio_postgres::error::SqlState::DISK_FULL) {
+        Error::Full { location, message: e.as_db_error().map_or_else(|| e.to_string(), ToString::to_string) }
+    } else {
+        sql(e)
+    }
 }
 
 /// Applies the migrations the schema lacks, in one transaction under an advisory lock (another
@@ -64,7 +78,8 @@ async fn migrate(client: &mut Client, location: &str) -> Result<(), Error> {
 }
 
 /// The writer task: answers jobs until every sender is gone.
-async fn writer(mut client: Client, mut queue: mpsc::UnboundedReceiver<Job>) {
+async fn writer(mut client: Client, mut queue: mpsc::UnboundedReceiver<Job>, location: String) {
+    let failed = |e| write_error(e, &location);
     let mut prepared: HashMap<&'static str, Statement> = HashMap::new();
     while let Some(job) = queue.recv().await {
         let query = match job {
@@ -72,10 +87,10 @@ async fn writer(mut client: Client, mut queue: mpsc::UnboundedReceiver<Job>) {
             Job::Write(first) => {
                 let (writes, query) = backend::batch(first, || queue.try_recv().ok());
                 let together = write(&mut client, &mut prepared, &backend::statements(&writes)).await;
-                for alone in backend::answer_group(writes, together) {
+                for alone in backend::answer_group(writes, together.map_err(failed)) {
                     let statements = backend::statements(std::slice::from_ref(&alone));
                     let result = write(&mut client, &mut prepared, &statements).await;
-                    backend::answer(alone, result);
+                    backend::answer(alone, result.map_err(failed));
                 }
                 query
             }

@@ -31,6 +31,11 @@ impl Sqlite {
     pub(crate) async fn open(path: &Path, durability: Durability) -> Result<Sqlite, Error> {
         let unreachable =
             |message: String| Error::Unreachable { location: path.display().to_string(), message };
+        // A full disk or a held lock is said as such; any other failure means no store here.
+        let failed = |e: rusqlite::Error| match error(e, path) {
+            Error::Sql(message) => unreachable(message),
+            named => named,
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| unreachable(format!("cannot create {}: {e}", dir.display())))?;
@@ -38,15 +43,15 @@ impl Sqlite {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let mut conn = Connection::open_with_flags(path, flags).map_err(|e| unreachable(e.to_string()))?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| unreachable(e.to_string()))?;
+        let mut conn = Connection::open_with_flags(path, flags).map_err(failed)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(failed)?;
         let synchronous = match durability {
             Durability::Normal => "NORMAL",
             Durability::Full => "FULL",
         };
         conn.execute_batch(&format!("PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous};"))
-            .map_err(|e| unreachable(e.to_string()))?;
-        migrate(&mut conn, &path.display().to_string())?;
+            .map_err(failed)?;
+        migrate(&mut conn, path)?;
         let checkpoints = checkpointer(path, flags).map_err(unreachable)?;
         // Setting the hook replaces SQLite's own checkpoints after commits.
         let hook = move |_: &mut rusqlite::hooks::Wal, pages: i32| {
@@ -55,11 +60,12 @@ impl Sqlite {
             }
             Ok(())
         };
-        conn.wal_hook(Some(hook)).map_err(|e| unreachable(e.to_string()))?;
+        conn.wal_hook(Some(hook)).map_err(failed)?;
         let (jobs, queue) = mpsc::channel();
+        let path = path.to_owned();
         std::thread::Builder::new()
             .name("weir-store".into())
-            .spawn(move || writer(conn, &queue))
+            .spawn(move || writer(conn, &queue, &path))
             .map_err(|e| unreachable(format!("cannot start the store's thread: {e}")))?;
         Ok(Sqlite { jobs })
     }
@@ -90,12 +96,13 @@ fn checkpointer(path: &Path, flags: OpenFlags) -> Result<mpsc::SyncSender<()>, S
 
 /// Applies the migrations the file lacks, in one immediate transaction (a second process opening
 /// the same file waits for it).
-fn migrate(conn: &mut Connection, location: &str) -> Result<(), Error> {
-    let sql = |e: rusqlite::Error| Error::Sql(e.to_string());
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), Error> {
+    let sql = |e| error(e, path);
+    let location = path.display().to_string();
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql)?;
     tx.execute_batch(schema::META).map_err(sql)?;
     let found: Option<String> = tx.query_row(schema::READ_VERSION, [], |r| r.get(0)).ok();
-    let pending = schema::pending(found.as_deref(), location)?;
+    let pending = schema::pending(found.as_deref(), &location)?;
     if pending.is_empty() {
         return Ok(());
     }
@@ -107,22 +114,22 @@ fn migrate(conn: &mut Connection, location: &str) -> Result<(), Error> {
 }
 
 /// The writer thread: answers jobs until every sender is gone.
-fn writer(mut conn: Connection, queue: &mpsc::Receiver<Job>) {
+fn writer(mut conn: Connection, queue: &mpsc::Receiver<Job>, path: &Path) {
     while let Ok(job) = queue.recv() {
         let query = match job {
             Job::Query(q) => Some(q),
             Job::Write(first) => {
                 let (writes, query) = backend::batch(first, || queue.try_recv().ok());
                 let together = write(&mut conn, &backend::statements(&writes));
-                for alone in backend::answer_group(writes, together) {
+                for alone in backend::answer_group(writes, together.map_err(|e| error(e, path))) {
                     let result = write(&mut conn, &backend::statements(std::slice::from_ref(&alone)));
-                    backend::answer(alone, result);
+                    backend::answer(alone, result.map_err(|e| error(e, path)));
                 }
                 query
             }
         };
         if let Some(Query { statement, done }) = query {
-            let _ = done.send(read(&conn, &statement));
+            let _ = done.send(read(&conn, &statement).map_err(|e| error(e, path)));
         }
     }
 }
@@ -135,16 +142,15 @@ fn write(conn: &mut Connection, statements: &[&Stmt]) -> Result<(), rusqlite::Er
     tx.commit()
 }
 
-fn read(conn: &Connection, s: &Stmt) -> Result<Vec<Row>, Error> {
-    let sql = |e: rusqlite::Error| Error::Sql(e.to_string());
-    let mut statement = conn.prepare_cached(s.sql).map_err(sql)?;
+fn read(conn: &Connection, s: &Stmt) -> Result<Vec<Row>, rusqlite::Error> {
+    let mut statement = conn.prepare_cached(s.sql)?;
     let columns = statement.column_count();
-    let mut rows = statement.query(params_from_iter(s.params.iter().map(to_sql))).map_err(sql)?;
+    let mut rows = statement.query(params_from_iter(s.params.iter().map(to_sql)))?;
     let mut out = Vec::new();
-    while let Some(row) = rows.next().map_err(sql)? {
+    while let Some(row) = rows.next()? {
         let mut values = Vec::with_capacity(columns);
         for i in 0..columns {
-            values.push(match row.get_ref(i).map_err(sql)? {
+            values.push(match row.get_ref(i)? {
                 rusqlite::types::ValueRef::Null => Param::Null,
                 rusqlite::types::ValueRef::Integer(n) => Param::Int(n),
                 rusqlite::types::ValueRef::Real(x) => Param::Real(x),
@@ -156,6 +162,82 @@ fn read(conn: &Connection, s: &Stmt) -> Result<Vec<Row>, Error> {
         out.push(values);
     }
     Ok(out)
+}
+
+/// What a failed statement on the database at `path` means for its user: a full disk and a lock
+/// held past [`BUSY_TIMEOUT`] (with who holds it) are named; anything else is SQLite's message.
+fn error(e: rusqlite::Error, path: &Path) -> Error {
+    let location = path.display().to_string();
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DiskFull) => Error::Full { location, message: e.to_string() },
+        Some(rusqlite::ErrorCode::DatabaseBusy) => {
+            Error::Locked { location, waited: BUSY_TIMEOUT, holders: lock_holders(path) }
+        }
+        _ => Error::Sql(e.to_string()),
+    }
+}
+
+/// The other processes holding a write lock on the database at `path` or on its WAL index
+/// (`-shm`, where WAL mode takes its writer's lock), each as `pid 4242 (its command line)`.
+/// Read from `/proc/locks`, so on Linux only; empty where that cannot tell.
+#[cfg(target_os = "linux")]
+fn lock_holders(path: &Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut shm = path.as_os_str().to_owned();
+    shm.push("-shm");
+    // Each file as `/proc/locks` names it: major and minor device number in hex, then the inode.
+    let files: Vec<String> = [path.as_os_str(), shm.as_os_str()]
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| {
+            let dev = m.dev();
+            let major = ((dev >> 32) & 0xffff_f000) | ((dev >> 8) & 0xfff);
+            let minor = ((dev >> 12) & 0xffff_ff00) | (dev & 0xff);
+            format!("{major:02x}:{minor:02x}:{}", m.ino())
+        })
+        .collect();
+    let Ok(locks) = std::fs::read_to_string("/proc/locks") else { return Vec::new() };
+    let mut pids: Vec<u32> = locks
+        .lines()
+        .filter_map(|line| {
+            // `1: POSIX  ADVISORY  WRITE 4242 08:01:1234 120 120`; waiters (`->`) hold nothing.
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            match fields.as_slice() {
+                [_, "POSIX", _, "WRITE", pid, file, ..] if files.iter().any(|f| f == file) => {
+                    pid.parse().ok()
+                }
+                _ => None,
+            }
+        })
+        .filter(|&pid| pid != std::process::id())
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    pids.into_iter()
+        .map(|pid| {
+            let command = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let command = String::from_utf8_lossy(&command).replace('\0', " ");
+            let command = command.split_whitespace().collect::<Vec<_>>().join(" ");
+            match command.as_str() {
+                "" => format!("pid {pid}"),
+                command => format!("pid {pid} ({})", truncate(command, 80)),
+            }
+        })
+        .collect()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lock_holders(_: &Path) -> Vec<String> {
+    Vec::new()
+}
+
+/// `s` cut to at most `max` characters, with an ellipsis when cut.
+#[cfg(target_os = "linux")]
+fn truncate(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &s[..end]),
+        None => s.to_owned(),
+    }
 }
 
 fn to_sql(p: &Param) -> rusqlite::types::ToSqlOutput<'_> {

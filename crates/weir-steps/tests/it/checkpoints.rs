@@ -183,3 +183,29 @@ steps:
     let statuses: Vec<Status> = report.steps.iter().map(|s| s.status).collect();
     assert_eq!(statuses, [Status::Succeeded, Status::Cancelled, Status::Cancelled]);
 }
+
+#[test]
+fn a_foreach_item_that_cannot_be_committed_stops_the_run_whatever_the_step_says() {
+    // Neither `retry` nor `on_error: continue` applies: nothing they did could be recorded.
+    let yaml = "name: items
+steps:
+  - id: each
+    uses: foreach
+    retry: { attempts: 3, backoff: { initial: 1ms } }
+    on_error: continue
+    with:
+      items: '[1, 2, 3]'
+      concurrency: 1
+      step: { uses: sleep, with: { duration: 1ms } }
+  - { id: after, uses: pass, needs: [each] }
+";
+    // The run's start and the first item commit; the second item's commit fails.
+    let (report, _) = run(yaml, Recorder { fail_after: Some(2), ..Recorder::default() });
+    assert_eq!(report.status, Status::Failed);
+    let error = report.error.expect("an error");
+    assert_eq!(error.kind, ErrorKind::Store);
+    assert_eq!(error.message, "the run's store failed: item 2 of 3 (index 1): disk full");
+    let each = &report.steps[0];
+    assert_eq!((each.status, each.attempts), (Status::Cancelled, 1), "cancelled, to run again on resume");
+    assert_eq!(report.steps[1].status, Status::Cancelled, "`after` never starts");
+}

@@ -6,12 +6,14 @@ use crate::exit::EXIT_INVALID;
 use crate::settings::{Settings, Style, paint};
 use anyhow::{Result, bail};
 use std::process::ExitCode;
+use weir_engine::ErrorKind;
 use weir_pipeline::Status;
 
 /// Continue an interrupted run from the store
 ///
 /// A run whose process died (a crash, `kill -9`, a power loss) stays `running` in the store; one
-/// stopped by Ctrl-C or SIGTERM ends `cancelled`. `weir resume` continues either with the same
+/// stopped by Ctrl-C or SIGTERM ends `cancelled`, and one stopped because its store failed (a
+/// full disk) ends `failed` with the error kind `store`. `weir resume` continues any of them with the same
 /// input and seed, on the exact pipeline versions it started with: the stored text, even if the
 /// file has changed since.
 ///
@@ -60,6 +62,8 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     match run.status {
         Status::Running => check_owner(id, interrupted.owner.as_deref(), args.force)?,
         Status::Cancelled => {}
+        // Stopped because its store failed: what it committed is consistent, as at a crash.
+        Status::Failed if run.error.as_ref().is_some_and(|e| e.kind == ErrorKind::Store.as_str()) => {}
         Status::Succeeded => bail!("run {id} has already succeeded: there is nothing to resume"),
         status => {
             bail!("run {id} {status}: it ended, it was not interrupted (`weir run` runs its pipeline again)")

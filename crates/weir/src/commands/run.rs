@@ -1,13 +1,13 @@
 //! `weir run`: runs a pipeline in this process and prints its output.
 
-use crate::exit::{EXIT_INVALID, EXIT_RUN_FAILED};
+use crate::exit::{EXIT_INVALID, EXIT_RUN_FAILED, Failure};
 use crate::progress::{Progress, human};
 use crate::settings::{Settings, Style, paint};
 use anyhow::Result;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use weir_engine::{Cancel, RunOptions, RunReport};
+use weir_engine::{Cancel, ErrorKind, RunOptions, RunReport};
 use weir_pipeline::{Bundle, Status};
 
 /// Run a pipeline and print its output as JSON on stdout
@@ -171,6 +171,15 @@ impl Launch {
             }
         };
         print(out, stored, &report, settings)?;
+        if report.error.as_ref().is_some_and(|e| e.kind == ErrorKind::Store) {
+            // What was committed before the failure is consistent: the run can go on from it.
+            eprintln!(
+                "{}: what the run committed is kept; once the store is back, `weir resume {}` continues it",
+                paint("help", Style::Dim, settings.stderr_color),
+                report.run_id
+            );
+            return Ok(ExitCode::from(Failure::Infrastructure.code()));
+        }
         Ok(if report.status == Status::Succeeded {
             ExitCode::SUCCESS
         } else {

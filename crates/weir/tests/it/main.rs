@@ -12,6 +12,7 @@ mod init;
 mod resume;
 mod runs;
 mod settings;
+mod store_failures;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
