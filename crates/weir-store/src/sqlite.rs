@@ -4,11 +4,14 @@
 //!
 //! Checkpoints (copying the WAL back into the database file, with an fsync of each even at
 //! `synchronous=NORMAL`) run on a second connection and thread, once the WAL holds
-//! [`CHECKPOINT_PAGES`]: a commit never waits for one.
+//! [`CHECKPOINT_PAGES`]: a commit does not wait for one. Processes too short-lived for that
+//! thread to finish (a `weir run` each) leave the WAL growing; past [`INLINE_CHECKPOINT_PAGES`]
+//! the commit that finds it so checkpoints itself, which bounds the WAL.
 
 use crate::backend::{self, Job, Param, Query, Row, Stmt};
 use crate::schema;
 use crate::{Durability, Error};
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, params_from_iter};
 use std::path::Path;
 use std::sync::mpsc;
@@ -19,6 +22,12 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The WAL size, in pages, at which a checkpoint starts (SQLite's own default threshold).
 const CHECKPOINT_PAGES: i32 = 1000;
+
+/// The WAL size, in pages, past which the writer checkpoints after a commit itself.
+const INLINE_CHECKPOINT_PAGES: i32 = 4 * CHECKPOINT_PAGES;
+
+/// What the WAL file is cut back to when a write starts it over after a checkpoint.
+const WAL_LIMIT_BYTES: u64 = 4 << 20;
 
 #[derive(Clone, Debug)]
 pub(crate) struct Sqlite {
@@ -49,13 +58,20 @@ impl Sqlite {
             Durability::Normal => "NORMAL",
             Durability::Full => "FULL",
         };
-        conn.execute_batch(&format!("PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous};"))
+        conn.execute_batch(&format!("PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA journal_size_limit = {WAL_LIMIT_BYTES};"))
             .map_err(failed)?;
+        // The last connection to close would checkpoint the WAL, with two fsyncs, at the end of
+        // every `weir run`; the WAL stays instead (commits in it are as safe as in the file) and
+        // the checkpoint thread copies it back once it is large.
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true).map_err(failed)?;
         migrate(&mut conn, path)?;
         let checkpoints = checkpointer(path, flags).map_err(unreachable)?;
         // Setting the hook replaces SQLite's own checkpoints after commits.
-        let hook = move |_: &mut rusqlite::hooks::Wal, pages: i32| {
-            if pages >= CHECKPOINT_PAGES {
+        let hook = move |wal: &mut rusqlite::hooks::Wal, pages: i32| {
+            if pages >= INLINE_CHECKPOINT_PAGES {
+                // Passive, as the thread's: a reader in the way leaves the rest to the next one.
+                let _ = wal.checkpoint();
+            } else if pages >= CHECKPOINT_PAGES {
                 let _ = checkpoints.try_send(());
             }
             Ok(())
@@ -76,18 +92,29 @@ impl Sqlite {
 }
 
 /// Starts the thread that checkpoints the WAL of the database at `path` when asked (a request
-/// made while one runs is dropped: that one covers it), until the sender is gone.
+/// made while one runs is dropped: that one covers it), until the sender is gone. Its connection
+/// is opened at the first request, so a short run never pays for it.
 fn checkpointer(path: &Path, flags: OpenFlags) -> Result<mpsc::SyncSender<()>, String> {
-    let conn = Connection::open_with_flags(path, flags).map_err(|e| e.to_string())?;
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| e.to_string())?;
+    let path = path.to_owned();
     let (asks, asked) = mpsc::sync_channel(1);
     std::thread::Builder::new()
         .name("weir-store-checkpoint".into())
         .spawn(move || {
+            let mut conn = None;
             while asked.recv().is_ok() {
+                if conn.is_none() {
+                    conn = Connection::open_with_flags(&path, flags)
+                        .and_then(|c| c.busy_timeout(BUSY_TIMEOUT).map(|()| c))
+                        .and_then(|c| {
+                            c.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true).map(|_| c)
+                        })
+                        .ok();
+                }
                 // PASSIVE: copies what no reader still needs, without blocking the writer. A
-                // failure (the file busy) leaves the WAL to the next checkpoint.
-                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                // failure (the file busy, or not opened) leaves the WAL to the next checkpoint.
+                if let Some(conn) = &conn {
+                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                }
             }
         })
         .map_err(|e| format!("cannot start the store's checkpoint thread: {e}"))?;
