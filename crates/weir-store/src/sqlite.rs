@@ -6,11 +6,11 @@
 //! `synchronous=NORMAL`) run on a second connection and thread, once the WAL holds
 //! [`CHECKPOINT_PAGES`]: a commit never waits for one.
 
-use crate::backend::{self, Job, Param, Query, Row, Stmt};
+use crate::backend::{self, Isolation, Job, Param, Query, Row, Script, Stmt};
 use crate::schema;
 use crate::{Durability, Error};
 use rusqlite::{Connection, OpenFlags, params_from_iter};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -23,6 +23,8 @@ const CHECKPOINT_PAGES: i32 = 1000;
 #[derive(Clone, Debug)]
 pub(crate) struct Sqlite {
     jobs: mpsc::Sender<Job>,
+    /// The file, for the read-only connections of [`Isolation::Read`] scripts.
+    path: PathBuf,
 }
 
 impl Sqlite {
@@ -61,12 +63,50 @@ impl Sqlite {
             .name("weir-store".into())
             .spawn(move || writer(conn, &queue))
             .map_err(|e| unreachable(format!("cannot start the store's thread: {e}")))?;
-        Ok(Sqlite { jobs })
+        Ok(Sqlite { jobs, path: path.to_path_buf() })
     }
 
+    /// Hands `job` to the writer thread, except a read-only script, which runs on a connection
+    /// and thread of its own so that a long read (a backup) never holds up a commit.
     pub(crate) fn send(&self, job: Job) -> Result<(), Error> {
-        self.jobs.send(job).map_err(|_| backend::gone())
+        match job {
+            Job::Script(script) if script.isolation == Isolation::Read => {
+                let path = self.path.clone();
+                std::thread::Builder::new()
+                    .name("weir-store-read".into())
+                    .spawn(move || {
+                        let result = read_only(&path).and_then(|mut conn| run_script(&mut conn, &script));
+                        let _ = script.done.send(result);
+                    })
+                    .map(|_| ())
+                    .map_err(|e| Error::Sql(format!("cannot start a thread to read the store: {e}")))
+            }
+            job => self.jobs.send(job).map_err(|_| backend::gone()),
+        }
     }
+}
+
+/// A read-only connection to the file at `path`.
+fn read_only(path: &Path) -> Result<Connection, Error> {
+    let sql = |e: rusqlite::Error| Error::Sql(e.to_string());
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(sql)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
+    Ok(conn)
+}
+
+/// Runs a script's statements in one transaction: deferred for reads (the snapshot is taken at
+/// the first read and kept to the end), immediate for writes (no other writer from the start).
+fn run_script(conn: &mut Connection, script: &Script) -> Result<Vec<Vec<Row>>, Error> {
+    let sql = |e: rusqlite::Error| Error::Sql(e.to_string());
+    let behavior = match script.isolation {
+        Isolation::Read => rusqlite::TransactionBehavior::Deferred,
+        Isolation::Write => rusqlite::TransactionBehavior::Immediate,
+    };
+    let tx = conn.transaction_with_behavior(behavior).map_err(sql)?;
+    let rows = script.statements.iter().map(|s| read(&tx, s)).collect::<Result<Vec<_>, _>>()?;
+    tx.commit().map_err(sql)?;
+    Ok(rows)
 }
 
 /// Starts the thread that checkpoints the WAL of the database at `path` when asked (a request
@@ -110,7 +150,6 @@ fn migrate(conn: &mut Connection, location: &str) -> Result<(), Error> {
 fn writer(mut conn: Connection, queue: &mpsc::Receiver<Job>) {
     while let Ok(job) = queue.recv() {
         let query = match job {
-            Job::Query(q) => Some(q),
             Job::Write(first) => {
                 let (writes, query) = backend::batch(first, || queue.try_recv().ok());
                 let together = write(&mut conn, &backend::statements(&writes));
@@ -120,9 +159,17 @@ fn writer(mut conn: Connection, queue: &mpsc::Receiver<Job>) {
                 }
                 query
             }
+            other => Some(other),
         };
-        if let Some(Query { statement, done }) = query {
-            let _ = done.send(read(&conn, &statement));
+        match query {
+            Some(Job::Query(Query { statement, done })) => {
+                let _ = done.send(read(&conn, &statement));
+            }
+            Some(Job::Script(script)) => {
+                let result = run_script(&mut conn, &script);
+                let _ = script.done.send(result);
+            }
+            Some(Job::Write(_)) | None => {}
         }
     }
 }
