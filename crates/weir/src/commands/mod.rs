@@ -1,5 +1,6 @@
 //! One module per subcommand, each owning its `Args` and its `run`.
 
+mod admin;
 mod completions;
 mod diff;
 mod docs;
@@ -37,6 +38,7 @@ pub enum Command {
     Docs(docs::Args),
     Schema(schema::Args),
     Completions(completions::Args),
+    Admin(admin::Args),
 }
 
 /// Runs a command with the settings resolved in `main`.
@@ -74,6 +76,7 @@ fn dispatch(command: Command, settings: &Settings) -> Result<ExitCode> {
         Command::Docs(args) => docs::run(args, settings),
         Command::Schema(args) => schema::run(args, settings),
         Command::Completions(args) => completions::run(args, settings),
+        Command::Admin(args) => admin::run(args, settings),
     }
 }
 
