@@ -29,6 +29,7 @@ pub enum Command {
     Run(run::Args),
     Resume(resume::Args),
     Runs(runs::Args),
+    Admin(admin::Args),
     Validate(validate::Args),
     DryRun(dry_run::Args),
     Fmt(fmt::Args),
@@ -38,7 +39,6 @@ pub enum Command {
     Docs(docs::Args),
     Schema(schema::Args),
     Completions(completions::Args),
-    Admin(admin::Args),
 }
 
 /// Runs a command with the settings resolved in `main`.
