@@ -173,3 +173,51 @@ fn check_names_each_problem_and_exits_1() {
     let problems: Vec<weir_api::Problem> = serde_json::from_slice(&problems.stdout).unwrap();
     assert!(problems.iter().any(|p| p.table == "events" && p.key.starts_with(&id)), "{problems:?}");
 }
+
+/// Runs `sql` on the PostgreSQL server at `url`.
+fn postgres(url: &str, sql: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let (client, connection) =
+            tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("PostgreSQL");
+        tokio::spawn(connection);
+        client.batch_execute(sql).await.unwrap();
+    });
+}
+
+#[test]
+fn a_backup_of_sqlite_restores_into_postgres_through_the_binary() {
+    let Ok(server) = std::env::var("WEIR_TEST_DATABASE_URL") else {
+        eprintln!("skipped: WEIR_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let home = home_with_runs("admin-to-pg", &["Ada", "Grace"]);
+    let archive = home.join("backup.tar");
+    let out = admin_in(&home, &["admin", "backup", archive.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let schema = format!("weir_it_admin_{}", std::process::id());
+    postgres(&server, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"));
+    let sep = if server.contains('?') { '&' } else { '?' };
+    let url = format!("{server}{sep}options=-csearch_path%3D{schema}");
+    let pg = |args: &[&str]| weir_env(&root(), args, &[("NO_COLOR", "1"), ("WEIR_DATABASE_URL", &url)]);
+    let restored = pg(&["admin", "restore", archive.to_str().unwrap()]);
+    let listed = pg(&["runs", "list", "--json"]);
+    let checked = pg(&["admin", "check"]);
+    let back = home.join("from-pg.tar");
+    let backed = pg(&["admin", "backup", back.to_str().unwrap()]);
+    postgres(&server, &format!("DROP SCHEMA {schema} CASCADE"));
+
+    assert_eq!(restored.status.code(), Some(0), "{}", stderr(&restored));
+    assert!(stderr(&restored).contains("(sqlite, schema version"), "{}", stderr(&restored));
+    let sqlite_runs = json(&admin_in(&home, &["runs", "list", "--json"]));
+    assert_eq!(json(&listed), sqlite_runs, "PostgreSQL lists the runs SQLite held");
+    assert_eq!(checked.status.code(), Some(0), "{}", stdout(&checked));
+    assert_eq!(backed.status.code(), Some(0), "{}", stderr(&backed));
+
+    let again = scratch("admin-from-pg");
+    let out = admin_in(&again, &["admin", "restore", back.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("(postgres, schema version"), "{}", stderr(&out));
+    assert_eq!(json(&admin_in(&again, &["runs", "list", "--json"])), sqlite_runs, "and back to SQLite");
+}
