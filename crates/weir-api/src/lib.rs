@@ -8,6 +8,7 @@
 //! milliseconds since the Unix epoch; statuses are the lowercase words of `weir_pipeline::Status`;
 //! error kinds are the labels of `weir_engine::ErrorKind`.
 
+mod admin;
 mod dry_run;
 mod event;
 mod run;
@@ -15,6 +16,7 @@ mod stored;
 mod test;
 mod validate;
 
+pub use admin::{CleanupReport, CleanupRows, Problem};
 pub use dry_run::{DryRunItem, DryRunOutcome, DryRunReport, DryRunStep, Walked};
 pub use event::{Event, EventKind, Parent, StepAt};
 pub use run::{NestedSummary, RunError, RunSummary, StepError, StepSummary};

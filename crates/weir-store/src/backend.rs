@@ -49,10 +49,33 @@ pub(crate) struct Query {
     pub(crate) done: tokio::sync::oneshot::Sender<Result<Vec<Row>, Error>>,
 }
 
+/// How a script's transaction sees the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Isolation {
+    /// Reads and writes, on one snapshot that no other writer changes until the commit: SQLite's
+    /// `BEGIN IMMEDIATE` (the file's write lock from the start), PostgreSQL's `REPEATABLE READ`
+    /// (a concurrent change to a row the script writes fails the script, whole).
+    Write,
+    /// Reads only, on one snapshot, without holding up the writer: SQLite on a connection of its
+    /// own (in WAL mode a reader sees the commits made before it started, and no later ones),
+    /// PostgreSQL in a `REPEATABLE READ READ ONLY` transaction.
+    Read,
+}
+
+/// Statements that must see the store the same way, in one transaction, each answered with its
+/// rows (a `DELETE … RETURNING` too): what maintenance needs, where the group commit's writes
+/// return nothing and a query stands alone.
+pub(crate) struct Script {
+    pub(crate) statements: Vec<Stmt>,
+    pub(crate) isolation: Isolation,
+    pub(crate) done: tokio::sync::oneshot::Sender<Result<Vec<Vec<Row>>, Error>>,
+}
+
 /// What a backend's writer is asked to do.
 pub(crate) enum Job {
     Write(Write),
     Query(Query),
+    Script(Script),
 }
 
 #[derive(Clone, Debug)]
@@ -79,6 +102,18 @@ impl Backend {
         answer.await.map_err(|_| gone())?
     }
 
+    /// Runs `statements` in one transaction isolated as `isolation` says, and returns the rows of
+    /// each.
+    pub(crate) async fn script(
+        &self,
+        statements: Vec<Stmt>,
+        isolation: Isolation,
+    ) -> Result<Vec<Vec<Row>>, Error> {
+        let (done, answer) = tokio::sync::oneshot::channel();
+        self.send(Job::Script(Script { statements, isolation, done }))?;
+        answer.await.map_err(|_| gone())?
+    }
+
     fn send(&self, job: Job) -> Result<(), Error> {
         match self {
             Backend::Sqlite(b) => b.send(job),
@@ -93,14 +128,15 @@ pub(crate) fn gone() -> Error {
     Error::Sql("the store's connection is closed".into())
 }
 
-/// Takes the writes that wait behind `first` (up to a query, which is answered after them), so
-/// they commit together; returns them and the query that stopped the batch, if one did.
-pub(crate) fn batch(first: Write, mut next: impl FnMut() -> Option<Job>) -> (Vec<Write>, Option<Query>) {
+/// Takes the writes that wait behind `first` (up to a query or a script, which is answered after
+/// them), so they commit together; returns them and the job that stopped the batch, if one did
+/// (never a write).
+pub(crate) fn batch(first: Write, mut next: impl FnMut() -> Option<Job>) -> (Vec<Write>, Option<Job>) {
     let mut writes = vec![first];
     while let Some(job) = next() {
         match job {
             Job::Write(w) => writes.push(w),
-            Job::Query(q) => return (writes, Some(q)),
+            other => return (writes, Some(other)),
         }
     }
     (writes, None)

@@ -13,8 +13,15 @@
 //! them as they are written: `runs`, `steps` (one row per step, and per `foreach` item), `attempts`,
 //! the append-only `events`, `pipelines` (every version by content hash) and `blobs` (a value
 //! larger than [`record::INLINE_BYTES`] is stored once, by its hash, however many rows name it).
+//!
+//! Maintenance goes through the same API: `admin` deletes old runs, checks that the rows hold
+//! together and exports tables; `backup` writes and restores an archive of every table
+//! (`archive`), in a format both backends read.
 
+mod admin;
+mod archive;
 mod backend;
+mod backup;
 mod query;
 mod record;
 mod resume;
@@ -28,6 +35,8 @@ use backend::Backend;
 use futures_util::future::BoxFuture;
 use std::path::PathBuf;
 
+pub use admin::{CleanupFilter, ExportWhat, Exported};
+pub use backup::BackupSummary;
 pub use query::RunFilter;
 pub use resume::{Interrupted, StoredBundle, StoredPlan};
 pub use schema::SCHEMA_VERSION;
@@ -116,6 +125,15 @@ pub enum Error {
     /// What the store holds does not read back as weir wrote it.
     #[error("store: {0}")]
     Corrupt(String),
+    /// A backup that cannot be restored as it is: damaged, truncated, or not a weir backup.
+    #[error("the backup is not valid: {0}")]
+    InvalidBackup(String),
+    /// A backup written by a newer weir.
+    #[error("the backup has schema version {found}, newer than this weir knows ({known}); use a newer weir")]
+    BackupTooNew { found: i64, known: i64 },
+    /// A restore into a store that already holds rows, not asked to replace them.
+    #[error("the store at {location} is not empty")]
+    NotEmpty { location: String },
 }
 
 /// Who holds a lock, as [`Error::Locked`] says it.
@@ -208,6 +226,49 @@ impl Store {
     /// A run with its values, steps and child runs. `id` may be a unique prefix of a run id.
     pub async fn run(&self, id: &str) -> Result<Option<weir_api::StoredRunDetail>, Error> {
         query::run(&self.backend, id).await
+    }
+
+    /// Deletes the runs `filter` selects that have ended, with their sub-pipeline runs, steps,
+    /// attempts, events, and the values no remaining row names, in one transaction; or, with
+    /// `dry_run`, says what that would delete (the same set, from the same SQL).
+    pub async fn cleanup(&self, filter: &CleanupFilter) -> Result<weir_api::CleanupReport, Error> {
+        admin::cleanup(&self.backend, filter).await
+    }
+
+    /// Every row that does not hold together, read in one snapshot: rows of a missing run or
+    /// parent, names of a missing bundle, pipeline version or value, keys that are not the hash
+    /// of what they name. Empty for a sound store.
+    pub async fn check(&self) -> Result<Vec<weir_api::Problem>, Error> {
+        admin::check(&self.backend).await
+    }
+
+    /// The rows of `what`, at or after `since_ms` when given, in time order.
+    pub async fn export(&self, what: ExportWhat, since_ms: Option<u64>) -> Result<Exported, Error> {
+        admin::export(&self.backend, what, since_ms).await
+    }
+
+    /// Every table, read in one snapshot, as a backup archive (see `backup`).
+    pub async fn backup(
+        &self,
+        created_at: u64,
+        weir_version: &str,
+    ) -> Result<(Vec<u8>, BackupSummary), Error> {
+        let backend = match self.location {
+            Location::Sqlite(_) => "sqlite",
+            Location::Postgres(_) => "postgres",
+        };
+        let info = backup::BackupInfo { backend, weir_version: weir_version.to_owned(), created_at };
+        backup::backup(&self.backend, &info).await
+    }
+
+    /// Restores the backup `archive` after checking all of it (every checksum, the manifest, the
+    /// schema version); nothing is written unless it passes. A store that holds anything is
+    /// refused unless `replace`, which deletes what it holds in the restore's transaction.
+    pub async fn restore(&self, archive: &[u8], replace: bool) -> Result<BackupSummary, Error> {
+        let verified = backup::verify(archive)?;
+        let summary = verified.summary.clone();
+        backup::restore(&self.backend, &self.location.to_string(), verified, replace).await?;
+        Ok(summary)
     }
 
     /// The run's events, and its sub-pipeline runs', in `seq` order.

@@ -3,7 +3,7 @@
 //! commits them in one transaction, sending the statements of a transaction together
 //! (pipelined: one round trip, not one per statement).
 
-use crate::backend::{self, Job, Param, Query, Row, Stmt};
+use crate::backend::{self, Isolation, Job, Param, Query, Row, Script, Stmt};
 use crate::{Error, schema};
 use std::collections::HashMap;
 use tokio::sync::mpsc;
@@ -83,7 +83,6 @@ async fn writer(mut client: Client, mut queue: mpsc::UnboundedReceiver<Job>, loc
     let mut prepared: HashMap<&'static str, Statement> = HashMap::new();
     while let Some(job) = queue.recv().await {
         let query = match job {
-            Job::Query(q) => Some(q),
             Job::Write(first) => {
                 let (writes, query) = backend::batch(first, || queue.try_recv().ok());
                 let together = write(&mut client, &mut prepared, &backend::statements(&writes)).await;
@@ -94,9 +93,17 @@ async fn writer(mut client: Client, mut queue: mpsc::UnboundedReceiver<Job>, loc
                 }
                 query
             }
+            other => Some(other),
         };
-        if let Some(Query { statement, done }) = query {
-            let _ = done.send(read(&client, &mut prepared, &statement).await);
+        match query {
+            Some(Job::Query(Query { statement, done })) => {
+                let _ = done.send(read(&client, &mut prepared, &statement).await);
+            }
+            Some(Job::Script(script)) => {
+                let result = run_script(&mut client, &mut prepared, &script).await;
+                let _ = script.done.send(result);
+            }
+            Some(Job::Write(_)) | None => {}
         }
     }
 }
@@ -133,6 +140,33 @@ async fn write(
     tx.commit().await
 }
 
+/// Runs a script's statements one after the other in one `REPEATABLE READ` transaction (read
+/// only for [`Isolation::Read`]): every statement sees the snapshot the first one took.
+async fn run_script(
+    client: &mut Client,
+    prepared: &mut HashMap<&'static str, Statement>,
+    script: &Script,
+) -> Result<Vec<Vec<Row>>, Error> {
+    let mut ready = Vec::with_capacity(script.statements.len());
+    for s in &script.statements {
+        ready.push(statement(client, prepared, s.sql).await.map_err(sql)?);
+    }
+    let tx = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(script.isolation == Isolation::Read)
+        .start()
+        .await
+        .map_err(sql)?;
+    let mut out = Vec::with_capacity(ready.len());
+    for (s, prepared) in script.statements.iter().zip(&ready) {
+        let params: Vec<&(dyn ToSql + Sync)> = s.params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        out.push(rows(&tx.query(prepared, &params).await.map_err(sql)?)?);
+    }
+    tx.commit().await.map_err(sql)?;
+    Ok(out)
+}
+
 async fn read(
     client: &Client,
     prepared: &mut HashMap<&'static str, Statement>,
@@ -140,7 +174,10 @@ async fn read(
 ) -> Result<Vec<Row>, Error> {
     let statement = statement(client, prepared, s.sql).await.map_err(sql)?;
     let params: Vec<&(dyn ToSql + Sync)> = s.params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-    let rows = client.query(&statement, &params).await.map_err(sql)?;
+    rows(&client.query(&statement, &params).await.map_err(sql)?)
+}
+
+fn rows(rows: &[tokio_postgres::Row]) -> Result<Vec<Row>, Error> {
     rows.iter()
         .map(|row| {
             (0..row.len())
@@ -179,6 +216,8 @@ impl ToSql for Param {
                 Type::INT4 => i32::try_from(*n)?.to_sql(ty, out),
                 Type::INT2 => i16::try_from(*n)?.to_sql(ty, out),
                 Type::TEXT | Type::VARCHAR => n.to_string().to_sql(ty, out),
+                // A whole number read back from SQLite's REAL column as an integer (a restore).
+                Type::FLOAT8 => (*n as f64).to_sql(ty, out),
                 _ => n.to_sql(ty, out),
             },
             Param::Real(x) => x.to_sql(ty, out),

@@ -166,7 +166,7 @@ fn store_value(value: &Value, out: &mut Vec<Stmt>) -> Stored {
     Stored { inline: Param::Null, blob: Param::Text(hash) }
 }
 
-fn hash(text: &str) -> String {
+pub(crate) fn hash(text: &str) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(text.as_bytes());
     let mut hex = String::with_capacity(7 + 64);
@@ -446,7 +446,7 @@ fn step_ended(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// SQLite numbers `$n` parameters in the order they first appear, PostgreSQL by `n`: the two
@@ -483,7 +483,8 @@ mod tests {
             STEP_ENDED,
             crate::schema::WRITE_VERSION,
         ];
-        let queries = crate::query::STATEMENTS.iter().chain(crate::resume::STATEMENTS);
+        let queries =
+            crate::query::STATEMENTS.iter().chain(crate::resume::STATEMENTS).chain(crate::admin::STATEMENTS);
         for sql in all.into_iter().chain(queries.copied()) {
             assert!(parameters_in_order(sql), "{sql}");
         }

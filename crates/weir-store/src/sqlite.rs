@@ -8,12 +8,12 @@
 //! thread to finish (a `weir run` each) leave the WAL growing; past [`INLINE_CHECKPOINT_PAGES`]
 //! the commit that finds it so checkpoints itself, which bounds the WAL.
 
-use crate::backend::{self, Job, Param, Query, Row, Stmt};
+use crate::backend::{self, Isolation, Job, Param, Query, Row, Script, Stmt};
 use crate::schema;
 use crate::{Durability, Error};
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, params_from_iter};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -32,6 +32,8 @@ const WAL_LIMIT_BYTES: u64 = 4 << 20;
 #[derive(Clone, Debug)]
 pub(crate) struct Sqlite {
     jobs: mpsc::Sender<Job>,
+    /// The file, for the read-only connections of [`Isolation::Read`] scripts.
+    path: PathBuf,
 }
 
 impl Sqlite {
@@ -78,17 +80,56 @@ impl Sqlite {
         };
         conn.wal_hook(Some(hook)).map_err(failed)?;
         let (jobs, queue) = mpsc::channel();
-        let path = path.to_owned();
+        let writes_to = path.to_owned();
         std::thread::Builder::new()
             .name("weir-store".into())
-            .spawn(move || writer(conn, &queue, &path))
+            .spawn(move || writer(conn, &queue, &writes_to))
             .map_err(|e| unreachable(format!("cannot start the store's thread: {e}")))?;
-        Ok(Sqlite { jobs })
+        Ok(Sqlite { jobs, path: path.to_path_buf() })
     }
 
+    /// Hands `job` to the writer thread, except a read-only script, which runs on a connection
+    /// and thread of its own so that a long read (a backup) never holds up a commit.
     pub(crate) fn send(&self, job: Job) -> Result<(), Error> {
-        self.jobs.send(job).map_err(|_| backend::gone())
+        match job {
+            Job::Script(script) if script.isolation == Isolation::Read => {
+                let path = self.path.clone();
+                std::thread::Builder::new()
+                    .name("weir-store-read".into())
+                    .spawn(move || {
+                        let result =
+                            read_only(&path).and_then(|mut conn| run_script(&mut conn, &script, &path));
+                        let _ = script.done.send(result);
+                    })
+                    .map(|_| ())
+                    .map_err(|e| Error::Sql(format!("cannot start a thread to read the store: {e}")))
+            }
+            job => self.jobs.send(job).map_err(|_| backend::gone()),
+        }
     }
+}
+
+/// A read-only connection to the file at `path`.
+fn read_only(path: &Path) -> Result<Connection, Error> {
+    let sql = |e: rusqlite::Error| Error::Sql(e.to_string());
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(sql)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
+    Ok(conn)
+}
+
+/// Runs a script's statements in one transaction: deferred for reads (the snapshot is taken at
+/// the first read and kept to the end), immediate for writes (no other writer from the start).
+fn run_script(conn: &mut Connection, script: &Script, path: &Path) -> Result<Vec<Vec<Row>>, Error> {
+    let sql = |e| error(e, path);
+    let behavior = match script.isolation {
+        Isolation::Read => rusqlite::TransactionBehavior::Deferred,
+        Isolation::Write => rusqlite::TransactionBehavior::Immediate,
+    };
+    let tx = conn.transaction_with_behavior(behavior).map_err(sql)?;
+    let rows = script.statements.iter().map(|s| read(&tx, s)).collect::<Result<Vec<_>, _>>().map_err(sql)?;
+    tx.commit().map_err(sql)?;
+    Ok(rows)
 }
 
 /// Starts the thread that checkpoints the WAL of the database at `path` when asked (a request
@@ -144,7 +185,6 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), Error> {
 fn writer(mut conn: Connection, queue: &mpsc::Receiver<Job>, path: &Path) {
     while let Ok(job) = queue.recv() {
         let query = match job {
-            Job::Query(q) => Some(q),
             Job::Write(first) => {
                 let (writes, query) = backend::batch(first, || queue.try_recv().ok());
                 let together = write(&mut conn, &backend::statements(&writes));
@@ -154,9 +194,17 @@ fn writer(mut conn: Connection, queue: &mpsc::Receiver<Job>, path: &Path) {
                 }
                 query
             }
+            other => Some(other),
         };
-        if let Some(Query { statement, done }) = query {
-            let _ = done.send(read(&conn, &statement).map_err(|e| error(e, path)));
+        match query {
+            Some(Job::Query(Query { statement, done })) => {
+                let _ = done.send(read(&conn, &statement).map_err(|e| error(e, path)));
+            }
+            Some(Job::Script(script)) => {
+                let result = run_script(&mut conn, &script, path);
+                let _ = script.done.send(result);
+            }
+            Some(Job::Write(_)) | None => {}
         }
     }
 }

@@ -509,3 +509,198 @@ output: '.steps.each.output | add'
     })
     .await;
 }
+
+/// Runs `sql` on the store at `place` through a connection of the test's own: how a test
+/// damages a store the way a bug or a hand edit would.
+async fn execute(place: &Place, sql: &str) {
+    match place {
+        Place::Sqlite(dir) => {
+            rusqlite::Connection::open(dir.join("weir.db")).unwrap().execute_batch(sql).unwrap()
+        }
+        #[cfg(feature = "postgres")]
+        Place::Postgres { admin, schema } => {
+            let (client, connection) = tokio_postgres::connect(admin, tokio_postgres::NoTls).await.unwrap();
+            tokio::spawn(connection);
+            client.batch_execute(&format!("SET search_path TO {schema}; {sql}")).await.unwrap();
+        }
+    }
+}
+
+/// A store holding a finished run of `PARENT` (with its sub-pipeline run), two of `FAN` (which
+/// share one blob), and one that is still running; returns the store and the runs' ids in that
+/// order.
+async fn populated(place: &Place) -> (Store, [String; 4]) {
+    let store = Store::open(place.location(), Durability::Normal).await.unwrap();
+    let tree = bundle_with_child(PARENT, CHILD);
+    let digest = store.put_bundle(&tree, 1).await.unwrap();
+    let recording = store.clone().recording(Some(digest), None);
+    let parent = run(&tree, json!({"n": 3}), &recording).await.run_id;
+    store.put_bundle(&bundle(FAN), 1).await.unwrap();
+    let fan1 = run(&bundle(FAN), json!({"n": 1}), &store).await.run_id;
+    let fan2 = run(&bundle(FAN), json!({"n": 2}), &store).await.run_id;
+    // A run whose process died after its first commit: still `running`.
+    let engine = Engine::new(Arc::new(weir_steps::builtin()), Arc::new(SystemClock::default()));
+    let events = Collector::default();
+    let report = engine.run(&bundle(FAN), json!({"n": 9}), &RunOptions::default(), &events).await.unwrap();
+    store.commit(&events.events()[..1]).await.unwrap();
+    (store, [parent, fan1, fan2, report.run_id])
+}
+
+fn cleanup_all(status: Option<Status>, dry_run: bool) -> weir_store::CleanupFilter {
+    // Everything started before a minute from now: all the test's runs are old enough.
+    let before_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64 + 60_000;
+    weir_store::CleanupFilter { before_ms, status, dry_run }
+}
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+#[tokio::test]
+async fn cleanup_deletes_exactly_what_its_dry_run_lists_and_never_a_running_run() {
+    each_backend("cleanup", async |place| {
+        let (store, [parent, fan1, fan2, running]) = populated(place).await;
+        let child = store.run(&parent).await.unwrap().unwrap().children[0].run_id.clone();
+
+        let none = store.cleanup(&cleanup_all(Some(Status::Failed), true)).await.unwrap();
+        assert!(none.runs.is_empty(), "no run failed: {none:?}");
+
+        let dry = store.cleanup(&cleanup_all(None, true)).await.unwrap();
+        let mut expected = vec![parent.clone(), child.clone(), fan1.clone(), fan2.clone()];
+        expected.sort();
+        assert_eq!(dry.runs, expected, "every finished run and the sub-pipeline run, not the running one");
+        assert_eq!(count(place, "runs").await, 5, "a dry run deletes nothing");
+        assert_eq!(dry.rows.blobs, 1, "the blob both FAN runs share, named by no other run");
+
+        let done = store.cleanup(&cleanup_all(None, false)).await.unwrap();
+        assert!(!done.dry_run);
+        assert_eq!((&done.runs, done.rows), (&dry.runs, dry.rows), "deleted exactly what the dry run listed");
+        let left = store.runs(&RunFilter { children: true, ..RunFilter::default() }).await.unwrap();
+        assert_eq!(left.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(), [running.as_str()]);
+        for table in ["steps", "attempts", "blobs"] {
+            assert_eq!(count(place, table).await, 0, "{table} of the deleted runs");
+        }
+        assert_eq!(count(place, "events").await, 1, "the running run's one event");
+        assert!(store.check().await.unwrap().is_empty(), "nothing left dangling");
+        assert!(store.cleanup(&cleanup_all(None, false)).await.unwrap().runs.is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn check_names_every_problem_and_nothing_in_a_sound_store() {
+    each_backend("check", async |place| {
+        let (store, [parent, fan1, fan2, _]) = populated(place).await;
+        assert_eq!(store.check().await.unwrap(), [], "a store weir wrote holds together");
+        execute(
+            place,
+            &format!(
+                "DELETE FROM runs WHERE id = '{fan1}';
+                 UPDATE runs SET bundle = 'sha256:gone' WHERE id = '{parent}';
+                 UPDATE runs SET parent_run = 'nobody' WHERE parent_run = '{parent}';
+                 UPDATE pipelines SET text = text || ' ' WHERE name = 'fan';
+                 UPDATE steps SET output_blob = 'sha256:lost' WHERE run_id = '{fan2}' AND step = 'big';"
+            ),
+        )
+        .await;
+        let problems = store.check().await.unwrap();
+        let said: Vec<String> =
+            problems.iter().map(|p| format!("{} {}: {}", p.table, p.key, p.problem)).collect();
+        let has = |text: &str| said.iter().any(|s| s.contains(text));
+        assert!(has(&format!("steps {fan1}/start: its run {fan1} is missing")), "{said:#?}");
+        assert!(has(&format!("attempts {fan1}/start/attempt 1: its run {fan1} is missing")), "{said:#?}");
+        assert!(
+            said.iter().any(|s| s.starts_with(&format!("events {fan1}/"))
+                && s.ends_with(&format!("its run {fan1} is missing"))),
+            "{said:#?}"
+        );
+        assert!(has("its parent run nobody is missing"), "{said:#?}");
+        assert!(
+            has(&format!("runs {parent}: it names bundle sha256:gone, which is not in bundles")),
+            "{said:#?}"
+        );
+        assert!(
+            has(&format!("steps {fan2}/big: its output is blob sha256:lost, which is not in blobs")),
+            "{said:#?}"
+        );
+        let fan = bundle(FAN).root().digest().to_owned();
+        assert!(has(&format!("pipelines {fan}: its text hashes to sha256:")), "{said:#?}");
+    })
+    .await;
+}
+
+/// What a store holds, as a user reads it back: every run with its detail and events.
+async fn contents(store: &Store) -> Vec<(weir_api::StoredRunDetail, Vec<weir_api::Event>)> {
+    let runs = store.runs(&RunFilter { children: true, limit: 100, ..RunFilter::default() }).await.unwrap();
+    let mut out = Vec::new();
+    for r in runs {
+        let detail = store.run(&r.run_id).await.unwrap().unwrap();
+        out.push((detail, store.events(&r.run_id).await.unwrap()));
+    }
+    out
+}
+
+/// Backs `from` up, restores it into a fresh store at `to`, and checks that both read the same;
+/// then that a second restore is refused, and one with `replace` is not.
+async fn round_trip(from: &Store, to: &Place) {
+    let (archive, made) = from.backup(1, "0.0.0-test").await.unwrap();
+    let target = Store::open(to.location(), Durability::Normal).await.unwrap();
+    let restored = target.restore(&archive, false).await.unwrap();
+    assert_eq!(restored.rows, made.rows);
+    assert_eq!(contents(&target).await, contents(from).await, "the restored store reads as the original");
+    assert_eq!(target.check().await.unwrap(), []);
+    let err = target.restore(&archive, false).await.unwrap_err();
+    assert!(matches!(err, weir_store::Error::NotEmpty { .. }), "{err}");
+    target.restore(&archive, true).await.unwrap();
+    assert_eq!(contents(&target).await, contents(from).await, "a forced restore replaces, not adds");
+}
+
+#[tokio::test]
+async fn a_backup_restores_into_an_empty_store_as_it_was() {
+    each_backend("backup", async |place| {
+        let (store, _) = populated(place).await;
+        let copy = match place {
+            Place::Sqlite(dir) => Place::Sqlite(dir.join("copy")),
+            #[cfg(feature = "postgres")]
+            Place::Postgres { .. } => Place::Sqlite(std::env::temp_dir().join(unique("backup_copy"))),
+        };
+        round_trip(&store, &copy).await;
+        if let Place::Sqlite(dir) = &copy {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_backup_of_sqlite_restores_into_postgres_and_back() {
+    let dir = std::env::temp_dir().join(unique("sqlite_to_pg"));
+    let sqlite = Place::Sqlite(dir.clone());
+    let (store, _) = populated(&sqlite).await;
+    postgres("sqlite_to_pg", &async |pg: &Place| {
+        round_trip(&store, pg).await;
+        let pg_store = Store::open(pg.location(), Durability::Normal).await.unwrap();
+        round_trip(&pg_store, &Place::Sqlite(dir.join("back"))).await;
+    })
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_damaged_or_truncated_backup_is_refused_and_the_store_is_unchanged() {
+    each_backend("damaged", async |place| {
+        let (store, _) = populated(place).await;
+        let (archive, _) = store.backup(1, "0.0.0-test").await.unwrap();
+        let before = contents(&store).await;
+        // A byte of the runs member's first row, found by its content.
+        let at = archive.windows(7).position(|w| w == b"{\"id\":\"").expect("a run row");
+        let mut flipped = archive.clone();
+        flipped[at + 8] ^= 0x01;
+        let err = store.restore(&flipped, true).await.unwrap_err().to_string();
+        assert!(err.contains("member \"runs.jsonl\" is damaged: its SHA-256 is"), "{err}");
+        let err = store.restore(&archive[..archive.len() * 2 / 3], true).await.unwrap_err().to_string();
+        assert!(err.contains("the archive is truncated"), "{err}");
+        let err = store.restore(b"not a backup", true).await.unwrap_err().to_string();
+        assert!(err.contains("truncated") || err.contains("not a tar header"), "{err}");
+        assert_eq!(contents(&store).await, before, "nothing was touched, even with replace");
+    })
+    .await;
+}

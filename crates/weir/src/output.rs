@@ -16,17 +16,17 @@ pub fn write(path: Option<&Path>, text: &str) -> Result<()> {
     }
 }
 
-/// Replaces the file at `path` with `text` (or creates it). The text goes to a new file in the
+/// Replaces the file at `path` with `text` (text or bytes; or creates it). The text goes to a new file in the
 /// same directory (a rename across file systems would not be atomic), is synced to disk, and is
 /// renamed over `path`: readers see the old file or the new one, never half of one, even if weir
 /// is stopped mid-write. An existing file keeps its permissions, and a symlink is followed, so
 /// the link stays a link to the new text.
-pub fn replace(path: &Path, text: &str) -> Result<()> {
+pub fn replace(path: &Path, text: impl AsRef<[u8]>) -> Result<()> {
     let existing = std::fs::canonicalize(path).ok();
     let permissions = existing.as_ref().and_then(|t| std::fs::metadata(t).ok()).map(|m| m.permissions());
     let target = existing.unwrap_or_else(|| path.to_path_buf());
     let temp = temp_path(&target);
-    let written = write_new(&temp, text, permissions).and_then(|()| std::fs::rename(&temp, &target));
+    let written = write_new(&temp, text.as_ref(), permissions).and_then(|()| std::fs::rename(&temp, &target));
     if written.is_err() {
         // Best effort: the temporary file is ours and useless now; the original is untouched.
         let _ = std::fs::remove_file(&temp);
@@ -34,9 +34,9 @@ pub fn replace(path: &Path, text: &str) -> Result<()> {
     written.with_context(|| format!("cannot write {}", path.display()))
 }
 
-fn write_new(path: &Path, text: &str, permissions: Option<std::fs::Permissions>) -> std::io::Result<()> {
+fn write_new(path: &Path, bytes: &[u8], permissions: Option<std::fs::Permissions>) -> std::io::Result<()> {
     let mut file = std::fs::File::create_new(path)?;
-    file.write_all(text.as_bytes())?;
+    file.write_all(bytes)?;
     if let Some(permissions) = permissions {
         file.set_permissions(permissions)?;
     }

@@ -1,5 +1,6 @@
 //! One module per subcommand, each owning its `Args` and its `run`.
 
+mod admin;
 mod completions;
 mod diff;
 mod docs;
@@ -28,6 +29,7 @@ pub enum Command {
     Run(run::Args),
     Resume(resume::Args),
     Runs(runs::Args),
+    Admin(admin::Args),
     Validate(validate::Args),
     DryRun(dry_run::Args),
     Fmt(fmt::Args),
@@ -74,6 +76,7 @@ fn dispatch(command: Command, settings: &Settings) -> Result<ExitCode> {
         Command::Docs(args) => docs::run(args, settings),
         Command::Schema(args) => schema::run(args, settings),
         Command::Completions(args) => completions::run(args, settings),
+        Command::Admin(args) => admin::run(args, settings),
     }
 }
 

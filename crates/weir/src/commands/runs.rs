@@ -38,7 +38,7 @@ struct ListArgs {
     /// Only the runs with this status.
     #[arg(long, value_enum, value_name = "STATUS")]
     status: Option<StatusArg>,
-    /// Only the runs started within this long ago, such as `30m`, `1h` or `2h30m`.
+    /// Only the runs started within this long ago, such as `30m`, `1h`, `2h30m` or `7d`.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     since: Option<Duration>,
     /// At most this many runs.
@@ -84,8 +84,27 @@ impl From<StatusArg> for Status {
     }
 }
 
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    weir_pipeline::Duration::parse(text).map(|d| d.0).map_err(|e| e.to_string())
+/// A span of time back from now, as pipelines write durations (`30m`, `1h30m`), and with whole
+/// days in front (`30d`, `1d12h`), which a history is often measured in and a step's timeout
+/// never is (so days stay out of the pipeline format).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let trimmed = text.trim();
+    let digits = trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len());
+    let (days, rest) = match trimmed[digits..].strip_prefix('d') {
+        Some(rest) if digits > 0 => {
+            let days: u64 = trimmed[..digits]
+                .parse()
+                .map_err(|_| format!("invalid duration \"{text}\": too many days"))?;
+            (days, rest)
+        }
+        _ => (0, trimmed),
+    };
+    let rest = match rest {
+        "" if days > 0 => Duration::ZERO,
+        rest => weir_pipeline::Duration::parse(rest).map(|d| d.0).map_err(|e| e.to_string())?,
+    };
+    let days = days.checked_mul(86_400).map(Duration::from_secs);
+    days.and_then(|d| d.checked_add(rest)).ok_or_else(|| format!("invalid duration \"{text}\": out of range"))
 }
 
 pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {

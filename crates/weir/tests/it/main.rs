@@ -1,6 +1,7 @@
 //! Tests of the `weir` binary as a user runs it: arguments in, stdout, stderr and exit code out.
 //! One test binary, one module per area.
 
+mod admin;
 mod architecture;
 mod cli;
 mod conformance;
