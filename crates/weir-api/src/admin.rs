@@ -23,6 +23,8 @@ pub struct CleanupRows {
     pub events: u64,
     /// Values no row names any more.
     pub blobs: u64,
+    /// The questions of `approval` steps, answered or not.
+    pub approvals: u64,
 }
 
 /// One thing in a store that does not hold together: `weir admin check`.

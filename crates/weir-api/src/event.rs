@@ -97,6 +97,30 @@ pub enum EventKind {
         level: LogLevel,
         message: String,
     },
+    /// An `approval` step waits for a person: `weir approve RUN STEP` or `weir reject RUN STEP`
+    /// answers it. `timeout_ms` counts from when it was first asked.
+    ApprovalRequested {
+        #[serde(flatten)]
+        at: StepAt,
+        prompt: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        schema: Option<Value>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        assignees: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<f64>,
+        /// `approve`, `reject` or `fail`.
+        on_timeout: String,
+    },
+    /// The waiting step got its answer: `approved`, `rejected` or `expired` (no answer within its
+    /// timeout, which fails it), from `by` (`timeout` when the timeout decided).
+    ApprovalAnswered {
+        #[serde(flatten)]
+        at: StepAt,
+        decision: String,
+        by: String,
+        timed_out: bool,
+    },
     RunFinished {
         status: Status,
         output: Value,
@@ -170,6 +194,20 @@ impl From<&weir_engine::EventKind> for EventKind {
             E::StepLog { at, level, message } => {
                 EventKind::StepLog { at: at.into(), level: *level, message: message.clone() }
             }
+            E::ApprovalRequested { at, request } => EventKind::ApprovalRequested {
+                at: at.into(),
+                prompt: request.prompt.clone(),
+                schema: request.schema.clone(),
+                assignees: request.assignees.clone(),
+                timeout_ms: request.timeout.map(ms),
+                on_timeout: request.on_timeout.as_str().to_owned(),
+            },
+            E::ApprovalAnswered { at, decision, by, timed_out } => EventKind::ApprovalAnswered {
+                at: at.into(),
+                decision: decision.as_str().to_owned(),
+                by: by.clone(),
+                timed_out: *timed_out,
+            },
             E::RunFinished { status, output, error, error_kind, duration } => EventKind::RunFinished {
                 status: *status,
                 output: output.clone(),

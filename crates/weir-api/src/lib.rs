@@ -9,6 +9,7 @@
 //! error kinds are the labels of `weir_engine::ErrorKind`.
 
 mod admin;
+mod approval;
 mod dry_run;
 mod event;
 mod run;
@@ -17,6 +18,7 @@ mod test;
 mod validate;
 
 pub use admin::{CleanupReport, CleanupRows, Problem};
+pub use approval::StoredApproval;
 pub use dry_run::{DryRunItem, DryRunOutcome, DryRunReport, DryRunStep, Walked};
 pub use event::{Event, EventKind, Parent, StepAt};
 pub use run::{NestedSummary, RunError, RunSummary, StepError, StepSummary};

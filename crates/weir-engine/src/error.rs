@@ -25,6 +25,9 @@ pub enum ErrorKind {
     /// The run does not allow what the step would do: a call outside the process in a run that
     /// refuses them (`weir test`), not mocked.
     Refused,
+    /// A person rejected the step: an `approval` answered with `weir reject`, or whose timeout
+    /// rejects it.
+    Rejected,
     /// The run's store could not make its events durable: the run stops rather than go on
     /// without a record it could be resumed from.
     Store,
@@ -41,6 +44,7 @@ impl ErrorKind {
         ErrorKind::Cancelled,
         ErrorKind::Step,
         ErrorKind::Refused,
+        ErrorKind::Rejected,
         ErrorKind::Store,
     ];
 
@@ -55,7 +59,7 @@ impl ErrorKind {
     }
 
     /// The kind as a label: `config`, `expression`, `timeout`, `http_status`, `network`,
-    /// `nested`, `cancelled`, `step`, `refused` or `store`.
+    /// `nested`, `cancelled`, `step`, `refused`, `rejected` or `store`.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::Config => "config",
@@ -67,6 +71,7 @@ impl ErrorKind {
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::Step => "step",
             ErrorKind::Refused => "refused",
+            ErrorKind::Rejected => "rejected",
             ErrorKind::Store => "store",
         }
     }

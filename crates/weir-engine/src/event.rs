@@ -5,6 +5,7 @@
 //! Sub-pipeline runs report into the same stream, with their own `run_id` and a [`Parent`], and
 //! `seq` orders the whole stream.
 
+use crate::approval::{ApprovalRequest, Decision};
 use crate::error::ErrorKind;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
@@ -102,6 +103,19 @@ pub enum EventKind {
         level: LogLevel,
         message: String,
     },
+    /// An `approval` step asks a person and waits (its run is `waiting`) until it is answered.
+    /// A step asks again when it runs again after a resume; the first question stands.
+    ApprovalRequested {
+        at: StepAt,
+        request: ApprovalRequest,
+    },
+    /// The answer the waiting step got, from a person or from its timeout.
+    ApprovalAnswered {
+        at: StepAt,
+        decision: Decision,
+        by: String,
+        timed_out: bool,
+    },
     RunFinished {
         status: Status,
         output: Value,
@@ -122,7 +136,9 @@ impl EventKind {
             | EventKind::StepFailed { at, .. }
             | EventKind::StepSkipped { at, .. }
             | EventKind::StepCancelled { at }
-            | EventKind::StepLog { at, .. } => Some(at),
+            | EventKind::StepLog { at, .. }
+            | EventKind::ApprovalRequested { at, .. }
+            | EventKind::ApprovalAnswered { at, .. } => Some(at),
             EventKind::RunStarted { .. } | EventKind::RunResumed { .. } | EventKind::RunFinished { .. } => {
                 None
             }

@@ -1,5 +1,6 @@
 //! The contract between the engine and step kinds.
 
+use crate::approval::{Answer, ApprovalRequest};
 use crate::clock::Clock;
 use crate::error::{ErrorKind, StepError};
 use crate::event::{EventKind, LogLevel, StepAt};
@@ -143,6 +144,40 @@ impl<'a> StepCx<'a> {
         self.step
             .program(field)
             .ok_or_else(|| StepError::fatal(ErrorKind::Config, format!("`{field}` is missing")))
+    }
+
+    /// Asks a person `request` and waits for the answer. The question is committed first, so
+    /// other processes see it (`weir approvals`) and the run is `waiting`; the answer comes
+    /// through the run's store. A resumed run asks only if the question has no answer yet. A
+    /// run without a store cannot wait: that is a fatal error.
+    pub async fn ask(&self, request: ApprovalRequest) -> Result<Answer, StepError> {
+        let Some(store) = self.env.store() else {
+            return Err(StepError::fatal(
+                ErrorKind::Config,
+                "an approval waits in the run store, and this run has none (`--no-store`)",
+            ));
+        };
+        let stored = |e: crate::StoreError| StepError::fatal(ErrorKind::Store, e.message);
+        // A resumed step may have been answered while no process ran it: it goes on at once.
+        let before = match self.env.prior {
+            Some(_) => store.answered(&self.env.run_id, self.at).await.map_err(stored)?,
+            None => None,
+        };
+        let answer = match before {
+            Some(answer) => answer,
+            None => {
+                self.env.emit(EventKind::ApprovalRequested { at: self.at.clone(), request });
+                self.env.flush().await.map_err(stored)?;
+                store.answer(&self.env.run_id, self.at).await.map_err(stored)?
+            }
+        };
+        self.env.emit(EventKind::ApprovalAnswered {
+            at: self.at.clone(),
+            decision: answer.decision,
+            by: answer.by.clone(),
+            timed_out: answer.timed_out,
+        });
+        Ok(answer)
     }
 
     /// Emits a log line for this step.

@@ -8,6 +8,7 @@
 //! [`Registry`]; what happens goes to an [`EventSink`] and, to be durable, to a [`RunStore`].
 //! Persistence and telemetry hang off those seams.
 
+pub mod approval;
 mod cancel;
 pub mod clock;
 mod context;
@@ -21,6 +22,7 @@ mod run;
 mod scheduler;
 mod store;
 
+pub use approval::{Answer, ApprovalRequest, Decision, OnTimeout};
 pub use cancel::Cancel;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{ErrorKind, StepError};

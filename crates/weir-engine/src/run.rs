@@ -235,6 +235,11 @@ impl RunEnv<'_> {
         self.tree.opts.store.is_some()
     }
 
+    /// The store the run's events go to, if any.
+    pub(crate) fn store(&self) -> Option<&dyn RunStore> {
+        self.tree.opts.store.as_deref()
+    }
+
     /// Makes what the tree's runs recorded so far durable (see [`Tree::flush`]).
     pub(crate) async fn flush(&self) -> Result<(), StoreError> {
         self.tree.flush().await

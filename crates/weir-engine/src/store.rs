@@ -8,7 +8,8 @@
 //! one turn of the scheduler (a fan-out of `pass` steps, the items of a `foreach`) are committed
 //! together, in one transaction.
 
-use crate::event::Event;
+use crate::approval::Answer;
+use crate::event::{Event, StepAt};
 use futures_util::future::BoxFuture;
 
 /// Makes a run's events durable.
@@ -17,6 +18,25 @@ pub trait RunStore: Send + Sync + std::fmt::Debug {
     /// engine awaits it before any step that needs what they record starts, and before the run
     /// returns.
     fn commit<'a>(&'a self, events: &'a [Event]) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Waits for the answer to the approval that step `at` of run `run_id` asked (its
+    /// `ApprovalRequested` is committed), from whichever process gives it, and settles it by its
+    /// `on_timeout` once its timeout has passed. A store that keeps no approvals says so.
+    fn answer<'a>(&'a self, run_id: &'a str, at: &'a StepAt) -> BoxFuture<'a, Result<Answer, StoreError>> {
+        let _ = (run_id, at);
+        Box::pin(async { Err(StoreError::new("this store keeps no approvals")) })
+    }
+
+    /// The answer the approval of step `at` of run `run_id` has already, if it has one: a
+    /// resumed run's step asks again only when it has none.
+    fn answered<'a>(
+        &'a self,
+        run_id: &'a str,
+        at: &'a StepAt,
+    ) -> BoxFuture<'a, Result<Option<Answer>, StoreError>> {
+        let _ = (run_id, at);
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// A commit that failed: the run stops (its steps are cancelled) and reports this.

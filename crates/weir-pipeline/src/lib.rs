@@ -23,6 +23,7 @@ mod duration;
 pub mod expr;
 pub mod format;
 pub mod graph;
+pub mod json_schema;
 pub mod kind;
 pub mod model;
 pub mod node;

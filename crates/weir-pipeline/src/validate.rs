@@ -726,7 +726,7 @@ impl<'a> Validator<'a> {
             self.d.error(Code::BadInputSchema, at.span, format!("`input` is not a valid JSON Schema: {e}"));
             return None;
         }
-        match jsonschema::options().should_validate_formats(true).build(schema) {
+        match crate::json_schema::compile(schema) {
             Ok(v) => Some(InputSchema(v)),
             Err(e) => {
                 self.d.error(

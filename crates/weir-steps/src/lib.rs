@@ -8,6 +8,7 @@
 //! Heavy kinds sit behind cargo features, on by default: `http` (reqwest, rustls). A build
 //! without one knows the kind's name only to say which feature it needs.
 
+mod approval;
 mod fail;
 mod foreach;
 #[cfg(feature = "http")]
@@ -44,6 +45,7 @@ pub fn builtin() -> Registry {
         .with(log::Log)
         .with(foreach::Foreach)
         .with(pipeline::Pipeline)
+        .with(approval::Approval)
 }
 
 /// The JSON Schema of a config type (as a plain function, for `KindSpec::schema`).

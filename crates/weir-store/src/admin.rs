@@ -65,6 +65,8 @@ const DOOMED_ATTEMPTS: &str =
     concat!(doomed!(), "SELECT COUNT(*) FROM attempts WHERE run_id IN (SELECT id FROM doomed)");
 const DOOMED_EVENTS: &str =
     concat!(doomed!(), "SELECT COUNT(*) FROM events WHERE run_id IN (SELECT id FROM doomed)");
+const DOOMED_APPROVALS: &str =
+    concat!(doomed!(), "SELECT COUNT(*) FROM approvals WHERE run_id IN (SELECT id FROM doomed)");
 /// The blobs that no row outside the doomed runs names (some may be named by nothing already).
 const DOOMED_BLOBS: &str = concat!(
     doomed!(),
@@ -77,6 +79,8 @@ const DELETE_EVENTS: &str =
     concat!(doomed!(), "DELETE FROM events WHERE run_id IN (SELECT id FROM doomed) RETURNING run_id");
 const DELETE_ATTEMPTS: &str =
     concat!(doomed!(), "DELETE FROM attempts WHERE run_id IN (SELECT id FROM doomed) RETURNING run_id");
+const DELETE_APPROVALS: &str =
+    concat!(doomed!(), "DELETE FROM approvals WHERE run_id IN (SELECT id FROM doomed) RETURNING run_id");
 const DELETE_STEPS: &str =
     concat!(doomed!(), "DELETE FROM steps WHERE run_id IN (SELECT id FROM doomed) RETURNING run_id");
 /// Last of the deletes that name `doomed`, which is read from `runs`.
@@ -98,6 +102,7 @@ pub(crate) async fn cleanup(backend: &Backend, filter: &CleanupFilter) -> Result
             stmt(DOOMED_ATTEMPTS),
             stmt(DOOMED_EVENTS),
             stmt(DOOMED_BLOBS),
+            stmt(DOOMED_APPROVALS),
         ];
         let out = backend.script(script, Isolation::Read).await?;
         let runs = ids(&out[0])?;
@@ -108,6 +113,7 @@ pub(crate) async fn cleanup(backend: &Backend, filter: &CleanupFilter) -> Result
             attempts: count(2)?,
             events: count(3)?,
             blobs: count(4)?,
+            approvals: count(5)?,
         };
         (runs, rows)
     } else {
@@ -115,18 +121,20 @@ pub(crate) async fn cleanup(backend: &Backend, filter: &CleanupFilter) -> Result
             stmt(DELETE_EVENTS),
             stmt(DELETE_ATTEMPTS),
             stmt(DELETE_STEPS),
+            stmt(DELETE_APPROVALS),
             stmt(DELETE_RUNS),
             blobs(DELETE_BLOBS),
         ];
         let out = backend.script(script, Isolation::Write).await?;
-        let mut runs = ids(&out[3])?;
+        let mut runs = ids(&out[4])?;
         runs.sort();
         let rows = CleanupRows {
             runs: runs.len() as u64,
             steps: out[2].len() as u64,
             attempts: out[1].len() as u64,
             events: out[0].len() as u64,
-            blobs: out[4].len() as u64,
+            blobs: out[5].len() as u64,
+            approvals: out[3].len() as u64,
         };
         (runs, rows)
     };
@@ -182,6 +190,15 @@ const SQL_CHECKS: &[SqlCheck] = &[
         problem: "its run {} is missing",
         sql: "SELECT run_id || '/' || CAST(seq AS TEXT), run_id FROM events \
               WHERE run_id NOT IN (SELECT id FROM runs) ORDER BY run_id, seq",
+    },
+    SqlCheck {
+        table: "approvals",
+        problem: "its run {} is missing",
+        sql: concat!(
+            "SELECT ",
+            step_key!(),
+            ", run_id FROM approvals WHERE run_id NOT IN (SELECT id FROM runs) ORDER BY 1"
+        ),
     },
     SqlCheck {
         table: "runs",
@@ -352,9 +369,11 @@ pub(crate) const STATEMENTS: &[&str] = &[
     DOOMED_ATTEMPTS,
     DOOMED_EVENTS,
     DOOMED_BLOBS,
+    DOOMED_APPROVALS,
     DELETE_EVENTS,
     DELETE_ATTEMPTS,
     DELETE_STEPS,
+    DELETE_APPROVALS,
     DELETE_RUNS,
     DELETE_BLOBS,
     EXPORT_RUNS.sql,

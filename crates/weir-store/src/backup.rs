@@ -93,6 +93,26 @@ const TABLES: &[Table] = &[
         name: "events",
         columns: &["run_id", "seq", "at", "type", "step", "item", "body", "value", "value_blob"],
     },
+    Table {
+        name: "approvals",
+        columns: &[
+            "run_id",
+            "step",
+            "item",
+            "prompt",
+            "answer_schema",
+            "assignees",
+            "on_timeout",
+            "requested_at",
+            "deadline",
+            "decision",
+            "answer",
+            "decided_by",
+            "decided_at",
+            "reason",
+            "timed_out",
+        ],
+    },
 ];
 
 /// Each table's `SELECT`, `INSERT` and `DELETE`, built once from [`TABLES`] (a static, so the

@@ -19,6 +19,7 @@
 //! (`archive`), in a format both backends read.
 
 mod admin;
+mod approval;
 mod archive;
 mod backend;
 mod backup;
@@ -36,6 +37,7 @@ use futures_util::future::BoxFuture;
 use std::path::PathBuf;
 
 pub use admin::{CleanupFilter, ExportWhat, Exported};
+pub use approval::{ApprovalKey, Given, Waiting};
 pub use backup::BackupSummary;
 pub use query::RunFilter;
 pub use resume::{Interrupted, StoredBundle, StoredPlan};
@@ -161,6 +163,10 @@ pub struct Store {
     backend: Backend,
     location: Location,
     meta: std::sync::Arc<RunMeta>,
+    waiting: Waiting,
+    /// Told of answers to approvals, on PostgreSQL; opened by the first wait for one.
+    #[cfg(feature = "postgres")]
+    listener: std::sync::Arc<tokio::sync::OnceCell<postgres::Listener>>,
 }
 
 impl Store {
@@ -178,7 +184,14 @@ impl Store {
                 });
             }
         };
-        Ok(Store { backend, location, meta: Default::default() })
+        Ok(Store {
+            backend,
+            location,
+            meta: Default::default(),
+            waiting: Waiting::default(),
+            #[cfg(feature = "postgres")]
+            listener: Default::default(),
+        })
     }
 
     /// This store, recording the runs it is given as started with `bundle` (a digest from
@@ -271,6 +284,42 @@ impl Store {
         Ok(summary)
     }
 
+    /// Whether a run of this store waits for an answer in this process now.
+    pub fn waiting(&self) -> Waiting {
+        self.waiting.clone()
+    }
+
+    /// The questions of `approval` steps that wait for an answer, the oldest first. Timeouts
+    /// that passed by `now_ms` are settled first.
+    pub async fn pending_approvals(&self, now_ms: u64) -> Result<Vec<weir_api::StoredApproval>, Error> {
+        approval::pending(&self.backend, now_ms).await
+    }
+
+    /// The questions one run asked, answered or not (timeouts settled as by
+    /// [`Store::pending_approvals`]).
+    pub async fn approvals(&self, run_id: &str, now_ms: u64) -> Result<Vec<weir_api::StoredApproval>, Error> {
+        approval::of_run(&self.backend, run_id, now_ms).await
+    }
+
+    /// Records a person's answer to a question, unless it has one already: whether it was
+    /// taken. A waiting run continues with it (a run no process runs, once it is resumed).
+    pub async fn answer(&self, key: ApprovalKey<'_>, given: &Given) -> Result<bool, Error> {
+        approval::decide(&self.backend, key, given).await
+    }
+
+    /// What tells a wait for an answer that one may have come, if anything does (PostgreSQL's
+    /// notifications; SQLite's waits read their question again).
+    async fn wakeups(&self) -> Result<Option<tokio::sync::watch::Receiver<u64>>, Error> {
+        match &self.location {
+            #[cfg(feature = "postgres")]
+            Location::Postgres(url) => {
+                let listener = self.listener.get_or_try_init(|| postgres::Listener::open(url)).await?;
+                Ok(Some(listener.wakeups()))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// The run's events, and its sub-pipeline runs', in `seq` order.
     pub async fn events(&self, run_id: &str) -> Result<Vec<weir_api::Event>, Error> {
         query::events(&self.backend, run_id).await
@@ -286,6 +335,32 @@ impl weir_engine::RunStore for Store {
             let statements = record::events(events, &self.meta)
                 .map_err(|e| weir_engine::StoreError::new(e.to_string()))?;
             self.backend.write(statements).await.map_err(|e| weir_engine::StoreError::new(e.to_string()))
+        })
+    }
+
+    fn answer<'a>(
+        &'a self,
+        run_id: &'a str,
+        at: &'a weir_engine::StepAt,
+    ) -> BoxFuture<'a, Result<weir_engine::Answer, weir_engine::StoreError>> {
+        Box::pin(async move {
+            let failed = |e: Error| weir_engine::StoreError::new(e.to_string());
+            let wakeups = self.wakeups().await.map_err(failed)?;
+            let key = ApprovalKey { run_id, step: &at.step, item: at.item };
+            approval::wait(&self.backend, wakeups, &self.waiting, key).await.map_err(failed)
+        })
+    }
+
+    fn answered<'a>(
+        &'a self,
+        run_id: &'a str,
+        at: &'a weir_engine::StepAt,
+    ) -> BoxFuture<'a, Result<Option<weir_engine::Answer>, weir_engine::StoreError>> {
+        Box::pin(async move {
+            let key = ApprovalKey { run_id, step: &at.step, item: at.item };
+            approval::answered(&self.backend, key)
+                .await
+                .map_err(|e| weir_engine::StoreError::new(e.to_string()))
         })
     }
 }

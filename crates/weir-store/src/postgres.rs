@@ -40,6 +40,42 @@ impl Postgres {
     }
 }
 
+/// A connection of its own that listens for the answers to approvals (`NOTIFY` on
+/// [`crate::approval::CHANNEL`]): the value of its receiver changes with each. It lives as long
+/// as the store that opened it.
+#[derive(Debug)]
+pub(crate) struct Listener {
+    _client: Client,
+    wakeups: tokio::sync::watch::Receiver<u64>,
+}
+
+impl Listener {
+    pub(crate) async fn open(url: &str) -> Result<Listener, Error> {
+        let location = crate::redact_url(url);
+        let (client, mut connection) = tokio_postgres::connect(url, NoTls)
+            .await
+            .map_err(|e| Error::Unreachable { location, message: e.to_string() })?;
+        let (tx, wakeups) = tokio::sync::watch::channel(0u64);
+        tokio::spawn(async move {
+            // Ends when the connection does: when the client is dropped with the store, or breaks
+            // (the waits then fall back to reading their question every few seconds).
+            while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                match message {
+                    Ok(tokio_postgres::AsyncMessage::Notification(_)) => tx.send_modify(|n| *n += 1),
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+        });
+        client.batch_execute(&format!("LISTEN {}", crate::approval::CHANNEL)).await.map_err(sql)?;
+        Ok(Listener { _client: client, wakeups })
+    }
+
+    pub(crate) fn wakeups(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.wakeups.clone()
+    }
+}
+
 fn sql(e: tokio_postgres::Error) -> Error {
     Error::Sql(e.as_db_error().map_or_else(|| e.to_string(), ToString::to_string))
 }

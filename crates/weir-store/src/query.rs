@@ -179,7 +179,7 @@ fn error(c: &Cols<'_>, i: usize) -> Result<Option<StepError>, Error> {
         .map(|message| StepError { kind: c.opt_text(i + 1).ok().flatten().unwrap_or_default(), message }))
 }
 
-fn status(s: &str) -> Result<Status, Error> {
+pub(crate) fn status(s: &str) -> Result<Status, Error> {
     Status::ALL
         .into_iter()
         .find(|st| st.as_str() == s)
@@ -230,7 +230,7 @@ impl Cols<'_> {
         }
     }
 
-    fn int(&self, i: usize) -> Result<i64, Error> {
+    pub(crate) fn int(&self, i: usize) -> Result<i64, Error> {
         self.opt_int(i)?.ok_or_else(|| Error::Corrupt(format!("column {i} is null")))
     }
 

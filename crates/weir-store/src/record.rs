@@ -61,6 +61,19 @@ const STEP_ENDED: &str = "INSERT INTO steps (run_id, step, item, kind, first_seq
      finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, output = excluded.output, \
      output_blob = excluded.output_blob, error = excluded.error, error_kind = excluded.error_kind";
 
+/// An approval's question; asked again after a resume, the first stands (with any answer).
+const APPROVAL_REQUESTED: &str = "INSERT INTO approvals (run_id, step, item, prompt, answer_schema, assignees, \
+     on_timeout, requested_at, deadline) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+     ON CONFLICT (run_id, step, item) DO NOTHING";
+
+/// A run whose step asks a question that has no answer yet is waiting.
+const RUN_WAITING: &str = "UPDATE runs SET status = 'waiting' WHERE id = $1 AND status = 'running' \
+     AND EXISTS (SELECT 1 FROM approvals WHERE run_id = $1 AND step = $2 AND item = $3 AND decided_at IS NULL)";
+
+/// A waiting run runs again once none of its questions waits for an answer.
+const RUN_ANSWERED: &str = "UPDATE runs SET status = 'running' WHERE id = $1 AND status = 'waiting' \
+     AND NOT EXISTS (SELECT 1 FROM approvals WHERE run_id = $1 AND decided_at IS NULL)";
+
 /// The statements that store the text of every pipeline of `bundle` and its manifest (each plan's
 /// digest and file, and the links between them), and the manifest's digest, which names it.
 pub(crate) fn bundle(bundle: &weir_pipeline::Bundle, now_ms: u64) -> (Vec<Stmt>, String) {
@@ -365,6 +378,26 @@ fn record(event: &Event, meta: &RunMeta, batch: &Batch<'_>, out: &mut Vec<Stmt>)
             let ended = Ended { status: "cancelled", attempts: 0, duration: None, error: None };
             out.push(step_ended(run_id, step, item, &step_at.kind, row, at, ended, stored));
         }
+        EventKind::ApprovalRequested { request, .. } => {
+            let timeout =
+                request.timeout.map(|t| at.saturating_add(t.as_millis().min(i64::MAX as u128) as i64));
+            out.push(Stmt {
+                sql: APPROVAL_REQUESTED,
+                params: vec![
+                    run_id.clone(),
+                    step.clone(),
+                    item.clone(),
+                    Param::text(&request.prompt),
+                    Param::opt_text(request.schema.as_ref().map(Value::to_string)),
+                    Param::Text(json!(request.assignees).to_string()),
+                    Param::text(request.on_timeout.as_str()),
+                    Param::Int(at),
+                    Param::opt_int(timeout),
+                ],
+            });
+            out.push(Stmt { sql: RUN_WAITING, params: vec![run_id, step, item] });
+        }
+        EventKind::ApprovalAnswered { .. } => out.push(Stmt { sql: RUN_ANSWERED, params: vec![run_id] }),
         // The event row is all there is of these.
         EventKind::StepMocked { .. } | EventKind::StepLog { .. } => {}
     }
@@ -481,10 +514,16 @@ pub(crate) mod tests {
             ATTEMPT_ENDED,
             ATTEMPT_CANCELLED,
             STEP_ENDED,
+            APPROVAL_REQUESTED,
+            RUN_WAITING,
+            RUN_ANSWERED,
             crate::schema::WRITE_VERSION,
         ];
-        let queries =
-            crate::query::STATEMENTS.iter().chain(crate::resume::STATEMENTS).chain(crate::admin::STATEMENTS);
+        let queries = crate::query::STATEMENTS
+            .iter()
+            .chain(crate::resume::STATEMENTS)
+            .chain(crate::admin::STATEMENTS)
+            .chain(crate::approval::STATEMENTS);
         for sql in all.into_iter().chain(queries.copied()) {
             assert!(parameters_in_order(sql), "{sql}");
         }

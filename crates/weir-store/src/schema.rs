@@ -101,6 +101,28 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE runs ADD COLUMN bundle TEXT;
     ALTER TABLE runs ADD COLUMN owner TEXT;",
+    // 3: the questions of `approval` steps, and their answers. The question is recorded from
+    // its event; the answer by whoever gives it (`weir approve`), at most once (`decided_at`).
+    // `deadline` is when its timeout passes; `assignees` a JSON array.
+    "CREATE TABLE approvals (
+        run_id TEXT NOT NULL,
+        step TEXT NOT NULL,
+        item BIGINT NOT NULL,
+        prompt TEXT NOT NULL,
+        answer_schema TEXT,
+        assignees TEXT NOT NULL,
+        on_timeout TEXT NOT NULL,
+        requested_at BIGINT NOT NULL,
+        deadline BIGINT,
+        decision TEXT,
+        answer TEXT,
+        decided_by TEXT,
+        decided_at BIGINT,
+        reason TEXT,
+        timed_out BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (run_id, step, item)
+    );
+    CREATE INDEX approvals_undecided ON approvals (decided_at, deadline);",
 ];
 
 /// The migrations a store at `location` needs, given the version it holds (`found`, as stored;

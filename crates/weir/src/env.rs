@@ -108,10 +108,12 @@ impl Redact {
                 *error = self.text(error)
             }
             EventKind::StepLog { message, .. } => *message = self.text(message),
+            EventKind::ApprovalRequested { request, .. } => request.prompt = self.text(&request.prompt),
             EventKind::RunResumed { .. }
             | EventKind::StepStarted { .. }
             | EventKind::StepSkipped { .. }
-            | EventKind::StepCancelled { .. } => {}
+            | EventKind::StepCancelled { .. }
+            | EventKind::ApprovalAnswered { .. } => {}
         }
     }
 }

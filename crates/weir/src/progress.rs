@@ -66,11 +66,18 @@ impl EventSink for Progress {
                     let _ = writeln!(std::io::stderr().lock(), "{line}");
                 }
             }
-            Progress::Quiet => {
-                if let EventKind::StepLog { level, message, .. } = &event.kind {
+            Progress::Quiet => match &event.kind {
+                EventKind::StepLog { level, message, .. } => {
                     eprintln!("[{}] {}: {message}", level_name(*level), label(event));
                 }
-            }
+                // Whoever started the run must learn that it waits, and how to answer.
+                EventKind::ApprovalRequested { .. } => {
+                    for line in waiting(event, false) {
+                        eprintln!("{}", line.trim_start());
+                    }
+                }
+                _ => {}
+            },
             Progress::Live(live) => live.emit(event),
         }
     }
@@ -113,6 +120,9 @@ impl Live {
             }
             EventKind::RunFinished { .. } if event.parent.is_none() => self.bar.finish_and_clear(),
             _ => {}
+        }
+        for line in waiting(event, self.color) {
+            self.bar.println(line);
         }
         let shown =
             own || !matches!(event.kind, EventKind::StepSucceeded { .. } | EventKind::StepSkipped { .. });
@@ -157,6 +167,31 @@ fn label(event: &Event) -> String {
     out
 }
 
+/// What a run that waits for an answer says: the question, and the commands that answer it.
+fn waiting(event: &Event, c: bool) -> Vec<String> {
+    let EventKind::ApprovalRequested { at, request } = &event.kind else { return Vec::new() };
+    let target = match at.item {
+        Some(i) => format!("{} {} --item {i}", event.run_id, at.step),
+        None => format!("{} {}", event.run_id, at.step),
+    };
+    let mut lines = vec![format!(
+        "  {} {} waits for approval: {}",
+        paint("⏸", Style::Warn, c),
+        label(event),
+        request.prompt
+    )];
+    if !request.assignees.is_empty() {
+        lines.push(paint(&format!("    for {}", request.assignees.join(", ")), Style::Dim, c));
+    }
+    let with = if request.schema.is_some() { " -i JSON" } else { "" };
+    lines.push(paint(
+        &format!("    answer: weir approve {target}{with}   or   weir reject {target} --reason TEXT"),
+        Style::Dim,
+        c,
+    ));
+    lines
+}
+
 /// The line printed for an event on a terminal, if any; `step` is the event's label.
 fn line(kind: &EventKind, step: &str, c: bool) -> Option<String> {
     Some(match kind {
@@ -185,7 +220,17 @@ fn line(kind: &EventKind, step: &str, c: bool) -> Option<String> {
         }
         EventKind::StepCancelled { .. } => paint(&format!("  ⊘ {step} cancelled"), Style::Dim, c),
         EventKind::StepLog { level, message, .. } => format!("  [{}] {step}: {message}", level_name(*level)),
-        EventKind::RunStarted { .. }
+        EventKind::ApprovalAnswered { decision, by, .. } => {
+            let mark = match decision {
+                weir_engine::Decision::Approved => paint("✓", Style::Ok, c),
+                weir_engine::Decision::Rejected | weir_engine::Decision::Expired => {
+                    paint("✗", Style::Error, c)
+                }
+            };
+            format!("  {mark} {step} {} by {by}", decision.as_str())
+        }
+        EventKind::ApprovalRequested { .. }
+        | EventKind::RunStarted { .. }
         | EventKind::RunResumed { .. }
         | EventKind::StepStarted { .. }
         | EventKind::RunFinished { .. } => return None,

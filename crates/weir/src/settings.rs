@@ -25,6 +25,8 @@ impl EnvVars {
     pub const WEIR_HOME: &'static str = "WEIR_HOME";
     /// Where runs are stored instead: a `postgres://` URL, or the path of an SQLite file.
     pub const WEIR_DATABASE_URL: &'static str = "WEIR_DATABASE_URL";
+    /// Who `weir approve` and `weir reject` answer as, unless `--as` says.
+    pub const USER: &'static str = "USER";
 
     /// All of the above, for the test that checks them against the README.
     #[cfg(test)]
@@ -35,6 +37,7 @@ impl EnvVars {
         Self::WEIR_ENV_ALLOW,
         Self::WEIR_HOME,
         Self::WEIR_DATABASE_URL,
+        Self::USER,
     ];
 }
 

@@ -1,6 +1,7 @@
 //! One module per subcommand, each owning its `Args` and its `run`.
 
 mod admin;
+mod approvals;
 mod completions;
 mod diff;
 mod docs;
@@ -28,6 +29,9 @@ pub enum Command {
     Init(init::Args),
     Run(run::Args),
     Resume(resume::Args),
+    Approvals(approvals::ListArgs),
+    Approve(approvals::ApproveArgs),
+    Reject(approvals::RejectArgs),
     Runs(runs::Args),
     Admin(admin::Args),
     Validate(validate::Args),
@@ -66,6 +70,9 @@ fn dispatch(command: Command, settings: &Settings) -> Result<ExitCode> {
         Command::Init(args) => init::run(args, settings),
         Command::Run(args) => run::run(args, settings),
         Command::Resume(args) => resume::run(args, settings),
+        Command::Approvals(args) => approvals::list(args, settings),
+        Command::Approve(args) => approvals::approve(args, settings),
+        Command::Reject(args) => approvals::reject(args, settings),
         Command::Runs(args) => runs::run(args, settings),
         Command::Validate(args) => validate::run(args, settings),
         Command::DryRun(args) => dry_run::run(args, settings),

@@ -11,7 +11,8 @@ use weir_pipeline::Status;
 
 /// Continue an interrupted run from the store
 ///
-/// A run whose process died (a crash, `kill -9`, a power loss) stays `running` in the store; one
+/// A run whose process died (a crash, `kill -9`, a power loss) stays `running` in the store, and
+/// one stopped while an `approval` step waits stays `waiting` (it goes on from the answer); one
 /// stopped by Ctrl-C or SIGTERM ends `cancelled`, and one stopped because its store failed (a
 /// full disk) ends `failed` with the error kind `store`. `weir resume` continues any of them with the same
 /// input and seed, on the exact pipeline versions it started with: the stored text, even if the
@@ -60,7 +61,7 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
         bail!("run {id} is a sub-pipeline run of run {}; resume that one", parent.run_id);
     }
     match run.status {
-        Status::Running => check_owner(id, interrupted.owner.as_deref(), args.force)?,
+        Status::Running | Status::Waiting => check_owner(id, interrupted.owner.as_deref(), args.force)?,
         Status::Cancelled => {}
         // Stopped because its store failed: what it committed is consistent, as at a crash.
         Status::Failed if run.error.as_ref().is_some_and(|e| e.kind == ErrorKind::Store.as_str()) => {}

@@ -150,13 +150,14 @@ impl Launch {
         let engine = super::engine(registry);
         let cancel = Cancel::new();
         let stored = store.is_some();
+        let waiting = store.as_ref().map(weir_store::Store::waiting).unwrap_or_default();
         let store = store.map(|s| Arc::new(s) as Arc<dyn weir_engine::RunStore>);
         let opts = RunOptions { cancel: cancel.clone(), seed, env, store, resume, ..RunOptions::default() };
         let sink = Arc::new(sink);
         let report = runtime.block_on(async {
             // Listening starts before the run does, so no signal sent once a step has started is missed.
             if let Ok(signals) = Signals::listen() {
-                tokio::spawn(cancel_on_signals(signals, cancel, sink.clone(), settings.quiet));
+                tokio::spawn(cancel_on_signals(signals, cancel, waiting, sink.clone(), settings.quiet));
             }
             let events = Arc::new(crate::env::Redacted { inner: sink.clone(), redact });
             tokio::spawn(engine.start(Arc::new(bundle), input, opts, events)).await
@@ -188,10 +189,29 @@ impl Launch {
     }
 }
 
-/// The first signal cancels the run; a second one exits at once, with the code of the second.
+/// The first signal cancels the run — unless it waits for an approval: then the process stops
+/// and leaves the run `waiting` in the store, as durable as it was, for `weir resume` once it is
+/// answered (steps running beside the approval run again then, as after a crash). A second
+/// signal exits at once, with the code of the second.
 #[allow(clippy::disallowed_methods)] // A second signal must end the process even while a step hangs.
-async fn cancel_on_signals(mut signals: Signals, cancel: Cancel, sink: Arc<Progress>, quiet: bool) {
-    signals.next().await;
+async fn cancel_on_signals(
+    mut signals: Signals,
+    cancel: Cancel,
+    waiting: weir_store::Waiting,
+    sink: Arc<Progress>,
+    quiet: bool,
+) {
+    let code = signals.next().await;
+    if waiting.any() {
+        if !quiet {
+            sink.note(
+                "stopping; the run stays `waiting` in the store: `weir approvals` lists what it waits for, \
+                 and `weir resume RUN` continues it",
+            );
+        }
+        sink.finish();
+        std::process::exit(code);
+    }
     cancel.cancel();
     if !quiet {
         sink.note("cancelling the run; interrupt again to stop at once");

@@ -68,6 +68,7 @@ struct ShowArgs {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 enum StatusArg {
     Running,
+    Waiting,
     Succeeded,
     Failed,
     Cancelled,
@@ -77,6 +78,7 @@ impl From<StatusArg> for Status {
     fn from(s: StatusArg) -> Status {
         match s {
             StatusArg::Running => Status::Running,
+            StatusArg::Waiting => Status::Waiting,
             StatusArg::Succeeded => Status::Succeeded,
             StatusArg::Failed => Status::Failed,
             StatusArg::Cancelled => Status::Cancelled,
@@ -268,7 +270,7 @@ fn ms_duration(ms: f64) -> Duration {
 }
 
 /// How long ago `at` (milliseconds since the epoch) was: `12s ago`, `3m ago`, `5h ago`, `2d ago`.
-fn ago(at: u64) -> String {
+pub fn ago(at: u64) -> String {
     let secs = now_ms().saturating_sub(at) / 1000;
     match secs {
         0..60 => format!("{secs}s ago"),
