@@ -62,7 +62,7 @@ const DECIDE: &str = "UPDATE approvals SET decision = $1, answer = $2, decided_b
 /// Announces an answer to the runs waiting on PostgreSQL, at the commit. The channel is
 /// [`CHANNEL`].
 #[cfg(feature = "postgres")]
-const NOTIFY: &str = "SELECT pg_notify('weir_approvals', $1)";
+const NOTIFY: &str = "SELECT CAST(1 AS BIGINT) FROM (SELECT pg_notify('weir_approvals', $1)) AS announced";
 
 #[cfg(test)]
 pub(crate) const STATEMENTS: &[&str] = &[SETTLE_ALL, SETTLE_ONE, ONE, OF_RUN, PENDING, DECIDE];

@@ -704,3 +704,94 @@ async fn a_damaged_or_truncated_backup_is_refused_and_the_store_is_unchanged() {
     })
     .await;
 }
+
+const APPROVAL: &str = "name: gate
+steps:
+  - id: ask
+    uses: approval
+    with: { prompt: 'go?', timeout: 1h, on_timeout: reject }
+output: .steps.ask.output.answer
+";
+
+/// The approval of run `run_id`, once the run is waiting on it.
+async fn asked(store: &Store, run_id: &str) -> weir_api::StoredApproval {
+    for _ in 0..400 {
+        if let Some(first) =
+            store.pending_approvals(1).await.unwrap().into_iter().find(|a| a.run_id == run_id)
+        {
+            return first;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("run {run_id} never asked");
+}
+
+fn given(approved: bool, by: &str) -> weir_store::Given {
+    weir_store::Given { approved, value: json!({"by": by}), by: by.into(), reason: None, at_ms: 2 }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_is_answered_once_from_another_store_and_the_run_goes_on() {
+    each_backend("approval", async |place: &Place| {
+        let waiting = Store::open(place.location(), Durability::Normal).await.unwrap();
+        let answering = Store::open(place.location(), Durability::Normal).await.unwrap();
+        let bundle = Arc::new(bundle(APPROVAL));
+        let engine = Engine::new(Arc::new(weir_steps::builtin()), Arc::new(SystemClock::default()));
+        let store = Arc::new(waiting.clone()) as Arc<dyn RunStore>;
+        let opts =
+            RunOptions { run_id: Some("r-approval".into()), store: Some(store), ..RunOptions::default() };
+        let running = tokio::spawn(engine.start(bundle, json!({}), opts, Arc::new(Collector::default())));
+
+        let question = asked(&answering, "r-approval").await;
+        assert_eq!((question.prompt.as_str(), question.decision.as_str()), ("go?", "pending"));
+        assert_eq!(question.run_status, Status::Waiting);
+        assert!(question.deadline.is_some_and(|d| d == question.requested_at + 3_600_000));
+        assert!(waiting.waiting().any(), "the waiting store says it waits");
+        let key = weir_store::ApprovalKey { run_id: "r-approval", step: "ask", item: None };
+        assert!(answering.answer(key, &given(true, "ada")).await.unwrap(), "the first answer is taken");
+        assert!(!answering.answer(key, &given(false, "grace")).await.unwrap(), "a second one is not");
+
+        let report = running.await.unwrap().unwrap();
+        assert_eq!(report.status, Status::Succeeded, "{:?}", report.error);
+        assert_eq!(report.output, json!({"by": "ada"}));
+        assert!(!waiting.waiting().any());
+        let run = answering.run("r-approval").await.unwrap().unwrap();
+        assert_eq!(run.run.status, Status::Succeeded);
+        let all = answering.approvals("r-approval", 3).await.unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!((all[0].decision.as_str(), all[0].by.as_deref()), ("approved", Some("ada")));
+        assert!(answering.pending_approvals(3).await.unwrap().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_is_settled_by_whoever_looks_after_it_and_refuses_later_answers() {
+    each_backend("approval_timeout", async |place: &Place| {
+        let store = Store::open(place.location(), Durability::Normal).await.unwrap();
+        let bundle = Arc::new(bundle(APPROVAL));
+        let engine = Engine::new(Arc::new(weir_steps::builtin()), Arc::new(SystemClock::default()));
+        let opts = RunOptions {
+            run_id: Some("r-late".into()),
+            store: Some(Arc::new(store.clone()) as Arc<dyn RunStore>),
+            ..RunOptions::default()
+        };
+        // The run asks, then its process goes away (the future is dropped, nothing more is
+        // committed): the question stays, waiting.
+        let running = tokio::spawn(engine.start(bundle, json!({}), opts, Arc::new(Collector::default())));
+        let question = asked(&store, "r-late").await;
+        running.abort();
+        let _ = running.await;
+        let after = question.deadline.unwrap() + 1;
+        let pending = store.pending_approvals(after).await.unwrap();
+        assert!(pending.is_empty(), "the deadline passed: {pending:?}");
+        let settled = store.approvals("r-late", after).await.unwrap();
+        assert_eq!(settled[0].decision, "rejected", "on_timeout: reject");
+        assert_eq!((settled[0].by.as_deref(), settled[0].timed_out), (Some("timeout"), true));
+        assert_eq!(settled[0].decided_at, question.deadline, "settled as of its deadline");
+        let key = weir_store::ApprovalKey { run_id: "r-late", step: "ask", item: None };
+        let late = weir_store::Given { at_ms: after, ..given(true, "ada") };
+        assert!(!store.answer(key, &late).await.unwrap(), "an answer after the timeout is refused");
+    })
+    .await;
+}

@@ -175,7 +175,7 @@ fn check_names_each_problem_and_exits_1() {
 }
 
 /// Runs `sql` on the PostgreSQL server at `url`.
-fn postgres(url: &str, sql: &str) {
+pub fn postgres(url: &str, sql: &str) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let (client, connection) =

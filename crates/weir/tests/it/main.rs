@@ -2,6 +2,7 @@
 //! One test binary, one module per area.
 
 mod admin;
+mod approvals;
 mod architecture;
 mod cli;
 mod conformance;
@@ -29,8 +30,8 @@ pub fn weir(dir: &Path, args: &[&str]) -> Output {
 }
 
 /// The environment variables weir reads (`settings::EnvVars`, listed in the README).
-const WEIR_READS: [&str; 6] =
-    ["NO_COLOR", "CLICOLOR_FORCE", "WEIR_COLOR", "WEIR_ENV_ALLOW", "WEIR_HOME", "WEIR_DATABASE_URL"];
+const WEIR_READS: [&str; 7] =
+    ["NO_COLOR", "CLICOLOR_FORCE", "WEIR_COLOR", "WEIR_ENV_ALLOW", "WEIR_HOME", "WEIR_DATABASE_URL", "USER"];
 
 /// Runs `weir` with `args` in `dir`, with `env` as the only variables it reads: those of the
 /// environment the tests run in are removed, so a developer's `NO_COLOR` changes no result.
