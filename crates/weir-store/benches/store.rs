@@ -135,6 +135,27 @@ fn main() {
         None,
     );
 
+    // Memory over many runs: what a long-lived process (a worker) that stores every run keeps.
+    let (first, total) = if quick { (10, 100) } else { (10_000, 100_000) };
+    let small = chain(3);
+    // The store itself, not `Timed`, whose list of commit times would grow with the runs.
+    let many = runtime
+        .block_on(Store::open(Location::Sqlite(dir.join("many.db")), Durability::Normal))
+        .expect("store");
+    let engine = Engine::new(Arc::new(weir_steps::builtin()), Arc::new(SystemClock::default()));
+    let opts = RunOptions { store: Some(Arc::new(many) as Arc<dyn RunStore>), ..RunOptions::default() };
+    let mut rss_at_first = 0;
+    let started = Instant::now();
+    for i in 1..=total {
+        let report = runtime.block_on(engine.run(&small, serde_json::json!({}), &opts, &NullSink)).expect("input");
+        assert_eq!(report.status, Status::Succeeded);
+        if i == first {
+            rss_at_first = rss_kib();
+        }
+    }
+    let rss_at_end = rss_kib();
+    let per_second = total as f64 / started.elapsed().as_secs_f64();
+
     let _ = std::fs::remove_dir_all(&dir);
     if quick {
         println!("smoke run (`cargo test`): every benchmark ran once; `cargo bench` measures them");
@@ -149,7 +170,24 @@ fn main() {
         let verdict = if ok { "ok" } else { "MISSED" };
         println!("{:<72} {:>12} {target:>10} {verdict}", r.name, format!("{:.2?}", r.value));
     }
+    // Flat: what the first runs grew to (caches filled) is all a process keeps, within 2 MiB.
+    let growth = rss_at_end.saturating_sub(rss_at_first);
+    let flat = growth <= 2048;
+    missed += usize::from(!flat);
+    println!(
+        "RSS storing {total} runs of a 3-step chain ({per_second:.0} runs/s): {} MiB after {first}, {} MiB after {total}: grew {growth} KiB (target <= 2048 KiB) {}",
+        rss_at_first / 1024,
+        rss_at_end / 1024,
+        if flat { "ok" } else { "MISSED" }
+    );
     if missed > 0 {
         std::process::exit(1);
     }
+}
+
+/// This process's resident set, in KiB (`VmRSS` of /proc/self/status; 0 where there is none).
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap_or("");
+    line.split_whitespace().nth(1).and_then(|kb| kb.parse().ok()).unwrap_or(0)
 }

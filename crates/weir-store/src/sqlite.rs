@@ -1,6 +1,11 @@
-//! The SQLite backend: one connection on a thread of its own, in WAL mode. The thread takes the
-//! writes waiting for it and commits them in one transaction (group commit); with
-//! [`Durability::Full`] that is one fsync per group.
+//! The SQLite backend: one connection, in WAL mode, with a thread of its own. The thread takes
+//! the writes waiting for it and commits them in one transaction (group commit); with
+//! [`Durability::Full`] that is one fsync per group. A write made while the connection is idle
+//! and nothing waits for the thread is committed on the caller's thread instead: the two thread
+//! wake-ups of a hand-off cost more than a small commit, and a run whose steps follow each other
+//! commits one at a time. Commits keep the order they were asked in either way: a write goes
+//! inline only when no job is queued before it (`pending`, counted down by the thread while it
+//! still holds the connection).
 //!
 //! Checkpoints (copying the WAL back into the database file, with an fsync of each even at
 //! `synchronous=NORMAL`) run on a second connection and thread, once the WAL holds
@@ -14,7 +19,8 @@ use crate::{Durability, Error};
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, params_from_iter};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 /// How long a statement waits for another process's lock on the file before it fails.
@@ -32,8 +38,17 @@ const WAL_LIMIT_BYTES: u64 = 4 << 20;
 #[derive(Clone, Debug)]
 pub(crate) struct Sqlite {
     jobs: mpsc::Sender<Job>,
+    shared: Arc<Shared>,
     /// The file, for the read-only connections of [`Isolation::Read`] scripts.
     path: PathBuf,
+}
+
+/// What the writer thread and the callers that commit inline share.
+#[derive(Debug)]
+struct Shared {
+    conn: Mutex<Connection>,
+    /// Jobs handed to the thread and not yet answered.
+    pending: AtomicUsize,
 }
 
 impl Sqlite {
@@ -81,11 +96,13 @@ impl Sqlite {
         conn.wal_hook(Some(hook)).map_err(failed)?;
         let (jobs, queue) = mpsc::channel();
         let writes_to = path.to_owned();
+        let shared = Arc::new(Shared { conn: Mutex::new(conn), pending: AtomicUsize::new(0) });
+        let thread_shared = shared.clone();
         std::thread::Builder::new()
             .name("weir-store".into())
-            .spawn(move || writer(conn, &queue, &writes_to))
+            .spawn(move || writer(&thread_shared, &queue, &writes_to))
             .map_err(|e| unreachable(format!("cannot start the store's thread: {e}")))?;
-        Ok(Sqlite { jobs, path: path.to_path_buf() })
+        Ok(Sqlite { jobs, shared, path: path.to_path_buf() })
     }
 
     /// Hands `job` to the writer thread, except a read-only script, which runs on a connection
@@ -104,8 +121,32 @@ impl Sqlite {
                     .map(|_| ())
                     .map_err(|e| Error::Sql(format!("cannot start a thread to read the store: {e}")))
             }
-            job => self.jobs.send(job).map_err(|_| backend::gone()),
+            Job::Write(write) => match self.inline(write) {
+                None => Ok(()),
+                Some(write) => self.queue(Job::Write(write)),
+            },
+            job => self.queue(job),
         }
+    }
+
+    /// Commits `w` on this thread if the connection is free and no job waits before it;
+    /// otherwise gives it back, to be queued.
+    fn inline(&self, w: backend::Write) -> Option<backend::Write> {
+        let Ok(mut conn) = self.shared.conn.try_lock() else { return Some(w) };
+        if self.shared.pending.load(Ordering::Acquire) > 0 {
+            return Some(w);
+        }
+        let result = write(&mut conn, &backend::statements(std::slice::from_ref(&w)));
+        backend::answer(w, result.map_err(|e| error(e, &self.path)));
+        None
+    }
+
+    fn queue(&self, job: Job) -> Result<(), Error> {
+        self.shared.pending.fetch_add(1, Ordering::AcqRel);
+        self.jobs.send(job).map_err(|_| {
+            self.shared.pending.fetch_sub(1, Ordering::AcqRel);
+            backend::gone()
+        })
     }
 }
 
@@ -182,11 +223,17 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), Error> {
 }
 
 /// The writer thread: answers jobs until every sender is gone.
-fn writer(mut conn: Connection, queue: &mpsc::Receiver<Job>, path: &Path) {
+fn writer(shared: &Shared, queue: &mpsc::Receiver<Job>, path: &Path) {
     while let Ok(job) = queue.recv() {
+        let mut conn = shared.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let mut taken = 1;
         let query = match job {
             Job::Write(first) => {
-                let (writes, query) = backend::batch(first, || queue.try_recv().ok());
+                let (writes, query) = backend::batch(first, || {
+                    let next = queue.try_recv().ok();
+                    taken += usize::from(next.is_some());
+                    next
+                });
                 let together = write(&mut conn, &backend::statements(&writes));
                 for alone in backend::answer_group(writes, together.map_err(|e| error(e, path))) {
                     let result = write(&mut conn, &backend::statements(std::slice::from_ref(&alone)));
@@ -206,6 +253,9 @@ fn writer(mut conn: Connection, queue: &mpsc::Receiver<Job>, path: &Path) {
             }
             Some(Job::Write(_)) | None => {}
         }
+        // Counted down while the connection is still held: an inline write that finds the count
+        // at zero comes after every job queued before it.
+        shared.pending.fetch_sub(taken, Ordering::AcqRel);
     }
 }
 

@@ -746,6 +746,12 @@ async fn an_approval_is_answered_once_from_another_store_and_the_run_goes_on() {
         assert_eq!((question.prompt.as_str(), question.decision.as_str()), ("go?", "pending"));
         assert_eq!(question.run_status, Status::Waiting);
         assert!(question.deadline.is_some_and(|d| d == question.requested_at + 3_600_000));
+        // The question is committed just before the wait for its answer begins.
+        let mut tries = 0;
+        while !waiting.waiting().any() && tries < 500 {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            tries += 1;
+        }
         assert!(waiting.waiting().any(), "the waiting store says it waits");
         let key = weir_store::ApprovalKey { run_id: "r-approval", step: "ask", item: None };
         assert!(answering.answer(key, &given(true, "ada")).await.unwrap(), "the first answer is taken");

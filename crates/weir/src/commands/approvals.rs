@@ -301,6 +301,8 @@ fn refuse(refusal: &str, settings: &Settings) -> Result<ExitCode> {
 }
 
 /// What happens to the run now: a live process goes on with it, or it waits for `weir resume`.
+/// A process that read the answer may have finished the run and exited already, so a dead owner
+/// is told apart from a run that went on by reading its status again.
 async fn what_next(store: &Store, run_id: &str) -> String {
     let owner = match store.interrupted(run_id).await {
         Ok(Some(found)) => found.owner,
@@ -308,9 +310,12 @@ async fn what_next(store: &Store, run_id: &str) -> String {
     };
     match owner.as_deref().map(|o| (crate::owner::alive(o), crate::owner::pid(o))) {
         Some((Some(true), pid)) => format!("process {} goes on with it", pid.unwrap_or("?")),
-        Some((Some(false), _)) => {
-            format!("no process runs it now: `weir resume {run_id}` continues it with the answer")
-        }
+        Some((Some(false), _)) => match store.run(run_id).await {
+            Ok(Some(found)) if found.run.status != Status::Waiting => {
+                format!("the process that waited on it went on (the run is now {})", found.run.status)
+            }
+            _ => format!("no process runs it now: `weir resume {run_id}` continues it with the answer"),
+        },
         _ => {
             format!("the process that waits on it goes on; if none does, `weir resume {run_id}` continues it")
         }

@@ -134,7 +134,9 @@ fn answered_from_another_process(place: &Place) {
     let answered = Instant::now();
     let yes = place.weir(&["approve", &run[..8], "review", "--as", "grace", "--set", "ok=true"]);
     assert_eq!(yes.status.code(), Some(0), "{}", stderr(&yes));
-    assert!(stderr(&yes).contains("goes on with it"), "{}", stderr(&yes));
+    // The waiting process goes on; it may even have finished before `approve` looked again.
+    let said = stderr(&yes);
+    assert!(said.contains("goes on with it") || said.contains("went on (the run is now"), "{said}");
     let (code, out, err) = finish(child);
     // The waiting process reads the answer within a second (here: 200 ms polls, or a NOTIFY).
     assert!(answered.elapsed() < Duration::from_secs(3), "took {:?}", answered.elapsed());
