@@ -25,6 +25,8 @@ pub struct CleanupRows {
     pub blobs: u64,
     /// The questions of `approval` steps, answered or not.
     pub approvals: u64,
+    /// The record of the schedule ticks that started the runs.
+    pub schedule_ticks: u64,
 }
 
 /// One thing in a store that does not hold together: `weir admin check`.

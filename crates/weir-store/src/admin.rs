@@ -67,6 +67,8 @@ const DOOMED_EVENTS: &str =
     concat!(doomed!(), "SELECT COUNT(*) FROM events WHERE run_id IN (SELECT id FROM doomed)");
 const DOOMED_APPROVALS: &str =
     concat!(doomed!(), "SELECT COUNT(*) FROM approvals WHERE run_id IN (SELECT id FROM doomed)");
+const DOOMED_TICKS: &str =
+    concat!(doomed!(), "SELECT COUNT(*) FROM schedule_ticks WHERE run_id IN (SELECT id FROM doomed)");
 /// The blobs that no row outside the doomed runs names (some may be named by nothing already).
 const DOOMED_BLOBS: &str = concat!(
     doomed!(),
@@ -83,6 +85,9 @@ const DELETE_APPROVALS: &str =
     concat!(doomed!(), "DELETE FROM approvals WHERE run_id IN (SELECT id FROM doomed) RETURNING run_id");
 const DELETE_STEPS: &str =
     concat!(doomed!(), "DELETE FROM steps WHERE run_id IN (SELECT id FROM doomed) RETURNING run_id");
+/// A tick's row goes with its run: the schedule's `next_at` has long moved past it.
+const DELETE_TICKS: &str =
+    concat!(doomed!(), "DELETE FROM schedule_ticks WHERE run_id IN (SELECT id FROM doomed) RETURNING run_id");
 /// Last of the deletes that name `doomed`, which is read from `runs`.
 const DELETE_RUNS: &str =
     concat!(doomed!(), "DELETE FROM runs WHERE id IN (SELECT id FROM doomed) RETURNING id");
@@ -103,6 +108,7 @@ pub(crate) async fn cleanup(backend: &Backend, filter: &CleanupFilter) -> Result
             stmt(DOOMED_EVENTS),
             stmt(DOOMED_BLOBS),
             stmt(DOOMED_APPROVALS),
+            stmt(DOOMED_TICKS),
         ];
         let out = backend.script(script, Isolation::Read).await?;
         let runs = ids(&out[0])?;
@@ -114,6 +120,7 @@ pub(crate) async fn cleanup(backend: &Backend, filter: &CleanupFilter) -> Result
             events: count(3)?,
             blobs: count(4)?,
             approvals: count(5)?,
+            schedule_ticks: count(6)?,
         };
         (runs, rows)
     } else {
@@ -122,19 +129,21 @@ pub(crate) async fn cleanup(backend: &Backend, filter: &CleanupFilter) -> Result
             stmt(DELETE_ATTEMPTS),
             stmt(DELETE_STEPS),
             stmt(DELETE_APPROVALS),
+            stmt(DELETE_TICKS),
             stmt(DELETE_RUNS),
             blobs(DELETE_BLOBS),
         ];
         let out = backend.script(script, Isolation::Write).await?;
-        let mut runs = ids(&out[4])?;
+        let mut runs = ids(&out[5])?;
         runs.sort();
         let rows = CleanupRows {
             runs: runs.len() as u64,
             steps: out[2].len() as u64,
             attempts: out[1].len() as u64,
             events: out[0].len() as u64,
-            blobs: out[5].len() as u64,
+            blobs: out[6].len() as u64,
             approvals: out[3].len() as u64,
+            schedule_ticks: out[4].len() as u64,
         };
         (runs, rows)
     };
@@ -211,6 +220,11 @@ const SQL_CHECKS: &[SqlCheck] = &[
         problem: "it names bundle {}, which is not in bundles",
         sql: "SELECT id, bundle FROM runs WHERE bundle IS NOT NULL \
               AND bundle NOT IN (SELECT digest FROM bundles) ORDER BY id",
+    },
+    SqlCheck {
+        table: "schedules",
+        problem: "it names bundle {}, which is not in bundles",
+        sql: "SELECT name, bundle FROM schedules WHERE bundle NOT IN (SELECT digest FROM bundles) ORDER BY name",
     },
     SqlCheck {
         table: "runs",
@@ -370,10 +384,12 @@ pub(crate) const STATEMENTS: &[&str] = &[
     DOOMED_EVENTS,
     DOOMED_BLOBS,
     DOOMED_APPROVALS,
+    DOOMED_TICKS,
     DELETE_EVENTS,
     DELETE_ATTEMPTS,
     DELETE_STEPS,
     DELETE_APPROVALS,
+    DELETE_TICKS,
     DELETE_RUNS,
     DELETE_BLOBS,
     EXPORT_RUNS.sql,

@@ -113,6 +113,23 @@ const TABLES: &[Table] = &[
             "timed_out",
         ],
     },
+    Table {
+        name: "schedules",
+        columns: &[
+            "name",
+            "cron",
+            "pipeline",
+            "file",
+            "bundle",
+            "input",
+            "catch_up",
+            "paused",
+            "next_at",
+            "missed",
+            "created_at",
+        ],
+    },
+    Table { name: "schedule_ticks", columns: &["schedule", "tick_at", "run_id", "fired_at"] },
 ];
 
 /// Each table's `SELECT`, `INSERT` and `DELETE`, built once from [`TABLES`] (a static, so the

@@ -23,9 +23,11 @@ mod approval;
 mod archive;
 mod backend;
 mod backup;
+pub mod cron;
 mod query;
 mod record;
 mod resume;
+mod schedule;
 mod schema;
 mod sqlite;
 
@@ -41,6 +43,7 @@ pub use approval::{ApprovalKey, Given, Waiting};
 pub use backup::BackupSummary;
 pub use query::RunFilter;
 pub use resume::{Interrupted, StoredBundle, StoredPlan};
+pub use schedule::{Added, CatchUp, Fired, GRACE_MS, MAX_CATCH_UP, NewSchedule};
 pub use schema::SCHEMA_VERSION;
 
 /// Where a store is.
@@ -305,6 +308,48 @@ impl Store {
     /// taken. A waiting run continues with it (a run no process runs, once it is resumed).
     pub async fn answer(&self, key: ApprovalKey<'_>, given: &Given) -> Result<bool, Error> {
         approval::decide(&self.backend, key, given).await
+    }
+
+    /// Adds a schedule (or, with `replace`, replaces the one of that name); its first tick is
+    /// the first after `now_ms`.
+    pub async fn add_schedule(
+        &self,
+        new: &NewSchedule<'_>,
+        replace: bool,
+        now_ms: u64,
+    ) -> Result<Added, Error> {
+        schedule::add(&self.backend, new, replace, now_ms as i64).await
+    }
+
+    /// Every schedule, by name, with its last tick.
+    pub async fn schedules(&self) -> Result<Vec<weir_api::StoredSchedule>, Error> {
+        schedule::list(&self.backend).await
+    }
+
+    pub async fn schedule(&self, name: &str) -> Result<Option<weir_api::StoredSchedule>, Error> {
+        schedule::one(&self.backend, name).await
+    }
+
+    /// Deletes a schedule and the record of its ticks (not their runs); whether there was one.
+    pub async fn remove_schedule(&self, name: &str) -> Result<bool, Error> {
+        schedule::remove(&self.backend, name).await
+    }
+
+    /// Pauses a schedule, or resumes it from its first tick after `now_ms` (the ticks in between
+    /// are missed): `None` when there is no such schedule, else whether this changed it.
+    pub async fn pause_schedule(&self, name: &str, paused: bool, now_ms: u64) -> Result<Option<bool>, Error> {
+        schedule::set_paused(&self.backend, name, paused, now_ms as i64).await
+    }
+
+    /// Fires the due ticks of every active schedule, each exactly once across every process
+    /// that calls this, and returns those this call fired, with the ids of their runs (from
+    /// `new_run_id`).
+    pub async fn fire_schedules(
+        &self,
+        now_ms: u64,
+        new_run_id: &(dyn Fn() -> String + Sync),
+    ) -> Result<Vec<Fired>, Error> {
+        schedule::fire_due(&self.backend, now_ms as i64, new_run_id, &|_, _| Vec::new()).await
     }
 
     /// What tells a wait for an answer that one may have come, if anything does (PostgreSQL's

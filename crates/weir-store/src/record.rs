@@ -523,7 +523,8 @@ pub(crate) mod tests {
             .iter()
             .chain(crate::resume::STATEMENTS)
             .chain(crate::admin::STATEMENTS)
-            .chain(crate::approval::STATEMENTS);
+            .chain(crate::approval::STATEMENTS)
+            .chain(crate::schedule::STATEMENTS);
         for sql in all.into_iter().chain(queries.copied()) {
             assert!(parameters_in_order(sql), "{sql}");
         }

@@ -123,6 +123,30 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_id, step, item)
     );
     CREATE INDEX approvals_undecided ON approvals (decided_at, deadline);",
+    // 4: schedules, and the ticks they fired. A tick's primary key is what lets it fire once
+    // however many workers look; `next_at` is the next tick due (milliseconds since the Unix
+    // epoch), `missed` the ticks that passed without a run; `input` is JSON.
+    "CREATE TABLE schedules (
+        name TEXT PRIMARY KEY,
+        cron TEXT NOT NULL,
+        pipeline TEXT NOT NULL,
+        file TEXT NOT NULL,
+        bundle TEXT NOT NULL,
+        input TEXT NOT NULL,
+        catch_up TEXT NOT NULL,
+        paused BIGINT NOT NULL,
+        next_at BIGINT NOT NULL,
+        missed BIGINT NOT NULL,
+        created_at BIGINT NOT NULL
+    );
+    CREATE INDEX schedules_due ON schedules (paused, next_at);
+    CREATE TABLE schedule_ticks (
+        schedule TEXT NOT NULL,
+        tick_at BIGINT NOT NULL,
+        run_id TEXT NOT NULL,
+        fired_at BIGINT NOT NULL,
+        PRIMARY KEY (schedule, tick_at)
+    );",
 ];
 
 /// The migrations a store at `location` needs, given the version it holds (`found`, as stored;

@@ -801,3 +801,116 @@ async fn a_timeout_is_settled_by_whoever_looks_after_it_and_refuses_later_answer
     })
     .await;
 }
+
+const MINUTE: u64 = 60_000;
+
+/// 2026-12-04 18:00 UTC, a minute boundary.
+const T0: u64 = 1_796_407_200_000;
+
+async fn add_every_minute(
+    store: &Store,
+    name: &str,
+    catch_up: weir_store::CatchUp,
+    now: u64,
+) -> weir_store::Added {
+    let cron = weir_store::cron::Cron::parse("* * * * *").unwrap();
+    let digest = store.put_bundle(&bundle(FAN), now).await.unwrap();
+    let new = weir_store::NewSchedule {
+        name,
+        cron: &cron,
+        pipeline: "fan",
+        file: "fan.yaml",
+        bundle: &digest,
+        input: &json!({"n": 1}),
+        catch_up,
+    };
+    store.add_schedule(&new, false, now).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_tick_fires_once_however_many_stores_look_at_once() {
+    each_backend("schedule_once", async |place: &Place| {
+        let first = Store::open(place.location(), Durability::Normal).await.unwrap();
+        assert_eq!(
+            add_every_minute(&first, "tick", weir_store::CatchUp::All, T0).await,
+            weir_store::Added::New
+        );
+        assert_eq!(
+            add_every_minute(&first, "tick", weir_store::CatchUp::All, T0).await,
+            weir_store::Added::Exists
+        );
+        let mut stores = vec![first];
+        for _ in 0..3 {
+            stores.push(Store::open(place.location(), Durability::Normal).await.unwrap());
+        }
+        let ids = Arc::new(AtomicUsize::new(0));
+        // Four processes look at the same five minutes, each at every second of them.
+        let mut lookers = Vec::new();
+        for store in stores.clone() {
+            let ids = ids.clone();
+            lookers.push(tokio::spawn(async move {
+                let new_id = move || format!("run-{}", ids.fetch_add(1, Ordering::Relaxed));
+                let mut fired = Vec::new();
+                for second in 0..=300u64 {
+                    fired.extend(store.fire_schedules(T0 + second * 1_000, &new_id).await.unwrap());
+                }
+                fired
+            }));
+        }
+        let mut ticks = Vec::new();
+        for looker in lookers {
+            ticks.extend(looker.await.unwrap().into_iter().map(|f| f.tick_at));
+        }
+        ticks.sort();
+        let expected: Vec<i64> = (1..=5).map(|m| (T0 + m * MINUTE) as i64).collect();
+        assert_eq!(ticks, expected, "every minute once, across the four");
+        assert_eq!(count(place, "schedule_ticks").await, 5);
+        let listed = stores[0].schedules().await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!((listed[0].next_at, listed[0].missed), (T0 + 6 * MINUTE, 0));
+        assert_eq!(listed[0].last_tick_at, Some(T0 + 5 * MINUTE));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn missed_ticks_follow_the_catch_up_policy_and_pausing_misses_its_ticks() {
+    each_backend("schedule_catch_up", async |place: &Place| {
+        let store = Store::open(place.location(), Durability::Normal).await.unwrap();
+        for (name, policy) in [
+            ("latest", weir_store::CatchUp::Latest),
+            ("all", weir_store::CatchUp::All),
+            ("skip", weir_store::CatchUp::Skip),
+        ] {
+            add_every_minute(&store, name, policy, T0).await;
+        }
+        let n = AtomicUsize::new(0);
+        let new_id = || format!("run-{}", n.fetch_add(1, Ordering::Relaxed));
+        // Nothing looked for ten minutes and a half.
+        let fired = store.fire_schedules(T0 + 10 * MINUTE + 30_000, &new_id).await.unwrap();
+        let of =
+            |name: &str| fired.iter().filter(|f| f.schedule == name).map(|f| f.tick_at).collect::<Vec<_>>();
+        assert_eq!(of("latest"), [(T0 + 10 * MINUTE) as i64], "only the last missed tick");
+        assert_eq!(of("all").len(), 10, "every missed tick");
+        assert_eq!(of("skip"), [(T0 + 10 * MINUTE) as i64], "the last one is within the grace");
+        let missed: Vec<(String, u64)> =
+            store.schedules().await.unwrap().into_iter().map(|s| (s.name, s.missed)).collect();
+        assert_eq!(missed, [("all".into(), 0), ("latest".into(), 9), ("skip".into(), 9)]);
+
+        // Paused for five minutes: those ticks are missed, and resuming goes on from the next.
+        assert_eq!(store.pause_schedule("latest", true, T0 + 11 * MINUTE).await.unwrap(), Some(true));
+        assert_eq!(store.pause_schedule("latest", true, T0 + 11 * MINUTE).await.unwrap(), Some(false));
+        let later = store.fire_schedules(T0 + 15 * MINUTE + 1, &new_id).await.unwrap();
+        assert!(later.iter().all(|f| f.schedule != "latest"), "a paused schedule does not fire");
+        assert_eq!(store.pause_schedule("latest", false, T0 + 15 * MINUTE + 1).await.unwrap(), Some(true));
+        let resumed = store.schedule("latest").await.unwrap().unwrap();
+        assert_eq!((resumed.paused, resumed.next_at, resumed.missed), (false, T0 + 16 * MINUTE, 9 + 5));
+        assert_eq!(store.pause_schedule("nope", true, T0).await.unwrap(), None);
+
+        assert!(store.remove_schedule("latest").await.unwrap());
+        assert!(!store.remove_schedule("latest").await.unwrap());
+        let left: Vec<String> = store.schedules().await.unwrap().into_iter().map(|s| s.name).collect();
+        assert_eq!(left, ["all", "skip"]);
+    })
+    .await;
+}

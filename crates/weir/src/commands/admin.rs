@@ -57,7 +57,8 @@ struct CleanupArgs {
     /// Print what would be deleted, and delete nothing.
     #[arg(long)]
     dry_run: bool,
-    /// Print `{dry_run, before, runs, rows: {runs, steps, attempts, events, blobs, approvals}}`.
+    /// Print `{dry_run, before, runs, rows: {runs, steps, attempts, events, blobs, approvals,
+    /// schedule_ticks}}`.
     #[arg(long)]
     json: bool,
 }
@@ -176,13 +177,14 @@ async fn cleanup(store: &Store, args: &CleanupArgs, settings: &Settings) -> Resu
         let r = &report.rows;
         let verb = if report.dry_run { "would delete" } else { "deleted" };
         eprintln!(
-            "{verb} {} runs, {} steps, {} attempts, {} events, {} blobs, {} approvals (store: {})",
+            "{verb} {} runs, {} steps, {} attempts, {} events, {} blobs, {} approvals, {} schedule ticks (store: {})",
             r.runs,
             r.steps,
             r.attempts,
             r.events,
             r.blobs,
             r.approvals,
+            r.schedule_ticks,
             store.location()
         );
     }

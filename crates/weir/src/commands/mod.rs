@@ -12,6 +12,7 @@ mod init;
 mod resume;
 mod run;
 mod runs;
+mod schedule;
 mod schema;
 mod test;
 mod validate;
@@ -33,6 +34,7 @@ pub enum Command {
     Approve(approvals::ApproveArgs),
     Reject(approvals::RejectArgs),
     Runs(runs::Args),
+    Schedule(schedule::Args),
     Admin(admin::Args),
     Validate(validate::Args),
     DryRun(dry_run::Args),
@@ -74,6 +76,7 @@ fn dispatch(command: Command, settings: &Settings) -> Result<ExitCode> {
         Command::Approve(args) => approvals::approve(args, settings),
         Command::Reject(args) => approvals::reject(args, settings),
         Command::Runs(args) => runs::run(args, settings),
+        Command::Schedule(args) => schedule::run(args, settings),
         Command::Validate(args) => validate::run(args, settings),
         Command::DryRun(args) => dry_run::run(args, settings),
         Command::Fmt(args) => fmt::run(args, settings),

@@ -271,11 +271,16 @@ fn ms_duration(ms: f64) -> Duration {
 
 /// How long ago `at` (milliseconds since the epoch) was: `12s ago`, `3m ago`, `5h ago`, `2d ago`.
 pub fn ago(at: u64) -> String {
-    let secs = now_ms().saturating_sub(at) / 1000;
+    format!("{} ago", coarse(Duration::from_millis(now_ms().saturating_sub(at))))
+}
+
+/// A span of time to the largest whole unit: `42s`, `5m`, `3h`, `2d`.
+pub fn coarse(span: Duration) -> String {
+    let secs = span.as_secs();
     match secs {
-        0..60 => format!("{secs}s ago"),
-        60..3600 => format!("{}m ago", secs / 60),
-        3600..86_400 => format!("{}h ago", secs / 3600),
-        _ => format!("{}d ago", secs / 86_400),
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m", secs / 60),
+        3600..86_400 => format!("{}h", secs / 3600),
+        _ => format!("{}d", secs / 86_400),
     }
 }

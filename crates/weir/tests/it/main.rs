@@ -13,6 +13,7 @@ mod hermetic;
 mod init;
 mod resume;
 mod runs;
+mod schedules;
 mod settings;
 mod store_failures;
 
