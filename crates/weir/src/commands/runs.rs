@@ -3,6 +3,7 @@
 use crate::exit::Failure;
 use crate::progress::human;
 use crate::settings::{Settings, Style, paint};
+use crate::timeline::Axis;
 use anyhow::{Context, Result};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -26,7 +27,7 @@ pub struct Args {
 enum RunsCommand {
     /// The stored runs, the newest first
     List(ListArgs),
-    /// One run: its status, input and output, and a table of its steps
+    /// One run: its status, input and output, and a table of its steps with a timeline
     Show(ShowArgs),
 }
 
@@ -57,7 +58,8 @@ struct ListArgs {
 struct ShowArgs {
     /// The run's id, or enough of its start to name one run.
     run: String,
-    /// Print the run as JSON: the fields of `runs list` and `seed`, `input`, `output`, `steps`
+    /// Print the run as JSON instead of the table (whose timeline draws each step's start to end
+    /// on the run's time axis, as wide as the terminal allows, 40 columns when piped): the fields of `runs list` and `seed`, `input`, `output`, `steps`
     /// (`{step, kind, item, status, attempts, started_at, finished_at, duration_ms, output,
     /// error}`) and `children`.
     #[arg(long)]
@@ -210,11 +212,24 @@ async fn show_run(store: &Store, args: &ShowArgs, settings: &Settings) -> Result
         outln!("{}", serde_json::to_string_pretty(&run)?);
         return Ok(ExitCode::SUCCESS);
     }
-    print_run(&run, settings.stdout_color);
+    print_run(&run, settings.stdout_color, settings.stdout_width);
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_run(detail: &StoredRunDetail, color: bool) {
+/// The columns of `runs show`'s step table besides the timeline: the fixed ones before it, the
+/// marks and gaps around it, and some room for errors after it.
+const TABLE_COLUMNS: usize = 70 + 4 + 16;
+
+/// The time axis of a run: from its start to its end, or, while it has not ended, to now (or
+/// the last time it recorded, should a clock be behind).
+fn axis(detail: &StoredRunDetail) -> Axis {
+    let run = &detail.run;
+    let last = detail.steps.iter().filter_map(|s| s.finished_at.or(s.started_at)).max();
+    let end = run.finished_at.unwrap_or_else(|| now_ms().max(last.unwrap_or(0)));
+    Axis { start: run.started_at, end: end.max(run.started_at) }
+}
+
+fn print_run(detail: &StoredRunDetail, color: bool, columns: Option<usize>) {
     let run: &StoredRun = &detail.run;
     outln!("run       {}", run.run_id);
     outln!("pipeline  {} ({})", run.pipeline, run.digest);
@@ -236,21 +251,35 @@ fn print_run(detail: &StoredRunDetail, color: bool) {
         outln!("output    {}", detail.output);
     }
     outln!("");
-    outln!("{:<24}  {:<10}  {:<9}  {:>8}  {:>9}  error", "step", "kind", "status", "attempts", "duration");
+    let axis = axis(detail);
+    let width = Axis::width(columns, TABLE_COLUMNS);
+    let span = human(ms_duration(axis.end.saturating_sub(axis.start) as f64));
+    outln!(
+        "{:<24}  {:<10}  {:<9}  {:>8}  {:>9}  {:<bar$}  error",
+        "step",
+        "kind",
+        "status",
+        "attempts",
+        "duration",
+        format!("timeline ({span})"),
+        bar = width + 2
+    );
     for step in &detail.steps {
         let name = match step.item {
             Some(i) => format!("  [{i}]"),
             None => step.step.clone(),
         };
-        outln!(
-            "{:<24}  {:<10}  {}  {:>8}  {:>9}  {}",
+        let line = format!(
+            "{:<24}  {:<10}  {}  {:>8}  {:>9}  {}  {}",
             name,
             step.kind,
             paint(&format!("{:<9}", step.status), status_style(step.status), color),
             step.attempts,
             step.duration_ms.map_or_else(|| "-".to_owned(), |ms| human(ms_duration(ms))),
+            axis.bar(step.started_at, step.finished_at, step.status, width, color),
             step.error.as_ref().map_or("", |e| e.message.as_str()),
         );
+        outln!("{}", line.trim_end());
     }
     for child in &detail.children {
         outln!("child run {} ({}, {})", child.run_id, child.pipeline, child.status);
