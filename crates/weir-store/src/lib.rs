@@ -39,7 +39,7 @@ use std::path::PathBuf;
 pub use admin::{CleanupFilter, ExportWhat, Exported};
 pub use approval::{ApprovalKey, Given, Waiting};
 pub use backup::BackupSummary;
-pub use query::RunFilter;
+pub use query::{RunFilter, RunState};
 pub use resume::{Interrupted, StoredBundle, StoredPlan};
 pub use schema::SCHEMA_VERSION;
 
@@ -320,9 +320,16 @@ impl Store {
         }
     }
 
-    /// The run's events, and its sub-pipeline runs', in `seq` order.
-    pub async fn events(&self, run_id: &str) -> Result<Vec<weir_api::Event>, Error> {
-        query::events(&self.backend, run_id).await
+    /// The run's events, and its sub-pipeline runs', in `seq` order, from `from_seq` on (0 for
+    /// all of them; the `seq` after the last one seen to follow a run as it goes).
+    pub async fn events(&self, run_id: &str, from_seq: u64) -> Result<Vec<weir_api::Event>, Error> {
+        query::events(&self.backend, run_id, from_seq).await
+    }
+
+    /// Run `run_id`'s status, owner and cancel request, read in one row: cheap enough to ask
+    /// every few hundred milliseconds.
+    pub async fn run_state(&self, run_id: &str) -> Result<Option<RunState>, Error> {
+        query::state(&self.backend, run_id).await
     }
 }
 

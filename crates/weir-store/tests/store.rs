@@ -121,7 +121,7 @@ async fn a_run_is_stored_with_its_steps_values_and_events() {
         let big = detail.steps.iter().find(|s| s.step == "big").unwrap();
         assert_eq!(big.output.as_array().map(Vec::len), Some(500), "a large value reads back whole");
 
-        let events = store.events(&report.run_id).await.unwrap();
+        let events = store.events(&report.run_id, 0).await.unwrap();
         let types: Vec<String> = events
             .iter()
             .map(|e| serde_json::to_value(e).unwrap()["type"].as_str().unwrap().to_owned())
@@ -131,6 +131,13 @@ async fn a_run_is_stored_with_its_steps_values_and_events() {
         assert_eq!(types.len(), 2 + 5 * 2, "run start and end, and a start and an end per step");
         let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
         assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in seq order: {seqs:?}");
+        let rest = store.events(&report.run_id, 4).await.unwrap();
+        assert_eq!(rest, events[4..], "from a seq on, as a follower reads them");
+        assert!(store.events(&report.run_id, seqs[seqs.len() - 1] + 1).await.unwrap().is_empty());
+
+        let state = store.run_state(&report.run_id).await.unwrap().expect("stored");
+        assert_eq!((state.status, state.owner, state.cancel_requested_at), (Status::Succeeded, None, None));
+        assert_eq!(store.run_state("no-such-run").await.unwrap(), None);
     })
     .await;
 }
@@ -140,7 +147,7 @@ async fn a_large_value_is_stored_once() {
     each_backend("blob_once", async |place| {
         let store = Store::open(place.location(), Durability::Normal).await.unwrap();
         let report = run(&bundle(FAN), json!({"n": 1}), &store).await;
-        let events = store.events(&report.run_id).await.unwrap();
+        let events = store.events(&report.run_id, 0).await.unwrap();
         let big = events
             .iter()
             .find(|e| matches!(&e.kind, weir_api::EventKind::StepSucceeded { at, .. } if at.step == "big"));
@@ -310,7 +317,7 @@ impl RunStore for DiesAfter {
 /// step and item.
 async fn terminal_events(store: &Store, run_id: &str) -> std::collections::BTreeMap<String, usize> {
     let mut ends = std::collections::BTreeMap::new();
-    for event in store.events(run_id).await.unwrap() {
+    for event in store.events(run_id, 0).await.unwrap() {
         let e = serde_json::to_value(&event).unwrap();
         let terminal = ["step_succeeded", "step_failed", "step_skipped", "step_cancelled"];
         if terminal.contains(&e["type"].as_str().unwrap_or_default()) {
@@ -633,7 +640,7 @@ async fn contents(store: &Store) -> Vec<(weir_api::StoredRunDetail, Vec<weir_api
     let mut out = Vec::new();
     for r in runs {
         let detail = store.run(&r.run_id).await.unwrap().unwrap();
-        out.push((detail, store.events(&r.run_id).await.unwrap()));
+        out.push((detail, store.events(&r.run_id, 0).await.unwrap()));
     }
     out
 }

@@ -9,6 +9,7 @@ mod dry_run;
 mod fmt;
 mod graph;
 mod init;
+mod logs;
 mod resume;
 mod run;
 mod runs;

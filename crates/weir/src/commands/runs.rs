@@ -16,7 +16,7 @@ use weir_store::{Durability, RunFilter, Store};
 /// Runs are stored by `weir run` in `.weir/weir.db`, or where WEIR_HOME or WEIR_DATABASE_URL say.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  weir runs list\n  weir runs list --status failed --since 1h --json\n  weir runs show 019ae5c2"
+    after_help = "Examples:\n  weir runs list\n  weir runs list --status failed --since 1h --json\n  weir runs show 019ae5c2\n  weir runs logs 019ae5c2 --follow\n  weir runs logs 019ae5c2 --json | jq -c 'select(.type == \"step_failed\")'"
 )]
 pub struct Args {
     #[command(subcommand)]
@@ -29,6 +29,8 @@ enum RunsCommand {
     List(ListArgs),
     /// One run: its status, input and output, and a table of its steps with a timeline
     Show(ShowArgs),
+    /// A run's event log: what happened, when, to which step; `log` steps' messages; errors
+    Logs(super::logs::LogsArgs),
 }
 
 #[derive(clap::Args)]
@@ -118,6 +120,7 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
         match args.command {
             RunsCommand::List(list) => list_runs(&store, &list, settings).await,
             RunsCommand::Show(show) => show_run(&store, &show, settings).await,
+            RunsCommand::Logs(logs) => super::logs::logs(&store, &logs, settings).await,
         }
     })
 }

@@ -1,0 +1,122 @@
+//! A run's history: `weir runs logs` (and `--follow`), `weir runs cancel` and `weir replay`,
+//! through the binary, on the SQLite store of a scratch directory.
+
+use crate::{scratch, stderr, stdout};
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// `weir` in `dir`, with its runs stored in `dir/home`.
+fn weir_in(dir: &Path, args: &[&str]) -> Command {
+    let mut command = crate::command();
+    command.env("WEIR_HOME", dir.join("home")).env("NO_COLOR", "1").current_dir(dir).args(args);
+    command
+}
+
+fn output(dir: &Path, args: &[&str]) -> Output {
+    weir_in(dir, args).output().expect("weir runs")
+}
+
+fn json_of(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("JSON on stdout ({e}): {}\n{}", stdout(output), stderr(output)))
+}
+
+/// Starts `weir run FILE` in the background.
+fn start(dir: &Path, file: &str) -> Child {
+    weir_in(dir, &["run", file]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("weir starts")
+}
+
+/// Waits until the newest stored run has a step `step` with `status`; returns the run's id.
+fn wait_for_step(dir: &Path, step: &str, status: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let list = output(dir, &["runs", "list", "--json"]);
+        let runs: Value = serde_json::from_slice(&list.stdout).unwrap_or(Value::Null);
+        if let Some(id) = runs.get(0).and_then(|r| r["run_id"].as_str()) {
+            let run = json_of(&output(dir, &["runs", "show", id, "--json"]));
+            let steps = run["steps"].as_array().cloned().unwrap_or_default();
+            if steps.iter().any(|s| s["step"] == step && s["status"] == status) {
+                return id.to_owned();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("step {step} was not {status} within 20 s");
+}
+
+const LOGGED: &str = "name: logged
+steps:
+  - { id: greet, uses: log, with: { message: 'hello ${{ .input.who }}' } }
+  - { id: boom, uses: fail, needs: [greet], with: { message: 'no more ${{ .input.who }}' }, on_error: continue }
+  - { id: after, uses: transform, needs: [boom], with: { expr: '\"done\"' } }
+output: .steps.after.output
+";
+
+#[test]
+fn the_log_of_a_finished_run_says_what_happened_and_reads_as_json_lines() {
+    let dir = scratch("history-logs");
+    std::fs::write(dir.join("p.yaml"), LOGGED).unwrap();
+    let run = json_of(&output(&dir, &["run", "p.yaml", "--json", "-i", r#"{"who": "Ada"}"#]));
+    let id = run["run_id"].as_str().unwrap();
+
+    let text = output(&dir, &["runs", "logs", &id[..13]]);
+    assert_eq!(text.status.code(), Some(0), "{}", stderr(&text));
+    let text = stdout(&text);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].contains("run ") && lines[0].contains(r#"started logged"#), "{text}");
+    assert!(text.lines().any(|l| l.contains("greet") && l.contains("[info] hello Ada")), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("boom")
+                && l.contains("failed after 1 attempts: no more Ada (step) (continuing)")),
+        "{text}"
+    );
+    assert!(lines.last().unwrap().contains("succeeded in"), "{text}");
+    let time = lines[1].split_whitespace().next().unwrap();
+    assert_eq!((time.len(), &time[2..3], &time[8..9]), (12, ":", "."), "HH:MM:SS.mmm: {text}");
+
+    let json = output(&dir, &["runs", "logs", id, "--json"]);
+    let events: Vec<weir_api::Event> = stdout(&json)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(events.len(), lines.len(), "one JSON line per event");
+    assert!(events.iter().enumerate().all(|(i, e)| e.seq == i as u64 && e.run_id == id));
+    assert!(matches!(events[0].kind, weir_api::EventKind::RunStarted { .. }));
+    assert!(matches!(events.last().unwrap().kind, weir_api::EventKind::RunFinished { .. }));
+    let events_of_run = output(&dir, &["run", "p.yaml", "--events", "-i", r#"{"who": "Ada"}"#]);
+    let first: Value = serde_json::from_str(stderr(&events_of_run).lines().next().unwrap()).unwrap();
+    let logged: Value = serde_json::from_str(stdout(&json).lines().next().unwrap()).unwrap();
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&logged), keys(&first), "the shape of `weir run --events`");
+
+    let missing = output(&dir, &["runs", "logs", "ffff"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("no stored run has the id \"ffff\""), "{}", stderr(&missing));
+}
+
+const SLOW: &str = "name: slow
+steps:
+  - { id: first, uses: transform, with: { expr: '\"one\"' } }
+  - { id: wait, uses: sleep, needs: [first], with: { duration: 1500ms } }
+  - { id: last, uses: fail, needs: [wait], with: { message: 'the end' } }
+";
+
+#[test]
+fn following_a_run_prints_its_events_until_it_ends_and_exits_as_it_did() {
+    let dir = scratch("history-follow");
+    std::fs::write(dir.join("p.yaml"), SLOW).unwrap();
+    let mut running = start(&dir, "p.yaml");
+    let id = wait_for_step(&dir, "first", "succeeded");
+    let started = Instant::now();
+    let followed = output(&dir, &["runs", "logs", &id, "--follow"]);
+    assert!(started.elapsed() > Duration::from_millis(300), "it waited for the run to end");
+    assert_eq!(running.wait().unwrap().code(), Some(1));
+    assert_eq!(followed.status.code(), Some(1), "the run failed: {}", stderr(&followed));
+    let text = stdout(&followed);
+    assert!(text.lines().any(|l| l.contains("wait") && l.contains("succeeded in")), "{text}");
+    assert!(text.lines().last().unwrap().contains("failed in"), "{text}");
+    assert_eq!(text.lines().filter(|l| l.contains("started slow")).count(), 1, "each event once: {text}");
+}
