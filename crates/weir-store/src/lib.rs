@@ -23,6 +23,7 @@ mod approval;
 mod archive;
 mod backend;
 mod backup;
+mod cancel;
 mod query;
 mod record;
 mod resume;
@@ -35,6 +36,7 @@ mod postgres;
 use backend::Backend;
 use futures_util::future::BoxFuture;
 use std::path::PathBuf;
+use weir_pipeline::Status;
 
 pub use admin::{CleanupFilter, ExportWhat, Exported};
 pub use approval::{ApprovalKey, Given, Waiting};
@@ -155,6 +157,8 @@ pub(crate) struct RunMeta {
     bundle: Option<String>,
     /// The process that runs them (see [`Store::recording`]).
     owner: Option<String>,
+    /// The run a root run replays (see [`Store::replaying`]).
+    replay_of: Option<String>,
 }
 
 /// A store, open. Cheap to clone: clones share the backend's writer.
@@ -198,7 +202,14 @@ impl Store {
     /// [`Store::put_bundle`], which `weir resume` rebuilds the run from) by the process `owner`
     /// (which `weir resume` checks is gone before it continues a run that is still `running`).
     pub fn recording(mut self, bundle: Option<String>, owner: Option<String>) -> Store {
-        self.meta = std::sync::Arc::new(RunMeta { bundle, owner });
+        self.meta = std::sync::Arc::new(RunMeta { bundle, owner, replay_of: None });
+        self
+    }
+
+    /// This store, recording the root run it is given as a replay of run `of` (`weir replay`).
+    pub fn replaying(mut self, of: &str) -> Store {
+        let meta = RunMeta { replay_of: Some(of.to_owned()), ..(*self.meta).clone() };
+        self.meta = std::sync::Arc::new(meta);
         self
     }
 
@@ -282,6 +293,27 @@ impl Store {
         let summary = verified.summary.clone();
         backup::restore(&self.backend, &self.location.to_string(), verified, replace).await?;
         Ok(summary)
+    }
+
+    /// Asks the process running run `id` (a full id) to cancel it, for `reason`: whether the run
+    /// was still going, so there was something to ask. The process finds the request through
+    /// [`Store::cancel_requests`].
+    pub async fn request_cancel(&self, id: &str, reason: Option<&str>, now_ms: u64) -> Result<bool, Error> {
+        cancel::request(&self.backend, id, reason, now_ms).await
+    }
+
+    /// The root runs that process `owner` runs and was asked to cancel; a process running a run
+    /// asks every second or so.
+    pub async fn cancel_requests(&self, owner: &str) -> Result<Vec<String>, Error> {
+        cancel::requests(&self.backend, owner).await
+    }
+
+    /// Ends run `id` as cancelled in the store itself, for a run no process runs any more: its
+    /// unfinished steps, items and sub-pipeline runs get their cancellation events, and its
+    /// approvals are settled as rejected, in one transaction. `None` without such a run; else
+    /// its status after (the one it had, when it had ended).
+    pub async fn cancel(&self, id: &str, reason: Option<&str>, now_ms: u64) -> Result<Option<Status>, Error> {
+        cancel::cancel(&self.backend, id, reason, now_ms).await
     }
 
     /// Whether a run of this store waits for an answer in this process now.

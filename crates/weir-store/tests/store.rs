@@ -808,3 +808,75 @@ async fn a_timeout_is_settled_by_whoever_looks_after_it_and_refuses_later_answer
     })
     .await;
 }
+
+/// One event of run `run_id`, as the engine would hand it to the store.
+fn event(run_id: &str, seq: u64, kind: weir_engine::EventKind) -> weir_engine::Event {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_000 + seq);
+    weir_engine::Event { seq, at, run_id: run_id.into(), parent: None, kind }
+}
+
+#[tokio::test]
+async fn a_run_is_cancelled_in_the_store_or_asked_to_stop() {
+    use weir_engine::{EventKind, StepAt};
+    each_backend("cancel", async |place| {
+        let store = Store::open(place.location(), Durability::Normal).await.unwrap();
+        let running = store.clone().recording(None, Some("host-a:boot:1:1".into()));
+        let at = |step: &str| StepAt { step: step.into(), kind: "approval".into(), item: None };
+        let started =
+            EventKind::RunStarted { pipeline: "p".into(), digest: "d".into(), input: json!({}), seed: 1 };
+        let request = weir_engine::ApprovalRequest {
+            prompt: "ship?".into(),
+            schema: None,
+            assignees: Vec::new(),
+            timeout: None,
+            on_timeout: weir_engine::OnTimeout::default(),
+        };
+        let events = [
+            event("r-cancel", 0, started),
+            event("r-cancel", 1, EventKind::StepStarted { at: at("review"), attempt: 1 }),
+            event("r-cancel", 2, EventKind::ApprovalRequested { at: at("review"), request }),
+        ];
+        running.commit(&events).await.unwrap();
+        assert_eq!(store.run_state("r-cancel").await.unwrap().unwrap().status, Status::Waiting);
+
+        assert!(store.cancel_requests("host-a:boot:1:1").await.unwrap().is_empty());
+        assert!(store.request_cancel("r-cancel", Some("not today"), 5).await.unwrap());
+        assert_eq!(store.cancel_requests("host-a:boot:1:1").await.unwrap(), ["r-cancel"]);
+        assert!(store.cancel_requests("host-b:boot:1:1").await.unwrap().is_empty(), "another process's");
+        let state = store.run_state("r-cancel").await.unwrap().unwrap();
+        assert_eq!((state.cancel_requested_at, state.cancel_reason.as_deref()), (Some(5), Some("not today")));
+
+        assert_eq!(
+            store.cancel("r-cancel", Some("not today"), 9_000).await.unwrap(),
+            Some(Status::Cancelled)
+        );
+        let detail = store.run("r-cancel").await.unwrap().unwrap();
+        assert_eq!(detail.run.status, Status::Cancelled);
+        assert_eq!(detail.run.error.as_ref().map(|e| e.kind.as_str()), Some("cancelled"));
+        assert_eq!(detail.cancel_reason.as_deref(), Some("not today"));
+        assert_eq!(detail.run.finished_at, Some(9_000));
+        assert_eq!(detail.steps[0].status, Status::Cancelled);
+        let log = store.events("r-cancel", 3).await.unwrap();
+        let types: Vec<Value> =
+            log.iter().map(|e| serde_json::to_value(e).unwrap()["type"].clone()).collect();
+        assert_eq!(types, [json!("step_cancelled"), json!("run_finished")], "after the last stored event");
+        assert_eq!(log.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 4]);
+        let approvals = store.approvals("r-cancel", 9_000).await.unwrap();
+        assert_eq!(
+            (approvals[0].decision.as_str(), approvals[0].by.as_deref()),
+            ("rejected", Some("cancel"))
+        );
+        assert!(store.pending_approvals(9_000).await.unwrap().is_empty());
+
+        assert!(store.cancel_requests("host-a:boot:1:1").await.unwrap().is_empty(), "answered by its end");
+        assert!(!store.request_cancel("r-cancel", None, 9_001).await.unwrap(), "an ended run is not asked");
+        assert_eq!(
+            store.cancel("r-cancel", None, 9_002).await.unwrap(),
+            Some(Status::Cancelled),
+            "unchanged"
+        );
+        assert_eq!(store.events("r-cancel", 0).await.unwrap().len(), 5, "nothing more recorded");
+        assert_eq!(store.cancel("no-such-run", None, 1).await.unwrap(), None);
+    })
+    .await;
+}

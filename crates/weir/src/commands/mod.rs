@@ -2,6 +2,7 @@
 
 mod admin;
 mod approvals;
+mod cancel;
 mod completions;
 mod diff;
 mod docs;

@@ -150,6 +150,7 @@ impl Launch {
         let engine = super::engine(registry);
         let cancel = Cancel::new();
         let stored = store.is_some();
+        let watched = store.clone();
         let waiting = store.as_ref().map(weir_store::Store::waiting).unwrap_or_default();
         let store = store.map(|s| Arc::new(s) as Arc<dyn weir_engine::RunStore>);
         let opts = RunOptions { cancel: cancel.clone(), seed, env, store, resume, ..RunOptions::default() };
@@ -157,7 +158,16 @@ impl Launch {
         let report = runtime.block_on(async {
             // Listening starts before the run does, so no signal sent once a step has started is missed.
             if let Ok(signals) = Signals::listen() {
-                tokio::spawn(cancel_on_signals(signals, cancel, waiting, sink.clone(), settings.quiet));
+                tokio::spawn(cancel_on_signals(
+                    signals,
+                    cancel.clone(),
+                    waiting,
+                    sink.clone(),
+                    settings.quiet,
+                ));
+            }
+            if let Some(store) = watched {
+                tokio::spawn(cancel_on_request(store, cancel, sink.clone(), settings.quiet));
             }
             let events = Arc::new(crate::env::Redacted { inner: sink.clone(), redact });
             tokio::spawn(engine.start(Arc::new(bundle), input, opts, events)).await
@@ -219,6 +229,27 @@ async fn cancel_on_signals(
     let code = signals.next().await;
     sink.finish();
     std::process::exit(code);
+}
+
+/// How often a process running a run looks in the store for a request to cancel it.
+const CANCEL_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Cancels the run once `weir runs cancel` asks for it in the store: how a process on another
+/// machine stops it (one on this machine is sent SIGTERM besides). The process finds its runs
+/// by the owner it records them with.
+async fn cancel_on_request(store: weir_store::Store, cancel: Cancel, sink: Arc<Progress>, quiet: bool) {
+    let owner = crate::owner::current();
+    loop {
+        tokio::time::sleep(CANCEL_POLL).await;
+        // A store that does not answer is for the run's own commits to report, not this look.
+        if store.cancel_requests(&owner).await.is_ok_and(|runs| !runs.is_empty()) {
+            if !quiet {
+                sink.note("cancelling the run: `weir runs cancel` asked for it");
+            }
+            cancel.cancel();
+            return;
+        }
+    }
 }
 
 /// The signals that stop a run: Ctrl-C, and on unix SIGTERM too. The streams live as long as

@@ -16,7 +16,7 @@ use weir_store::{Durability, RunFilter, Store};
 /// Runs are stored by `weir run` in `.weir/weir.db`, or where WEIR_HOME or WEIR_DATABASE_URL say.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  weir runs list\n  weir runs list --status failed --since 1h --json\n  weir runs show 019ae5c2\n  weir runs logs 019ae5c2 --follow\n  weir runs logs 019ae5c2 --json | jq -c 'select(.type == \"step_failed\")'"
+    after_help = "Examples:\n  weir runs list\n  weir runs list --status failed --since 1h --json\n  weir runs show 019ae5c2\n  weir runs logs 019ae5c2 --follow\n  weir runs cancel 019ae5c2 --reason 'wrong input'\n  weir runs logs 019ae5c2 --json | jq -c 'select(.type == \"step_failed\")'"
 )]
 pub struct Args {
     #[command(subcommand)]
@@ -31,6 +31,20 @@ enum RunsCommand {
     Show(ShowArgs),
     /// A run's event log: what happened, when, to which step; `log` steps' messages; errors
     Logs(super::logs::LogsArgs),
+    /// Cancel a run that has not ended, whichever process runs it
+    ///
+    /// A run no process runs any more (its process died, or left it `waiting` for an approval) is
+    /// ended in the store: its unfinished steps and sub-pipeline runs are cancelled and its
+    /// approvals settled as rejected, in one transaction. A run whose process is alive on this
+    /// machine is sent SIGTERM, which cancels it as Ctrl-C does, and the command waits up to 5 s
+    /// for its end. A run last run on another machine gets a request in the store, which that
+    /// process reads every second while the run is in flight (`--force` ends it in the store
+    /// instead, for a machine that is gone).
+    ///
+    /// Exit codes: 0 cancelled (or, on another machine, asked to be), 1 it ended otherwise
+    /// meanwhile or was still going after 5 s, 2 no such run or it has ended, 3 the store cannot
+    /// be opened.
+    Cancel(super::cancel::CancelArgs),
 }
 
 #[derive(clap::Args)]
@@ -121,6 +135,7 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
             RunsCommand::List(list) => list_runs(&store, &list, settings).await,
             RunsCommand::Show(show) => show_run(&store, &show, settings).await,
             RunsCommand::Logs(logs) => super::logs::logs(&store, &logs, settings).await,
+            RunsCommand::Cancel(cancel) => super::cancel::cancel(&store, &cancel, settings).await,
         }
     })
 }
@@ -246,8 +261,14 @@ fn print_run(detail: &StoredRunDetail, color: bool, columns: Option<usize>) {
         paint(run.status.as_str(), status_style(run.status), color),
         ago(run.started_at)
     );
+    if let Some(of) = &detail.replay_of {
+        outln!("replays   run {of}");
+    }
     if let Some(error) = &run.error {
         outln!("error     {} ({})", error.message, error.kind);
+    }
+    if let Some(reason) = &detail.cancel_reason {
+        outln!("cancelled {reason}");
     }
     outln!("input     {}", detail.input);
     if run.status == Status::Succeeded {

@@ -120,3 +120,100 @@ fn following_a_run_prints_its_events_until_it_ends_and_exits_as_it_did() {
     assert!(text.lines().last().unwrap().contains("failed in"), "{text}");
     assert_eq!(text.lines().filter(|l| l.contains("started slow")).count(), 1, "each event once: {text}");
 }
+
+const LONG: &str = "name: long
+steps:
+  - { id: first, uses: transform, with: { expr: '\"one\"' } }
+  - { id: wait, uses: sleep, needs: [first], with: { duration: 60s } }
+  - { id: last, uses: transform, needs: [wait], with: { expr: '\"two\"' } }
+";
+
+#[test]
+fn a_run_that_has_ended_is_not_cancelled() {
+    let dir = scratch("history-cancel-ended");
+    std::fs::write(dir.join("p.yaml"), LOGGED).unwrap();
+    let run = json_of(&output(&dir, &["run", "p.yaml", "--json", "-i", r#"{"who": "Ada"}"#]));
+    let id = run["run_id"].as_str().unwrap();
+    let refused = output(&dir, &["runs", "cancel", id]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("has already ended (succeeded): there is nothing to cancel"),
+        "{}",
+        stderr(&refused)
+    );
+    let show = json_of(&output(&dir, &["runs", "show", id, "--json"]));
+    assert_eq!(show["status"], "succeeded", "unchanged");
+}
+
+#[test]
+fn a_running_run_is_cancelled_through_its_process() {
+    let dir = scratch("history-cancel-running");
+    std::fs::write(dir.join("p.yaml"), LONG).unwrap();
+    let mut running = start(&dir, "p.yaml");
+    let id = wait_for_step(&dir, "first", "succeeded");
+    let cancel = output(&dir, &["runs", "cancel", &id[..13], "--reason", "wrong input"]);
+    assert_eq!(cancel.status.code(), Some(0), "{}", stderr(&cancel));
+    assert_eq!(stdout(&cancel), format!("cancelled run {id}\n"));
+    assert_eq!(running.wait().unwrap().code(), Some(1), "the run's process ended it, cancelled");
+    let show = json_of(&output(&dir, &["runs", "show", &id, "--json"]));
+    assert_eq!(
+        (show["status"].as_str(), show["cancel_reason"].as_str()),
+        (Some("cancelled"), Some("wrong input"))
+    );
+    let steps = show["steps"].as_array().unwrap();
+    assert!(steps.iter().any(|s| s["step"] == "wait" && s["status"] == "cancelled"), "{show}");
+    let last = steps.iter().find(|s| s["step"] == "last").expect("every step has an end");
+    assert_eq!(
+        (&last["status"], &last["started_at"]),
+        (&Value::from("cancelled"), &Value::Null),
+        "it never ran"
+    );
+}
+
+#[test]
+fn the_run_of_a_dead_process_is_cancelled_in_the_store() {
+    let dir = scratch("history-cancel-dead");
+    std::fs::write(dir.join("p.yaml"), LONG).unwrap();
+    let mut running = start(&dir, "p.yaml");
+    let id = wait_for_step(&dir, "first", "succeeded");
+    running.kill().unwrap();
+    running.wait().unwrap();
+    let before = json_of(&output(&dir, &["runs", "show", &id, "--json"]));
+    assert_eq!(before["status"], "running", "a killed process leaves its run running");
+
+    let cancel = output(&dir, &["runs", "cancel", &id, "--reason", "the machine was replaced"]);
+    assert_eq!(cancel.status.code(), Some(0), "{}", stderr(&cancel));
+    let show = json_of(&output(&dir, &["runs", "show", &id, "--json"]));
+    assert_eq!(show["status"], "cancelled");
+    assert_eq!(show["error"]["kind"], "cancelled");
+    assert_eq!(show["error"]["message"], "cancelled by `weir runs cancel`: the machine was replaced");
+    let steps = show["steps"].as_array().unwrap();
+    assert!(steps.iter().all(|s| s["status"] != "running"), "no step is left running: {show}");
+    assert_eq!(steps[0]["status"], "succeeded", "what had ended stands: {show}");
+    let logs = stdout(&output(&dir, &["runs", "logs", &id]));
+    let last = logs.lines().last().unwrap();
+    assert!(last.contains("run") && last.contains("cancelled in"), "{logs}");
+    assert!(last.contains("the machine was replaced"), "{logs}");
+    let again = output(&dir, &["runs", "cancel", &id]);
+    assert_eq!(again.status.code(), Some(2), "{}", stderr(&again));
+}
+
+#[test]
+fn a_process_cancels_its_run_when_the_store_asks() {
+    let dir = scratch("history-cancel-request");
+    std::fs::write(dir.join("p.yaml"), LONG).unwrap();
+    let mut running = start(&dir, "p.yaml");
+    let id = wait_for_step(&dir, "first", "succeeded");
+    // What `weir runs cancel` records for a process on another machine, written here without a
+    // signal, so only the process's own look at the store can stop the run.
+    let db = rusqlite::Connection::open(dir.join("home/weir.db")).unwrap();
+    db.busy_timeout(Duration::from_secs(5)).unwrap();
+    db.execute("UPDATE runs SET cancel_requested_at = 1, cancel_reason = 'asked' WHERE id = ?1", [&id])
+        .unwrap();
+    drop(db);
+    let asked = Instant::now();
+    assert_eq!(running.wait().unwrap().code(), Some(1));
+    assert!(asked.elapsed() < Duration::from_secs(10), "within a look or two: {:?}", asked.elapsed());
+    let show = json_of(&output(&dir, &["runs", "show", &id, "--json"]));
+    assert_eq!(show["status"], "cancelled");
+}
