@@ -77,7 +77,8 @@ struct ShowArgs {
     /// Print the run as JSON instead of the table (whose timeline draws each step's start to end
     /// on the run's time axis, as wide as the terminal allows, 40 columns when piped): the fields of `runs list` and `seed`, `input`, `output`, `steps`
     /// (`{step, kind, item, status, attempts, started_at, finished_at, duration_ms, output,
-    /// error}`) and `children`.
+    /// error}`), `children`, and when set `replay_of` (the run a `weir replay` ran again) and
+    /// `cancel_reason`.
     #[arg(long)]
     json: bool,
 }

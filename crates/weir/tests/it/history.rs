@@ -217,3 +217,116 @@ fn a_process_cancels_its_run_when_the_store_asks() {
     let show = json_of(&output(&dir, &["runs", "show", &id, "--json"]));
     assert_eq!(show["status"], "cancelled");
 }
+
+/// Steps with side effects (each `http` step is one request, counted by the server by its
+/// idempotency key, `<run id>/<step>`): `b` doubles the input, `side` runs beside `b` and `c`.
+const REPLAYED: &str = r#"name: replayed
+input:
+  type: object
+  required: [base, n]
+  properties: { base: { type: string }, n: { type: number } }
+steps:
+  - { id: a, uses: http, with: { method: POST, url: '${{ .input.base }}/effect', json: { step: a } } }
+  - { id: b, uses: transform, needs: [a], with: { expr: '.input.n * 2' } }
+  - { id: side, uses: http, with: { method: POST, url: '${{ .input.base }}/effect', json: { step: side } } }
+  - id: c
+    uses: http
+    needs: [b]
+    with: { method: POST, url: '${{ .input.base }}/effect', json: { step: c, n: '${{ .steps.b.output }}' } }
+  - { id: d, uses: transform, needs: [c, side], with: { expr: '.steps.c.output.body.did.n' } }
+output: '{doubled: .steps.d.output}'
+"#;
+
+/// The steps of run `id` the server was called for.
+fn called(log: &crate::resume::Log, id: &str) -> Vec<String> {
+    let prefix = format!("{id}/");
+    let mut steps: Vec<String> =
+        log.lock().unwrap().iter().filter_map(|k| k.strip_prefix(&prefix).map(str::to_owned)).collect();
+    steps.sort();
+    steps
+}
+
+#[test]
+fn a_replay_runs_again_from_a_step_on_the_pinned_version() {
+    let dir = scratch("history-replay");
+    let (base, log) = crate::resume::serve();
+    std::fs::write(dir.join("p.yaml"), REPLAYED).unwrap();
+    let input = serde_json::json!({"base": base, "n": 21}).to_string();
+    let original = json_of(&output(&dir, &["run", "p.yaml", "--json", "-i", &input]));
+    let id = original["run_id"].as_str().unwrap().to_owned();
+    assert_eq!(original["output"], serde_json::json!({"doubled": 42}));
+    assert_eq!(called(&log, &id), ["a", "c", "side"]);
+    // A deploy changes the file: a replay still runs the version the run started with.
+    std::fs::write(dir.join("p.yaml"), REPLAYED.replace("* 2", "* 3")).unwrap();
+
+    let all = output(&dir, &["replay", &id, "--json"]);
+    assert_eq!(all.status.code(), Some(0), "the same result: {}", stderr(&all));
+    let all = json_of(&all);
+    let again = all["run_id"].as_str().unwrap();
+    assert_ne!(again, id, "a new run");
+    assert_eq!((all["replay_of"].as_str(), all["same"].as_bool()), (Some(id.as_str()), Some(true)));
+    assert_eq!(all["reused"], serde_json::json!([]), "without --from every step runs again");
+    assert_eq!(called(&log, again), ["a", "c", "side"]);
+
+    let from = output(&dir, &["replay", &id[..13], "--from", "b"]);
+    assert_eq!(from.status.code(), Some(0), "{}", stderr(&from));
+    assert_eq!(stdout(&from), "", "no differences");
+    let note = stderr(&from);
+    assert!(note.contains("reused the results of a, side"), "{note}");
+    let new_id = note.split(" as run ").nth(1).and_then(|r| r.split(':').next()).unwrap().to_owned();
+    assert_eq!(called(&log, &new_id), ["c"], "what comes before b or beside it did not run again");
+    let show = json_of(&output(&dir, &["runs", "show", &new_id, "--json"]));
+    assert_eq!((show["replay_of"].as_str(), show["status"].as_str()), (Some(id.as_str()), Some("succeeded")));
+    assert_eq!(show["input"], serde_json::from_str::<Value>(&input).unwrap(), "the same input");
+    assert_eq!(show["output"], serde_json::json!({"doubled": 42}), "the pinned version: * 2, not * 3");
+    let attempts: Vec<(String, u64)> = show["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["step"].as_str().unwrap().to_owned(), s["attempts"].as_u64().unwrap()))
+        .collect();
+    let attempts_of = |step: &str| attempts.iter().find(|(s, _)| s == step).map(|(_, n)| *n);
+    assert_eq!((attempts_of("a"), attempts_of("side")), (Some(0), Some(0)), "reused, not run: {attempts:?}");
+    assert_eq!((attempts_of("b"), attempts_of("c"), attempts_of("d")), (Some(1), Some(1), Some(1)));
+    let shown = stdout(&output(&dir, &["runs", "show", &new_id]));
+    assert!(shown.contains(&format!("replays   run {id}")), "{shown}");
+
+    let unknown = output(&dir, &["replay", &id, "--from", "nope"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        stderr(&unknown).contains("--from \"nope\": the pipeline replayed of run")
+            && stderr(&unknown).contains("(its steps: a, b, side, c, d)"),
+        "{}",
+        stderr(&unknown)
+    );
+}
+
+#[test]
+fn a_replay_that_ends_otherwise_prints_the_paths_that_differ_and_exits_1() {
+    let dir = scratch("history-replay-diff");
+    let stamped = "name: stamped
+steps:
+  - { id: s, uses: transform, with: { expr: '{run: .run.id, n: .input.n, same: [1, 2]}' } }
+output: .steps.s.output
+";
+    std::fs::write(dir.join("p.yaml"), stamped).unwrap();
+    let original = json_of(&output(&dir, &["run", "p.yaml", "--json", "-i", r#"{"n": 1}"#]));
+    let id = original["run_id"].as_str().unwrap();
+    let text = output(&dir, &["replay", id]);
+    assert_eq!(text.status.code(), Some(1), "{}", stderr(&text));
+    let again = stderr(&text).split(" as run ").nth(1).and_then(|r| r.split(':').next()).unwrap().to_owned();
+    assert_eq!(stdout(&text), format!("~ output.run \"{id}\" -> \"{again}\"\n"));
+
+    let json = json_of(&output(&dir, &["replay", id, "--json"]));
+    assert_eq!(json["same"], false);
+    let changes = json["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{json}");
+    assert_eq!(
+        (changes[0]["change"].as_str(), changes[0]["path"].as_str()),
+        (Some("changed"), Some("output.run"))
+    );
+    assert_eq!(
+        (changes[0]["before"].as_str(), changes[0]["after"].as_str()),
+        (Some(id), json["run_id"].as_str())
+    );
+}
