@@ -880,3 +880,43 @@ async fn a_run_is_cancelled_in_the_store_or_asked_to_stop() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_replay_is_a_new_run_that_records_what_it_reuses() {
+    each_backend("replay", async |place| {
+        let store = Store::open(place.location(), Durability::Normal).await.unwrap();
+        let bundle = bundle(FAN);
+        let original = run(&bundle, json!({"n": 4}), &store).await;
+        let found = store.interrupted(&original.run_id).await.unwrap().expect("stored");
+        let reuse = ["start", "a"]
+            .map(|s| (s.to_owned(), found.resume.run.steps[s].ended.clone().expect("ended")))
+            .into_iter()
+            .collect();
+        let replaying = store.clone().replaying(&original.run_id);
+        let engine = Engine::new(Arc::new(weir_steps::builtin()), Arc::new(SystemClock::default()));
+        let opts = RunOptions { store: Some(Arc::new(replaying)), reuse, ..RunOptions::default() };
+        let replay = engine.run(&bundle, json!({"n": 4}), &opts, &Collector::default()).await.unwrap();
+        assert_eq!((replay.status, &replay.output), (Status::Succeeded, &original.output));
+        assert_ne!(replay.run_id, original.run_id);
+
+        let detail = store.run(&replay.run_id).await.unwrap().expect("a run of its own");
+        assert_eq!(detail.replay_of.as_deref(), Some(original.run_id.as_str()));
+        let attempts: Vec<(&str, u32, Status)> =
+            detail.steps.iter().map(|s| (s.step.as_str(), s.attempts, s.status)).collect();
+        assert_eq!(
+            attempts,
+            [
+                ("start", 0, Status::Succeeded),
+                ("a", 0, Status::Succeeded),
+                ("b", 1, Status::Succeeded),
+                ("big", 1, Status::Succeeded),
+                ("join", 1, Status::Succeeded)
+            ],
+            "reused without running, the rest ran"
+        );
+        assert_eq!(detail.steps[1].output, json!(5));
+        let original = store.run(&original.run_id).await.unwrap().unwrap();
+        assert_eq!(original.replay_of, None);
+    })
+    .await;
+}

@@ -50,8 +50,9 @@ pub async fn cancel(store: &Store, args: &CancelArgs, settings: &Settings) -> Re
         bail!("run {id} has already ended ({}): there is nothing to cancel", run.status);
     }
     let state = store.run_state(id).await.map_err(store_failure)?;
-    let owner = state.and_then(|s| s.owner);
-    let reason = args.reason.as_deref();
+    let owner = state.as_ref().and_then(|s| s.owner.clone());
+    // Without a reason of its own, a cancel keeps the reason of an earlier request.
+    let reason = args.reason.as_deref().or(state.as_ref().and_then(|s| s.cancel_reason.as_deref()));
     let stopper = match owner.as_deref() {
         Some(_) if args.force => Stopper::Nobody,
         Some(o) => match crate::owner::alive(o) {

@@ -16,7 +16,7 @@ use weir_pipeline::{Bundle, Status};
 /// and nothing else, so `weir run p.yaml | jq .` works.
 ///
 /// Ctrl-C or SIGTERM (what CI systems and container runtimes send) cancels the running steps and
-/// ends the run `cancelled`; `--json` still prints the summary. A second one exits at once, with
+/// ends the run `cancelled`, and so does `weir runs cancel RUN` from another process or machine; `--json` still prints the summary. A second one exits at once, with
 /// 130 after Ctrl-C and 143 after SIGTERM, the codes a shell gives a process those signals end.
 ///
 /// The run is stored (its steps, their results, every event, and the pipeline's text by its

@@ -269,7 +269,7 @@ fn print_run(detail: &StoredRunDetail, color: bool, columns: Option<usize>) {
         outln!("error     {} ({})", error.message, error.kind);
     }
     if let Some(reason) = &detail.cancel_reason {
-        outln!("cancelled {reason}");
+        outln!("reason    {reason}");
     }
     outln!("input     {}", detail.input);
     if run.status == Status::Succeeded {

@@ -330,3 +330,62 @@ output: .steps.s.output
         (Some(id), json["run_id"].as_str())
     );
 }
+
+#[test]
+fn a_run_on_another_machine_is_asked_to_stop_or_ended_with_force() {
+    let dir = scratch("history-cancel-elsewhere");
+    std::fs::write(dir.join("p.yaml"), LONG).unwrap();
+    let mut running = start(&dir, "p.yaml");
+    let id = wait_for_step(&dir, "first", "succeeded");
+    running.kill().unwrap();
+    running.wait().unwrap();
+    // As if a process of another machine had run it: this one cannot tell whether it lives.
+    let owner = "elsewhere.example:00000000-0000-0000-0000-000000000000:4242:1";
+    let db = rusqlite::Connection::open(dir.join("home/weir.db")).unwrap();
+    db.execute("UPDATE runs SET owner = ?1 WHERE id = ?2", [owner, &id]).unwrap();
+    drop(db);
+
+    let asked = output(&dir, &["runs", "cancel", &id, "--reason", "moving"]);
+    assert_eq!(asked.status.code(), Some(0), "{}", stderr(&asked));
+    assert_eq!(stdout(&asked), format!("asked the process running run {id} ({owner}) to cancel it\n"));
+    assert!(stderr(&asked).contains(&format!("weir runs cancel {id} --force")), "{}", stderr(&asked));
+    let show = json_of(&output(&dir, &["runs", "show", &id, "--json"]));
+    assert_eq!(show["status"], "running", "only that process ends it");
+
+    let forced = output(&dir, &["runs", "cancel", &id, "--force"]);
+    assert_eq!(forced.status.code(), Some(0), "{}", stderr(&forced));
+    let show = json_of(&output(&dir, &["runs", "show", &id, "--json"]));
+    assert_eq!(
+        (show["status"].as_str(), show["cancel_reason"].as_str()),
+        (Some("cancelled"), Some("moving"))
+    );
+}
+
+#[test]
+fn a_run_waiting_for_an_approval_is_cancelled_and_its_question_settled() {
+    let dir = scratch("history-cancel-waiting");
+    let asking = "name: asking
+steps:
+  - { id: review, uses: approval, with: { prompt: 'ship?' } }
+";
+    std::fs::write(dir.join("p.yaml"), asking).unwrap();
+    let mut running = start(&dir, "p.yaml");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let id = loop {
+        let waiting = json_of(&output(&dir, &["runs", "list", "--status", "waiting", "--json"]));
+        if let Some(id) = waiting.get(0).and_then(|r| r["run_id"].as_str()) {
+            break id.to_owned();
+        }
+        assert!(Instant::now() < deadline, "the run did not wait within 20 s");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let cancel = output(&dir, &["runs", "cancel", &id, "--reason", "not this week"]);
+    assert_eq!(cancel.status.code(), Some(0), "{}", stderr(&cancel));
+    assert_ne!(running.wait().unwrap().code(), Some(0));
+    let show = json_of(&output(&dir, &["runs", "show", &id, "--json"]));
+    assert_eq!(show["status"], "cancelled", "{show}");
+    let pending = json_of(&output(&dir, &["approvals", "--json"]));
+    assert_eq!(pending, serde_json::json!([]), "no question waits any more");
+    let late = output(&dir, &["approve", &id, "review"]);
+    assert_eq!(late.status.code(), Some(2), "{}", stderr(&late));
+}
