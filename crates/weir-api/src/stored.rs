@@ -39,6 +39,12 @@ pub struct StoredRunDetail {
     /// `foreach` step follow it, with their `item`.
     pub steps: Vec<StoredStep>,
     pub children: Vec<StoredRun>,
+    /// For a run of `weir replay`: the run it ran again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_of: Option<String>,
+    /// The reason `weir runs cancel --reason` gave for stopping it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_reason: Option<String>,
 }
 
 /// One step of a stored run, or one item of a `foreach` step.

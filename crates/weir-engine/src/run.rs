@@ -62,6 +62,11 @@ pub struct RunOptions {
     /// (`run_id` and `seed` are not used), and what had ended is not run again (see
     /// [`crate::resume`]). The input must be the one it started with.
     pub resume: Option<Resume>,
+    /// Results of the root pipeline's steps, from an earlier run, that this new run takes
+    /// instead of running them (`weir replay --from`). Unlike a resumed run's, each is recorded
+    /// as this run's own, with a terminal event (0 attempts: it did not run), and committed
+    /// before a step that needs it starts.
+    pub reuse: HashMap<String, Ended>,
 }
 
 /// What a run does with a step that would call outside the process ([`Effects::External`])
@@ -228,6 +233,11 @@ impl RunEnv<'_> {
         if self.tree.opts.store.is_some() {
             self.tree.journal.lock().unwrap_or_else(|e| e.into_inner()).push(event);
         }
+    }
+
+    /// How step `step` ended in the run this one replays, if this is the root run and takes it.
+    pub(crate) fn reused(&self, step: &str) -> Option<&Ended> {
+        self.parent.is_none().then(|| self.tree.opts.reuse.get(step)).flatten()
     }
 
     /// Whether the run's events go to a store.

@@ -128,8 +128,7 @@ impl<'e, 'a> Scheduler<'e, 'a> {
         loop {
             while running.len() < limit && self.failure.is_none() {
                 let Some(i) = self.ready.pop_front() else { break };
-                if let Some(ended) = self.ended_before(i) {
-                    self.restore(i, ended);
+                if self.conclude_earlier(i) {
                     continue;
                 }
                 if self.needs_commit(i)
@@ -210,6 +209,28 @@ impl<'e, 'a> Scheduler<'e, 'a> {
     /// How step `i` ended before the run was resumed, if it did.
     fn ended_before(&self, i: usize) -> Option<Ended> {
         self.env.prior?.step(self.plan.steps()[i].id())?.ended.clone()
+    }
+
+    /// Concludes step `i` without running it when it ended before: in the run being resumed (it
+    /// keeps the terminal event it had) or in the run this one replays (`RunOptions::reuse`: it
+    /// gets a terminal event of this run, with no attempts, committed before its dependents
+    /// start). Whether it did.
+    fn conclude_earlier(&mut self, i: usize) -> bool {
+        if let Some(ended) = self.ended_before(i) {
+            self.restore(i, ended);
+            return true;
+        }
+        let Some(ended) = self.env.reused(self.plan.steps()[i].id()).cloned() else { return false };
+        if self.env.stores() {
+            self.steps[i].unstored = true;
+            self.unstored.push(i);
+        }
+        match ended {
+            Ended::Succeeded { output, .. } => self.succeed(i, output, 0, Duration::ZERO),
+            Ended::Failed { error, .. } => self.fail(i, error, 0, Duration::ZERO),
+            Ended::Skipped => self.skip(i, "it was skipped in the run this one replays".into()),
+        }
+        true
     }
 
     /// Concludes step `i` as it ended before the run was resumed, without a second terminal
@@ -399,9 +420,8 @@ impl<'e, 'a> Scheduler<'e, 'a> {
         });
         match next {
             Some(h) => {
-                match self.ended_before(h) {
-                    Some(ended) => self.restore(h, ended),
-                    None => self.skip(h, "no step it handles failed".into()),
+                if !self.conclude_earlier(h) {
+                    self.skip(h, "no step it handles failed".into());
                 }
                 true
             }

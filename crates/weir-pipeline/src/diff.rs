@@ -366,7 +366,7 @@ impl Mark {
         }
     }
 
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Mark::Added => "added",
             Mark::Removed => "removed",
@@ -379,14 +379,38 @@ fn changed(text: String) -> Line {
     Line { mark: Mark::Changed, text }
 }
 
+/// Every path at which two JSON values differ (objects key by key, lists of the same length
+/// item by item, numbers by value): a structural diff of any two documents, such as the outputs
+/// of two runs. The path of the values themselves is `.`.
+pub fn values(before: &Value, after: &Value) -> Vec<FieldChange> {
+    let mut fields = Fields::default();
+    fields.deep(String::new(), Some(before), Some(after));
+    for change in &mut fields.0 {
+        if change.path.is_empty() {
+            change.path = ".".into();
+        }
+    }
+    fields.0
+}
+
 impl FieldChange {
+    /// Whether the value was added (not set before), removed (not set after) or changed.
+    pub fn mark(&self) -> Mark {
+        match (&self.before, &self.after) {
+            (None, _) => Mark::Added,
+            (_, None) => Mark::Removed,
+            _ => Mark::Changed,
+        }
+    }
+
     /// `path before -> after`, values as compact JSON and `(unset)` for a missing one.
-    fn render(&self) -> String {
+    pub fn render(&self) -> String {
         let show = |v: &Option<Value>| v.as_ref().map_or_else(|| "(unset)".to_owned(), Value::to_string);
         format!("{} {} -> {}", self.path, show(&self.before), show(&self.after))
     }
 
-    fn to_json(&self) -> Value {
+    /// `{path, before, after}`, without the side on which it is not set.
+    pub fn to_json(&self) -> Value {
         let mut out = Map::new();
         out.insert("path".into(), json!(self.path));
         if let Some(v) = &self.before {
@@ -497,6 +521,28 @@ impl EdgeChange {
 mod tests {
     use super::*;
     use crate::{Source, node};
+
+    #[test]
+    fn values_differ_by_path_added_removed_or_changed() {
+        let before = json!({"total": 2, "items": ["a", "b"], "gone": true, "same": {"x": 1}});
+        let after = json!({"total": 3.5, "items": ["a", "c"], "new": null, "same": {"x": 1.0}});
+        let changes: Vec<(Mark, String)> =
+            values(&before, &after).iter().map(|c| (c.mark(), c.render())).collect();
+        assert_eq!(
+            changes,
+            [
+                (Mark::Removed, "gone true -> (unset)".to_owned()),
+                (Mark::Changed, "items[1] \"b\" -> \"c\"".to_owned()),
+                (Mark::Added, "new (unset) -> null".to_owned()),
+                (Mark::Changed, "total 2 -> 3.5".to_owned()),
+            ]
+        );
+        assert!(values(&before, &before).is_empty());
+        assert_eq!(
+            values(&json!(1), &json!("1"))[0].to_json(),
+            json!({"path": ".", "before": 1, "after": "1"})
+        );
+    }
 
     fn pipeline(yaml: &str) -> Pipeline {
         let root = node::parse(&Source::new("test.yaml", yaml)).expect("the test YAML parses");

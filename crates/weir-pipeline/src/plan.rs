@@ -260,6 +260,26 @@ impl Plan {
     pub fn visible(&self, i: usize) -> Vec<usize> {
         ancestry::visible(&self.steps[..], i)
     }
+
+    /// Step `i` and every step whose run follows from it: its dependents and the handler of its
+    /// failures, and theirs, in index order. What runs again when a run is replayed from `i`.
+    pub fn downstream(&self, i: usize) -> Vec<usize> {
+        let mut seen = vec![false; self.steps.len()];
+        let mut todo = vec![i];
+        seen[i] = true;
+        while let Some(j) = todo.pop() {
+            let handler = match self.steps[j].on_error() {
+                Route::Handler(h) => Some(h),
+                Route::Continue | Route::Fail => None,
+            };
+            for &next in self.steps[j].dependents().iter().chain(handler.as_ref()) {
+                if !std::mem::replace(&mut seen[next], true) {
+                    todo.push(next);
+                }
+            }
+        }
+        (0..self.steps.len()).filter(|&j| seen[j]).collect()
+    }
 }
 
 fn digest(text: &str) -> String {

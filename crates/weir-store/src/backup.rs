@@ -54,6 +54,9 @@ const TABLES: &[Table] = &[
             "duration_ms",
             "bundle",
             "owner",
+            "replay_of",
+            "cancel_requested_at",
+            "cancel_reason",
         ],
     },
     Table {

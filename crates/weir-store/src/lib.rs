@@ -23,6 +23,7 @@ mod approval;
 mod archive;
 mod backend;
 mod backup;
+mod cancel;
 pub mod cron;
 mod query;
 mod record;
@@ -37,11 +38,12 @@ mod postgres;
 use backend::Backend;
 use futures_util::future::BoxFuture;
 use std::path::PathBuf;
+use weir_pipeline::Status;
 
 pub use admin::{CleanupFilter, ExportWhat, Exported};
 pub use approval::{ApprovalKey, Given, Waiting};
 pub use backup::BackupSummary;
-pub use query::RunFilter;
+pub use query::{RunFilter, RunState};
 pub use resume::{Interrupted, StoredBundle, StoredPlan};
 pub use schedule::{Added, CatchUp, Fired, GRACE_MS, MAX_CATCH_UP, NewSchedule};
 pub use schema::SCHEMA_VERSION;
@@ -158,6 +160,8 @@ pub(crate) struct RunMeta {
     bundle: Option<String>,
     /// The process that runs them (see [`Store::recording`]).
     owner: Option<String>,
+    /// The run a root run replays (see [`Store::replaying`]).
+    replay_of: Option<String>,
 }
 
 /// A store, open. Cheap to clone: clones share the backend's writer.
@@ -201,7 +205,14 @@ impl Store {
     /// [`Store::put_bundle`], which `weir resume` rebuilds the run from) by the process `owner`
     /// (which `weir resume` checks is gone before it continues a run that is still `running`).
     pub fn recording(mut self, bundle: Option<String>, owner: Option<String>) -> Store {
-        self.meta = std::sync::Arc::new(RunMeta { bundle, owner });
+        self.meta = std::sync::Arc::new(RunMeta { bundle, owner, replay_of: None });
+        self
+    }
+
+    /// This store, recording the root run it is given as a replay of run `of` (`weir replay`).
+    pub fn replaying(mut self, of: &str) -> Store {
+        let meta = RunMeta { replay_of: Some(of.to_owned()), ..(*self.meta).clone() };
+        self.meta = std::sync::Arc::new(meta);
         self
     }
 
@@ -287,6 +298,27 @@ impl Store {
         Ok(summary)
     }
 
+    /// Asks the process running run `id` (a full id) to cancel it, for `reason`: whether the run
+    /// was still going, so there was something to ask. The process finds the request through
+    /// [`Store::cancel_requests`].
+    pub async fn request_cancel(&self, id: &str, reason: Option<&str>, now_ms: u64) -> Result<bool, Error> {
+        cancel::request(&self.backend, id, reason, now_ms).await
+    }
+
+    /// The root runs that process `owner` runs and was asked to cancel; a process running a run
+    /// asks every second or so.
+    pub async fn cancel_requests(&self, owner: &str) -> Result<Vec<String>, Error> {
+        cancel::requests(&self.backend, owner).await
+    }
+
+    /// Ends run `id` as cancelled in the store itself, for a run no process runs any more: its
+    /// unfinished steps, items and sub-pipeline runs get their cancellation events, and its
+    /// approvals are settled as rejected, in one transaction. `None` without such a run; else
+    /// its status after (the one it had, when it had ended).
+    pub async fn cancel(&self, id: &str, reason: Option<&str>, now_ms: u64) -> Result<Option<Status>, Error> {
+        cancel::cancel(&self.backend, id, reason, now_ms).await
+    }
+
     /// Whether a run of this store waits for an answer in this process now.
     pub fn waiting(&self) -> Waiting {
         self.waiting.clone()
@@ -365,9 +397,16 @@ impl Store {
         }
     }
 
-    /// The run's events, and its sub-pipeline runs', in `seq` order.
-    pub async fn events(&self, run_id: &str) -> Result<Vec<weir_api::Event>, Error> {
-        query::events(&self.backend, run_id).await
+    /// The run's events, and its sub-pipeline runs', in `seq` order, from `from_seq` on (0 for
+    /// all of them; the `seq` after the last one seen to follow a run as it goes).
+    pub async fn events(&self, run_id: &str, from_seq: u64) -> Result<Vec<weir_api::Event>, Error> {
+        query::events(&self.backend, run_id, from_seq).await
+    }
+
+    /// Run `run_id`'s status, owner and cancel request, read in one row: cheap enough to ask
+    /// every few hundred milliseconds.
+    pub async fn run_state(&self, run_id: &str) -> Result<Option<RunState>, Error> {
+        query::state(&self.backend, run_id).await
     }
 }
 

@@ -46,7 +46,7 @@ const RUN_BY_PREFIX: &str = "SELECT id FROM runs WHERE id = $1 OR id LIKE $2 ORD
 const RUN: &str = concat!(
     "SELECT ",
     run_columns!(),
-    ", seed, input, input_blob, output, output_blob FROM runs WHERE id = $1"
+    ", seed, input, input_blob, output, output_blob, replay_of, cancel_reason FROM runs WHERE id = $1"
 );
 
 const CHILDREN: &str =
@@ -56,7 +56,9 @@ const STEPS: &str = "SELECT step, kind, item, status, attempts, started_at, fini
      output_blob, error, error_kind FROM steps WHERE run_id = $1 ORDER BY first_seq, item";
 
 const EVENTS: &str = "SELECT body, value, value_blob FROM events \
-     WHERE run_id = $1 OR run_id IN (SELECT id FROM runs WHERE parent_run = $1) ORDER BY seq";
+     WHERE (run_id = $1 OR run_id IN (SELECT id FROM runs WHERE parent_run = $1)) AND seq >= $2 ORDER BY seq";
+
+const RUN_STATE: &str = "SELECT status, owner, cancel_requested_at, cancel_reason FROM runs WHERE id = $1";
 
 const BLOB: &str = "SELECT value FROM blobs WHERE hash = $1";
 
@@ -64,7 +66,8 @@ const PIPELINE: &str = "SELECT text FROM pipelines WHERE digest = $1";
 
 /// Every query, for the test that checks their parameters.
 #[cfg(test)]
-pub(crate) const STATEMENTS: &[&str] = &[RUNS, RUN_BY_PREFIX, RUN, CHILDREN, STEPS, EVENTS, BLOB, PIPELINE];
+pub(crate) const STATEMENTS: &[&str] =
+    &[RUNS, RUN_BY_PREFIX, RUN, CHILDREN, STEPS, EVENTS, RUN_STATE, BLOB, PIPELINE];
 
 pub(crate) async fn pipeline(backend: &Backend, digest: &str) -> Result<Option<String>, Error> {
     let rows = backend.query(PIPELINE, vec![Param::text(digest)]).await?;
@@ -92,6 +95,7 @@ pub(crate) async fn run(backend: &Backend, id: &str) -> Result<Option<StoredRunD
     let seed = cols.text(12)?;
     let input = value(backend, &cols, 13).await?;
     let output = value(backend, &cols, 15).await?;
+    let (replay_of, cancel_reason) = (cols.opt_text(17)?, cols.opt_text(18)?);
     let mut steps = Vec::new();
     for row in backend.query(STEPS, vec![Param::text(&id)]).await? {
         let c = Cols(&row);
@@ -112,7 +116,7 @@ pub(crate) async fn run(backend: &Backend, id: &str) -> Result<Option<StoredRunD
     }
     let children = backend.query(CHILDREN, vec![Param::text(&id)]).await?;
     let children = children.iter().map(|row| stored_run(&Cols(row))).collect::<Result<_, _>>()?;
-    Ok(Some(StoredRunDetail { run, seed, input, output, steps, children }))
+    Ok(Some(StoredRunDetail { run, seed, input, output, steps, children, replay_of, cancel_reason }))
 }
 
 /// The id of the one run `id` is, or a unique prefix of.
@@ -132,8 +136,37 @@ async fn resolve(backend: &Backend, id: &str) -> Result<Option<String>, Error> {
     }
 }
 
-pub(crate) async fn events(backend: &Backend, run_id: &str) -> Result<Vec<weir_api::Event>, Error> {
-    let rows = backend.query(EVENTS, vec![Param::text(run_id)]).await?;
+/// Where a run is now, as a process following or cancelling it needs to know: its status, the
+/// process that runs it, and whether it was asked to stop.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunState {
+    pub status: Status,
+    /// See [`crate::Store::recording`].
+    pub owner: Option<String>,
+    /// When `weir runs cancel` asked the process running it to stop (ms since the epoch).
+    pub cancel_requested_at: Option<u64>,
+    pub cancel_reason: Option<String>,
+}
+
+pub(crate) async fn state(backend: &Backend, run_id: &str) -> Result<Option<RunState>, Error> {
+    let rows = backend.query(RUN_STATE, vec![Param::text(run_id)]).await?;
+    let Some(row) = rows.first() else { return Ok(None) };
+    let c = Cols(row);
+    Ok(Some(RunState {
+        status: status(&c.text(0)?)?,
+        owner: c.opt_text(1)?,
+        cancel_requested_at: c.opt_int(2)?.map(|t| t as u64),
+        cancel_reason: c.opt_text(3)?,
+    }))
+}
+
+pub(crate) async fn events(
+    backend: &Backend,
+    run_id: &str,
+    from_seq: u64,
+) -> Result<Vec<weir_api::Event>, Error> {
+    let params = vec![Param::text(run_id), Param::Int(from_seq.min(i64::MAX as u64) as i64)];
+    let rows = backend.query(EVENTS, params).await?;
     let mut events = Vec::with_capacity(rows.len());
     for row in &rows {
         let c = Cols(row);

@@ -28,12 +28,14 @@ const INSERT_EVENT: &str = "INSERT INTO events (run_id, seq, at, type, step, ite
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (run_id, seq) DO NOTHING";
 
 const RUN_STARTED: &str = "INSERT INTO runs (id, pipeline, digest, parent_run, parent_step, parent_item, status, \
-     seed, input, input_blob, started_at, bundle, owner) \
-     VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING";
+     seed, input, input_blob, started_at, bundle, owner, replay_of) \
+     VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (id) DO NOTHING";
 
-/// A resumed run is running again, in another process; its last end, if any, is forgotten.
+/// A resumed run is running again, in another process; its last end, if any, is forgotten, and
+/// so is a request to cancel it (which its end answered).
 const RUN_RESUMED: &str = "UPDATE runs SET status = 'running', owner = $1, output = NULL, output_blob = NULL, \
-     error = NULL, error_kind = NULL, finished_at = NULL, duration_ms = NULL WHERE id = $2";
+     error = NULL, error_kind = NULL, finished_at = NULL, duration_ms = NULL, cancel_requested_at = NULL, \
+     cancel_reason = NULL WHERE id = $2";
 
 const RUN_FINISHED: &str = "UPDATE runs SET status = $1, output = $2, output_blob = $3, error = $4, \
      error_kind = $5, finished_at = $6, duration_ms = $7 WHERE id = $8";
@@ -276,6 +278,7 @@ fn record(event: &Event, meta: &RunMeta, batch: &Batch<'_>, out: &mut Vec<Stmt>)
                     // The bundle is the root run's: a sub-pipeline run's version is its digest.
                     Param::opt_text(meta.bundle.as_deref().filter(|_| parent.is_none())),
                     Param::opt_text(meta.owner.as_deref()),
+                    Param::opt_text(meta.replay_of.as_deref().filter(|_| parent.is_none())),
                 ],
             });
         }
@@ -524,7 +527,8 @@ pub(crate) mod tests {
             .chain(crate::resume::STATEMENTS)
             .chain(crate::admin::STATEMENTS)
             .chain(crate::approval::STATEMENTS)
-            .chain(crate::schedule::STATEMENTS);
+            .chain(crate::schedule::STATEMENTS)
+            .chain(crate::cancel::STATEMENTS);
         for sql in all.into_iter().chain(queries.copied()) {
             assert!(parameters_in_order(sql), "{sql}");
         }

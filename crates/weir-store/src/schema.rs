@@ -147,6 +147,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         fired_at BIGINT NOT NULL,
         PRIMARY KEY (schedule, tick_at)
     );",
+    // 5: history: the run a replay (`weir replay`) ran again, and a request to cancel a run
+    // (`weir runs cancel`) that the process running it, on another machine, acts on. The
+    // processes running runs look for requests by `owner`.
+    "ALTER TABLE runs ADD COLUMN replay_of TEXT;
+    ALTER TABLE runs ADD COLUMN cancel_requested_at BIGINT;
+    ALTER TABLE runs ADD COLUMN cancel_reason TEXT;
+    CREATE INDEX runs_by_owner ON runs (owner);",
 ];
 
 /// The migrations a store at `location` needs, given the version it holds (`found`, as stored;

@@ -121,7 +121,7 @@ async fn a_run_is_stored_with_its_steps_values_and_events() {
         let big = detail.steps.iter().find(|s| s.step == "big").unwrap();
         assert_eq!(big.output.as_array().map(Vec::len), Some(500), "a large value reads back whole");
 
-        let events = store.events(&report.run_id).await.unwrap();
+        let events = store.events(&report.run_id, 0).await.unwrap();
         let types: Vec<String> = events
             .iter()
             .map(|e| serde_json::to_value(e).unwrap()["type"].as_str().unwrap().to_owned())
@@ -131,6 +131,13 @@ async fn a_run_is_stored_with_its_steps_values_and_events() {
         assert_eq!(types.len(), 2 + 5 * 2, "run start and end, and a start and an end per step");
         let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
         assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in seq order: {seqs:?}");
+        let rest = store.events(&report.run_id, 4).await.unwrap();
+        assert_eq!(rest, events[4..], "from a seq on, as a follower reads them");
+        assert!(store.events(&report.run_id, seqs[seqs.len() - 1] + 1).await.unwrap().is_empty());
+
+        let state = store.run_state(&report.run_id).await.unwrap().expect("stored");
+        assert_eq!((state.status, state.owner, state.cancel_requested_at), (Status::Succeeded, None, None));
+        assert_eq!(store.run_state("no-such-run").await.unwrap(), None);
     })
     .await;
 }
@@ -140,7 +147,7 @@ async fn a_large_value_is_stored_once() {
     each_backend("blob_once", async |place| {
         let store = Store::open(place.location(), Durability::Normal).await.unwrap();
         let report = run(&bundle(FAN), json!({"n": 1}), &store).await;
-        let events = store.events(&report.run_id).await.unwrap();
+        let events = store.events(&report.run_id, 0).await.unwrap();
         let big = events
             .iter()
             .find(|e| matches!(&e.kind, weir_api::EventKind::StepSucceeded { at, .. } if at.step == "big"));
@@ -310,7 +317,7 @@ impl RunStore for DiesAfter {
 /// step and item.
 async fn terminal_events(store: &Store, run_id: &str) -> std::collections::BTreeMap<String, usize> {
     let mut ends = std::collections::BTreeMap::new();
-    for event in store.events(run_id).await.unwrap() {
+    for event in store.events(run_id, 0).await.unwrap() {
         let e = serde_json::to_value(&event).unwrap();
         let terminal = ["step_succeeded", "step_failed", "step_skipped", "step_cancelled"];
         if terminal.contains(&e["type"].as_str().unwrap_or_default()) {
@@ -633,7 +640,7 @@ async fn contents(store: &Store) -> Vec<(weir_api::StoredRunDetail, Vec<weir_api
     let mut out = Vec::new();
     for r in runs {
         let detail = store.run(&r.run_id).await.unwrap().unwrap();
-        out.push((detail, store.events(&r.run_id).await.unwrap()));
+        out.push((detail, store.events(&r.run_id, 0).await.unwrap()));
     }
     out
 }
@@ -798,6 +805,118 @@ async fn a_timeout_is_settled_by_whoever_looks_after_it_and_refuses_later_answer
         let key = weir_store::ApprovalKey { run_id: "r-late", step: "ask", item: None };
         let late = weir_store::Given { at_ms: after, ..given(true, "ada") };
         assert!(!store.answer(key, &late).await.unwrap(), "an answer after the timeout is refused");
+    })
+    .await;
+}
+
+/// One event of run `run_id`, as the engine would hand it to the store.
+fn event(run_id: &str, seq: u64, kind: weir_engine::EventKind) -> weir_engine::Event {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_000 + seq);
+    weir_engine::Event { seq, at, run_id: run_id.into(), parent: None, kind }
+}
+
+#[tokio::test]
+async fn a_run_is_cancelled_in_the_store_or_asked_to_stop() {
+    use weir_engine::{EventKind, StepAt};
+    each_backend("cancel", async |place| {
+        let store = Store::open(place.location(), Durability::Normal).await.unwrap();
+        let running = store.clone().recording(None, Some("host-a:boot:1:1".into()));
+        let at = |step: &str| StepAt { step: step.into(), kind: "approval".into(), item: None };
+        let started =
+            EventKind::RunStarted { pipeline: "p".into(), digest: "d".into(), input: json!({}), seed: 1 };
+        let request = weir_engine::ApprovalRequest {
+            prompt: "ship?".into(),
+            schema: None,
+            assignees: Vec::new(),
+            timeout: None,
+            on_timeout: weir_engine::OnTimeout::default(),
+        };
+        let events = [
+            event("r-cancel", 0, started),
+            event("r-cancel", 1, EventKind::StepStarted { at: at("review"), attempt: 1 }),
+            event("r-cancel", 2, EventKind::ApprovalRequested { at: at("review"), request }),
+        ];
+        running.commit(&events).await.unwrap();
+        assert_eq!(store.run_state("r-cancel").await.unwrap().unwrap().status, Status::Waiting);
+
+        assert!(store.cancel_requests("host-a:boot:1:1").await.unwrap().is_empty());
+        assert!(store.request_cancel("r-cancel", Some("not today"), 5).await.unwrap());
+        assert_eq!(store.cancel_requests("host-a:boot:1:1").await.unwrap(), ["r-cancel"]);
+        assert!(store.cancel_requests("host-b:boot:1:1").await.unwrap().is_empty(), "another process's");
+        let state = store.run_state("r-cancel").await.unwrap().unwrap();
+        assert_eq!((state.cancel_requested_at, state.cancel_reason.as_deref()), (Some(5), Some("not today")));
+
+        assert_eq!(
+            store.cancel("r-cancel", Some("not today"), 9_000).await.unwrap(),
+            Some(Status::Cancelled)
+        );
+        let detail = store.run("r-cancel").await.unwrap().unwrap();
+        assert_eq!(detail.run.status, Status::Cancelled);
+        assert_eq!(detail.run.error.as_ref().map(|e| e.kind.as_str()), Some("cancelled"));
+        assert_eq!(detail.cancel_reason.as_deref(), Some("not today"));
+        assert_eq!(detail.run.finished_at, Some(9_000));
+        assert_eq!(detail.steps[0].status, Status::Cancelled);
+        let log = store.events("r-cancel", 3).await.unwrap();
+        let types: Vec<Value> =
+            log.iter().map(|e| serde_json::to_value(e).unwrap()["type"].clone()).collect();
+        assert_eq!(types, [json!("step_cancelled"), json!("run_finished")], "after the last stored event");
+        assert_eq!(log.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 4]);
+        let approvals = store.approvals("r-cancel", 9_000).await.unwrap();
+        assert_eq!(
+            (approvals[0].decision.as_str(), approvals[0].by.as_deref()),
+            ("rejected", Some("cancel"))
+        );
+        assert!(store.pending_approvals(9_000).await.unwrap().is_empty());
+
+        assert!(store.cancel_requests("host-a:boot:1:1").await.unwrap().is_empty(), "answered by its end");
+        assert!(!store.request_cancel("r-cancel", None, 9_001).await.unwrap(), "an ended run is not asked");
+        assert_eq!(
+            store.cancel("r-cancel", None, 9_002).await.unwrap(),
+            Some(Status::Cancelled),
+            "unchanged"
+        );
+        assert_eq!(store.events("r-cancel", 0).await.unwrap().len(), 5, "nothing more recorded");
+        assert_eq!(store.cancel("no-such-run", None, 1).await.unwrap(), None);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_replay_is_a_new_run_that_records_what_it_reuses() {
+    each_backend("replay", async |place| {
+        let store = Store::open(place.location(), Durability::Normal).await.unwrap();
+        let bundle = bundle(FAN);
+        let original = run(&bundle, json!({"n": 4}), &store).await;
+        let found = store.interrupted(&original.run_id).await.unwrap().expect("stored");
+        let reuse = ["start", "a"]
+            .map(|s| (s.to_owned(), found.resume.run.steps[s].ended.clone().expect("ended")))
+            .into_iter()
+            .collect();
+        let replaying = store.clone().replaying(&original.run_id);
+        let engine = Engine::new(Arc::new(weir_steps::builtin()), Arc::new(SystemClock::default()));
+        let opts = RunOptions { store: Some(Arc::new(replaying)), reuse, ..RunOptions::default() };
+        let replay = engine.run(&bundle, json!({"n": 4}), &opts, &Collector::default()).await.unwrap();
+        assert_eq!((replay.status, &replay.output), (Status::Succeeded, &original.output));
+        assert_ne!(replay.run_id, original.run_id);
+
+        let detail = store.run(&replay.run_id).await.unwrap().expect("a run of its own");
+        assert_eq!(detail.replay_of.as_deref(), Some(original.run_id.as_str()));
+        let attempts: Vec<(&str, u32, Status)> =
+            detail.steps.iter().map(|s| (s.step.as_str(), s.attempts, s.status)).collect();
+        assert_eq!(
+            attempts,
+            [
+                ("start", 0, Status::Succeeded),
+                ("a", 0, Status::Succeeded),
+                ("b", 1, Status::Succeeded),
+                ("big", 1, Status::Succeeded),
+                ("join", 1, Status::Succeeded)
+            ],
+            "reused without running, the rest ran"
+        );
+        assert_eq!(detail.steps[1].output, json!(5));
+        let original = store.run(&original.run_id).await.unwrap().unwrap();
+        assert_eq!(original.replay_of, None);
     })
     .await;
 }

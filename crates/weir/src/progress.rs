@@ -83,7 +83,7 @@ impl EventSink for Progress {
     }
 }
 
-fn level_name(level: weir_engine::LogLevel) -> &'static str {
+pub fn level_name(level: weir_engine::LogLevel) -> &'static str {
     match level {
         weir_engine::LogLevel::Debug => "debug",
         weir_engine::LogLevel::Info => "info",

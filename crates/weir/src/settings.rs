@@ -100,6 +100,8 @@ pub struct Settings {
     pub stderr_tty: bool,
     /// `--quiet`: only problems on stderr.
     pub quiet: bool,
+    /// The width of the terminal stdout is, in columns; none when stdout is not a terminal.
+    pub stdout_width: Option<usize>,
     /// Where runs are stored.
     pub store: StoreEnv,
 }
@@ -137,8 +139,11 @@ impl StoreEnv {
 impl Settings {
     /// The settings of this process: flags first, then the environment, then the terminals.
     pub fn resolve(args: &GlobalArgs) -> Settings {
+        let stdout = std::io::stdout();
+        let stdout_width = terminal_size::terminal_size_of(&stdout).map(|(w, _)| usize::from(w.0));
         Settings {
             store: StoreEnv::read(),
+            stdout_width: stdout_width.filter(|_| stdout.is_terminal()),
             ..Settings::new(
                 args,
                 ColorEnv::read(),
@@ -154,6 +159,7 @@ impl Settings {
             stderr_color: color(args.color, env, stderr_tty),
             stderr_tty,
             quiet: args.quiet,
+            stdout_width: None,
             store: StoreEnv::default(),
         }
     }
@@ -172,6 +178,7 @@ impl Settings {
         stderr_color: false,
         stderr_tty: false,
         quiet: false,
+        stdout_width: None,
         store: StoreEnv { home: None, database_url: None },
     };
 }

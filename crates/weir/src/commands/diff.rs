@@ -51,16 +51,21 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
 fn print(args: &Args, diff: &PipelineDiff, settings: &Settings) {
     let color = settings.stdout_color;
     for line in diff.lines() {
-        let style = match line.mark {
-            Mark::Added => Style::Ok,
-            Mark::Removed => Style::Error,
-            Mark::Changed => Style::Warn,
-        };
+        let style = mark_style(line.mark);
         let text = format!("{} {}", line.mark.symbol(), line.text);
         outln!("{}", paint(&text, style, color));
     }
     // Like diff(1), nothing on stdout when the files agree; a person at a terminal gets a word.
     if diff.is_empty() && settings.interactive() {
         eprintln!("{} and {} define the same pipeline", args.before.display(), args.after.display());
+    }
+}
+
+/// How a line of a diff is painted: green added, red removed, yellow changed.
+pub fn mark_style(mark: Mark) -> Style {
+    match mark {
+        Mark::Added => Style::Ok,
+        Mark::Removed => Style::Error,
+        Mark::Changed => Style::Warn,
     }
 }

@@ -2,6 +2,7 @@
 
 mod admin;
 mod approvals;
+mod cancel;
 mod completions;
 mod diff;
 mod docs;
@@ -9,6 +10,8 @@ mod dry_run;
 mod fmt;
 mod graph;
 mod init;
+mod logs;
+mod replay;
 mod resume;
 mod run;
 mod runs;
@@ -30,6 +33,7 @@ pub enum Command {
     Init(init::Args),
     Run(run::Args),
     Resume(resume::Args),
+    Replay(replay::Args),
     Approvals(approvals::ListArgs),
     Approve(approvals::ApproveArgs),
     Reject(approvals::RejectArgs),
@@ -72,6 +76,7 @@ fn dispatch(command: Command, settings: &Settings) -> Result<ExitCode> {
         Command::Init(args) => init::run(args, settings),
         Command::Run(args) => run::run(args, settings),
         Command::Resume(args) => resume::run(args, settings),
+        Command::Replay(args) => replay::run(args, settings),
         Command::Approvals(args) => approvals::list(args, settings),
         Command::Approve(args) => approvals::approve(args, settings),
         Command::Reject(args) => approvals::reject(args, settings),

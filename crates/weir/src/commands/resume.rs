@@ -70,15 +70,7 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
             bail!("run {id} {status}: it ended, it was not interrupted (`weir run` runs its pipeline again)")
         }
     }
-    let Some(stored) = &interrupted.bundle else {
-        bail!("run {id} was stored without its pipeline versions (by an older weir) and cannot be resumed");
-    };
-    let Some(bundle) = crate::load::bundle_from_store(stored, &registry, settings)? else {
-        eprintln!(
-            "{}: the version of {} that run {id} started with does not validate with this weir",
-            paint("error", Style::Error, settings.stderr_color),
-            run.pipeline
-        );
+    let Some(bundle) = pinned(&interrupted, &registry, settings, "resumed")? else {
         return Ok(ExitCode::from(EXIT_INVALID));
     };
     if settings.interactive() && !args.output.events {
@@ -95,8 +87,40 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     }
     let store = store.recording(None, Some(crate::owner::current()));
     let input = interrupted.run.input;
-    let launch = Launch { bundle, input, seed: None, store: Some(store), resume: Some(interrupted.resume) };
+    let launch = Launch {
+        bundle,
+        input,
+        seed: None,
+        store: Some(store),
+        resume: Some(interrupted.resume),
+        reuse: Default::default(),
+    };
     launch.run(registry, &runtime, &args.output, settings)
+}
+
+/// The pipeline versions a stored run started with, rebuilt from the store's texts and validated
+/// again, for it to be `done` (resumed, replayed) on them; none, with the problems printed, when
+/// they no longer validate with this weir.
+pub fn pinned(
+    found: &weir_store::Interrupted,
+    registry: &weir_engine::Registry,
+    settings: &Settings,
+    done: &str,
+) -> Result<Option<weir_pipeline::Bundle>> {
+    let run = &found.run.run;
+    let id = &run.run_id;
+    let Some(stored) = &found.bundle else {
+        bail!("run {id} was stored without its pipeline versions (by an older weir) and cannot be {done}");
+    };
+    let bundle = crate::load::bundle_from_store(stored, registry, settings)?;
+    if bundle.is_none() {
+        eprintln!(
+            "{}: the version of {} that run {id} started with does not validate with this weir",
+            paint("error", Style::Error, settings.stderr_color),
+            run.pipeline
+        );
+    }
+    Ok(bundle)
 }
 
 /// A `running` run may be resumed once the process that ran it is gone.

@@ -16,7 +16,7 @@ use weir_pipeline::{Bundle, Status};
 /// and nothing else, so `weir run p.yaml | jq .` works.
 ///
 /// Ctrl-C or SIGTERM (what CI systems and container runtimes send) cancels the running steps and
-/// ends the run `cancelled`; `--json` still prints the summary. A second one exits at once, with
+/// ends the run `cancelled`, and so does `weir runs cancel RUN` from another process or machine; `--json` still prints the summary. A second one exits at once, with
 /// 130 after Ctrl-C and 143 after SIGTERM, the codes a shell gives a process those signals end.
 ///
 /// The run is stored (its steps, their results, every event, and the pipeline's text by its
@@ -112,7 +112,7 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
             Some(runtime.block_on(super::runs::open_for_run(&bundle, settings, args.durability.level()))?)
         }
     };
-    let launch = Launch { bundle, input, seed: args.seed, store, resume: None };
+    let launch = Launch { bundle, input, seed: args.seed, store, resume: None, reuse: Default::default() };
     launch.run(registry, &runtime, &args.output, settings)
 }
 
@@ -123,6 +123,8 @@ pub struct Launch {
     pub seed: Option<u64>,
     pub store: Option<weir_store::Store>,
     pub resume: Option<weir_engine::Resume>,
+    /// Results of steps of an earlier run to take instead of running them (`weir replay`).
+    pub reuse: std::collections::HashMap<String, weir_engine::resume::Ended>,
 }
 
 impl Launch {
@@ -135,12 +137,31 @@ impl Launch {
         out: &OutputArgs,
         settings: &Settings,
     ) -> Result<ExitCode> {
-        let Launch { bundle, input, seed, store, resume } = self;
+        let stored = self.store.is_some();
+        let report = match self.execute(registry, runtime, out.events, settings)? {
+            Ok(report) => report,
+            Err(code) => return Ok(code),
+        };
+        print(out, stored, &report, settings)?;
+        Ok(exit_code(&report, settings))
+    }
+
+    /// Runs it to the end, with progress on a terminal (JSON lines on stderr with `events`), and
+    /// Ctrl-C, SIGTERM and `weir runs cancel` cancelling it; the report, or the exit code of a
+    /// run that could not start.
+    pub fn execute(
+        self,
+        registry: Arc<weir_engine::Registry>,
+        runtime: &tokio::runtime::Runtime,
+        events: bool,
+        settings: &Settings,
+    ) -> Result<Result<RunReport, ExitCode>> {
+        let Launch { bundle, input, seed, store, resume, reuse } = self;
         let env = crate::env::for_run(&bundle)?;
         let redact = crate::env::Redact::new(&env);
         // A resumed run's progress counts the steps left to end.
         let ended = resume.as_ref().map_or(0, |r| r.run.steps.values().filter(|s| s.ended.is_some()).count());
-        let sink = if out.events {
+        let sink = if events {
             Progress::Json
         } else if settings.interactive() {
             Progress::live(bundle.root().steps().len().saturating_sub(ended), settings.stderr_color)
@@ -149,44 +170,54 @@ impl Launch {
         };
         let engine = super::engine(registry);
         let cancel = Cancel::new();
-        let stored = store.is_some();
+        let watched = store.clone();
         let waiting = store.as_ref().map(weir_store::Store::waiting).unwrap_or_default();
         let store = store.map(|s| Arc::new(s) as Arc<dyn weir_engine::RunStore>);
-        let opts = RunOptions { cancel: cancel.clone(), seed, env, store, resume, ..RunOptions::default() };
+        let opts =
+            RunOptions { cancel: cancel.clone(), seed, env, store, resume, reuse, ..RunOptions::default() };
         let sink = Arc::new(sink);
         let report = runtime.block_on(async {
             // Listening starts before the run does, so no signal sent once a step has started is missed.
             if let Ok(signals) = Signals::listen() {
-                tokio::spawn(cancel_on_signals(signals, cancel, waiting, sink.clone(), settings.quiet));
+                tokio::spawn(cancel_on_signals(
+                    signals,
+                    cancel.clone(),
+                    waiting,
+                    sink.clone(),
+                    settings.quiet,
+                ));
+            }
+            if let Some(store) = watched {
+                tokio::spawn(cancel_on_request(store, cancel, sink.clone(), settings.quiet));
             }
             let events = Arc::new(crate::env::Redacted { inner: sink.clone(), redact });
             tokio::spawn(engine.start(Arc::new(bundle), input, opts, events)).await
         });
         // However the run ended, the progress line must not stay on the terminal.
         sink.finish();
-        let report = match report? {
-            Ok(report) => report,
+        match report? {
+            Ok(report) => Ok(Ok(report)),
             Err(e) => {
                 eprintln!("{}: {e}", paint("error", Style::Error, settings.stderr_color));
-                return Ok(ExitCode::from(EXIT_INVALID));
+                Ok(Err(ExitCode::from(EXIT_INVALID)))
             }
-        };
-        print(out, stored, &report, settings)?;
-        if report.error.as_ref().is_some_and(|e| e.kind == ErrorKind::Store) {
-            // What was committed before the failure is consistent: the run can go on from it.
-            eprintln!(
-                "{}: what the run committed is kept; once the store is back, `weir resume {}` continues it",
-                paint("help", Style::Dim, settings.stderr_color),
-                report.run_id
-            );
-            return Ok(ExitCode::from(Failure::Infrastructure.code()));
         }
-        Ok(if report.status == Status::Succeeded {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(EXIT_RUN_FAILED)
-        })
     }
+}
+
+/// The exit code of a run that ended as `report` says: 0 succeeded, 1 failed or cancelled, 3
+/// stopped because its store failed (with the command that continues it).
+pub fn exit_code(report: &RunReport, settings: &Settings) -> ExitCode {
+    if report.error.as_ref().is_some_and(|e| e.kind == ErrorKind::Store) {
+        // What was committed before the failure is consistent: the run can go on from it.
+        eprintln!(
+            "{}: what the run committed is kept; once the store is back, `weir resume {}` continues it",
+            paint("help", Style::Dim, settings.stderr_color),
+            report.run_id
+        );
+        return ExitCode::from(Failure::Infrastructure.code());
+    }
+    if report.status == Status::Succeeded { ExitCode::SUCCESS } else { ExitCode::from(EXIT_RUN_FAILED) }
 }
 
 /// The first signal cancels the run — unless it waits for an approval: then the process stops
@@ -219,6 +250,27 @@ async fn cancel_on_signals(
     let code = signals.next().await;
     sink.finish();
     std::process::exit(code);
+}
+
+/// How often a process running a run looks in the store for a request to cancel it.
+const CANCEL_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Cancels the run once `weir runs cancel` asks for it in the store: how a process on another
+/// machine stops it (one on this machine is sent SIGTERM besides). The process finds its runs
+/// by the owner it records them with.
+async fn cancel_on_request(store: weir_store::Store, cancel: Cancel, sink: Arc<Progress>, quiet: bool) {
+    let owner = crate::owner::current();
+    loop {
+        tokio::time::sleep(CANCEL_POLL).await;
+        // A store that does not answer is for the run's own commits to report, not this look.
+        if store.cancel_requests(&owner).await.is_ok_and(|runs| !runs.is_empty()) {
+            if !quiet {
+                sink.note("cancelling the run: `weir runs cancel` asked for it");
+            }
+            cancel.cancel();
+            return;
+        }
+    }
 }
 
 /// The signals that stop a run: Ctrl-C, and on unix SIGTERM too. The streams live as long as

@@ -3,6 +3,7 @@
 use crate::exit::Failure;
 use crate::progress::human;
 use crate::settings::{Settings, Style, paint};
+use crate::timeline::Axis;
 use anyhow::{Context, Result};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -15,7 +16,7 @@ use weir_store::{Durability, RunFilter, Store};
 /// Runs are stored by `weir run` in `.weir/weir.db`, or where WEIR_HOME or WEIR_DATABASE_URL say.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  weir runs list\n  weir runs list --status failed --since 1h --json\n  weir runs show 019ae5c2"
+    after_help = "Examples:\n  weir runs list\n  weir runs list --status failed --since 1h --json\n  weir runs show 019ae5c2\n  weir runs logs 019ae5c2 --follow\n  weir runs cancel 019ae5c2 --reason 'wrong input'\n  weir runs logs 019ae5c2 --json | jq -c 'select(.type == \"step_failed\")'"
 )]
 pub struct Args {
     #[command(subcommand)]
@@ -26,8 +27,24 @@ pub struct Args {
 enum RunsCommand {
     /// The stored runs, the newest first
     List(ListArgs),
-    /// One run: its status, input and output, and a table of its steps
+    /// One run: its status, input and output, and a table of its steps with a timeline
     Show(ShowArgs),
+    /// A run's event log: what happened, when, to which step; `log` steps' messages; errors
+    Logs(super::logs::LogsArgs),
+    /// Cancel a run that has not ended, whichever process runs it
+    ///
+    /// A run no process runs any more (its process died, or left it `waiting` for an approval) is
+    /// ended in the store: its unfinished steps and sub-pipeline runs are cancelled and its
+    /// approvals settled as rejected, in one transaction. A run whose process is alive on this
+    /// machine is sent SIGTERM, which cancels it as Ctrl-C does, and the command waits up to 5 s
+    /// for its end. A run last run on another machine gets a request in the store, which that
+    /// process reads every second while the run is in flight (`--force` ends it in the store
+    /// instead, for a machine that is gone).
+    ///
+    /// Exit codes: 0 cancelled (or, on another machine, asked to be), 1 it ended otherwise
+    /// meanwhile or was still going after 5 s, 2 no such run or it has ended, 3 the store cannot
+    /// be opened.
+    Cancel(super::cancel::CancelArgs),
 }
 
 #[derive(clap::Args)]
@@ -57,9 +74,11 @@ struct ListArgs {
 struct ShowArgs {
     /// The run's id, or enough of its start to name one run.
     run: String,
-    /// Print the run as JSON: the fields of `runs list` and `seed`, `input`, `output`, `steps`
+    /// Print the run as JSON instead of the table (whose timeline draws each step's start to end
+    /// on the run's time axis, as wide as the terminal allows, 40 columns when piped): the fields of `runs list` and `seed`, `input`, `output`, `steps`
     /// (`{step, kind, item, status, attempts, started_at, finished_at, duration_ms, output,
-    /// error}`) and `children`.
+    /// error}`), `children`, and when set `replay_of` (the run a `weir replay` ran again) and
+    /// `cancel_reason`.
     #[arg(long)]
     json: bool,
 }
@@ -116,6 +135,8 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
         match args.command {
             RunsCommand::List(list) => list_runs(&store, &list, settings).await,
             RunsCommand::Show(show) => show_run(&store, &show, settings).await,
+            RunsCommand::Logs(logs) => super::logs::logs(&store, &logs, settings).await,
+            RunsCommand::Cancel(cancel) => super::cancel::cancel(&store, &cancel, settings).await,
         }
     })
 }
@@ -210,11 +231,24 @@ async fn show_run(store: &Store, args: &ShowArgs, settings: &Settings) -> Result
         outln!("{}", serde_json::to_string_pretty(&run)?);
         return Ok(ExitCode::SUCCESS);
     }
-    print_run(&run, settings.stdout_color);
+    print_run(&run, settings.stdout_color, settings.stdout_width);
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_run(detail: &StoredRunDetail, color: bool) {
+/// The columns of `runs show`'s step table besides the timeline: the fixed ones before it, the
+/// marks and gaps around it, and some room for errors after it.
+const TABLE_COLUMNS: usize = 70 + 4 + 16;
+
+/// The time axis of a run: from its start to its end, or, while it has not ended, to now (or
+/// the last time it recorded, should a clock be behind).
+fn axis(detail: &StoredRunDetail) -> Axis {
+    let run = &detail.run;
+    let last = detail.steps.iter().filter_map(|s| s.finished_at.or(s.started_at)).max();
+    let end = run.finished_at.unwrap_or_else(|| now_ms().max(last.unwrap_or(0)));
+    Axis { start: run.started_at, end: end.max(run.started_at) }
+}
+
+fn print_run(detail: &StoredRunDetail, color: bool, columns: Option<usize>) {
     let run: &StoredRun = &detail.run;
     outln!("run       {}", run.run_id);
     outln!("pipeline  {} ({})", run.pipeline, run.digest);
@@ -228,29 +262,49 @@ fn print_run(detail: &StoredRunDetail, color: bool) {
         paint(run.status.as_str(), status_style(run.status), color),
         ago(run.started_at)
     );
+    if let Some(of) = &detail.replay_of {
+        outln!("replays   run {of}");
+    }
     if let Some(error) = &run.error {
         outln!("error     {} ({})", error.message, error.kind);
+    }
+    if let Some(reason) = &detail.cancel_reason {
+        outln!("reason    {reason}");
     }
     outln!("input     {}", detail.input);
     if run.status == Status::Succeeded {
         outln!("output    {}", detail.output);
     }
     outln!("");
-    outln!("{:<24}  {:<10}  {:<9}  {:>8}  {:>9}  error", "step", "kind", "status", "attempts", "duration");
+    let axis = axis(detail);
+    let width = Axis::width(columns, TABLE_COLUMNS);
+    let span = human(ms_duration(axis.end.saturating_sub(axis.start) as f64));
+    outln!(
+        "{:<24}  {:<10}  {:<9}  {:>8}  {:>9}  {:<bar$}  error",
+        "step",
+        "kind",
+        "status",
+        "attempts",
+        "duration",
+        format!("timeline ({span})"),
+        bar = width + 2
+    );
     for step in &detail.steps {
         let name = match step.item {
             Some(i) => format!("  [{i}]"),
             None => step.step.clone(),
         };
-        outln!(
-            "{:<24}  {:<10}  {}  {:>8}  {:>9}  {}",
+        let line = format!(
+            "{:<24}  {:<10}  {}  {:>8}  {:>9}  {}  {}",
             name,
             step.kind,
             paint(&format!("{:<9}", step.status), status_style(step.status), color),
             step.attempts,
             step.duration_ms.map_or_else(|| "-".to_owned(), |ms| human(ms_duration(ms))),
+            axis.bar(step.started_at, step.finished_at, step.status, width, color),
             step.error.as_ref().map_or("", |e| e.message.as_str()),
         );
+        outln!("{}", line.trim_end());
     }
     for child in &detail.children {
         outln!("child run {} ({}, {})", child.run_id, child.pipeline, child.status);

@@ -10,6 +10,7 @@ mod diagnostics;
 mod diff;
 mod documents;
 mod hermetic;
+mod history;
 mod init;
 mod resume;
 mod runs;

@@ -35,6 +35,13 @@ fn a_run_is_stored_and_read_back() {
     let table = stdout(&table);
     assert!(table.contains(&format!("run       {id}")), "{table}");
     assert!(table.contains("succeeded"), "{table}");
+    let bars: Vec<&str> = table.lines().filter_map(|l| l.split_once('|').map(|(_, bar)| bar)).collect();
+    assert_eq!(bars.len(), detail.steps.len(), "a timeline bar per step: {table}");
+    for bar in bars {
+        let inside = bar.split('|').next().unwrap_or_default();
+        assert_eq!(inside.len(), 40, "40 columns when piped: {table}");
+        assert!(inside.contains('#'), "each step ran for a part of the run: {table}");
+    }
 
     let missing = weir_env(&root(), &["runs", "show", "ffffffff"], &env);
     assert_eq!(missing.status.code(), Some(2));
