@@ -200,9 +200,14 @@ fn runs_killed_at_random_points_resume_without_repeating_finished_steps() {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
     let mut rng = Rng(seed);
     let (mut kills, mut rounds, mut midway) = (0, 0, 0);
-    while kills < 20 {
+    // At least 20 kills, and at least 5 that left a run part done: where a kill lands depends on
+    // how fast the machine is at the time, so rounds go on until both are seen.
+    while kills < 20 || midway < 5 {
         rounds += 1;
-        assert!(rounds <= 60, "only {kills} of 60 rounds were killed mid-run (seed {seed})");
+        assert!(
+            rounds <= 80,
+            "in 80 rounds only {kills} were killed mid-run, {midway} with a run part done (seed {seed})"
+        );
         let home = dir.join(format!("home-{rounds}"));
         let from = log.lock().unwrap().len();
         let point = Duration::from_micros(rng.below(took.as_micros() as u64));
@@ -257,7 +262,6 @@ fn runs_killed_at_random_points_resume_without_repeating_finished_steps() {
             );
         }
     }
-    assert!(midway >= 5, "only {midway} kills left a run part done (seed {seed})");
 }
 
 /// Polls `weir runs list` in `home` until a run's step `step` has succeeded; returns the run id.
