@@ -389,3 +389,27 @@ steps:
     let late = output(&dir, &["approve", &id, "review"]);
     assert_eq!(late.status.code(), Some(2), "{}", stderr(&late));
 }
+
+#[test]
+fn the_log_of_a_resumed_run_goes_on_past_its_first_end() {
+    let dir = scratch("history-logs-resumed");
+    std::fs::write(
+        dir.join("p.yaml"),
+        SLOW.replace("uses: fail, needs: [wait], with: { message: 'the end' }", "uses: pass, needs: [wait]"),
+    )
+    .unwrap();
+    let mut running = start(&dir, "p.yaml");
+    let id = wait_for_step(&dir, "first", "succeeded");
+    assert_eq!(output(&dir, &["runs", "cancel", &id]).status.code(), Some(0));
+    running.wait().unwrap();
+    let resumed = output(&dir, &["resume", &id]);
+    assert_eq!(resumed.status.code(), Some(0), "{}", stderr(&resumed));
+
+    let logs = output(&dir, &["runs", "logs", &id, "--follow"]);
+    assert_eq!(logs.status.code(), Some(0), "it ended succeeded: {}", stderr(&logs));
+    let text = stdout(&logs);
+    let ends: Vec<&str> = text.lines().filter(|l| l.contains("run ") && l.contains(" in ")).collect();
+    assert_eq!(ends.len(), 2, "cancelled, then succeeded: {text}");
+    assert!(ends[0].contains("cancelled in") && ends[1].contains("succeeded in"), "{text}");
+    assert!(text.lines().any(|l| l.contains("run") && l.ends_with("resumed")), "{text}");
+}
