@@ -45,7 +45,9 @@ pub async fn logs(store: &Store, args: &LogsArgs, settings: &Settings) -> Result
             return Ok(ExitCode::SUCCESS);
         }
         // The run's end is its last event, unless it was resumed after (then more follow it).
-        if let Some(Event { kind: EventKind::RunFinished { status, .. }, parent: None, .. }) = events.last() {
+        if let Some(Event { kind: EventKind::RunFinished { status, .. }, run_id, .. }) = events.last()
+            && *run_id == id
+        {
             return Ok(exit(*status));
         }
         // With nothing new, make sure something still runs it: a run whose process died stays
