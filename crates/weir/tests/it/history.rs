@@ -1,49 +1,29 @@
 //! A run's history: `weir runs logs` (and `--follow`), `weir runs cancel` and `weir replay`,
 //! through the binary, on the SQLite store of a scratch directory.
 
-use crate::{scratch, stderr, stdout};
+use crate::{json_of, scratch, stderr, stdout, weir_in};
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// `weir` in `dir`, with its runs stored in `dir/home`.
-fn weir_in(dir: &Path, args: &[&str]) -> Command {
-    let mut command = crate::command();
-    command.env("WEIR_HOME", dir.join("home")).env("NO_COLOR", "1").current_dir(dir).args(args);
-    command
-}
-
+/// What `weir ARGS` did in `dir`, with its runs stored in `dir/home`.
 fn output(dir: &Path, args: &[&str]) -> Output {
-    weir_in(dir, args).output().expect("weir runs")
-}
-
-fn json_of(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("JSON on stdout ({e}): {}\n{}", stdout(output), stderr(output)))
+    crate::output(weir_in(dir, &dir.join("home"), args))
 }
 
 /// Starts `weir run FILE` in the background.
 fn start(dir: &Path, file: &str) -> Child {
-    weir_in(dir, &["run", file]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("weir starts")
+    weir_in(dir, &dir.join("home"), &["run", file])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("weir starts")
 }
 
 /// Waits until the newest stored run has a step `step` with `status`; returns the run's id.
 fn wait_for_step(dir: &Path, step: &str, status: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        let list = output(dir, &["runs", "list", "--json"]);
-        let runs: Value = serde_json::from_slice(&list.stdout).unwrap_or(Value::Null);
-        if let Some(id) = runs.get(0).and_then(|r| r["run_id"].as_str()) {
-            let run = json_of(&output(dir, &["runs", "show", id, "--json"]));
-            let steps = run["steps"].as_array().cloned().unwrap_or_default();
-            if steps.iter().any(|s| s["step"] == step && s["status"] == status) {
-                return id.to_owned();
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("step {step} was not {status} within 20 s");
+    crate::wait_for_step(dir, &dir.join("home"), step, status)
 }
 
 const LOGGED: &str = "name: logged
