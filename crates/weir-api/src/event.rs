@@ -130,6 +130,27 @@ pub enum EventKind {
     },
 }
 
+impl EventKind {
+    /// The step the event is about; none for the events of the run itself.
+    pub fn step(&self) -> Option<&StepAt> {
+        match self {
+            EventKind::StepStarted { at, .. }
+            | EventKind::StepRetrying { at, .. }
+            | EventKind::StepMocked { at, .. }
+            | EventKind::StepSucceeded { at, .. }
+            | EventKind::StepFailed { at, .. }
+            | EventKind::StepSkipped { at, .. }
+            | EventKind::StepCancelled { at }
+            | EventKind::StepLog { at, .. }
+            | EventKind::ApprovalRequested { at, .. }
+            | EventKind::ApprovalAnswered { at, .. } => Some(at),
+            EventKind::RunStarted { .. } | EventKind::RunResumed { .. } | EventKind::RunFinished { .. } => {
+                None
+            }
+        }
+    }
+}
+
 impl From<&weir_engine::Event> for Event {
     fn from(e: &weir_engine::Event) -> Self {
         let at = e.at.duration_since(std::time::SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);

@@ -292,3 +292,54 @@ fn digest(text: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{KindSpec, Source};
+
+    struct Kinds;
+
+    static PASS: KindSpec = KindSpec {
+        name: "pass",
+        summary: "",
+        schema: || schemars::json_schema!({}),
+        programs: &[],
+        nested_step: None,
+        files: &[],
+        effects: crate::Effects::Local,
+        check: crate::kind::no_rules,
+    };
+
+    impl crate::Catalog for Kinds {
+        fn kind(&self, name: &str) -> Option<&KindSpec> {
+            (name == "pass").then_some(&PASS)
+        }
+
+        fn kinds(&self) -> Vec<&KindSpec> {
+            vec![&PASS]
+        }
+    }
+
+    #[test]
+    fn downstream_is_what_follows_from_a_step_through_needs_and_handlers() {
+        let text = "name: d
+steps:
+  - { id: a, uses: pass }
+  - { id: b, uses: pass, needs: [a], on_error: h }
+  - { id: side, uses: pass }
+  - { id: c, uses: pass, needs: [b] }
+  - { id: d, uses: pass, needs: [c, side] }
+  - { id: h, uses: pass }
+";
+        let loaded = crate::load(Source::new("d.yaml", text), &Kinds);
+        let plan = loaded.plan.unwrap_or_else(|| panic!("{:?}", loaded.diagnostics));
+        let ids = |from: &str| -> Vec<&str> {
+            let i = plan.step_index(from).unwrap();
+            plan.downstream(i).into_iter().map(|j| plan.steps()[j].id()).collect()
+        };
+        assert_eq!(ids("b"), ["b", "c", "d", "h"], "dependents, theirs, and its handler");
+        assert_eq!(ids("side"), ["side", "d"]);
+        assert_eq!(ids("a"), ["a", "b", "c", "d", "h"]);
+        assert_eq!(ids("d"), ["d"]);
+    }
+}

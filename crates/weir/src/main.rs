@@ -33,7 +33,7 @@ use std::process::ExitCode;
 // than a version line where a run's output was expected.
 #[command(name = "weir", version, about, long_about)]
 #[command(
-    after_help = "Exit codes: 0 ok, 1 run or test failed (or admin check found problems), 2 invalid pipeline/input/usage, 3 infrastructure unavailable.\nEnvironment: NO_COLOR, CLICOLOR_FORCE, WEIR_COLOR (see --color), WEIR_ENV_ALLOW (what pipelines may read)."
+    after_help = "Exit codes: 0 ok, 1 run or test failed (or admin check found problems, or a replay ended otherwise), 2 invalid pipeline/input/usage, 3 infrastructure unavailable.\nEnvironment: NO_COLOR, CLICOLOR_FORCE, WEIR_COLOR (see --color), WEIR_ENV_ALLOW (what pipelines may read)."
 )]
 struct Cli {
     #[command(subcommand)]

@@ -150,21 +150,32 @@ fn is_own(event: &Event) -> bool {
 /// How a step event names its step: `fetch`, an item `fetch[2]`, a sub-pipeline's step
 /// `sub › load` or `each[2] › load`.
 fn label(event: &Event) -> String {
-    let mut out = String::new();
-    if let Some(p) = &event.parent {
-        out.push_str(&p.step);
-        if let Some(i) = p.item {
-            out.push_str(&format!("[{i}]"));
-        }
-        out.push_str(" › ");
+    let parent = event.parent.as_deref().map(|p| (p.step.as_str(), p.item));
+    place(parent, event.kind.step().map(|at| (at.step.as_str(), at.item)))
+}
+
+/// Where work happened: a step (and item) of the run, or of the sub-pipeline run that a step
+/// (and item) of it started: `load`, `load[2]`, `each[2] › load`.
+pub fn place(parent: Option<(&str, Option<usize>)>, step: Option<(&str, Option<usize>)>) -> String {
+    let name = |(step, item): (&str, Option<usize>)| match item {
+        Some(i) => format!("{step}[{i}]"),
+        None => step.to_owned(),
+    };
+    let inner = step.map(name).unwrap_or_default();
+    match parent {
+        Some(parent) => format!("{} › {inner}", name(parent)),
+        None => inner,
     }
-    if let Some(at) = event.kind.step() {
-        out.push_str(&at.step);
-        if let Some(i) = at.item {
-            out.push_str(&format!("[{i}]"));
-        }
+}
+
+/// What a failed step's `on_error` does next, for the line that reports the failure; nothing
+/// when the failure fails the run.
+pub fn handling(on_error: &str) -> Option<String> {
+    match on_error {
+        "fail" => None,
+        "continue" => Some("continuing".into()),
+        handler => Some(format!("handled by {handler}")),
     }
-    out
 }
 
 /// What a run that waits for an answer says: the question, and the commands that answer it.
@@ -208,11 +219,8 @@ fn line(kind: &EventKind, step: &str, c: bool) -> Option<String> {
         }
         EventKind::StepFailed { attempts, error, on_error, .. } => {
             let after = if *attempts > 1 { format!(" after {attempts} attempts") } else { String::new() };
-            let then = match on_error.as_str() {
-                "fail" => String::new(),
-                "continue" => paint(" (continuing)", Style::Dim, c),
-                handler => paint(&format!(" (handled by {handler})"), Style::Dim, c),
-            };
+            let then =
+                handling(on_error).map_or_else(String::new, |h| paint(&format!(" ({h})"), Style::Dim, c));
             format!("  {} {step} failed{after}: {error}{then}", paint("✗", Style::Error, c))
         }
         EventKind::StepSkipped { reason, .. } => {

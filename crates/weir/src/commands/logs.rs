@@ -40,12 +40,15 @@ pub async fn logs(store: &Store, args: &LogsArgs, settings: &Settings) -> Result
         for event in &events {
             print(event, args.json, settings.stdout_color)?;
             next = event.seq + 1;
-            if let (EventKind::RunFinished { status, .. }, None) = (&event.kind, &event.parent) {
-                return Ok(exit(args.follow, *status));
-            }
         }
         if !args.follow {
             return Ok(ExitCode::SUCCESS);
+        }
+        // The run's end is its last event, unless it was resumed after (then more follow it).
+        if let Some(Event { kind: EventKind::RunFinished { status, .. }, run_id, .. }) = events.last()
+            && *run_id == id
+        {
+            return Ok(exit(*status));
         }
         // With nothing new, make sure something still runs it: a run whose process died stays
         // `running`, and would be followed forever.
@@ -57,12 +60,11 @@ pub async fn logs(store: &Store, args: &LogsArgs, settings: &Settings) -> Result
     }
 }
 
-/// The exit code of a run that ended `status`: 0 unless `--follow` waited for a run that did
-/// not succeed, as `weir run` would have exited.
-fn exit(follow: bool, status: Status) -> ExitCode {
-    match follow && status != Status::Succeeded {
-        true => ExitCode::from(EXIT_RUN_FAILED),
-        false => ExitCode::SUCCESS,
+/// The exit code of `--follow` once the run ended `status`, as `weir run` would have exited.
+fn exit(status: Status) -> ExitCode {
+    match status {
+        Status::Succeeded => ExitCode::SUCCESS,
+        _ => ExitCode::from(EXIT_RUN_FAILED),
     }
 }
 
@@ -101,42 +103,13 @@ fn clock(at: u64) -> String {
     format!("{:02}:{:02}:{:02}.{ms:03}", day / 3600, day / 60 % 60, day % 60)
 }
 
-/// Where an event happened: `run`, a step `fetch`, an item `fetch[2]`, a sub-pipeline run's
-/// step `each[2] › load`.
+/// Where an event happened: `run`, or a step as `weir run` names it (`fetch`, `fetch[2]`,
+/// `each[2] › load`).
 fn label(event: &Event) -> String {
-    let mut out = String::new();
-    if let Some(p) = &event.parent {
-        out.push_str(&p.step);
-        if let Some(i) = p.item {
-            out.push_str(&format!("[{i}]"));
-        }
-        out.push_str(" › ");
-    }
-    match step_at(&event.kind) {
-        Some(at) => {
-            out.push_str(&at.step);
-            if let Some(i) = at.item {
-                out.push_str(&format!("[{i}]"));
-            }
-        }
-        None => out.push_str("run"),
-    }
-    out
-}
-
-fn step_at(kind: &EventKind) -> Option<&weir_api::StepAt> {
-    match kind {
-        EventKind::StepStarted { at, .. }
-        | EventKind::StepRetrying { at, .. }
-        | EventKind::StepMocked { at, .. }
-        | EventKind::StepSucceeded { at, .. }
-        | EventKind::StepFailed { at, .. }
-        | EventKind::StepSkipped { at, .. }
-        | EventKind::StepCancelled { at }
-        | EventKind::StepLog { at, .. }
-        | EventKind::ApprovalRequested { at, .. }
-        | EventKind::ApprovalAnswered { at, .. } => Some(at),
-        EventKind::RunStarted { .. } | EventKind::RunResumed { .. } | EventKind::RunFinished { .. } => None,
+    let parent = event.parent.as_ref().map(|p| (p.step.as_str(), p.item));
+    match event.kind.step() {
+        Some(at) => crate::progress::place(parent, Some((at.step.as_str(), at.item))),
+        None => crate::progress::place(parent, Some(("run", None))),
     }
 }
 
@@ -164,11 +137,7 @@ fn describe(kind: &EventKind) -> (String, Style) {
             (format!("succeeded in {}{after}", took(*duration_ms)), Style::Ok)
         }
         EventKind::StepFailed { attempts, error, error_kind, on_error, .. } => {
-            let then = match on_error.as_str() {
-                "fail" => String::new(),
-                "continue" => " (continuing)".into(),
-                handler => format!(" (handled by {handler})"),
-            };
+            let then = crate::progress::handling(on_error).map_or_else(String::new, |h| format!(" ({h})"));
             (format!("failed after {attempts} attempts: {error} ({error_kind}){then}"), Style::Error)
         }
         EventKind::StepSkipped { reason, .. } => (format!("skipped: {reason}"), Style::Dim),

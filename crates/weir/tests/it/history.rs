@@ -1,49 +1,29 @@
 //! A run's history: `weir runs logs` (and `--follow`), `weir runs cancel` and `weir replay`,
 //! through the binary, on the SQLite store of a scratch directory.
 
-use crate::{scratch, stderr, stdout};
+use crate::{json_of, scratch, stderr, stdout, weir_in};
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// `weir` in `dir`, with its runs stored in `dir/home`.
-fn weir_in(dir: &Path, args: &[&str]) -> Command {
-    let mut command = crate::command();
-    command.env("WEIR_HOME", dir.join("home")).env("NO_COLOR", "1").current_dir(dir).args(args);
-    command
-}
-
+/// What `weir ARGS` did in `dir`, with its runs stored in `dir/home`.
 fn output(dir: &Path, args: &[&str]) -> Output {
-    weir_in(dir, args).output().expect("weir runs")
-}
-
-fn json_of(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("JSON on stdout ({e}): {}\n{}", stdout(output), stderr(output)))
+    crate::output(weir_in(dir, &dir.join("home"), args))
 }
 
 /// Starts `weir run FILE` in the background.
 fn start(dir: &Path, file: &str) -> Child {
-    weir_in(dir, &["run", file]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("weir starts")
+    weir_in(dir, &dir.join("home"), &["run", file])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("weir starts")
 }
 
 /// Waits until the newest stored run has a step `step` with `status`; returns the run's id.
 fn wait_for_step(dir: &Path, step: &str, status: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        let list = output(dir, &["runs", "list", "--json"]);
-        let runs: Value = serde_json::from_slice(&list.stdout).unwrap_or(Value::Null);
-        if let Some(id) = runs.get(0).and_then(|r| r["run_id"].as_str()) {
-            let run = json_of(&output(dir, &["runs", "show", id, "--json"]));
-            let steps = run["steps"].as_array().cloned().unwrap_or_default();
-            if steps.iter().any(|s| s["step"] == step && s["status"] == status) {
-                return id.to_owned();
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("step {step} was not {status} within 20 s");
+    crate::wait_for_step(dir, &dir.join("home"), step, status)
 }
 
 const LOGGED: &str = "name: logged
@@ -388,4 +368,28 @@ steps:
     assert_eq!(pending, serde_json::json!([]), "no question waits any more");
     let late = output(&dir, &["approve", &id, "review"]);
     assert_eq!(late.status.code(), Some(2), "{}", stderr(&late));
+}
+
+#[test]
+fn the_log_of_a_resumed_run_goes_on_past_its_first_end() {
+    let dir = scratch("history-logs-resumed");
+    std::fs::write(
+        dir.join("p.yaml"),
+        SLOW.replace("uses: fail, needs: [wait], with: { message: 'the end' }", "uses: pass, needs: [wait]"),
+    )
+    .unwrap();
+    let mut running = start(&dir, "p.yaml");
+    let id = wait_for_step(&dir, "first", "succeeded");
+    assert_eq!(output(&dir, &["runs", "cancel", &id]).status.code(), Some(0));
+    running.wait().unwrap();
+    let resumed = output(&dir, &["resume", &id]);
+    assert_eq!(resumed.status.code(), Some(0), "{}", stderr(&resumed));
+
+    let logs = output(&dir, &["runs", "logs", &id, "--follow"]);
+    assert_eq!(logs.status.code(), Some(0), "it ended succeeded: {}", stderr(&logs));
+    let text = stdout(&logs);
+    let ends: Vec<&str> = text.lines().filter(|l| l.contains("run ") && l.contains(" in ")).collect();
+    assert_eq!(ends.len(), 2, "cancelled, then succeeded: {text}");
+    assert!(ends[0].contains("cancelled in") && ends[1].contains("succeeded in"), "{text}");
+    assert!(text.lines().any(|l| l.contains("run") && l.ends_with("resumed")), "{text}");
 }

@@ -70,6 +70,45 @@ pub fn command() -> Command {
     command
 }
 
+/// `weir` run in `dir`, with its runs stored in `home`.
+pub fn weir_in(dir: &Path, home: &Path, args: &[&str]) -> Command {
+    let mut command = command();
+    command.env("WEIR_HOME", home).current_dir(dir).args(args);
+    command
+}
+
+/// What `command` did.
+pub fn output(mut command: Command) -> Output {
+    command.output().expect("weir runs")
+}
+
+/// The JSON a command printed on stdout.
+pub fn json_of(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("JSON on stdout ({e}): {}\n{}", stdout(output), stderr(output)))
+}
+
+/// Polls `weir runs list` in `home` until the newest run's step `step` has `status`; returns
+/// the run's id.
+pub fn wait_for_step(dir: &Path, home: &Path, step: &str, status: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        let list = output(weir_in(dir, home, &["runs", "list", "--json"]));
+        if let Some(id) = serde_json::from_slice::<serde_json::Value>(&list.stdout)
+            .ok()
+            .and_then(|runs| runs.get(0).and_then(|r| r["run_id"].as_str().map(str::to_owned)))
+        {
+            let run = json_of(&output(weir_in(dir, home, &["runs", "show", &id, "--json"])));
+            let steps = run["steps"].as_array().cloned().unwrap_or_default();
+            if steps.iter().any(|s| s["step"] == step && s["status"] == status) {
+                return id;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("step {step} was not {status} within 20 s");
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
