@@ -3,6 +3,10 @@
 //! [`SCHEMA_VERSION`] was written by a newer weir and is refused, untouched.
 //!
 //! The SQL is portable: `TEXT`, `BIGINT` and `DOUBLE PRECISION` columns, `ON CONFLICT` upserts.
+//! The one dialect mark is [`WITHOUT_ROWID`], a comment to PostgreSQL that the SQLite backend
+//! makes real: the tables written at every step are then clustered on their primary key, one
+//! b-tree each instead of a table and its key's index, so a commit writes about a quarter fewer
+//! pages. (Stores created before it have the plain tables; the SQL reads both the same.)
 //! A step row's `item` is -1 for the step itself and the index of a `foreach` item otherwise (a
 //! primary key cannot hold NULL in PostgreSQL).
 
@@ -12,6 +16,9 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Creates the table that holds the version, when it is missing.
 pub(crate) const META: &str =
     "CREATE TABLE IF NOT EXISTS weir_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)";
+
+/// See the module's documentation.
+pub(crate) const WITHOUT_ROWID: &str = "/*WITHOUT ROWID*/";
 
 pub(crate) const READ_VERSION: &str = "SELECT value FROM weir_meta WHERE key = 'schema_version'";
 
@@ -67,7 +74,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         error TEXT,
         error_kind TEXT,
         PRIMARY KEY (run_id, step, item)
-    );
+    ) /*WITHOUT ROWID*/;
     CREATE TABLE attempts (
         run_id TEXT NOT NULL,
         step TEXT NOT NULL,
@@ -79,7 +86,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         error TEXT,
         error_kind TEXT,
         PRIMARY KEY (run_id, step, item, attempt)
-    );
+    ) /*WITHOUT ROWID*/;
     CREATE TABLE events (
         run_id TEXT NOT NULL,
         seq BIGINT NOT NULL,
@@ -91,7 +98,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         value TEXT,
         value_blob TEXT,
         PRIMARY KEY (run_id, seq)
-    );",
+    ) /*WITHOUT ROWID*/;",
     // 2: what resuming a run needs: the bundle of pipeline versions a run started with (its
     // files and how they run each other), and the process that runs it.
     "CREATE TABLE bundles (

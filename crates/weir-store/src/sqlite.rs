@@ -84,11 +84,19 @@ impl Sqlite {
         migrate(&mut conn, path)?;
         let checkpoints = checkpointer(path, flags).map_err(unreachable)?;
         // Setting the hook replaces SQLite's own checkpoints after commits.
+        // A checkpoint is asked for once each time the WAL grows by CHECKPOINT_PAGES: until the
+        // WAL starts over, it stays past the threshold, and asking after every commit would
+        // checkpoint (with two fsyncs) nearly as often as it commits.
+        let mut asked_at = 0;
         let hook = move |wal: &mut rusqlite::hooks::Wal, pages: i32| {
+            if pages < asked_at {
+                asked_at = 0;
+            }
             if pages >= INLINE_CHECKPOINT_PAGES {
                 // Passive, as the thread's: a reader in the way leaves the rest to the next one.
                 let _ = wal.checkpoint();
-            } else if pages >= CHECKPOINT_PAGES {
+            } else if pages >= asked_at + CHECKPOINT_PAGES {
+                asked_at = pages;
                 let _ = checkpoints.try_send(());
             }
             Ok(())
@@ -216,7 +224,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), Error> {
         return Ok(());
     }
     for migration in pending {
-        tx.execute_batch(migration).map_err(sql)?;
+        tx.execute_batch(&migration.replace(schema::WITHOUT_ROWID, "WITHOUT ROWID")).map_err(sql)?;
     }
     tx.execute(schema::WRITE_VERSION, [schema::SCHEMA_VERSION.to_string()]).map_err(sql)?;
     tx.commit().map_err(sql)
