@@ -179,7 +179,8 @@ impl Io {
             // `4242  pwrite64(5, "…"..., 4096, 8192) = 4096`, after the pid that -f puts first.
             let call = line.split_whitespace().nth(1).unwrap_or("");
             let name = call.split('(').next().unwrap_or("");
-            let result = line.rsplit_once(" = ").and_then(|(_, r)| r.split_whitespace().next()?.parse::<u64>().ok());
+            let result =
+                line.rsplit_once(" = ").and_then(|(_, r)| r.split_whitespace().next()?.parse::<u64>().ok());
             match name {
                 "write" | "pwrite64" | "writev" | "pwritev" => {
                     io.writes += 1;

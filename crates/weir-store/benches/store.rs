@@ -147,7 +147,8 @@ fn main() {
     let mut rss_at_first = 0;
     let started = Instant::now();
     for i in 1..=total {
-        let report = runtime.block_on(engine.run(&small, serde_json::json!({}), &opts, &NullSink)).expect("input");
+        let report =
+            runtime.block_on(engine.run(&small, serde_json::json!({}), &opts, &NullSink)).expect("input");
         assert_eq!(report.status, Status::Succeeded);
         if i == first {
             rss_at_first = rss_kib();

@@ -177,7 +177,8 @@ async fn write(
 }
 
 /// Runs a script's statements one after the other in one `REPEATABLE READ` transaction (read
-/// only for [`Isolation::Read`]): every statement sees the snapshot the first one took.
+/// only for [`Isolation::Read`]), where every statement sees the snapshot the first one took; or
+/// `READ COMMITTED` for [`Isolation::Committed`].
 async fn run_script(
     client: &mut Client,
     prepared: &mut HashMap<&'static str, Statement>,
@@ -187,9 +188,13 @@ async fn run_script(
     for s in &script.statements {
         ready.push(statement(client, prepared, s.sql).await.map_err(sql)?);
     }
+    let level = match script.isolation {
+        Isolation::Committed => tokio_postgres::IsolationLevel::ReadCommitted,
+        Isolation::Write | Isolation::Read => tokio_postgres::IsolationLevel::RepeatableRead,
+    };
     let tx = client
         .build_transaction()
-        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .isolation_level(level)
         .read_only(script.isolation == Isolation::Read)
         .start()
         .await

@@ -13,8 +13,10 @@ mod resume;
 mod run;
 mod runs;
 mod schema;
+mod submit;
 mod test;
 mod validate;
+mod worker;
 
 use crate::exit::Failure;
 use crate::settings::Settings;
@@ -29,6 +31,8 @@ pub enum Command {
     Init(init::Args),
     Run(run::Args),
     Resume(resume::Args),
+    Submit(submit::Args),
+    Worker(worker::Args),
     Approvals(approvals::ListArgs),
     Approve(approvals::ApproveArgs),
     Reject(approvals::RejectArgs),
@@ -70,6 +74,8 @@ fn dispatch(command: Command, settings: &Settings) -> Result<ExitCode> {
         Command::Init(args) => init::run(args, settings),
         Command::Run(args) => run::run(args, settings),
         Command::Resume(args) => resume::run(args, settings),
+        Command::Submit(args) => submit::run(args, settings),
+        Command::Worker(args) => worker::run(args, settings),
         Command::Approvals(args) => approvals::list(args, settings),
         Command::Approve(args) => approvals::approve(args, settings),
         Command::Reject(args) => approvals::reject(args, settings),

@@ -66,36 +66,32 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
         // Stopped because its store failed: what it committed is consistent, as at a crash.
         Status::Failed if run.error.as_ref().is_some_and(|e| e.kind == ErrorKind::Store.as_str()) => {}
         Status::Succeeded => bail!("run {id} has already succeeded: there is nothing to resume"),
+        Status::Pending => bail!("run {id} is queued and has not started: `weir worker` starts it"),
         status => {
             bail!("run {id} {status}: it ended, it was not interrupted (`weir run` runs its pipeline again)")
         }
     }
-    let Some(stored) = &interrupted.bundle else {
-        bail!("run {id} was stored without its pipeline versions (by an older weir) and cannot be resumed");
-    };
-    let Some(bundle) = crate::load::bundle_from_store(stored, &registry, settings)? else {
+    let (pipeline, id) = (run.pipeline.clone(), id.clone());
+    let ended = interrupted.resume.run.steps.values().filter(|s| s.ended.is_some()).count();
+    let store = store.recording(None, Some(crate::owner::current()));
+    let Some(launch) = Launch::from_store(interrupted, store, &registry, settings)? else {
         eprintln!(
-            "{}: the version of {} that run {id} started with does not validate with this weir",
+            "{}: the version of {pipeline} that run {id} started with does not validate with this weir",
             paint("error", Style::Error, settings.stderr_color),
-            run.pipeline
         );
         return Ok(ExitCode::from(EXIT_INVALID));
     };
     if settings.interactive() && !args.output.events {
-        let ended = interrupted.resume.run.steps.values().filter(|s| s.ended.is_some()).count();
-        let total = bundle.root().steps().len();
+        let total = launch.bundle.root().steps().len();
         eprintln!(
             "{}",
             paint(
-                &format!("resuming run {id} of {}: {ended} of {total} steps had ended", run.pipeline),
+                &format!("resuming run {id} of {pipeline}: {ended} of {total} steps had ended"),
                 Style::Dim,
                 settings.stderr_color
             )
         );
     }
-    let store = store.recording(None, Some(crate::owner::current()));
-    let input = interrupted.run.input;
-    let launch = Launch { bundle, input, seed: None, store: Some(store), resume: Some(interrupted.resume) };
     launch.run(registry, &runtime, &args.output, settings)
 }
 
