@@ -276,7 +276,7 @@ fn a_bad_answer_schema_and_a_lone_on_timeout_are_validation_errors() {
 }
 
 /// Sends signal `number` to `pid`.
-fn signal(pid: u32, number: i32) -> bool {
+pub(crate) fn signal(pid: u32, number: i32) -> bool {
     std::process::Command::new("kill")
         .args([format!("-{number}"), pid.to_string()])
         .status()

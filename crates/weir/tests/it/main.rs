@@ -15,6 +15,7 @@ mod resume;
 mod runs;
 mod settings;
 mod store_failures;
+mod workers;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

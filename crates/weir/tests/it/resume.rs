@@ -60,11 +60,11 @@ output: .steps.inner.output.body
 "#;
 
 /// Every request the server received, in order: its `Idempotency-Key` header.
-type Log = Arc<Mutex<Vec<String>>>;
+pub(crate) type Log = Arc<Mutex<Vec<String>>>;
 
 /// Serves `POST /effect` on 127.0.0.1, answering `{"did": <request body>}` after 15 ms (so that
 /// kills land while requests are in flight), one connection per request.
-fn serve() -> (String, Log) {
+pub(crate) fn serve() -> (String, Log) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let log: Log = Arc::default();
