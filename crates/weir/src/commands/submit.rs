@@ -45,8 +45,12 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
     /// Wait for the run to end and print its output (a string bare with `--raw`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "repeat")]
     wait: bool,
+    /// Queue this many runs of the same input, in one transaction, and print their ids one per
+    /// line (a load to measure workers by).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    repeat: u32,
     /// Print `{run_id, pipeline, status}`; with `--wait`, the run as `weir runs show --json`
     /// prints it.
     #[arg(long)]
@@ -77,35 +81,41 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     runtime.block_on(async {
         let store = open(settings, weir_store::Durability::Normal).await?;
         let digest = store_bundle(&store, &bundle).await?;
-        let submission = Submission {
-            run_id: weir_engine::new_run_id(&weir_engine::SystemClock::default()),
-            pipeline: bundle.root().name().to_owned(),
-            digest: bundle.root().digest().to_owned(),
-            bundle: digest,
-            seed: args.seed.unwrap_or_else(|| fastrand::u64(..)),
-            input,
-        };
+        let pipeline = bundle.root().name().to_owned();
+        let runs: Vec<Submission> = (0..args.repeat)
+            .map(|_| Submission {
+                run_id: weir_engine::new_run_id(&weir_engine::SystemClock::default()),
+                pipeline: pipeline.clone(),
+                digest: bundle.root().digest().to_owned(),
+                bundle: digest.clone(),
+                seed: args.seed.unwrap_or_else(|| fastrand::u64(..)),
+                input: input.clone(),
+            })
+            .collect();
         store
-            .enqueue(std::slice::from_ref(&submission), now_ms())
+            .enqueue(&runs, now_ms())
             .await
             .context("cannot queue the run")
             .map_err(|e| Failure::Infrastructure.wrap(e))?;
-        let id = &submission.run_id;
         if !args.wait {
-            if args.json {
-                let queued = json!({"run_id": id, "pipeline": submission.pipeline, "status": "pending"});
-                outln!("{}", text(&queued, false, args.compact)?);
-            } else {
-                outln!("{id}");
+            for run in &runs {
+                if args.json {
+                    let queued = json!({"run_id": run.run_id, "pipeline": pipeline, "status": "pending"});
+                    outln!("{}", text(&queued, false, args.compact)?);
+                } else {
+                    outln!("{}", run.run_id);
+                }
             }
             if settings.interactive() {
-                let note = format!("queued run {id} of {}; `weir worker` runs it", submission.pipeline);
+                let note =
+                    format!("queued {} of {pipeline}; `weir worker` runs what is queued", what(runs.len()));
                 eprintln!("{}", paint(&note, Style::Dim, settings.stderr_color));
             }
             return Ok(ExitCode::SUCCESS);
         }
+        let id = &runs[0].run_id;
         if settings.interactive() {
-            let note = format!("queued run {id} of {}; waiting for a worker to run it", submission.pipeline);
+            let note = format!("queued run {id} of {pipeline}; waiting for a worker to run it");
             eprintln!("{}", paint(&note, Style::Dim, settings.stderr_color));
         }
         let detail = wait(&store, id).await?;
@@ -113,6 +123,11 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
         let error_kind = detail.run.error.as_ref().map(|e| e.kind.as_str());
         Ok(exit_code(id, detail.run.status, error_kind, settings))
     })
+}
+
+/// What was queued, for the note that says so: `the run`, or `200 runs`.
+fn what(n: usize) -> String {
+    if n == 1 { "the run".into() } else { format!("{n} runs") }
 }
 
 /// Waits until run `id` has ended for good: it has a final status and is no longer in the queue
