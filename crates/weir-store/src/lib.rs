@@ -41,7 +41,7 @@ pub use admin::{CleanupFilter, ExportWhat, Exported};
 pub use approval::{ApprovalKey, Given, Waiting};
 pub use backup::BackupSummary;
 pub use query::RunFilter;
-pub use queue::{Answered, Claimed, Queued, Submission};
+pub use queue::{Answered, Claimed, Queued, Submission, Submitted};
 pub use resume::{Interrupted, StoredBundle, StoredPlan};
 pub use schema::SCHEMA_VERSION;
 
@@ -367,6 +367,11 @@ impl Store {
     /// Takes run `run_id` out of the queue (a run found ended when claimed).
     pub async fn dequeue(&self, run_id: &str) -> Result<(), Error> {
         queue::dequeue(&self.backend, run_id).await
+    }
+
+    /// The status, seed, input and bundle of run `run_id`, in one read.
+    pub async fn submitted(&self, run_id: &str) -> Result<Option<Submitted>, Error> {
+        queue::submitted(&self.backend, run_id).await
     }
 
     /// Whether run `run_id` is in the queue, and who holds it.

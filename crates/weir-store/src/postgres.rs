@@ -1,7 +1,9 @@
 //! The PostgreSQL backend (cargo feature `postgres`): one connection, driven by a task of its
 //! own on the runtime that opened the store. The task takes the writes waiting for it and
 //! commits them in one transaction, sending the statements of a transaction together
-//! (pipelined: one round trip, not one per statement).
+//! (pipelined: one round trip, not one per statement). Single queries go to a second connection
+//! and task, opened by the first of them: a read does not wait behind a commit, nor cut a group
+//! commit short. A query sees every write its caller awaited before sending it.
 
 use crate::backend::{self, Isolation, Job, Param, Query, Row, Script, Stmt};
 use crate::{Error, schema};
@@ -13,6 +15,8 @@ use tokio_postgres::{Client, NoTls, Statement};
 #[derive(Clone, Debug)]
 pub(crate) struct Postgres {
     jobs: mpsc::UnboundedSender<Job>,
+    /// Single queries, for the reader task.
+    reads: mpsc::UnboundedSender<Query>,
 }
 
 impl Postgres {
@@ -31,12 +35,42 @@ impl Postgres {
         });
         migrate(&mut client, &location).await?;
         let (jobs, queue) = mpsc::unbounded_channel();
-        tokio::spawn(writer(client, queue, location));
-        Ok(Postgres { jobs })
+        tokio::spawn(writer(client, queue, location.clone()));
+        let (reads, asked) = mpsc::unbounded_channel();
+        tokio::spawn(reader(url.to_owned(), asked, location));
+        Ok(Postgres { jobs, reads })
     }
 
     pub(crate) fn send(&self, job: Job) -> Result<(), Error> {
-        self.jobs.send(job).map_err(|_| backend::gone())
+        match job {
+            Job::Query(query) => self.reads.send(query).map_err(|_| backend::gone()),
+            job => self.jobs.send(job).map_err(|_| backend::gone()),
+        }
+    }
+}
+
+/// The reader task: answers queries, one at a time, on a connection it opens for the first (and
+/// again after one breaks), until every sender is gone.
+async fn reader(url: String, mut asked: mpsc::UnboundedReceiver<Query>, location: String) {
+    let mut client: Option<Client> = None;
+    let mut prepared: HashMap<&'static str, Statement> = HashMap::new();
+    while let Some(Query { statement, done }) = asked.recv().await {
+        if client.as_ref().is_none_or(Client::is_closed) {
+            prepared.clear();
+            client = match tokio_postgres::connect(&url, NoTls).await {
+                Ok((c, connection)) => {
+                    tokio::spawn(connection);
+                    Some(c)
+                }
+                Err(e) => {
+                    let message = format!("{e}; check that the server runs");
+                    let _ = done.send(Err(Error::Unreachable { location: location.clone(), message }));
+                    continue;
+                }
+            };
+        }
+        let Some(c) = &client else { continue };
+        let _ = done.send(read(c, &mut prepared, &statement).await);
     }
 }
 

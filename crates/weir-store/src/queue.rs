@@ -64,6 +64,8 @@ const DEQUEUE: &str = "DELETE FROM queue WHERE run_id = $1";
 
 const QUEUED: &str = "SELECT worker FROM queue WHERE run_id = $1";
 
+const SUBMITTED: &str = "SELECT status, seed, input, input_blob, bundle, error_kind FROM runs WHERE id = $1";
+
 /// Root runs left `waiting` whose questions all have an answer, with the process that ran them,
 /// that no worker holds.
 const ANSWERED: &str = "SELECT r.id, r.owner FROM runs r WHERE r.status = 'waiting' AND r.parent_run IS NULL \
@@ -90,6 +92,7 @@ pub(crate) const STATEMENTS: &[&str] = &[
     RETIRE,
     DEQUEUE,
     QUEUED,
+    SUBMITTED,
     ANSWERED,
     ADOPT,
 ];
@@ -125,6 +128,18 @@ pub struct Claimed {
 pub struct Answered {
     pub run_id: String,
     pub owner: Option<String>,
+}
+
+/// What a worker starts a run with, read in one query: enough for a run that has not started.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Submitted {
+    pub status: weir_pipeline::Status,
+    pub seed: String,
+    pub input: Value,
+    /// The digest of its bundle; none for a run stored by an older weir.
+    pub bundle: Option<String>,
+    /// The kind of the error it ended with, if it failed.
+    pub error_kind: Option<String>,
 }
 
 /// Where a run is in the queue.
@@ -257,4 +272,17 @@ pub(crate) async fn adopt(
     let params = vec![Param::text(run_id), int(now_ms), Param::text(worker), int(lease_until)];
     let out = backend.script(vec![Stmt { sql: ADOPT, params }], Isolation::Committed).await?;
     Ok(claimed(out.first().map_or(&[][..], Vec::as_slice))?.into_iter().next())
+}
+
+pub(crate) async fn submitted(backend: &Backend, run_id: &str) -> Result<Option<Submitted>, Error> {
+    let rows = backend.query(SUBMITTED, vec![Param::text(run_id)]).await?;
+    let Some(row) = rows.first() else { return Ok(None) };
+    let c = Cols(row);
+    Ok(Some(Submitted {
+        status: crate::query::status(&c.text(0)?)?,
+        seed: c.text(1)?,
+        input: crate::query::value(backend, &c, 2).await?,
+        bundle: c.opt_text(4)?,
+        error_kind: c.opt_text(5)?,
+    }))
 }

@@ -157,21 +157,29 @@ impl Launch {
         let Some(bundle) = crate::load::bundle_from_store(stored, registry, settings)? else {
             return Ok(None);
         };
-        let (seed, run_id, resume) = match run.status {
-            Status::Pending => {
-                let seed = interrupted.run.seed.parse().map_err(|_| {
-                    anyhow::anyhow!(
-                        "run {} has the seed \"{}\", not a number",
-                        run.run_id,
-                        interrupted.run.seed
-                    )
-                })?;
-                (Some(seed), Some(run.run_id.clone()), None)
-            }
-            _ => (None, None, Some(interrupted.resume)),
-        };
+        if run.status == Status::Pending {
+            let id = run.run_id.clone();
+            return Launch::submitted(bundle, &id, &interrupted.run.seed, interrupted.run.input, store)
+                .map(Some);
+        }
         let input = interrupted.run.input;
-        Ok(Some(Launch { bundle, input, seed, run_id, store: Some(store), resume }))
+        let resume = Some(interrupted.resume);
+        Ok(Some(Launch { bundle, input, seed: None, run_id: None, store: Some(store), resume }))
+    }
+
+    /// Run `id`, submitted to the queue and never started, with the seed and input it was given,
+    /// recorded by `store`.
+    pub fn submitted(
+        bundle: Bundle,
+        id: &str,
+        seed: &str,
+        input: serde_json::Value,
+        store: weir_store::Store,
+    ) -> Result<Launch> {
+        let seed =
+            seed.parse().map_err(|_| anyhow::anyhow!("run {id} has the seed \"{seed}\", not a number"))?;
+        let run_id = Some(id.to_owned());
+        Ok(Launch { bundle, input, seed: Some(seed), run_id, store: Some(store), resume: None })
     }
 
     /// How many of the root pipeline's steps are left to end.

@@ -99,6 +99,9 @@ struct Worker {
     poll: Duration,
     grace: Duration,
     log: Log,
+    /// The bundles runs were submitted with, validated, by digest: a bundle is read and
+    /// validated once however many runs start on it. A mutex held only to look up or insert.
+    bundles: std::sync::Mutex<HashMap<String, weir_pipeline::Bundle>>,
 }
 
 /// A run in flight on this worker.
@@ -137,6 +140,7 @@ impl Worker {
             lease: args.lease,
             poll: args.poll,
             grace: args.grace,
+            bundles: Default::default(),
             log: Log {
                 worker: id.clone(),
                 json: args.json,
@@ -173,7 +177,13 @@ impl Worker {
                 continue;
             }
             tokio::select! {
-                Some(joined) = runs.join_next(), if !runs.is_empty() => this.joined(joined, &mut flying),
+                Some(joined) = runs.join_next(), if !runs.is_empty() => {
+                    this.joined(joined, &mut flying);
+                    // Every run that has ended by now, so that one claim fills their places.
+                    while let Some(joined) = runs.try_join_next() {
+                        this.joined(joined, &mut flying);
+                    }
+                }
                 _ = tokio::time::sleep(this.poll) => {}
                 _ = heartbeat.tick() => this.renew(&mut flying).await,
                 code = next_signal(&mut signals) => break Some(code),
@@ -269,28 +279,25 @@ impl Worker {
 
     /// One claimed run, from the store to its end (or to where it stops).
     async fn process(&self, id: &str, store: Store) -> Result<Ended> {
-        let Some(interrupted) = store.interrupted(id).await.map_err(store_failure)? else {
-            store.dequeue(id).await.map_err(store_failure)?;
-            return Ok(Ended::Refused("the store holds no such run".into()));
+        let Some(run) = store.submitted(id).await.map_err(store_failure)? else {
+            return self.refuse(&store, id, "the store holds no such run".into()).await;
         };
-        let status = interrupted.run.run.status;
-        let store_failed = interrupted.run.run.error.as_ref().is_some_and(|e| e.kind == "store");
-        if status == Status::Succeeded || (status == Status::Failed && !store_failed) {
+        let store_failed = run.error_kind.as_deref() == Some(weir_engine::ErrorKind::Store.as_str());
+        if run.status == Status::Succeeded || (run.status == Status::Failed && !store_failed) {
             store.dequeue(id).await.map_err(store_failure)?;
-            return Ok(Ended::Already(status));
+            return Ok(Ended::Already(run.status));
         }
-        let launch = match Launch::from_store(interrupted, store.clone(), &self.registry, &self.settings) {
+        let launch = match self.launch(id, run, store.clone()).await {
             Ok(Some(launch)) => launch,
             Ok(None) => {
                 return self.refuse(&store, id, "its pipeline does not validate with this weir".into()).await;
             }
             Err(e) => return self.refuse(&store, id, format!("{e:#}")).await,
         };
-        let started = match launch.start(&self.engine, Arc::new(weir_engine::NullSink)) {
+        let Started { run, .. } = match launch.start(&self.engine, Arc::new(weir_engine::NullSink)) {
             Ok(started) => started,
             Err(e) => return self.refuse(&store, id, format!("{e:#}")).await,
         };
-        let Started { run, .. } = started;
         let report = match run.await {
             Ok(report) => report,
             Err(e) => return self.refuse(&store, id, e.to_string()).await,
@@ -304,6 +311,34 @@ impl Worker {
         }
         let duration_ms = report.duration.as_secs_f64() * 1e3;
         Ok(Ended::Ran { status: report.status, duration_ms, error })
+    }
+
+    /// How run `id` starts here: a run never started, on the bundle it was submitted with (read
+    /// and validated once per bundle); any other, resumed from what it committed.
+    async fn launch(&self, id: &str, run: weir_store::Submitted, store: Store) -> Result<Option<Launch>> {
+        let Some(digest) = run.bundle.as_deref().filter(|_| run.status == Status::Pending) else {
+            let Some(interrupted) = store.interrupted(id).await.map_err(store_failure)? else {
+                bail!("the store holds no such run");
+            };
+            return Launch::from_store(interrupted, store, &self.registry, &self.settings);
+        };
+        let cached = self.bundles.lock().unwrap_or_else(|e| e.into_inner()).get(digest).cloned();
+        let bundle = match cached {
+            Some(bundle) => bundle,
+            None => {
+                let Some(stored) = store.bundle(digest).await.map_err(store_failure)? else {
+                    bail!("its bundle {digest} is not in the store");
+                };
+                let Some(bundle) = crate::load::bundle_from_store(&stored, &self.registry, &self.settings)?
+                else {
+                    return Ok(None);
+                };
+                let mut bundles = self.bundles.lock().unwrap_or_else(|e| e.into_inner());
+                bundles.insert(digest.to_owned(), bundle.clone());
+                bundle
+            }
+        };
+        Launch::submitted(bundle, id, &run.seed, run.input, store).map(Some)
     }
 
     /// A run this worker cannot start leaves the queue (another worker could not either), and
