@@ -326,11 +326,7 @@ output: '[.steps.a.output.body.did.step, .steps.b.output.body.did.step, .steps.c
 
 /// Rows of a query through a connection of the test's own: the first two columns, as text.
 fn pg_rows(url: &str, sql: &str) -> Vec<(String, String)> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        let (client, connection) =
-            tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("PostgreSQL");
-        tokio::spawn(connection);
+    crate::admin::with_postgres(url, async |client| {
         let rows = client.query(sql, &[]).await.unwrap();
         rows.iter().map(|r| (r.get::<_, String>(0), r.get::<_, String>(1))).collect()
     })
@@ -370,18 +366,22 @@ fn three_workers(url: &str, schema: &str, server: &str) {
         .map(|i| place.worker(&format!("worker-{i}.log"), &["--lease", "2s", "--concurrency", "8"]))
         .collect();
     let started = Instant::now();
-    // Submitted from four processes at a time while the workers run.
+    // Submitted by four processes at once, 50 runs each, while the workers run.
     let place_ref = &place;
     let ids: Vec<String> = std::thread::scope(|s| {
-        let submitters: Vec<_> = (0..4)
-            .map(|_| {
-                s.spawn(|| {
-                    (0..RUNS / 4)
-                        .map(|_| place_ref.submit(&["effects.yaml", "-i", &input]))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
+        let submit = || {
+            let out = place_ref.weir(&[
+                "submit",
+                "effects.yaml",
+                "-i",
+                &input,
+                "--repeat",
+                &(RUNS / 4).to_string(),
+            ]);
+            assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+            stdout(&out).lines().map(str::to_owned).collect::<Vec<_>>()
+        };
+        let submitters: Vec<_> = (0..4).map(|_| s.spawn(submit)).collect();
         submitters.into_iter().flat_map(|t| t.join().unwrap()).collect()
     });
     assert_eq!(ids.len(), RUNS);
