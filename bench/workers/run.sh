@@ -14,7 +14,9 @@
 # WEIR_BENCH_DATABASE_URL names the server (default postgres://root@127.0.0.1:5432/test),
 # WEIR_BENCH_CONCURRENCY the runs per worker (default 64), WEIR_BENCH_SYNCHRONOUS_COMMIT the
 # `synchronous_commit` of weir's sessions (default: the server's), set through the URL's
-# `options` as any user can.
+# `options` as any user can. WEIR_BENCH_HOLD=1 holds a transaction open (a snapshot of the queue,
+# as a long report would) while the runs flow, and reports the queue table's size after: the
+# dead rows PostgreSQL cannot remove meanwhile.
 set -euo pipefail
 runs=${1:-60000}
 samples=${2:-11}
@@ -27,7 +29,12 @@ weir="${CARGO_TARGET_DIR:-$root/target}/release/weir"
 schema=weir_bench_workers
 work=$(mktemp -d)
 sql() { psql -X -q -t -A "$server" -c "$1" 2> /dev/null; }
+# Ends the held transaction, if any (the server would not notice its client go until it woke).
+release_hold() {
+  sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%weir-bench-hold */%' AND pid <> pg_backend_pid()" > /dev/null || true
+}
 cleanup() {
+  release_hold
   jobs -p | xargs -r kill 2> /dev/null || true
   sql "DROP SCHEMA IF EXISTS $schema CASCADE" > /dev/null 2>&1 || true
   rm -rf "$work"
@@ -65,6 +72,9 @@ left() { sql "SELECT COUNT(*) FROM $schema.queue"; }
 echo "postgres $(sql 'SHOW server_version'), synchronous_commit=${WEIR_BENCH_SYNCHRONOUS_COMMIT:-$(sql 'SHOW synchronous_commit')}, $(nproc) cores, concurrency $concurrency" >&2
 echo "queueing $runs runs of a 3-step transform chain ..." >&2
 "$weir" submit "$work/three.yaml" --set n=1 --repeat "$runs" > /dev/null
+if [ -n "${WEIR_BENCH_HOLD:-}" ]; then
+  psql -X -q "$WEIR_DATABASE_URL" -c "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT COUNT(*) FROM queue; SELECT pg_sleep(3600) /* weir-bench-hold */;" > /dev/null 2>&1 &
+fi
 start=$(now)
 for w in 1 2; do
   "$weir" worker --quiet --concurrency "$concurrency" --poll 20ms &
@@ -83,6 +93,10 @@ done
 # The queue is empty at most 5 s after the last run ended; the runs' own end times say when.
 first=$(sql "SELECT MIN(started_at) FROM $schema.runs")
 end=$(sql "SELECT MAX(finished_at) FROM $schema.runs")
+if [ -n "${WEIR_BENCH_HOLD:-}" ]; then
+  printf '%-60s %8s\n' "  queue table while the transaction is held (live rows, size)" "$(sql "SELECT COUNT(*) FROM $schema.queue"), $(sql "SELECT pg_size_pretty(pg_total_relation_size('$schema.queue'))")"
+  release_hold
+fi
 kill -TERM $(jobs -p)
 wait
 succeeded=$(sql "SELECT COUNT(*) FROM $schema.runs WHERE status = 'succeeded'")
