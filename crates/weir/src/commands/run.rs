@@ -229,7 +229,13 @@ impl Launch {
         };
         let stored = self.store.is_some();
         let sink = Arc::new(sink);
-        let Started { run, cancel, waiting } = self.start(&super::engine(registry), sink.clone())?;
+        let Started { run, cancel, waiting } = match self.start(&super::engine(registry), sink.clone()) {
+            Ok(started) => started,
+            Err(e) => {
+                sink.finish();
+                return Err(e);
+            }
+        };
         let report = runtime.block_on(async {
             // Listening starts before the run does, so no signal sent once a step has started is missed.
             if let Ok(signals) = Signals::listen() {
