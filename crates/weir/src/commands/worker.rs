@@ -404,10 +404,19 @@ impl Worker {
             }
         };
         for (id, run) in flying.iter_mut() {
-            if !held.contains(id) && !run.abort.is_finished() && !run.lost {
-                run.lost = true;
-                run.abort.abort();
-                self.log.run("lost", id, json!({}), "lost its lease to another worker, and was stopped here");
+            if held.contains(id) || run.abort.is_finished() || run.lost {
+                continue;
+            }
+            // A run that has just ended left the queue with its last commit: not lost.
+            match self.store.queued(id).await {
+                Ok(weir_store::Queued::By(other)) if other != self.id => {
+                    run.lost = true;
+                    run.abort.abort();
+                    let note = format!("lost its lease to worker {other}, and was stopped here");
+                    self.log.run("lost", id, json!({"to": other}), &note);
+                }
+                Ok(_) => {}
+                Err(e) => self.log.problem(&format!("cannot tell who holds run {id}: {e}")),
             }
         }
     }

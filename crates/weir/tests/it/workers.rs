@@ -265,6 +265,24 @@ fn a_second_signal_stops_a_draining_worker_at_once() {
     assert_eq!(place.show(&id)["status"], "running", "taken over once its lease passes");
 }
 
+#[test]
+fn a_worker_that_lost_its_lease_stops_the_run() {
+    let place = Place::new("workers-lost", None);
+    std::fs::write(place.dir.join("slow.yaml"), SLOW.replace("SLEEP", "30s")).unwrap();
+    let worker = place.worker("worker.log", &["--lease", "1s"]);
+    let id = place.submit(&["slow.yaml"]);
+    place.until("step a", || place.show(&id)["steps"][0]["status"] == "succeeded");
+    // As if its lease had passed while it stalled, and another worker had claimed the run.
+    let conn = rusqlite::Connection::open(place.dir.join(".weir/weir.db")).unwrap();
+    conn.busy_timeout(Duration::from_secs(5)).unwrap();
+    conn.execute("UPDATE queue SET worker = 'elsewhere'", []).unwrap();
+    place.until("the lost lease", || {
+        worker.lines().iter().any(|l| l["event"] == "lost" && l["to"] == "elsewhere")
+    });
+    assert_eq!(place.show(&id)["status"], "running", "left to the worker that holds it");
+    assert!(worker.runs("ended").is_empty());
+}
+
 /// The id of the first approval `weir approvals` lists, once it lists one.
 fn waiting_run(place: &Place) -> String {
     let mut id = None;
