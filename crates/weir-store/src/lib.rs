@@ -399,6 +399,19 @@ impl Store {
         queue::adopt(&self.backend, worker, run_id, lease_until, now_ms).await
     }
 
+    /// What tells an idle worker that runs were queued or given back, if anything does
+    /// (PostgreSQL's notifications; on SQLite workers poll).
+    pub async fn queue_wakeups(&self) -> Result<Option<tokio::sync::watch::Receiver<u64>>, Error> {
+        match &self.location {
+            #[cfg(feature = "postgres")]
+            Location::Postgres(url) => {
+                let listener = self.listener.get_or_try_init(|| postgres::Listener::open(url)).await?;
+                Ok(Some(listener.queued()))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// The run's events, and its sub-pipeline runs', in `seq` order.
     pub async fn events(&self, run_id: &str) -> Result<Vec<weir_api::Event>, Error> {
         query::events(&self.backend, run_id).await

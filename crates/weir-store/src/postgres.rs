@@ -75,12 +75,14 @@ async fn reader(url: String, mut asked: mpsc::UnboundedReceiver<Query>, location
 }
 
 /// A connection of its own that listens for the answers to approvals (`NOTIFY` on
-/// [`crate::approval::CHANNEL`]): the value of its receiver changes with each. It lives as long
-/// as the store that opened it.
+/// [`crate::approval::CHANNEL`]) and for runs put in the queue ([`crate::queue::CHANNEL`]): the
+/// value of each receiver changes with each of its notifications. It lives as long as the store
+/// that opened it.
 #[derive(Debug)]
 pub(crate) struct Listener {
     _client: Client,
     wakeups: tokio::sync::watch::Receiver<u64>,
+    queued: tokio::sync::watch::Receiver<u64>,
 }
 
 impl Listener {
@@ -89,24 +91,36 @@ impl Listener {
         let (client, mut connection) = tokio_postgres::connect(url, NoTls)
             .await
             .map_err(|e| Error::Unreachable { location, message: e.to_string() })?;
-        let (tx, wakeups) = tokio::sync::watch::channel(0u64);
+        let (answers, wakeups) = tokio::sync::watch::channel(0u64);
+        let (queue, queued) = tokio::sync::watch::channel(0u64);
         tokio::spawn(async move {
             // Ends when the connection does: when the client is dropped with the store, or breaks
-            // (the waits then fall back to reading their question every few seconds).
+            // (the waits then fall back to reading their question every few seconds, and workers
+            // to their poll).
             while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
                 match message {
-                    Ok(tokio_postgres::AsyncMessage::Notification(_)) => tx.send_modify(|n| *n += 1),
+                    Ok(tokio_postgres::AsyncMessage::Notification(n))
+                        if n.channel() == crate::queue::CHANNEL =>
+                    {
+                        queue.send_modify(|n| *n += 1)
+                    }
+                    Ok(tokio_postgres::AsyncMessage::Notification(_)) => answers.send_modify(|n| *n += 1),
                     Ok(_) => {}
                     Err(_) => break,
                 }
             }
         });
-        client.batch_execute(&format!("LISTEN {}", crate::approval::CHANNEL)).await.map_err(sql)?;
-        Ok(Listener { _client: client, wakeups })
+        let listen = format!("LISTEN {}; LISTEN {}", crate::approval::CHANNEL, crate::queue::CHANNEL);
+        client.batch_execute(&listen).await.map_err(sql)?;
+        Ok(Listener { _client: client, wakeups, queued })
     }
 
     pub(crate) fn wakeups(&self) -> tokio::sync::watch::Receiver<u64> {
         self.wakeups.clone()
+    }
+
+    pub(crate) fn queued(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.queued.clone()
     }
 }
 

@@ -19,6 +19,14 @@ use crate::backend::{Backend, Isolation, Param, Stmt};
 use crate::query::Cols;
 use serde_json::Value;
 
+/// The PostgreSQL channel that tells idle workers a run is claimable: put in the queue, or
+/// given back by a worker that stopped.
+pub(crate) const CHANNEL: &str = "weir_queue";
+
+/// Announces claimable runs at the commit, on PostgreSQL (the channel is [`CHANNEL`]).
+#[cfg(feature = "postgres")]
+const ANNOUNCE: &str = "SELECT pg_notify('weir_queue', '')";
+
 const ENQUEUE_RUN: &str = "INSERT INTO runs (id, pipeline, digest, status, seed, input, input_blob, started_at, \
      bundle) VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8)";
 
@@ -153,6 +161,18 @@ pub enum Queued {
     By(String),
 }
 
+/// `statements`, with the announcement of claimable runs on a backend that can.
+fn announced(backend: &Backend, mut statements: Vec<Stmt>) -> Vec<Stmt> {
+    match backend {
+        Backend::Sqlite(_) => statements,
+        #[cfg(feature = "postgres")]
+        Backend::Postgres(_) => {
+            statements.push(Stmt { sql: ANNOUNCE, params: Vec::new() });
+            statements
+        }
+    }
+}
+
 fn int(n: u64) -> Param {
     Param::Int(n.min(i64::MAX as u64) as i64)
 }
@@ -176,7 +196,7 @@ pub(crate) async fn enqueue(backend: &Backend, runs: &[Submission], now_ms: u64)
         });
         statements.push(Stmt { sql: ENQUEUE, params: vec![Param::text(&run.run_id), int(now_ms)] });
     }
-    backend.write(statements).await
+    backend.write(announced(backend, statements)).await
 }
 
 fn claimed(rows: &[crate::backend::Row]) -> Result<Vec<Claimed>, Error> {
@@ -232,7 +252,7 @@ pub(crate) async fn heartbeat(
 
 pub(crate) async fn release(backend: &Backend, worker: &str, run_id: &str, now_ms: u64) -> Result<(), Error> {
     let params = vec![int(now_ms), Param::text(run_id), Param::text(worker)];
-    backend.write(vec![Stmt { sql: RELEASE, params }]).await
+    backend.write(announced(backend, vec![Stmt { sql: RELEASE, params }])).await
 }
 
 pub(crate) async fn retire(backend: &Backend, worker: &str, now_ms: u64) -> Result<(), Error> {
@@ -240,7 +260,7 @@ pub(crate) async fn retire(backend: &Backend, worker: &str, now_ms: u64) -> Resu
         Stmt { sql: RELEASE_ALL, params: vec![int(now_ms), Param::text(worker)] },
         Stmt { sql: RETIRE, params: vec![Param::text(worker)] },
     ];
-    backend.write(statements).await
+    backend.write(announced(backend, statements)).await
 }
 
 pub(crate) async fn dequeue(backend: &Backend, run_id: &str) -> Result<(), Error> {

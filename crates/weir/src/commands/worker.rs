@@ -56,7 +56,8 @@ pub struct Args {
     /// How long a claim holds without a heartbeat: after it, another worker takes the run over.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     lease: Duration,
-    /// How often an idle worker looks for queued runs.
+    /// How often an idle worker looks for queued runs (on PostgreSQL a run queued or given back
+    /// wakes it at once besides).
     #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = parse_duration)]
     poll: Duration,
     /// How long a drain waits for the runs in flight before it gives them back.
@@ -162,6 +163,15 @@ impl Worker {
         let mut heartbeat = tokio::time::interval(this.lease / 3);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut answered_at: Option<Instant> = None;
+        // Told of runs queued or given back, on PostgreSQL: an idle worker takes them at once.
+        let mut queued = match this.store.queue_wakeups().await {
+            Ok(queued) => queued,
+            Err(e) => {
+                this.log
+                    .problem(&format!("cannot listen for queued runs ({e}); polling every {:?}", this.poll));
+                None
+            }
+        };
         let signal = loop {
             let free = this.concurrency - flying.len();
             let mut took = this.claim(free, &owner, &mut runs, &mut flying).await;
@@ -185,6 +195,7 @@ impl Worker {
                     }
                 }
                 _ = tokio::time::sleep(this.poll) => {}
+                _ = notified(&mut queued) => {}
                 _ = heartbeat.tick() => this.renew(&mut flying).await,
                 code = next_signal(&mut signals) => break Some(code),
             }
@@ -467,6 +478,18 @@ impl Worker {
         self.log.worker("stopped", "stopped");
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// Returns when `queued` says runs were queued; never without it. A listener that has gone
+/// (its connection broke) is dropped, leaving the worker to its poll.
+async fn notified(queued: &mut Option<tokio::sync::watch::Receiver<u64>>) {
+    if let Some(receiver) = queued.as_mut() {
+        if receiver.changed().await.is_ok() {
+            return;
+        }
+        *queued = None;
+    }
+    std::future::pending().await
 }
 
 /// The next signal, or never when they cannot be listened to.

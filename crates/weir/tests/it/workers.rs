@@ -82,11 +82,13 @@ impl Place {
         id
     }
 
-    /// `weir worker --json` in the background, its progress written to `log`.
+    /// `weir worker --json` in the background (polling every 20 ms unless `args` say), its
+    /// progress written to `log`.
     fn worker(&self, log: &str, args: &[&str]) -> Worker {
         let path = self.dir.join(log);
         let file = std::fs::File::create(&path).unwrap();
-        let mut cmd = self.command(&[&["worker", "--json", "--poll", "20ms"], args].concat());
+        let poll: &[&str] = if args.contains(&"--poll") { &[] } else { &["--poll", "20ms"] };
+        let mut cmd = self.command(&[&["worker", "--json"], poll, args].concat());
         let child = cmd.stdout(Stdio::null()).stderr(file).spawn().expect("weir worker starts");
         Worker { child, log: path }
     }
@@ -134,14 +136,22 @@ impl Worker {
 
     /// Waits for it to exit (at most 20 s); its exit code.
     fn exit(&mut self) -> Option<i32> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code();
-            }
-            assert!(Instant::now() < deadline, "the worker did not exit");
-            std::thread::sleep(Duration::from_millis(10));
+        exit_within(&mut self.child, Duration::from_secs(20))
+    }
+}
+
+/// Waits for `child` to exit, at most `limit` (then kills it and fails); its exit code.
+fn exit_within(child: &mut Child, limit: Duration) -> Option<i32> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
         }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the process did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -350,28 +360,54 @@ fn pg_rows(url: &str, sql: &str) -> Vec<(String, String)> {
     })
 }
 
-/// Three workers on PostgreSQL, 200 submitted runs whose steps each make one request, and one
-/// worker killed with SIGKILL while runs are in flight on it: every run completes; every effect
-/// happened once, except those in flight on the killed worker, which happened at most twice.
-#[test]
-fn three_workers_on_postgres_finish_every_run_when_one_is_killed() {
+/// Runs `body` against a schema of its own on the server `WEIR_TEST_DATABASE_URL` names, with
+/// the URL that selects it, the schema and the server's URL; the schema is dropped afterwards.
+/// Skipped, saying so, when the variable is not set.
+fn on_postgres(test: &str, body: impl FnOnce(&str, &str, &str)) {
     let Ok(server) = std::env::var("WEIR_TEST_DATABASE_URL") else {
         eprintln!("skipped: WEIR_TEST_DATABASE_URL is not set");
         return;
     };
-    let schema = format!("weir_it_workers_{}", std::process::id());
+    let schema = format!("weir_it_{test}_{}", std::process::id());
     crate::admin::postgres(
         &server,
         &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"),
     );
     let sep = if server.contains('?') { '&' } else { '?' };
     let url = format!("{server}{sep}options=-csearch_path%3D{schema}");
-    let result =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| three_workers(&url, &schema, &server)));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&url, &schema, &server)));
     crate::admin::postgres(&server, &format!("DROP SCHEMA {schema} CASCADE"));
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }
+}
+
+/// On PostgreSQL a submit wakes an idle worker at once (`NOTIFY`), whatever its poll.
+#[test]
+fn an_idle_worker_on_postgres_is_woken_by_a_submit() {
+    on_postgres("wakeup", |url, _, _| {
+        let place = Place::new("workers-wakeup", Some(url.to_owned()));
+        let mut worker = place.worker("worker.log", &["--poll", "1h"]);
+        place.until("the worker to start", || worker.lines().iter().any(|l| l["event"] == "started"));
+        // Its first look at the queue, at once, is past; the next poll is an hour away.
+        std::thread::sleep(Duration::from_millis(200));
+        let mut submit = place
+            .command(&["submit", "chain.yaml", "--set", "n=1", "--wait"])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        assert_eq!(exit_within(&mut submit, Duration::from_secs(5)), Some(0), "woken, not polled");
+        assert!(signal(worker.child.id(), 15));
+        assert_eq!(worker.exit(), Some(0));
+    });
+}
+
+/// Three workers on PostgreSQL, 200 submitted runs whose steps each make one request, and one
+/// worker killed with SIGKILL while runs are in flight on it: every run completes; every effect
+/// happened once, except those in flight on the killed worker, which happened at most twice.
+#[test]
+fn three_workers_on_postgres_finish_every_run_when_one_is_killed() {
+    on_postgres("workers", three_workers);
 }
 
 fn three_workers(url: &str, schema: &str, server: &str) {
