@@ -6,8 +6,8 @@
 #    each 5 s and over the whole, and checks that none was lost or run twice (one `run_started`
 #    event per run, no `run_resumed`);
 # 2. latency: "40 sequential ~10 ms steps" (the public workflow-engine benchmark), `weir submit
-#    --wait` with one worker idle (`--poll 10ms`), whole process from submit to result; the
-#    median of N. The floor is 40 x 10 ms = 0.40 s.
+#    --wait` with one idle worker (default `--poll`: the submit's NOTIFY wakes it), whole
+#    process from submit to result; the median of N. The floor is 40 x 10 ms = 0.40 s.
 #
 #   bench/workers/run.sh [RUNS] [N]     (defaults 60000 and 11)
 #
@@ -108,7 +108,7 @@ printf '%-60s %8.1f s\n' "  from the first run's start to the last run's end" "$
 printf '%-60s %8s\n' "  succeeded / started once / resumed" "$succeeded / $started / $resumed"
 [ "$succeeded" -eq "$runs" ] && [ "$started" -eq "$runs" ] && [ "$resumed" -eq 0 ] || { echo "lost or duplicated runs" >&2; exit 1; }
 
-"$weir" worker --quiet --poll 10ms &
+"$weir" worker --quiet &
 sleep 0.5
 times=()
 for _ in $(seq 1 "$samples"); do
