@@ -3,7 +3,7 @@
 //! killed with SIGKILL, and runs left waiting for an answer that a worker continues.
 
 use crate::approvals::signal;
-use crate::{Scratch, command, scratch, stderr, stdout};
+use crate::{Scratch, command_in, on_postgres, scratch, stderr, stdout};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
@@ -61,11 +61,8 @@ impl Place {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = command();
-        cmd.current_dir(&*self.dir).env("NO_COLOR", "1").env("WEIR_HOME", self.dir.join(".weir")).args(args);
-        if let Some(url) = &self.url {
-            cmd.env("WEIR_DATABASE_URL", url);
-        }
+        let mut cmd = command_in(&self.dir, self.url.as_deref());
+        cmd.args(args);
         cmd
     }
 
@@ -358,28 +355,6 @@ fn pg_rows(url: &str, sql: &str) -> Vec<(String, String)> {
         let rows = client.query(sql, &[]).await.unwrap();
         rows.iter().map(|r| (r.get::<_, String>(0), r.get::<_, String>(1))).collect()
     })
-}
-
-/// Runs `body` against a schema of its own on the server `WEIR_TEST_DATABASE_URL` names, with
-/// the URL that selects it, the schema and the server's URL; the schema is dropped afterwards.
-/// Skipped, saying so, when the variable is not set.
-fn on_postgres(test: &str, body: impl FnOnce(&str, &str, &str)) {
-    let Ok(server) = std::env::var("WEIR_TEST_DATABASE_URL") else {
-        eprintln!("skipped: WEIR_TEST_DATABASE_URL is not set");
-        return;
-    };
-    let schema = format!("weir_it_{test}_{}", std::process::id());
-    crate::admin::postgres(
-        &server,
-        &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"),
-    );
-    let sep = if server.contains('?') { '&' } else { '?' };
-    let url = format!("{server}{sep}options=-csearch_path%3D{schema}");
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&url, &schema, &server)));
-    crate::admin::postgres(&server, &format!("DROP SCHEMA {schema} CASCADE"));
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
 }
 
 /// On PostgreSQL a submit wakes an idle worker at once (`NOTIFY`), whatever its poll.
