@@ -194,6 +194,11 @@ fn submitted_runs_wait_queued_until_a_worker_runs_them() {
     assert_eq!(rows(&place, "workers"), 0, "a worker that stops removes its row");
     let check = place.weir(&["admin", "check"]);
     assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
+
+    let id = place.submit(&["chain.yaml", "--set", "n=0"]);
+    let quiet = place.weir(&["worker", "--once", "--quiet"]);
+    assert_eq!((quiet.status.code(), stderr(&quiet).as_str()), (Some(0), ""), "--quiet: no progress");
+    assert_eq!(place.show(&id)["output"], json!({"n": 2}));
 }
 
 #[test]
@@ -265,9 +270,10 @@ fn a_second_signal_stops_a_draining_worker_at_once() {
     place.until("step a", || place.show(&id)["steps"][0]["status"] == "succeeded");
     assert!(signal(worker.child.id(), 15));
     place.until("the drain", || worker.lines().iter().any(|l| l["event"] == "draining"));
+    // The code is the second signal's: Ctrl-C's here.
     let stopped = Instant::now();
-    assert!(signal(worker.child.id(), 15));
-    assert_eq!(worker.exit(), Some(143));
+    assert!(signal(worker.child.id(), 2));
+    assert_eq!(worker.exit(), Some(130));
     assert!(stopped.elapsed() < Duration::from_secs(5));
     assert_eq!(place.show(&id)["status"], "running", "taken over once its lease passes");
 }
