@@ -98,19 +98,7 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
             .context("cannot queue the run")
             .map_err(|e| Failure::Infrastructure.wrap(e))?;
         if !args.wait {
-            for run in &runs {
-                if args.json {
-                    let queued = json!({"run_id": run.run_id, "pipeline": pipeline, "status": "pending"});
-                    outln!("{}", text(&queued, false, args.compact)?);
-                } else {
-                    outln!("{}", run.run_id);
-                }
-            }
-            if settings.interactive() {
-                let note =
-                    format!("queued {} of {pipeline}; `weir worker` runs what is queued", what(runs.len()));
-                eprintln!("{}", paint(&note, Style::Dim, settings.stderr_color));
-            }
+            print_queued(&args, &runs, settings)?;
             return Ok(ExitCode::SUCCESS);
         }
         let id = &runs[0].run_id;
@@ -125,9 +113,25 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     })
 }
 
-/// What was queued, for the note that says so: `the run`, or `200 runs`.
-fn what(n: usize) -> String {
-    if n == 1 { "the run".into() } else { format!("{n} runs") }
+/// Prints the ids of the runs queued (`--json`: `{run_id, pipeline, status}` each), and on a
+/// terminal says what runs them.
+fn print_queued(args: &Args, runs: &[Submission], settings: &Settings) -> Result<()> {
+    for run in runs {
+        if args.json {
+            let queued = json!({"run_id": run.run_id, "pipeline": run.pipeline, "status": "pending"});
+            outln!("{}", text(&queued, false, args.compact)?);
+        } else {
+            outln!("{}", run.run_id);
+        }
+    }
+    if settings.interactive()
+        && let Some(first) = runs.first()
+    {
+        let what = if runs.len() == 1 { "the run".into() } else { format!("{} runs", runs.len()) };
+        let note = format!("queued {what} of {}; `weir worker` runs what is queued", first.pipeline);
+        eprintln!("{}", paint(&note, Style::Dim, settings.stderr_color));
+    }
+    Ok(())
 }
 
 /// Waits until run `id` has ended for good: it has a final status and is no longer in the queue
