@@ -47,9 +47,9 @@ pub struct Args {
     /// Wait for the run to end and print its output (a string bare with `--raw`).
     #[arg(long, conflicts_with = "repeat")]
     wait: bool,
-    /// Queue this many runs of the same input, in one transaction, and print their ids one per
-    /// line (a load to measure workers by).
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    /// Queue this many runs of the same input (at most 100,000), in one transaction, and print
+    /// their ids one per line (a load to measure workers by).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     repeat: u32,
     /// Print `{run_id, pipeline, status}`; with `--wait`, the run as `weir runs show --json`
     /// prints it.
