@@ -30,5 +30,5 @@ pub use event::{Collector, Event, EventKind, EventSink, LogLevel, NullSink, Pare
 pub use kind::{Registry, StepCx, StepKind};
 pub use report::{InputError, NestedReport, RunFailure, RunReport, StepReport};
 pub use resume::Resume;
-pub use run::{Engine, External, RunOptions};
+pub use run::{Engine, External, RunOptions, new_run_id};
 pub use store::{RunStore, StoreError};

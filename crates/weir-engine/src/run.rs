@@ -126,7 +126,9 @@ impl Engine {
 }
 
 /// A sortable, unique run id: milliseconds since the epoch, then randomness (UUIDv7 layout).
-fn new_run_id(clock: &dyn Clock) -> String {
+/// What a run gets when [`RunOptions::run_id`] is absent; public for a run that needs its id
+/// before it starts (one put in a queue).
+pub fn new_run_id(clock: &dyn Clock) -> String {
     let ms =
         clock.wall().duration_since(std::time::SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     let r = fastrand::u64(..);

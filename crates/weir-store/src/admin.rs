@@ -27,8 +27,9 @@ pub struct CleanupFilter {
 
 /// The runs a cleanup deletes, as the CTE `doomed`: every run of each tree whose root started
 /// before `$1` (with the status `$2`, when given) and whose runs have all ended. A run that is
-/// still `running` or `waiting` keeps its whole tree, and a sub-pipeline run goes only with its
-/// root.
+/// still `running` or `waiting` keeps its whole tree, a sub-pipeline run goes only with its
+/// root, and a root still in the queue (cancelled by a worker that stopped, to be resumed by
+/// another) stays.
 macro_rules! doomed {
     () => {
         "WITH RECURSIVE tree (id, root) AS ( \
@@ -36,6 +37,7 @@ macro_rules! doomed {
            UNION ALL SELECT r.id, t.root FROM runs r JOIN tree t ON r.parent_run = t.id), \
          doomed AS (SELECT t.id FROM tree t JOIN runs root ON root.id = t.root \
            WHERE root.started_at < $1 AND (CAST($2 AS TEXT) IS NULL OR root.status = $2) \
+           AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.run_id = t.root) \
            AND NOT EXISTS (SELECT 1 FROM tree u JOIN runs r ON r.id = u.id \
              WHERE u.root = t.root AND r.status NOT IN ('succeeded', 'failed', 'cancelled', 'skipped'))) "
     };
@@ -208,6 +210,11 @@ const SQL_CHECKS: &[SqlCheck] = &[
             step_key!(),
             ", run_id FROM approvals WHERE run_id NOT IN (SELECT id FROM runs) ORDER BY 1"
         ),
+    },
+    SqlCheck {
+        table: "queue",
+        problem: "its run {} is missing",
+        sql: "SELECT run_id, run_id FROM queue WHERE run_id NOT IN (SELECT id FROM runs) ORDER BY run_id",
     },
     SqlCheck {
         table: "runs",

@@ -56,6 +56,11 @@ pub(crate) enum Isolation {
     /// `BEGIN IMMEDIATE` (the file's write lock from the start), PostgreSQL's `REPEATABLE READ`
     /// (a concurrent change to a row the script writes fails the script, whole).
     Write,
+    /// Reads and writes, each statement on the latest commits, with the rows it changes locked
+    /// until the commit: SQLite's `BEGIN IMMEDIATE` again, PostgreSQL's `READ COMMITTED`, where
+    /// `FOR UPDATE SKIP LOCKED` passes over the rows another transaction holds instead of
+    /// failing on them (claiming queued runs).
+    Committed,
     /// Reads only, on one snapshot, without holding up the writer: SQLite on a connection of its
     /// own (in WAL mode a reader sees the commits made before it started, and no later ones),
     /// PostgreSQL in a `REPEATABLE READ READ ONLY` transaction.

@@ -133,6 +133,8 @@ const TABLES: &[Table] = &[
         ],
     },
     Table { name: "schedule_ticks", columns: &["schedule", "tick_at", "run_id", "fired_at"] },
+    Table { name: "queue", columns: &["run_id", "enqueued_at", "worker", "lease_until", "claims"] },
+    Table { name: "workers", columns: &["id", "owner", "started_at", "heartbeat"] },
 ];
 
 /// Each table's `SELECT`, `INSERT` and `DELETE`, built once from [`TABLES`] (a static, so the

@@ -26,6 +26,7 @@ mod backup;
 mod cancel;
 pub mod cron;
 mod query;
+mod queue;
 mod record;
 mod resume;
 mod schedule;
@@ -44,6 +45,7 @@ pub use admin::{CleanupFilter, ExportWhat, Exported};
 pub use approval::{ApprovalKey, Given, Waiting};
 pub use backup::BackupSummary;
 pub use query::{RunFilter, RunState};
+pub use queue::{Answered, Claimed, Queued, Submission, Submitted};
 pub use resume::{Interrupted, StoredBundle, StoredPlan};
 pub use schedule::{Added, CatchUp, Fired, GRACE_MS, MAX_CATCH_UP, NewSchedule};
 pub use schema::SCHEMA_VERSION;
@@ -204,8 +206,10 @@ impl Store {
     /// This store, recording the runs it is given as started with `bundle` (a digest from
     /// [`Store::put_bundle`], which `weir resume` rebuilds the run from) by the process `owner`
     /// (which `weir resume` checks is gone before it continues a run that is still `running`).
+    /// Its [`Store::waiting`] counts the waits of those runs only.
     pub fn recording(mut self, bundle: Option<String>, owner: Option<String>) -> Store {
         self.meta = std::sync::Arc::new(RunMeta { bundle, owner, replay_of: None });
+        self.waiting = Waiting::default();
         self
     }
 
@@ -392,6 +396,94 @@ impl Store {
             Location::Postgres(url) => {
                 let listener = self.listener.get_or_try_init(|| postgres::Listener::open(url)).await?;
                 Ok(Some(listener.wakeups()))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Puts `runs` in the queue, `pending`, in one transaction (their bundles must be stored
+    /// already: [`Store::put_bundle`]).
+    pub async fn enqueue(&self, runs: &[Submission], now_ms: u64) -> Result<(), Error> {
+        queue::enqueue(&self.backend, runs, now_ms).await
+    }
+
+    /// Records that the worker `worker`, the process `owner`, takes runs from the queue.
+    pub async fn register_worker(&self, worker: &str, owner: &str, now_ms: u64) -> Result<(), Error> {
+        queue::register(&self.backend, worker, owner, now_ms).await
+    }
+
+    /// Claims up to `limit` queued runs for `worker`, each leased until `lease_until`: runs
+    /// never claimed, released, or whose last lease passed by `now_ms`, and none that waits
+    /// for an answer. No two claims get the same run while its lease lasts.
+    pub async fn claim(
+        &self,
+        worker: &str,
+        limit: usize,
+        lease_until: u64,
+        now_ms: u64,
+    ) -> Result<Vec<Claimed>, Error> {
+        queue::claim(&self.backend, worker, limit, lease_until, now_ms).await
+    }
+
+    /// A heartbeat of `worker`: its leases last until `lease_until` now. Returns the runs it
+    /// still holds; one it lost (its lease passed and another worker claimed it) is not there.
+    pub async fn heartbeat(&self, worker: &str, lease_until: u64, now_ms: u64) -> Result<Vec<String>, Error> {
+        queue::heartbeat(&self.backend, worker, lease_until, now_ms).await
+    }
+
+    /// Gives run `run_id` back to the queue, to be claimed at once, if `worker` holds it.
+    pub async fn release(&self, worker: &str, run_id: &str, now_ms: u64) -> Result<(), Error> {
+        queue::release(&self.backend, worker, run_id, now_ms).await
+    }
+
+    /// `worker` stops: the runs it holds go back to the queue and its row goes.
+    pub async fn retire_worker(&self, worker: &str, now_ms: u64) -> Result<(), Error> {
+        queue::retire(&self.backend, worker, now_ms).await
+    }
+
+    /// Takes run `run_id` out of the queue (a run found ended when claimed).
+    pub async fn dequeue(&self, run_id: &str) -> Result<(), Error> {
+        queue::dequeue(&self.backend, run_id).await
+    }
+
+    /// The status, seed, input and bundle of run `run_id`, in one read.
+    pub async fn submitted(&self, run_id: &str) -> Result<Option<Submitted>, Error> {
+        queue::submitted(&self.backend, run_id).await
+    }
+
+    /// Whether run `run_id` is in the queue, and who holds it.
+    pub async fn queued(&self, run_id: &str) -> Result<Queued, Error> {
+        queue::queued(&self.backend, run_id).await
+    }
+
+    /// Up to `limit` root runs left `waiting` by a process that no longer runs them (none holds
+    /// them in the queue), whose questions all have an answer. Timeouts that passed by `now_ms`
+    /// are settled first.
+    pub async fn answered_runs(&self, limit: usize, now_ms: u64) -> Result<Vec<Answered>, Error> {
+        approval::settle_expired(&self.backend, now_ms).await?;
+        queue::answered(&self.backend, limit).await
+    }
+
+    /// Claims for `worker` a run that is in no queue (one of [`Store::answered_runs`]), unless
+    /// another worker did first.
+    pub async fn adopt(
+        &self,
+        worker: &str,
+        run_id: &str,
+        lease_until: u64,
+        now_ms: u64,
+    ) -> Result<Option<Claimed>, Error> {
+        queue::adopt(&self.backend, worker, run_id, lease_until, now_ms).await
+    }
+
+    /// What tells an idle worker that runs were queued or given back, if anything does
+    /// (PostgreSQL's notifications; on SQLite workers poll).
+    pub async fn queue_wakeups(&self) -> Result<Option<tokio::sync::watch::Receiver<u64>>, Error> {
+        match &self.location {
+            #[cfg(feature = "postgres")]
+            Location::Postgres(url) => {
+                let listener = self.listener.get_or_try_init(|| postgres::Listener::open(url)).await?;
+                Ok(Some(listener.queued()))
             }
             _ => Ok(None),
         }

@@ -1,7 +1,9 @@
 //! The PostgreSQL backend (cargo feature `postgres`): one connection, driven by a task of its
 //! own on the runtime that opened the store. The task takes the writes waiting for it and
 //! commits them in one transaction, sending the statements of a transaction together
-//! (pipelined: one round trip, not one per statement).
+//! (pipelined: one round trip, not one per statement). Single queries go to a second connection
+//! and task, opened by the first of them: a read does not wait behind a commit, nor cut a group
+//! commit short. A query sees every write its caller awaited before sending it.
 
 use crate::backend::{self, Isolation, Job, Param, Query, Row, Script, Stmt};
 use crate::{Error, schema};
@@ -13,6 +15,8 @@ use tokio_postgres::{Client, NoTls, Statement};
 #[derive(Clone, Debug)]
 pub(crate) struct Postgres {
     jobs: mpsc::UnboundedSender<Job>,
+    /// Single queries, for the reader task.
+    reads: mpsc::UnboundedSender<Query>,
 }
 
 impl Postgres {
@@ -31,22 +35,54 @@ impl Postgres {
         });
         migrate(&mut client, &location).await?;
         let (jobs, queue) = mpsc::unbounded_channel();
-        tokio::spawn(writer(client, queue, location));
-        Ok(Postgres { jobs })
+        tokio::spawn(writer(client, queue, location.clone()));
+        let (reads, asked) = mpsc::unbounded_channel();
+        tokio::spawn(reader(url.to_owned(), asked, location));
+        Ok(Postgres { jobs, reads })
     }
 
     pub(crate) fn send(&self, job: Job) -> Result<(), Error> {
-        self.jobs.send(job).map_err(|_| backend::gone())
+        match job {
+            Job::Query(query) => self.reads.send(query).map_err(|_| backend::gone()),
+            job => self.jobs.send(job).map_err(|_| backend::gone()),
+        }
+    }
+}
+
+/// The reader task: answers queries, one at a time, on a connection it opens for the first (and
+/// again after one breaks), until every sender is gone.
+async fn reader(url: String, mut asked: mpsc::UnboundedReceiver<Query>, location: String) {
+    let mut client: Option<Client> = None;
+    let mut prepared: HashMap<&'static str, Statement> = HashMap::new();
+    while let Some(Query { statement, done }) = asked.recv().await {
+        if client.as_ref().is_none_or(Client::is_closed) {
+            prepared.clear();
+            client = match tokio_postgres::connect(&url, NoTls).await {
+                Ok((c, connection)) => {
+                    tokio::spawn(connection);
+                    Some(c)
+                }
+                Err(e) => {
+                    let message = format!("{e}; check that the server runs");
+                    let _ = done.send(Err(Error::Unreachable { location: location.clone(), message }));
+                    continue;
+                }
+            };
+        }
+        let Some(c) = &client else { continue };
+        let _ = done.send(read(c, &mut prepared, &statement).await);
     }
 }
 
 /// A connection of its own that listens for the answers to approvals (`NOTIFY` on
-/// [`crate::approval::CHANNEL`]): the value of its receiver changes with each. It lives as long
-/// as the store that opened it.
+/// [`crate::approval::CHANNEL`]) and for runs put in the queue ([`crate::queue::CHANNEL`]): the
+/// value of each receiver changes with each of its notifications. It lives as long as the store
+/// that opened it.
 #[derive(Debug)]
 pub(crate) struct Listener {
     _client: Client,
     wakeups: tokio::sync::watch::Receiver<u64>,
+    queued: tokio::sync::watch::Receiver<u64>,
 }
 
 impl Listener {
@@ -55,24 +91,36 @@ impl Listener {
         let (client, mut connection) = tokio_postgres::connect(url, NoTls)
             .await
             .map_err(|e| Error::Unreachable { location, message: e.to_string() })?;
-        let (tx, wakeups) = tokio::sync::watch::channel(0u64);
+        let (answers, wakeups) = tokio::sync::watch::channel(0u64);
+        let (queue, queued) = tokio::sync::watch::channel(0u64);
         tokio::spawn(async move {
             // Ends when the connection does: when the client is dropped with the store, or breaks
-            // (the waits then fall back to reading their question every few seconds).
+            // (the waits then fall back to reading their question every few seconds, and workers
+            // to their poll).
             while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
                 match message {
-                    Ok(tokio_postgres::AsyncMessage::Notification(_)) => tx.send_modify(|n| *n += 1),
+                    Ok(tokio_postgres::AsyncMessage::Notification(n))
+                        if n.channel() == crate::queue::CHANNEL =>
+                    {
+                        queue.send_modify(|n| *n += 1)
+                    }
+                    Ok(tokio_postgres::AsyncMessage::Notification(_)) => answers.send_modify(|n| *n += 1),
                     Ok(_) => {}
                     Err(_) => break,
                 }
             }
         });
-        client.batch_execute(&format!("LISTEN {}", crate::approval::CHANNEL)).await.map_err(sql)?;
-        Ok(Listener { _client: client, wakeups })
+        let listen = format!("LISTEN {}; LISTEN {}", crate::approval::CHANNEL, crate::queue::CHANNEL);
+        client.batch_execute(&listen).await.map_err(sql)?;
+        Ok(Listener { _client: client, wakeups, queued })
     }
 
     pub(crate) fn wakeups(&self) -> tokio::sync::watch::Receiver<u64> {
         self.wakeups.clone()
+    }
+
+    pub(crate) fn queued(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.queued.clone()
     }
 }
 
@@ -177,7 +225,8 @@ async fn write(
 }
 
 /// Runs a script's statements one after the other in one `REPEATABLE READ` transaction (read
-/// only for [`Isolation::Read`]): every statement sees the snapshot the first one took.
+/// only for [`Isolation::Read`]), where every statement sees the snapshot the first one took; or
+/// `READ COMMITTED` for [`Isolation::Committed`].
 async fn run_script(
     client: &mut Client,
     prepared: &mut HashMap<&'static str, Statement>,
@@ -187,9 +236,13 @@ async fn run_script(
     for s in &script.statements {
         ready.push(statement(client, prepared, s.sql).await.map_err(sql)?);
     }
+    let level = match script.isolation {
+        Isolation::Committed => tokio_postgres::IsolationLevel::ReadCommitted,
+        Isolation::Write | Isolation::Read => tokio_postgres::IsolationLevel::RepeatableRead,
+    };
     let tx = client
         .build_transaction()
-        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .isolation_level(level)
         .read_only(script.isolation == Isolation::Read)
         .start()
         .await

@@ -220,7 +220,7 @@ pub(crate) fn status(s: &str) -> Result<Status, Error> {
 }
 
 /// The value in column `i` (inline JSON) or `i + 1` (a blob's hash); null when neither is set.
-async fn value(backend: &Backend, c: &Cols<'_>, i: usize) -> Result<Value, Error> {
+pub(crate) async fn value(backend: &Backend, c: &Cols<'_>, i: usize) -> Result<Value, Error> {
     let json = match (c.opt_text(i)?, c.opt_text(i + 1)?) {
         (Some(json), _) => json,
         (None, Some(hash)) => {

@@ -27,9 +27,11 @@ const INSERT_BLOB: &str = "INSERT INTO blobs (hash, value) VALUES ($1, $2) ON CO
 const INSERT_EVENT: &str = "INSERT INTO events (run_id, seq, at, type, step, item, body, value, value_blob) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (run_id, seq) DO NOTHING";
 
+/// A run submitted to the queue (`pending`) has its row already: it starts now, in its owner.
 const RUN_STARTED: &str = "INSERT INTO runs (id, pipeline, digest, parent_run, parent_step, parent_item, status, \
      seed, input, input_blob, started_at, bundle, owner, replay_of) \
-     VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (id) DO NOTHING";
+     VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (id) DO UPDATE \
+     SET status = 'running', started_at = excluded.started_at, owner = excluded.owner WHERE runs.status = 'pending'";
 
 /// A resumed run is running again, in another process; its last end, if any, is forgotten, and
 /// so is a request to cancel it (which its end answered).
@@ -39,6 +41,9 @@ const RUN_RESUMED: &str = "UPDATE runs SET status = 'running', owner = $1, outpu
 
 const RUN_FINISHED: &str = "UPDATE runs SET status = $1, output = $2, output_blob = $3, error = $4, \
      error_kind = $5, finished_at = $6, duration_ms = $7 WHERE id = $8";
+
+/// A root run that ended for good leaves the queue in the commit that records its end.
+const RUN_DEQUEUED: &str = "DELETE FROM queue WHERE run_id = $1";
 
 const STEP_STARTED: &str = "INSERT INTO steps (run_id, step, item, kind, first_seq, status, attempts, started_at) \
      VALUES ($1, $2, $3, $4, $5, 'running', $6, $7) \
@@ -166,12 +171,12 @@ impl<'e> Batch<'e> {
 }
 
 /// A value as a row holds it: inline JSON, or the hash of a blob (whose insert is added to `out`).
-struct Stored {
-    inline: Param,
-    blob: Param,
+pub(crate) struct Stored {
+    pub(crate) inline: Param,
+    pub(crate) blob: Param,
 }
 
-fn store_value(value: &Value, out: &mut Vec<Stmt>) -> Stored {
+pub(crate) fn store_value(value: &Value, out: &mut Vec<Stmt>) -> Stored {
     let json = value.to_string();
     if json.len() <= INLINE_BYTES {
         return Stored { inline: Param::Text(json), blob: Param::Null };
@@ -296,9 +301,16 @@ fn record(event: &Event, meta: &RunMeta, batch: &Batch<'_>, out: &mut Vec<Stmt>)
                     Param::opt_text(error_kind.map(|k| k.as_str())),
                     Param::Int(at),
                     ms(*duration),
-                    run_id,
+                    run_id.clone(),
                 ],
             });
+            // A cancelled run, or one stopped by its store, is continued by a worker later.
+            let ended = *status == weir_pipeline::Status::Succeeded
+                || (*status == weir_pipeline::Status::Failed
+                    && *error_kind != Some(weir_engine::ErrorKind::Store));
+            if ended && event.parent.is_none() {
+                out.push(Stmt { sql: RUN_DEQUEUED, params: vec![run_id] });
+            }
         }
         EventKind::StepStarted { at: step_at, attempt } => {
             let key = key.unwrap_or_default();
@@ -512,6 +524,7 @@ pub(crate) mod tests {
             INSERT_EVENT,
             RUN_STARTED,
             RUN_FINISHED,
+            RUN_DEQUEUED,
             STEP_STARTED,
             ATTEMPT_STARTED,
             ATTEMPT_ENDED,
@@ -528,7 +541,8 @@ pub(crate) mod tests {
             .chain(crate::admin::STATEMENTS)
             .chain(crate::approval::STATEMENTS)
             .chain(crate::schedule::STATEMENTS)
-            .chain(crate::cancel::STATEMENTS);
+            .chain(crate::cancel::STATEMENTS)
+            .chain(crate::queue::STATEMENTS);
         for sql in all.into_iter().chain(queries.copied()) {
             assert!(parameters_in_order(sql), "{sql}");
         }

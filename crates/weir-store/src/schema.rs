@@ -161,6 +161,27 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE runs ADD COLUMN cancel_requested_at BIGINT;
     ALTER TABLE runs ADD COLUMN cancel_reason TEXT;
     CREATE INDEX runs_by_owner ON runs (owner);",
+    // 6: the queue of submitted runs and the workers that take them. A row is claimable once
+    // `lease_until` has passed: it holds the time it was queued until a worker claims it, then
+    // the end of that worker's lease, which its heartbeats push on. A root run that ends leaves
+    // the queue in the commit of its end. Runs waiting for a person are indexed apart, for the
+    // workers that continue them once they are answered.
+    "CREATE TABLE queue (
+        run_id TEXT PRIMARY KEY,
+        enqueued_at BIGINT NOT NULL,
+        worker TEXT,
+        lease_until BIGINT NOT NULL,
+        claims BIGINT NOT NULL DEFAULT 0
+    );
+    CREATE INDEX queue_by_lease ON queue (lease_until);
+    CREATE INDEX queue_by_worker ON queue (worker);
+    CREATE TABLE workers (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        started_at BIGINT NOT NULL,
+        heartbeat BIGINT NOT NULL
+    );
+    CREATE INDEX runs_waiting ON runs (id) WHERE status = 'waiting';",
 ];
 
 /// The migrations a store at `location` needs, given the version it holds (`found`, as stored;

@@ -173,7 +173,7 @@ fn run_script(conn: &mut Connection, script: &Script, path: &Path) -> Result<Vec
     let sql = |e| error(e, path);
     let behavior = match script.isolation {
         Isolation::Read => rusqlite::TransactionBehavior::Deferred,
-        Isolation::Write => rusqlite::TransactionBehavior::Immediate,
+        Isolation::Write | Isolation::Committed => rusqlite::TransactionBehavior::Immediate,
     };
     let tx = conn.transaction_with_behavior(behavior).map_err(sql)?;
     let rows = script.statements.iter().map(|s| read(&tx, s)).collect::<Result<Vec<_>, _>>().map_err(sql)?;

@@ -1033,3 +1033,126 @@ async fn missed_ticks_follow_the_catch_up_policy_and_pausing_misses_its_ticks() 
     })
     .await;
 }
+
+/// Puts `n` runs of `bundle` in the queue of `store` at `now_ms`; returns their ids.
+async fn submit(store: &Store, bundle: &Bundle, n: usize, now_ms: u64) -> Vec<String> {
+    let digest = store.put_bundle(bundle, now_ms).await.unwrap();
+    let runs: Vec<weir_store::Submission> = (0..n)
+        .map(|i| weir_store::Submission {
+            run_id: format!("r-{i:04}"),
+            pipeline: bundle.root().name().to_owned(),
+            digest: bundle.root().digest().to_owned(),
+            bundle: digest.clone(),
+            seed: 7,
+            input: json!({"n": i}),
+        })
+        .collect();
+    store.enqueue(&runs, now_ms).await.unwrap();
+    runs.into_iter().map(|r| r.run_id).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claiming_is_exclusive_under_concurrency() {
+    each_backend("claims", async |place: &Place| {
+        let store = Store::open(place.location(), Durability::Normal).await.unwrap();
+        let ids = submit(&store, &bundle(FAN), 200, 1_000).await;
+        assert_eq!(
+            store
+                .runs(&RunFilter { status: Some(Status::Pending), limit: 500, ..RunFilter::default() })
+                .await
+                .unwrap()
+                .len(),
+            200
+        );
+        // Four workers, each on a connection of its own, claim in small batches at once.
+        let mut claimers = Vec::new();
+        for w in 0..4 {
+            let store = Store::open(place.location(), Durability::Normal).await.unwrap();
+            claimers.push(tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let claimed = store.claim(&format!("w{w}"), 7, 60_000, 2_000).await.unwrap();
+                    if claimed.is_empty() {
+                        return mine;
+                    }
+                    assert!(claimed.iter().all(|c| c.claims == 1));
+                    mine.extend(claimed.into_iter().map(|c| c.run_id));
+                }
+            }));
+        }
+        let mut all = Vec::new();
+        for claimer in claimers {
+            all.extend(claimer.await.unwrap());
+        }
+        all.sort();
+        assert_eq!(all, ids, "every run claimed once, by one worker");
+        assert!(store.claim("w9", 10, 60_000, 3_000).await.unwrap().is_empty(), "all are leased");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_expired_lease_is_reclaimed_and_a_renewed_one_is_not() {
+    each_backend("leases", async |place: &Place| {
+        let store = Store::open(place.location(), Durability::Normal).await.unwrap();
+        let ids = submit(&store, &bundle(FAN), 2, 1_000).await;
+        store.register_worker("a", "host:boot:1:1", 1_000).await.unwrap();
+        let first = store.claim("a", 10, 5_000, 1_000).await.unwrap();
+        assert_eq!(first.iter().map(|c| c.run_id.as_str()).collect::<Vec<_>>(), ids);
+        assert_eq!(store.queued(&ids[0]).await.unwrap(), weir_store::Queued::By("a".into()));
+        // A heartbeat before the lease ends pushes it on, for every run the worker holds.
+        assert_eq!(store.heartbeat("a", 9_000, 4_000).await.unwrap().len(), 2);
+        assert!(store.claim("b", 10, 20_000, 6_000).await.unwrap().is_empty(), "renewed: not claimable");
+        // Past the lease, the next claim takes the runs over; the old worker no longer holds them.
+        let taken = store.claim("b", 10, 20_000, 9_001).await.unwrap();
+        assert_eq!(taken.len(), 2);
+        assert!(taken.iter().all(|c| c.claims == 2), "{taken:?}");
+        assert!(store.heartbeat("a", 30_000, 9_500).await.unwrap().is_empty(), "a lost them");
+        // A released run is claimable at once; a worker that retires gives back the rest.
+        store.release("b", &ids[0], 10_000).await.unwrap();
+        store.release("a", &ids[1], 10_000).await.unwrap();
+        let again = store.claim("c", 10, 40_000, 10_000).await.unwrap();
+        assert_eq!(again.iter().map(|c| c.run_id.as_str()).collect::<Vec<_>>(), [ids[0].as_str()]);
+        store.retire_worker("b", 11_000).await.unwrap();
+        assert_eq!(store.queued(&ids[1]).await.unwrap(), weir_store::Queued::Waiting);
+        store.retire_worker("a", 11_000).await.unwrap();
+        assert_eq!(count(place, "workers").await, 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_finished_run_leaves_the_queue() {
+    each_backend("dequeue", async |place: &Place| {
+        let store = Store::open(place.location(), Durability::Normal).await.unwrap();
+        let bundle = bundle(FAN);
+        let ids = submit(&store, &bundle, 3, 1_000).await;
+        let claimed = store.claim("w", 2, u64::MAX / 2, 2_000).await.unwrap();
+        assert_eq!(claimed.len(), 2);
+        let engine = Engine::new(Arc::new(weir_steps::builtin()), Arc::new(SystemClock::default()));
+        for c in &claimed {
+            let found = store.interrupted(&c.run_id).await.unwrap().expect("stored");
+            assert_eq!(found.run.run.status, Status::Pending);
+            let recording = store.clone().recording(None, Some("w".into()));
+            let opts = RunOptions {
+                run_id: Some(c.run_id.clone()),
+                seed: Some(7),
+                store: Some(Arc::new(recording)),
+                ..RunOptions::default()
+            };
+            let report = engine.run(&bundle, found.run.input, &opts, &Collector::default()).await.unwrap();
+            assert_eq!((report.run_id.as_str(), report.status), (c.run_id.as_str(), Status::Succeeded));
+            assert_eq!(store.queued(&c.run_id).await.unwrap(), weir_store::Queued::No);
+        }
+        let run = store.run(&ids[1]).await.unwrap().unwrap();
+        assert_eq!((run.run.status, run.output.clone()), (Status::Succeeded, json!([2, 10])));
+        assert_eq!(count(place, "queue").await, 1, "only the run not yet run is left");
+        assert!(store.check().await.unwrap().is_empty());
+        // A queued run is kept by a cleanup, however old.
+        let filter = weir_store::CleanupFilter { before_ms: u64::MAX / 2, status: None, dry_run: false };
+        let report = store.cleanup(&filter).await.unwrap();
+        assert_eq!(report.runs.len(), 2, "{:?}", report.runs);
+        assert_eq!(store.queued(&ids[2]).await.unwrap(), weir_store::Queued::Waiting);
+    })
+    .await;
+}

@@ -34,7 +34,7 @@ pub struct ListArgs {
 /// one answering (`--as`, else $USER) must be one of its `assignees` when it names any. An
 /// approval is answered once: a second answer, or one after its timeout settled it, is refused.
 /// The `weir run` waiting on it goes on within a second; if no process runs it any more
-/// (stopped with Ctrl-C), `weir resume RUN` continues it with the answer.
+/// (stopped with Ctrl-C), a `weir worker` or `weir resume RUN` continues it with the answer.
 ///
 /// Exit codes: 0 taken, 2 refused (no such run or approval, already answered, an answer that
 /// does not match the schema, not an assignee), 3 the store cannot be opened.
@@ -314,7 +314,9 @@ async fn what_next(store: &Store, run_id: &str) -> String {
             Ok(Some(found)) if found.run.status != Status::Waiting => {
                 format!("the process that waited on it went on (the run is now {})", found.run.status)
             }
-            _ => format!("no process runs it now: `weir resume {run_id}` continues it with the answer"),
+            _ => format!(
+                "no process runs it now: a `weir worker` or `weir resume {run_id}` continues it with the answer"
+            ),
         },
         _ => {
             format!("the process that waits on it goes on; if none does, `weir resume {run_id}` continues it")

@@ -17,8 +17,10 @@ mod run;
 mod runs;
 mod schedule;
 mod schema;
+mod submit;
 mod test;
 mod validate;
+mod worker;
 
 use crate::exit::Failure;
 use crate::settings::Settings;
@@ -34,6 +36,8 @@ pub enum Command {
     Run(run::Args),
     Resume(resume::Args),
     Replay(replay::Args),
+    Submit(submit::Args),
+    Worker(worker::Args),
     Approvals(approvals::ListArgs),
     Approve(approvals::ApproveArgs),
     Reject(approvals::RejectArgs),
@@ -77,6 +81,8 @@ fn dispatch(command: Command, settings: &Settings) -> Result<ExitCode> {
         Command::Run(args) => run::run(args, settings),
         Command::Resume(args) => resume::run(args, settings),
         Command::Replay(args) => replay::run(args, settings),
+        Command::Submit(args) => submit::run(args, settings),
+        Command::Worker(args) => worker::run(args, settings),
         Command::Approvals(args) => approvals::list(args, settings),
         Command::Approve(args) => approvals::approve(args, settings),
         Command::Reject(args) => approvals::reject(args, settings),

@@ -73,6 +73,7 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
         bundle,
         input: original.input.clone(),
         seed: Some(found.resume.run.seed),
+        run_id: None,
         store: Some(store),
         resume: None,
         reuse,
@@ -82,7 +83,8 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     if report.error.as_ref().is_some_and(|e| e.kind == ErrorKind::Store) {
-        return Ok(super::run::exit_code(&report, settings));
+        let kind = Some(ErrorKind::Store.as_str());
+        return Ok(super::run::exit_code(&report.run_id, report.status, kind, settings));
     }
     let before = json!({"status": original.run.status, "output": original.output});
     let after = json!({"status": report.status, "output": report.output});

@@ -66,36 +66,49 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
         // Stopped because its store failed: what it committed is consistent, as at a crash.
         Status::Failed if run.error.as_ref().is_some_and(|e| e.kind == ErrorKind::Store.as_str()) => {}
         Status::Succeeded => bail!("run {id} has already succeeded: there is nothing to resume"),
+        Status::Pending => bail!("run {id} is queued and has not started: `weir worker` starts it"),
         status => {
             bail!("run {id} {status}: it ended, it was not interrupted (`weir run` runs its pipeline again)")
         }
     }
-    let Some(bundle) = pinned(&interrupted, &registry, settings, "resumed")? else {
+    let (pipeline, id) = (run.pipeline.clone(), id.clone());
+    let ended = interrupted.resume.run.steps.values().filter(|s| s.ended.is_some()).count();
+    let store = store.recording(None, Some(crate::owner::current()));
+    let Some(launch) = Launch::from_store(interrupted, store, &registry, settings)? else {
         return Ok(ExitCode::from(EXIT_INVALID));
     };
     if settings.interactive() && !args.output.events {
-        let ended = interrupted.resume.run.steps.values().filter(|s| s.ended.is_some()).count();
-        let total = bundle.root().steps().len();
+        let total = launch.bundle.root().steps().len();
         eprintln!(
             "{}",
             paint(
-                &format!("resuming run {id} of {}: {ended} of {total} steps had ended", run.pipeline),
+                &format!("resuming run {id} of {pipeline}: {ended} of {total} steps had ended"),
                 Style::Dim,
                 settings.stderr_color
             )
         );
     }
-    let store = store.recording(None, Some(crate::owner::current()));
-    let input = interrupted.run.input;
-    let launch = Launch {
-        bundle,
-        input,
-        seed: None,
-        store: Some(store),
-        resume: Some(interrupted.resume),
-        reuse: Default::default(),
-    };
     launch.run(registry, &runtime, &args.output, settings)
+}
+
+/// A `running` run may be resumed once the process that ran it is gone.
+fn check_owner(id: &str, owner: Option<&str>, force: bool) -> Result<()> {
+    if force {
+        return Ok(());
+    }
+    let Some(owner) = owner else { return Ok(()) };
+    match crate::owner::alive(owner) {
+        Some(false) => Ok(()),
+        Some(true) => {
+            let pid = crate::owner::pid(owner).unwrap_or("?");
+            bail!(
+                "run {id} is still running, in process {pid}: wait for it, or stop it (Ctrl-C, SIGTERM) and resume it then"
+            )
+        }
+        None => bail!(
+            "run {id} is `running`, last run by a process this machine cannot check ({owner}); if it is gone, resume it with --force"
+        ),
+    }
 }
 
 /// The pipeline versions a stored run started with, rebuilt from the store's texts and validated
@@ -121,24 +134,4 @@ pub fn pinned(
         );
     }
     Ok(bundle)
-}
-
-/// A `running` run may be resumed once the process that ran it is gone.
-fn check_owner(id: &str, owner: Option<&str>, force: bool) -> Result<()> {
-    if force {
-        return Ok(());
-    }
-    let Some(owner) = owner else { return Ok(()) };
-    match crate::owner::alive(owner) {
-        Some(false) => Ok(()),
-        Some(true) => {
-            let pid = crate::owner::pid(owner).unwrap_or("?");
-            bail!(
-                "run {id} is still running, in process {pid}: wait for it, or stop it (Ctrl-C, SIGTERM) and resume it then"
-            )
-        }
-        None => bail!(
-            "run {id} is `running`, last run by a process this machine cannot check ({owner}); if it is gone, resume it with --force"
-        ),
-    }
 }

@@ -7,7 +7,7 @@ use anyhow::Result;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use weir_engine::{Cancel, ErrorKind, RunOptions, RunReport};
+use weir_engine::{Cancel, ErrorKind, InputError, RunOptions, RunReport};
 use weir_pipeline::{Bundle, Status};
 
 /// Run a pipeline and print its output as JSON on stdout
@@ -112,22 +112,118 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
             Some(runtime.block_on(super::runs::open_for_run(&bundle, settings, args.durability.level()))?)
         }
     };
-    let launch = Launch { bundle, input, seed: args.seed, store, resume: None, reuse: Default::default() };
+    let launch = Launch {
+        bundle,
+        input,
+        seed: args.seed,
+        run_id: None,
+        store,
+        resume: None,
+        reuse: Default::default(),
+    };
     launch.run(registry, &runtime, &args.output, settings)
 }
 
-/// A run about to start, or to be resumed.
+/// A run about to start, or to be resumed: what `weir run`, `weir resume` and `weir worker`
+/// start a run with.
 pub struct Launch {
     pub bundle: Bundle,
     pub input: serde_json::Value,
     pub seed: Option<u64>,
+    /// The run's id when it has one before it starts (a run submitted to the queue).
+    pub run_id: Option<String>,
     pub store: Option<weir_store::Store>,
     pub resume: Option<weir_engine::Resume>,
     /// Results of steps of an earlier run to take instead of running them (`weir replay`).
     pub reuse: std::collections::HashMap<String, weir_engine::resume::Ended>,
 }
 
+/// A run, started: its future (for `tokio::spawn`), and what tells it to stop.
+pub struct Started {
+    pub run: std::pin::Pin<Box<dyn Future<Output = Result<RunReport, InputError>> + Send>>,
+    pub cancel: Cancel,
+    /// Whether the run waits for an answer to an approval now.
+    pub waiting: weir_store::Waiting,
+}
+
 impl Launch {
+    /// The run `interrupted` as the store has it, recorded by `store` from now on: a run
+    /// submitted and never started starts with the id and seed it was given, any other goes on
+    /// from what it committed. `None` when the versions it started with do not validate with
+    /// this weir (the diagnostics are printed).
+    pub fn from_store(
+        interrupted: weir_store::Interrupted,
+        store: weir_store::Store,
+        registry: &weir_engine::Registry,
+        settings: &Settings,
+    ) -> Result<Option<Launch>> {
+        let Some(bundle) = super::resume::pinned(&interrupted, registry, settings, "resumed")? else {
+            return Ok(None);
+        };
+        let run = &interrupted.run.run;
+        if run.status == Status::Pending {
+            let id = run.run_id.clone();
+            return Launch::submitted(bundle, &id, &interrupted.run.seed, interrupted.run.input, store)
+                .map(Some);
+        }
+        let input = interrupted.run.input;
+        let resume = Some(interrupted.resume);
+        let reuse = Default::default();
+        Ok(Some(Launch { bundle, input, seed: None, run_id: None, store: Some(store), resume, reuse }))
+    }
+
+    /// Run `id`, submitted to the queue and never started, with the seed and input it was given,
+    /// recorded by `store`.
+    pub fn submitted(
+        bundle: Bundle,
+        id: &str,
+        seed: &str,
+        input: serde_json::Value,
+        store: weir_store::Store,
+    ) -> Result<Launch> {
+        let seed =
+            seed.parse().map_err(|_| anyhow::anyhow!("run {id} has the seed \"{seed}\", not a number"))?;
+        let run_id = Some(id.to_owned());
+        let reuse = Default::default();
+        Ok(Launch { bundle, input, seed: Some(seed), run_id, store: Some(store), resume: None, reuse })
+    }
+
+    /// How many of the root pipeline's steps are left to end.
+    fn steps_left(&self) -> usize {
+        let ended =
+            self.resume.as_ref().map_or(0, |r| r.run.steps.values().filter(|s| s.ended.is_some()).count());
+        self.bundle.root().steps().len().saturating_sub(ended)
+    }
+
+    /// Starts the run on `engine`, its events (with the values of the variables it reads hidden)
+    /// going to `sink`. Fails before it starts when a pipeline reads a variable that is not
+    /// allowed.
+    pub fn start(
+        self,
+        engine: &weir_engine::Engine,
+        sink: Arc<dyn weir_engine::EventSink>,
+    ) -> Result<Started> {
+        let Launch { bundle, input, seed, run_id, store, resume, reuse } = self;
+        let env = crate::env::for_run(&bundle)?;
+        let redact = crate::env::Redact::new(&env);
+        let cancel = Cancel::new();
+        let waiting = store.as_ref().map(weir_store::Store::waiting).unwrap_or_default();
+        let store = store.map(|s| Arc::new(s) as Arc<dyn weir_engine::RunStore>);
+        let opts = RunOptions {
+            cancel: cancel.clone(),
+            seed,
+            run_id,
+            env,
+            store,
+            resume,
+            reuse,
+            ..RunOptions::default()
+        };
+        let events = Arc::new(crate::env::Redacted { inner: sink, redact });
+        let run = Box::pin(engine.start(Arc::new(bundle), input, opts, events));
+        Ok(Started { run, cancel, waiting })
+    }
+
     /// Runs it to the end, with progress on a terminal, Ctrl-C and SIGTERM cancelling it, and
     /// prints its output (or summary) as `out` says.
     pub fn run(
@@ -143,7 +239,8 @@ impl Launch {
             Err(code) => return Ok(code),
         };
         print(out, stored, &report, settings)?;
-        Ok(exit_code(&report, settings))
+        let error_kind = report.error.as_ref().map(|e| e.kind.as_str());
+        Ok(exit_code(&report.run_id, report.status, error_kind, settings))
     }
 
     /// Runs it to the end, with progress on a terminal (JSON lines on stderr with `events`), and
@@ -156,26 +253,23 @@ impl Launch {
         events: bool,
         settings: &Settings,
     ) -> Result<Result<RunReport, ExitCode>> {
-        let Launch { bundle, input, seed, store, resume, reuse } = self;
-        let env = crate::env::for_run(&bundle)?;
-        let redact = crate::env::Redact::new(&env);
         // A resumed run's progress counts the steps left to end.
-        let ended = resume.as_ref().map_or(0, |r| r.run.steps.values().filter(|s| s.ended.is_some()).count());
         let sink = if events {
             Progress::Json
         } else if settings.interactive() {
-            Progress::live(bundle.root().steps().len().saturating_sub(ended), settings.stderr_color)
+            Progress::live(self.steps_left(), settings.stderr_color)
         } else {
             Progress::Quiet
         };
-        let engine = super::engine(registry);
-        let cancel = Cancel::new();
-        let watched = store.clone();
-        let waiting = store.as_ref().map(weir_store::Store::waiting).unwrap_or_default();
-        let store = store.map(|s| Arc::new(s) as Arc<dyn weir_engine::RunStore>);
-        let opts =
-            RunOptions { cancel: cancel.clone(), seed, env, store, resume, reuse, ..RunOptions::default() };
+        let watched = self.store.clone();
         let sink = Arc::new(sink);
+        let Started { run, cancel, waiting } = match self.start(&super::engine(registry), sink.clone()) {
+            Ok(started) => started,
+            Err(e) => {
+                sink.finish();
+                return Err(e);
+            }
+        };
         let report = runtime.block_on(async {
             // Listening starts before the run does, so no signal sent once a step has started is missed.
             if let Ok(signals) = Signals::listen() {
@@ -190,8 +284,7 @@ impl Launch {
             if let Some(store) = watched {
                 tokio::spawn(cancel_on_request(store, cancel, sink.clone(), settings.quiet));
             }
-            let events = Arc::new(crate::env::Redacted { inner: sink.clone(), redact });
-            tokio::spawn(engine.start(Arc::new(bundle), input, opts, events)).await
+            tokio::spawn(run).await
         });
         // However the run ended, the progress line must not stay on the terminal.
         sink.finish();
@@ -205,26 +298,31 @@ impl Launch {
     }
 }
 
-/// The exit code of a run that ended as `report` says: 0 succeeded, 1 failed or cancelled, 3
-/// stopped because its store failed (with the command that continues it).
-pub fn exit_code(report: &RunReport, settings: &Settings) -> ExitCode {
-    if report.error.as_ref().is_some_and(|e| e.kind == ErrorKind::Store) {
+/// The exit code of a run that ended with `status` (and the error kind `error_kind`): 0
+/// succeeded, 1 failed or cancelled, 3 stopped because its store failed — which also says how
+/// to go on.
+pub fn exit_code(run_id: &str, status: Status, error_kind: Option<&str>, settings: &Settings) -> ExitCode {
+    if error_kind == Some(ErrorKind::Store.as_str()) {
         // What was committed before the failure is consistent: the run can go on from it.
         eprintln!(
-            "{}: what the run committed is kept; once the store is back, `weir resume {}` continues it",
+            "{}: what the run committed is kept; once the store is back, `weir resume {run_id}` continues it",
             paint("help", Style::Dim, settings.stderr_color),
-            report.run_id
         );
         return ExitCode::from(Failure::Infrastructure.code());
     }
-    if report.status == Status::Succeeded { ExitCode::SUCCESS } else { ExitCode::from(EXIT_RUN_FAILED) }
+    if status == Status::Succeeded { ExitCode::SUCCESS } else { ExitCode::from(EXIT_RUN_FAILED) }
+}
+
+/// Ends the process at once with `code`, whatever runs: what a second signal does.
+#[allow(clippy::disallowed_methods)] // A second signal must end the process even while a step hangs.
+pub fn stop_at_once(code: i32) -> ! {
+    std::process::exit(code)
 }
 
 /// The first signal cancels the run — unless it waits for an approval: then the process stops
 /// and leaves the run `waiting` in the store, as durable as it was, for `weir resume` once it is
 /// answered (steps running beside the approval run again then, as after a crash). A second
 /// signal exits at once, with the code of the second.
-#[allow(clippy::disallowed_methods)] // A second signal must end the process even while a step hangs.
 async fn cancel_on_signals(
     mut signals: Signals,
     cancel: Cancel,
@@ -241,7 +339,7 @@ async fn cancel_on_signals(
             );
         }
         sink.finish();
-        std::process::exit(code);
+        stop_at_once(code);
     }
     cancel.cancel();
     if !quiet {
@@ -249,7 +347,7 @@ async fn cancel_on_signals(
     }
     let code = signals.next().await;
     sink.finish();
-    std::process::exit(code);
+    stop_at_once(code);
 }
 
 /// How often a process running a run looks in the store for a request to cancel it.
@@ -275,7 +373,7 @@ async fn cancel_on_request(store: weir_store::Store, cancel: Cancel, sink: Arc<P
 
 /// The signals that stop a run: Ctrl-C, and on unix SIGTERM too. The streams live as long as
 /// the listener, so a signal that arrives while the run is being cancelled is not lost.
-struct Signals {
+pub struct Signals {
     #[cfg(unix)]
     interrupt: tokio::signal::unix::Signal,
     #[cfg(unix)]
@@ -285,20 +383,20 @@ struct Signals {
 impl Signals {
     /// Starts listening; from now on these signals no longer end the process by themselves.
     #[cfg(unix)]
-    fn listen() -> std::io::Result<Self> {
+    pub fn listen() -> std::io::Result<Self> {
         use tokio::signal::unix::{SignalKind, signal};
         Ok(Self { interrupt: signal(SignalKind::interrupt())?, terminate: signal(SignalKind::terminate())? })
     }
 
     #[cfg(not(unix))]
-    fn listen() -> std::io::Result<Self> {
+    pub fn listen() -> std::io::Result<Self> {
         Ok(Self {})
     }
 
     /// Waits for the next signal and returns the exit code of a process it ends: 128 plus the
     /// signal's number, as shells report it.
     #[cfg(unix)]
-    async fn next(&mut self) -> i32 {
+    pub async fn next(&mut self) -> i32 {
         std::future::poll_fn(|cx| {
             if self.interrupt.poll_recv(cx).is_ready() {
                 return std::task::Poll::Ready(130);
@@ -313,7 +411,7 @@ impl Signals {
 
     /// Waits for the next Ctrl-C (there is no SIGTERM here) and returns 130, as on unix.
     #[cfg(not(unix))]
-    async fn next(&mut self) -> i32 {
+    pub async fn next(&mut self) -> i32 {
         if tokio::signal::ctrl_c().await.is_err() {
             // No Ctrl-C can be received: wait for nothing rather than stop the run.
             std::future::pending::<()>().await;
@@ -361,7 +459,7 @@ fn print(args: &OutputArgs, stored: bool, report: &RunReport, settings: &Setting
 }
 
 /// How a value is printed: a string bare with `--raw`, anything else as JSON.
-fn text(value: &serde_json::Value, raw: bool, compact: bool) -> Result<String> {
+pub fn text(value: &serde_json::Value, raw: bool, compact: bool) -> Result<String> {
     Ok(match value {
         serde_json::Value::String(s) if raw => s.clone(),
         _ if compact => serde_json::to_string(value)?,

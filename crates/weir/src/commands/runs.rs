@@ -86,6 +86,9 @@ struct ShowArgs {
 /// A status `--status` can select.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 enum StatusArg {
+    /// Queued for `weir worker`, not started yet.
+    #[value(alias = "queued")]
+    Pending,
     Running,
     Waiting,
     Succeeded,
@@ -96,6 +99,7 @@ enum StatusArg {
 impl From<StatusArg> for Status {
     fn from(s: StatusArg) -> Status {
         match s {
+            StatusArg::Pending => Status::Pending,
             StatusArg::Running => Status::Running,
             StatusArg::Waiting => Status::Waiting,
             StatusArg::Succeeded => Status::Succeeded,
@@ -157,12 +161,17 @@ pub async fn open_for_run(bundle: &Bundle, settings: &Settings, durability: Dura
         .map_err(|e| {
             e.context("cannot store the run (`--no-store` runs without a record; WEIR_HOME or WEIR_DATABASE_URL store it elsewhere)")
         })?;
-    let digest = store
+    let digest = store_bundle(&store, bundle).await?;
+    Ok(store.recording(Some(digest), Some(crate::owner::current())))
+}
+
+/// Keeps the pipeline versions of `bundle` in `store`; returns the digest that names them.
+pub async fn store_bundle(store: &Store, bundle: &Bundle) -> Result<String> {
+    store
         .put_bundle(bundle, now_ms())
         .await
         .context("cannot store the pipeline")
-        .map_err(|e| Failure::Infrastructure.wrap(e))?;
-    Ok(store.recording(Some(digest), Some(crate::owner::current())))
+        .map_err(|e| Failure::Infrastructure.wrap(e))
 }
 
 pub fn now_ms() -> u64 {

@@ -176,13 +176,18 @@ fn check_names_each_problem_and_exits_1() {
 
 /// Runs `sql` on the PostgreSQL server at `url`.
 pub fn postgres(url: &str, sql: &str) {
+    with_postgres(url, async |client| client.batch_execute(sql).await.unwrap());
+}
+
+/// What `body` makes of a connection of the test's own to `url`, on a runtime of its own.
+pub fn with_postgres<T>(url: &str, body: impl AsyncFnOnce(&tokio_postgres::Client) -> T) -> T {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let (client, connection) =
             tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("PostgreSQL");
         tokio::spawn(connection);
-        client.batch_execute(sql).await.unwrap();
-    });
+        body(&client).await
+    })
 }
 
 #[test]

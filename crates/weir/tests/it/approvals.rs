@@ -2,7 +2,7 @@
 //! person in one process and is answered from another, on SQLite and (when
 //! `WEIR_TEST_DATABASE_URL` is set) PostgreSQL.
 
-use crate::{Scratch, command, scratch, stderr, stdout};
+use crate::{Scratch, scratch, stderr, stdout};
 use serde_json::{Value, json};
 use std::io::Read;
 use std::process::{Child, Output, Stdio};
@@ -44,12 +44,7 @@ impl Place {
     }
 
     fn command(&self) -> std::process::Command {
-        let mut cmd = command();
-        cmd.current_dir(&*self.dir).env("NO_COLOR", "1").env("WEIR_HOME", self.dir.join(".weir"));
-        if let Some(url) = &self.url {
-            cmd.env("WEIR_DATABASE_URL", url);
-        }
-        cmd
+        crate::command_in(&self.dir, self.url.as_deref())
     }
 
     fn weir(&self, args: &[&str]) -> Output {
@@ -159,24 +154,9 @@ fn a_waiting_run_goes_on_when_another_process_approves() {
 
 #[test]
 fn a_waiting_run_on_postgres_goes_on_when_another_process_approves() {
-    let Ok(server) = std::env::var("WEIR_TEST_DATABASE_URL") else {
-        eprintln!("skipped: WEIR_TEST_DATABASE_URL is not set");
-        return;
-    };
-    let schema = format!("weir_it_approvals_{}", std::process::id());
-    crate::admin::postgres(
-        &server,
-        &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"),
-    );
-    let sep = if server.contains('?') { '&' } else { '?' };
-    let url = format!("{server}{sep}options=-csearch_path%3D{schema}");
-    let place = Place::new("approve-pg", "", Some(url));
-    let result =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| answered_from_another_process(&place)));
-    crate::admin::postgres(&server, &format!("DROP SCHEMA {schema} CASCADE"));
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
+    crate::on_postgres("approvals", |url, _, _| {
+        answered_from_another_process(&Place::new("approve-pg", "", Some(url.to_owned())));
+    });
 }
 
 #[test]
@@ -276,7 +256,7 @@ fn a_bad_answer_schema_and_a_lone_on_timeout_are_validation_errors() {
 }
 
 /// Sends signal `number` to `pid`.
-fn signal(pid: u32, number: i32) -> bool {
+pub(crate) fn signal(pid: u32, number: i32) -> bool {
     std::process::Command::new("kill")
         .args([format!("-{number}"), pid.to_string()])
         .status()

@@ -17,6 +17,7 @@ mod runs;
 mod schedules;
 mod settings;
 mod store_failures;
+mod workers;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -107,6 +108,37 @@ pub fn wait_for_step(dir: &Path, home: &Path, step: &str, status: &str) -> Strin
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     panic!("step {step} was not {status} within 20 s");
+}
+
+/// [`command`] in `dir`, colours off, its runs stored in `dir/.weir` — or in the PostgreSQL
+/// schema `url` names.
+pub fn command_in(dir: &Path, url: Option<&str>) -> Command {
+    let mut cmd = command();
+    cmd.current_dir(dir).env("NO_COLOR", "1").env("WEIR_HOME", dir.join(".weir"));
+    if let Some(url) = url {
+        cmd.env("WEIR_DATABASE_URL", url);
+    }
+    cmd
+}
+
+/// Runs `body` against a PostgreSQL schema of its own on the server `WEIR_TEST_DATABASE_URL`
+/// names, given the URL that selects the schema, the schema and the server's URL; the schema is
+/// dropped afterwards, whether `body` passed or not. Skipped, saying so, when the variable is
+/// not set.
+pub fn on_postgres(test: &str, body: impl FnOnce(&str, &str, &str)) {
+    let Ok(server) = std::env::var("WEIR_TEST_DATABASE_URL") else {
+        eprintln!("skipped: WEIR_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let schema = format!("weir_it_{test}_{}", std::process::id());
+    admin::postgres(&server, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"));
+    let sep = if server.contains('?') { '&' } else { '?' };
+    let url = format!("{server}{sep}options=-csearch_path%3D{schema}");
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&url, &schema, &server)));
+    admin::postgres(&server, &format!("DROP SCHEMA {schema} CASCADE"));
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
 }
 
 pub fn stdout(output: &Output) -> String {

@@ -1,0 +1,556 @@
+//! `weir worker`: takes the runs `weir submit` queued and runs them, each under a lease that
+//! its heartbeats renew; continues the runs whose worker died, and the runs left waiting for an
+//! answer that has come.
+
+use super::run::{Launch, Signals, Started, stop_at_once};
+use super::runs::{now_ms, open, parse_duration, store_failure};
+use crate::settings::{Settings, Style, paint};
+use anyhow::{Result, bail};
+use serde_json::json;
+use std::collections::{HashMap, HashSet};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::task::JoinSet;
+use weir_engine::{Engine, Registry};
+use weir_pipeline::Status;
+use weir_store::{Claimed, Store};
+
+/// How often a worker looks for runs left `waiting` whose answers have come.
+const ANSWERED_EVERY: Duration = Duration::from_secs(1);
+/// The shortest lease: heartbeats come every third of it.
+const SHORTEST_LEASE: Duration = Duration::from_secs(1);
+
+/// Run the runs `weir submit` queued, until stopped
+///
+/// A worker claims queued runs from the store (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so any
+/// number of workers on any machines share one queue; the file's write lock on SQLite, for one
+/// machine), up to `--concurrency` at once, and holds a lease on each that its heartbeats renew
+/// every third of `--lease`. When a worker dies, its runs go to the next worker that claims
+/// once their lease has passed, and resume from what they committed: finished steps do not run
+/// again, and a step that was running runs again (at least once). It also continues runs left
+/// `waiting` for an approval, once every answer has come and the process that ran them is gone.
+///
+/// SIGTERM or Ctrl-C drains: no more claims, the runs in flight get `--grace` to finish, then
+/// the rest stop where their last commit left them and go back to the queue, and the worker
+/// exits 0. A second signal exits at once (130 after Ctrl-C, 143 after SIGTERM), and its runs
+/// are taken over when their leases pass.
+///
+/// Progress goes to stderr, a line per run claimed and ended (JSON objects with `--json`), and
+/// only problems with `--quiet`.
+///
+/// Exit codes: 0 stopped (or, with `--once`, nothing left), 2 invalid flags, 3 the store
+/// cannot be opened.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  weir worker\n  WEIR_DATABASE_URL=postgres://weir@db/weir weir worker --concurrency 32\n  weir worker --once --quiet"
+)]
+pub struct Args {
+    /// How many runs it runs at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    concurrency: u32,
+    /// Run what is queued, then exit once nothing is left to claim (runs that wait for an
+    /// answer are given back).
+    #[arg(long)]
+    once: bool,
+    /// How long a claim holds without a heartbeat: after it, another worker takes the run over.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    lease: Duration,
+    /// How often an idle worker looks for queued runs (on PostgreSQL a run queued or given back
+    /// wakes it at once besides).
+    #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = parse_duration)]
+    poll: Duration,
+    /// How long a drain waits for the runs in flight before it gives them back.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    grace: Duration,
+    /// Write progress as JSON objects, one per line: `{event, worker, run_id, …}`.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
+    if args.lease < SHORTEST_LEASE {
+        bail!("--lease {:?} is too short: a lease lasts at least 1s", args.lease);
+    }
+    if args.poll.is_zero() {
+        bail!("--poll must be longer than 0ms");
+    }
+    let runtime = super::runtime(super::Threads::Workers)?;
+    runtime.block_on(async {
+        let store = open(settings, weir_store::Durability::Normal).await?;
+        let worker = Worker::new(store, &args, settings);
+        let owner = crate::owner::current();
+        worker.store.register_worker(&worker.id, &owner, now_ms()).await.map_err(store_failure)?;
+        worker.log.worker("started", &format!("started, taking runs from {}", worker.store.location()));
+        let signals = Signals::listen().ok();
+        worker.serve(signals, owner).await
+    })
+}
+
+/// What every run of a worker shares.
+struct Worker {
+    id: String,
+    store: Store,
+    registry: Arc<Registry>,
+    engine: Engine,
+    settings: Settings,
+    concurrency: usize,
+    once: bool,
+    lease: Duration,
+    poll: Duration,
+    grace: Duration,
+    log: Log,
+    /// The bundles runs were submitted with, validated, by digest: a bundle is read and
+    /// validated once however many runs start on it. A mutex held only to look up or insert.
+    bundles: std::sync::Mutex<HashMap<String, weir_pipeline::Bundle>>,
+}
+
+/// A run in flight on this worker.
+struct Flying {
+    /// Whether it waits for an answer now: a drain gives it back at once.
+    waiting: weir_store::Waiting,
+    abort: tokio::task::AbortHandle,
+    /// Its lease was lost to another worker, and it was stopped.
+    lost: bool,
+}
+
+/// How a run's turn on this worker ended.
+enum Ended {
+    /// It ran to its end.
+    Ran { status: Status, duration_ms: f64, error: Option<String> },
+    /// It stopped before its end and went back to the queue.
+    Released(Status),
+    /// It had ended before it was claimed (its end was committed, not its leaving the queue).
+    Already(Status),
+    /// It cannot run here, and left the queue: why.
+    Refused(String),
+}
+
+impl Worker {
+    fn new(store: Store, args: &Args, settings: &Settings) -> Worker {
+        let registry = super::registry();
+        let id = weir_engine::new_run_id(&weir_engine::SystemClock::default());
+        Worker {
+            id: id.clone(),
+            store,
+            engine: super::engine(registry.clone()),
+            registry,
+            settings: settings.clone(),
+            concurrency: args.concurrency as usize,
+            once: args.once,
+            lease: args.lease,
+            poll: args.poll,
+            grace: args.grace,
+            bundles: Default::default(),
+            log: Log {
+                worker: id.clone(),
+                json: args.json,
+                quiet: settings.quiet,
+                color: settings.stderr_color,
+            },
+        }
+    }
+
+    fn lease_until(&self) -> u64 {
+        now_ms() + self.lease.as_millis() as u64
+    }
+
+    /// Claims and runs until a signal (or, with `--once`, until nothing is left), then drains.
+    async fn serve(self, mut signals: Option<Signals>, owner: String) -> Result<ExitCode> {
+        let this = Arc::new(self);
+        let mut runs: JoinSet<(String, Result<Ended>)> = JoinSet::new();
+        let mut flying: HashMap<String, Flying> = HashMap::new();
+        let mut heartbeat = tokio::time::interval(this.lease / 3);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut answered_at: Option<Instant> = None;
+        // Told of runs queued or given back, on PostgreSQL: an idle worker takes them at once.
+        let mut queued = match this.store.queue_wakeups().await {
+            Ok(queued) => queued,
+            Err(e) => {
+                this.log
+                    .problem(&format!("cannot listen for queued runs ({e}); polling every {:?}", this.poll));
+                None
+            }
+        };
+        let signal = loop {
+            let free = this.concurrency - flying.len();
+            let mut took = this.claim(free, &owner, &mut runs, &mut flying).await;
+            if free > took && answered_at.is_none_or(|at| this.once || at.elapsed() >= ANSWERED_EVERY) {
+                answered_at = Some(Instant::now());
+                took += this.adopt(free - took, &owner, &mut runs, &mut flying).await;
+            }
+            if this.once && took == 0 && flying.values().all(|f| f.waiting.any()) {
+                break None;
+            }
+            if free > 0 && took == free {
+                // A full batch: more may be queued. Finished runs are seen on the next turn.
+                continue;
+            }
+            tokio::select! {
+                Some(joined) = runs.join_next(), if !runs.is_empty() => {
+                    this.joined(joined, &mut flying);
+                    // Every run that has ended by now, so that one claim fills their places.
+                    while let Some(joined) = runs.try_join_next() {
+                        this.joined(joined, &mut flying);
+                    }
+                }
+                _ = tokio::time::sleep(this.poll) => {}
+                _ = notified(&mut queued) => {}
+                _ = heartbeat.tick() => this.renew(&mut flying).await,
+                code = next_signal(&mut signals) => break Some(code),
+            }
+        };
+        this.drain(signal, signals, runs, flying, heartbeat).await
+    }
+
+    /// Claims up to `free` queued runs and starts them; how many it started.
+    async fn claim(
+        self: &Arc<Self>,
+        free: usize,
+        owner: &str,
+        runs: &mut JoinSet<(String, Result<Ended>)>,
+        flying: &mut HashMap<String, Flying>,
+    ) -> usize {
+        if free == 0 {
+            return 0;
+        }
+        match self.store.claim(&self.id, free, self.lease_until(), now_ms()).await {
+            Ok(claimed) => {
+                let n = claimed.len();
+                for c in claimed {
+                    self.start(c, owner, runs, flying);
+                }
+                n
+            }
+            Err(e) => {
+                self.log.problem(&format!("cannot claim runs from {}: {e}", self.store.location()));
+                0
+            }
+        }
+    }
+
+    /// Takes up to `free` runs left `waiting` whose answers have come and whose process is gone,
+    /// and starts them; how many it started.
+    async fn adopt(
+        self: &Arc<Self>,
+        free: usize,
+        owner: &str,
+        runs: &mut JoinSet<(String, Result<Ended>)>,
+        flying: &mut HashMap<String, Flying>,
+    ) -> usize {
+        let answered = match self.store.answered_runs(free, now_ms()).await {
+            Ok(answered) => answered,
+            Err(e) => {
+                self.log.problem(&format!("cannot look for answered runs in {}: {e}", self.store.location()));
+                return 0;
+            }
+        };
+        let mut took = 0;
+        // A process this machine cannot check (another machine's) may still run its run.
+        for run in answered
+            .into_iter()
+            .filter(|r| r.owner.as_deref().is_none_or(|o| crate::owner::alive(o) == Some(false)))
+        {
+            match self.store.adopt(&self.id, &run.run_id, self.lease_until(), now_ms()).await {
+                Ok(Some(claimed)) => {
+                    self.start(claimed, owner, runs, flying);
+                    took += 1;
+                }
+                Ok(None) => {}
+                Err(e) => self.log.problem(&format!("cannot take run {}: {e}", run.run_id)),
+            }
+        }
+        took
+    }
+
+    fn start(
+        self: &Arc<Self>,
+        claimed: Claimed,
+        owner: &str,
+        runs: &mut JoinSet<(String, Result<Ended>)>,
+        flying: &mut HashMap<String, Flying>,
+    ) {
+        self.log.run(
+            "claimed",
+            &claimed.run_id,
+            json!({"claims": claimed.claims}),
+            &claim_note(claimed.claims),
+        );
+        // A store of its own per run, so that its waits for answers are told apart.
+        let store = self.store.clone().recording(None, Some(owner.to_owned()));
+        let waiting = store.waiting();
+        let this = self.clone();
+        let id = claimed.run_id.clone();
+        let abort = runs.spawn(async move {
+            let ended = this.process(&claimed.run_id, store).await;
+            (claimed.run_id, ended)
+        });
+        flying.insert(id, Flying { waiting, abort, lost: false });
+    }
+
+    /// One claimed run, from the store to its end (or to where it stops).
+    async fn process(&self, id: &str, store: Store) -> Result<Ended> {
+        let Some(run) = store.submitted(id).await.map_err(store_failure)? else {
+            return self.refuse(&store, id, "the store holds no such run".into()).await;
+        };
+        let store_failed = run.error_kind.as_deref() == Some(weir_engine::ErrorKind::Store.as_str());
+        if run.status == Status::Succeeded || (run.status == Status::Failed && !store_failed) {
+            store.dequeue(id).await.map_err(store_failure)?;
+            return Ok(Ended::Already(run.status));
+        }
+        let launch = match self.launch(id, run, store.clone()).await {
+            Ok(Some(launch)) => launch,
+            Ok(None) => {
+                return self.refuse(&store, id, "its pipeline does not validate with this weir".into()).await;
+            }
+            Err(e) => return self.refuse(&store, id, format!("{e:#}")).await,
+        };
+        let Started { run, .. } = match launch.start(&self.engine, Arc::new(weir_engine::NullSink)) {
+            Ok(started) => started,
+            Err(e) => return self.refuse(&store, id, format!("{e:#}")).await,
+        };
+        let report = match run.await {
+            Ok(report) => report,
+            Err(e) => return self.refuse(&store, id, e.to_string()).await,
+        };
+        let error = report.error.as_ref().map(ToString::to_string);
+        let stopped = report.status == Status::Cancelled
+            || report.error.as_ref().is_some_and(|e| e.kind == weir_engine::ErrorKind::Store);
+        if stopped {
+            store.release(&self.id, id, now_ms()).await.map_err(store_failure)?;
+            return Ok(Ended::Released(report.status));
+        }
+        let duration_ms = report.duration.as_secs_f64() * 1e3;
+        Ok(Ended::Ran { status: report.status, duration_ms, error })
+    }
+
+    /// How run `id` starts here: a run never started, on the bundle it was submitted with (read
+    /// and validated once per bundle); any other, resumed from what it committed.
+    async fn launch(&self, id: &str, run: weir_store::Submitted, store: Store) -> Result<Option<Launch>> {
+        let Some(digest) = run.bundle.as_deref().filter(|_| run.status == Status::Pending) else {
+            let Some(interrupted) = store.interrupted(id).await.map_err(store_failure)? else {
+                bail!("the store holds no such run");
+            };
+            return Launch::from_store(interrupted, store, &self.registry, &self.settings);
+        };
+        let cached = self.bundles.lock().unwrap_or_else(|e| e.into_inner()).get(digest).cloned();
+        let bundle = match cached {
+            Some(bundle) => bundle,
+            None => {
+                let Some(stored) = store.bundle(digest).await.map_err(store_failure)? else {
+                    bail!("its bundle {digest} is not in the store");
+                };
+                let Some(bundle) = crate::load::bundle_from_store(&stored, &self.registry, &self.settings)?
+                else {
+                    return Ok(None);
+                };
+                let mut bundles = self.bundles.lock().unwrap_or_else(|e| e.into_inner());
+                bundles.insert(digest.to_owned(), bundle.clone());
+                bundle
+            }
+        };
+        Launch::submitted(bundle, id, &run.seed, run.input, store).map(Some)
+    }
+
+    /// A run this worker cannot start leaves the queue (another worker could not either), and
+    /// keeps the status it had.
+    async fn refuse(&self, store: &Store, id: &str, why: String) -> Result<Ended> {
+        store.dequeue(id).await.map_err(store_failure)?;
+        Ok(Ended::Refused(why))
+    }
+
+    /// A run's task ended: says how.
+    fn joined(
+        &self,
+        joined: Result<(String, Result<Ended>), tokio::task::JoinError>,
+        flying: &mut HashMap<String, Flying>,
+    ) {
+        let (id, ended) = match joined {
+            Ok(joined) => joined,
+            Err(e) => {
+                // Stopped by this worker (a lost lease, a drain), which said so; or a panic.
+                let task = e.id();
+                if e.is_panic() {
+                    self.log.problem(&format!("a run's task panicked: {e}"));
+                }
+                flying.retain(|_, f| f.abort.id() != task);
+                return;
+            }
+        };
+        flying.remove(&id);
+        match ended {
+            Ok(Ended::Ran { status, duration_ms, error }) => {
+                let took = crate::progress::human(Duration::from_secs_f64(duration_ms / 1e3));
+                let note = match &error {
+                    Some(error) => format!("{status} in {took}: {error}"),
+                    None => format!("{status} in {took}"),
+                };
+                let fields = json!({"status": status.as_str(), "duration_ms": duration_ms, "error": error});
+                self.log.run("ended", &id, fields, &note);
+            }
+            Ok(Ended::Released(status)) => {
+                let note = format!("stopped ({status}) and went back to the queue");
+                self.log.run("released", &id, json!({"status": status.as_str()}), &note);
+            }
+            Ok(Ended::Already(status)) => {
+                let note = format!("had already {status}; it left the queue");
+                self.log.run("ended", &id, json!({"status": status.as_str(), "already": true}), &note);
+            }
+            Ok(Ended::Refused(why)) => {
+                self.log.problem(&format!("run {id} cannot run, and left the queue: {why}"));
+            }
+            Err(e) => self.log.problem(&format!(
+                "run {id} stopped: {e:#}; another worker takes it over once its lease passes"
+            )),
+        }
+    }
+
+    /// Renews the leases; stops the runs whose lease was lost (another worker has them now).
+    async fn renew(&self, flying: &mut HashMap<String, Flying>) {
+        let held = match self.store.heartbeat(&self.id, self.lease_until(), now_ms()).await {
+            Ok(held) => held.into_iter().collect::<HashSet<String>>(),
+            Err(e) => {
+                self.log.problem(&format!("cannot renew the leases in {}: {e}", self.store.location()));
+                return;
+            }
+        };
+        for (id, run) in flying.iter_mut() {
+            if held.contains(id) || run.abort.is_finished() || run.lost {
+                continue;
+            }
+            // A run that has just ended left the queue with its last commit: not lost.
+            match self.store.queued(id).await {
+                Ok(weir_store::Queued::By(other)) if other != self.id => {
+                    run.lost = true;
+                    run.abort.abort();
+                    let note = format!("lost its lease to worker {other}, and was stopped here");
+                    self.log.run("lost", id, json!({"to": other}), &note);
+                }
+                Ok(_) => {}
+                Err(e) => self.log.problem(&format!("cannot tell who holds run {id}: {e}")),
+            }
+        }
+    }
+
+    /// Stops claiming; lets the runs in flight end within the grace period (a run that waits for
+    /// an answer is not waited for), then stops the rest where their last commit left them,
+    /// gives them back to the queue, and retires. A second signal exits at once.
+    async fn drain(
+        &self,
+        signal: Option<i32>,
+        mut signals: Option<Signals>,
+        mut runs: JoinSet<(String, Result<Ended>)>,
+        mut flying: HashMap<String, Flying>,
+        mut heartbeat: tokio::time::Interval,
+    ) -> Result<ExitCode> {
+        let grace = if signal.is_some() { self.grace } else { Duration::ZERO };
+        if signal.is_some() {
+            let note = format!(
+                "draining: {} runs in flight get {} to end; interrupt again to stop at once",
+                flying.len(),
+                crate::progress::human(grace)
+            );
+            self.log.worker("draining", &note);
+        }
+        let deadline = tokio::time::Instant::now() + grace;
+        while !runs.is_empty() && !flying.values().all(|f| f.waiting.any()) {
+            tokio::select! {
+                Some(joined) = runs.join_next() => self.joined(joined, &mut flying),
+                _ = tokio::time::sleep_until(deadline) => break,
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                _ = heartbeat.tick() => self.renew(&mut flying).await,
+                code = next_signal(&mut signals) => stop_at_once(code),
+            }
+        }
+        let given_back: Vec<String> = flying.keys().cloned().collect();
+        runs.abort_all();
+        while runs.join_next().await.is_some() {}
+        // Every run it still holds goes back to the queue, to be claimed at once.
+        self.store.retire_worker(&self.id, now_ms()).await.map_err(store_failure)?;
+        for id in &given_back {
+            self.log.run(
+                "released",
+                id,
+                json!({}),
+                "stopped where its last commit left it, and went back to the queue",
+            );
+        }
+        self.log.worker("stopped", "stopped");
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Returns when `queued` says runs were queued; never without it. A listener that has gone
+/// (its connection broke) is dropped, leaving the worker to its poll.
+async fn notified(queued: &mut Option<tokio::sync::watch::Receiver<u64>>) {
+    if let Some(receiver) = queued.as_mut() {
+        if receiver.changed().await.is_ok() {
+            return;
+        }
+        *queued = None;
+    }
+    std::future::pending().await
+}
+
+/// The next signal, or never when they cannot be listened to.
+async fn next_signal(signals: &mut Option<Signals>) -> i32 {
+    match signals {
+        Some(signals) => signals.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn claim_note(claims: u64) -> String {
+    match claims {
+        0 | 1 => "claimed".into(),
+        n => format!("claimed, taken over (claim {n}): it resumes from what it committed"),
+    }
+}
+
+/// The worker's progress lines on stderr: text, or JSON objects with `--json`; only problems
+/// with `--quiet`.
+struct Log {
+    worker: String,
+    json: bool,
+    quiet: bool,
+    color: bool,
+}
+
+impl Log {
+    fn worker(&self, event: &str, note: &str) {
+        if self.quiet {
+            return;
+        }
+        if self.json {
+            eprintln!("{}", json!({"event": event, "worker": self.worker, "at": now_ms()}));
+        } else {
+            eprintln!("{}", paint(&format!("worker {}: {note}", self.worker), Style::Dim, self.color));
+        }
+    }
+
+    fn run(&self, event: &str, run_id: &str, fields: serde_json::Value, note: &str) {
+        if self.quiet {
+            return;
+        }
+        if self.json {
+            let mut line = json!({"event": event, "worker": self.worker, "run_id": run_id, "at": now_ms()});
+            if let (Some(line), serde_json::Value::Object(fields)) = (line.as_object_mut(), fields) {
+                line.extend(fields);
+            }
+            eprintln!("{line}");
+        } else {
+            eprintln!("run {run_id}: {note}");
+        }
+    }
+
+    fn problem(&self, message: &str) {
+        if self.json {
+            eprintln!(
+                "{}",
+                json!({"event": "problem", "worker": self.worker, "message": message, "at": now_ms()})
+            );
+        } else {
+            eprintln!("{}: {message}", paint("error", Style::Error, self.color));
+        }
+    }
+}
