@@ -14,7 +14,9 @@ pub struct StoredSchedule {
     pub pipeline: String,
     /// The file it was added from, as given.
     pub file: String,
-    /// The digest of the pinned pipeline versions every tick runs.
+    /// The digest of the pipeline's version, and of the bundle of pinned versions (it and the
+    /// pipelines it runs) that every tick runs.
+    pub digest: String,
     pub bundle: String,
     pub input: Value,
     /// `latest`, `all` or `skip`: what ticks missed while no worker ran become.

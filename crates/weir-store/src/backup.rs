@@ -123,6 +123,7 @@ const TABLES: &[Table] = &[
             "cron",
             "pipeline",
             "file",
+            "digest",
             "bundle",
             "input",
             "catch_up",

@@ -378,14 +378,10 @@ impl Store {
     }
 
     /// Fires the due ticks of every active schedule, each exactly once across every process
-    /// that calls this, and returns those this call fired, with the ids of their runs (from
-    /// `new_run_id`).
-    pub async fn fire_schedules(
-        &self,
-        now_ms: u64,
-        new_run_id: &(dyn Fn() -> String + Sync),
-    ) -> Result<Vec<Fired>, Error> {
-        schedule::fire_due(&self.backend, now_ms as i64, new_run_id, &|_, _| Vec::new()).await
+    /// that calls this: its run is queued, `pending`, for a worker. Returns the ticks this call
+    /// fired, with the ids of their runs.
+    pub async fn fire_schedules(&self, now_ms: u64) -> Result<Vec<Fired>, Error> {
+        schedule::fire_due(&self.backend, now_ms as i64).await
     }
 
     /// What tells a wait for an answer that one may have come, if anything does (PostgreSQL's

@@ -32,6 +32,14 @@ const ENQUEUE_RUN: &str = "INSERT INTO runs (id, pipeline, digest, status, seed,
 
 const ENQUEUE: &str = "INSERT INTO queue (run_id, enqueued_at, lease_until) VALUES ($1, $2, $2)";
 
+/// [`ENQUEUE_RUN`] and [`ENQUEUE`] for the run of a schedule's tick: only when the tick's row
+/// names this run, that is, in the transaction whose tick row got in (see `schedule`).
+const ENQUEUE_TICK_RUN: &str = "INSERT INTO runs (id, pipeline, digest, status, seed, input, input_blob, \
+     started_at, bundle) SELECT $1, $2, $3, 'pending', $4, $5, $6, CAST($7 AS BIGINT), $8 \
+     WHERE EXISTS (SELECT 1 FROM schedule_ticks WHERE run_id = $1)";
+const ENQUEUE_TICK: &str = "INSERT INTO queue (run_id, enqueued_at, lease_until) \
+     SELECT $1, CAST($2 AS BIGINT), CAST($2 AS BIGINT) WHERE EXISTS (SELECT 1 FROM schedule_ticks WHERE run_id = $1)";
+
 /// The rows a claim takes: claimable, and not waiting for an answer, the longest claimable
 /// first. `$3` is now and `$4` how many.
 macro_rules! claimable {
@@ -90,6 +98,8 @@ const ADOPT: &str = "INSERT INTO queue (run_id, enqueued_at, worker, lease_until
 pub(crate) const STATEMENTS: &[&str] = &[
     ENQUEUE_RUN,
     ENQUEUE,
+    ENQUEUE_TICK_RUN,
+    ENQUEUE_TICK,
     CLAIM,
     REGISTER,
     HEARTBEAT,
@@ -180,23 +190,36 @@ fn int(n: u64) -> Param {
 pub(crate) async fn enqueue(backend: &Backend, runs: &[Submission], now_ms: u64) -> Result<(), Error> {
     let mut statements = Vec::with_capacity(runs.len() * 2);
     for run in runs {
-        let input = crate::record::store_value(&run.input, &mut statements);
-        statements.push(Stmt {
-            sql: ENQUEUE_RUN,
-            params: vec![
-                Param::text(&run.run_id),
-                Param::text(&run.pipeline),
-                Param::text(&run.digest),
-                Param::Text(run.seed.to_string()),
-                input.inline,
-                input.blob,
-                int(now_ms),
-                Param::text(&run.bundle),
-            ],
-        });
-        statements.push(Stmt { sql: ENQUEUE, params: vec![Param::text(&run.run_id), int(now_ms)] });
+        submit(run, now_ms, [ENQUEUE_RUN, ENQUEUE], &mut statements);
     }
     backend.write(announced(backend, statements)).await
+}
+
+/// The statements that enqueue `run` for a schedule's tick, in the transaction that records the
+/// tick: they enqueue it only if the tick's row names it.
+pub(crate) fn enqueue_tick(backend: &Backend, run: &Submission, now_ms: u64) -> Vec<Stmt> {
+    let mut statements = Vec::with_capacity(3);
+    submit(run, now_ms, [ENQUEUE_TICK_RUN, ENQUEUE_TICK], &mut statements);
+    announced(backend, statements)
+}
+
+/// The statements `sql` (the run's row, then its queue row) that queue `run`, with its input.
+fn submit(run: &Submission, now_ms: u64, sql: [&'static str; 2], statements: &mut Vec<Stmt>) {
+    let input = crate::record::store_value(&run.input, statements);
+    statements.push(Stmt {
+        sql: sql[0],
+        params: vec![
+            Param::text(&run.run_id),
+            Param::text(&run.pipeline),
+            Param::text(&run.digest),
+            Param::Text(run.seed.to_string()),
+            input.inline,
+            input.blob,
+            int(now_ms),
+            Param::text(&run.bundle),
+        ],
+    });
+    statements.push(Stmt { sql: sql[1], params: vec![Param::text(&run.run_id), int(now_ms)] });
 }
 
 fn claimed(rows: &[crate::backend::Row]) -> Result<Vec<Claimed>, Error> {

@@ -14,6 +14,7 @@ use crate::Error;
 use crate::backend::{Backend, Isolation, Param, Row, Stmt};
 use crate::cron::Cron;
 use crate::query::Cols;
+use crate::queue::Submission;
 use serde_json::Value;
 use weir_api::StoredSchedule;
 
@@ -74,7 +75,8 @@ pub struct NewSchedule<'a> {
     pub cron: &'a Cron,
     pub pipeline: &'a str,
     pub file: &'a str,
-    /// A digest from [`crate::Store::put_bundle`].
+    /// The root pipeline's digest, and the bundle's from [`crate::Store::put_bundle`].
+    pub digest: &'a str,
     pub bundle: &'a str,
     pub input: &'a Value,
     pub catch_up: CatchUp,
@@ -101,7 +103,7 @@ pub struct Fired {
 macro_rules! columns {
     () => {
         "SELECT s.name, s.cron, s.pipeline, s.file, s.bundle, s.input, s.catch_up, s.paused, s.next_at, \
-         s.missed, s.created_at, t.tick_at, t.run_id, r.status FROM schedules s \
+         s.missed, s.created_at, t.tick_at, t.run_id, r.status, s.digest FROM schedules s \
          LEFT JOIN schedule_ticks t ON t.schedule = s.name \
          AND t.tick_at = (SELECT MAX(tick_at) FROM schedule_ticks WHERE schedule = s.name) \
          LEFT JOIN runs r ON r.id = t.run_id "
@@ -115,8 +117,9 @@ const DUE: &str = concat!(columns!(), "WHERE s.paused = 0 AND s.next_at <= $1 OR
 macro_rules! insert {
     ($conflict:literal) => {
         concat!(
-            "INSERT INTO schedules (name, cron, pipeline, file, bundle, input, catch_up, paused, next_at, \
-             missed, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, 0, $9) ON CONFLICT (name) ",
+            "INSERT INTO schedules (name, cron, pipeline, file, digest, bundle, input, catch_up, paused, \
+             next_at, missed, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, 0, $10) \
+             ON CONFLICT (name) ",
             $conflict
         )
     };
@@ -125,7 +128,7 @@ macro_rules! insert {
 const INSERT: &str = insert!("DO NOTHING");
 const REPLACE: &str = insert!(
     "DO UPDATE SET cron = excluded.cron, pipeline = excluded.pipeline, file = excluded.file, \
-     bundle = excluded.bundle, input = excluded.input, catch_up = excluded.catch_up, \
+     digest = excluded.digest, bundle = excluded.bundle, input = excluded.input, catch_up = excluded.catch_up, \
      next_at = excluded.next_at"
 );
 const EXISTS: &str = "SELECT name FROM schedules WHERE name = $1";
@@ -157,6 +160,7 @@ pub(crate) async fn add(
         Param::text(new.cron.as_str()),
         Param::text(new.pipeline),
         Param::text(new.file),
+        Param::text(new.digest),
         Param::text(new.bundle),
         Param::Text(new.input.to_string()),
         Param::text(new.catch_up.as_str()),
@@ -216,15 +220,10 @@ pub(crate) async fn set_paused(
 }
 
 /// Fires the ticks of every active schedule that are due at `now_ms`, as its catch-up policy
-/// says; `enqueue` gives the statements that enqueue the run of a fired tick, which commit with
-/// the tick only where this process's tick row is the one that got in. Returns the ticks this
-/// process fired.
-pub(crate) async fn fire_due(
-    backend: &Backend,
-    now_ms: i64,
-    new_run_id: &(dyn Fn() -> String + Sync),
-    enqueue: &(dyn Fn(&StoredSchedule, &Fired) -> Vec<Stmt> + Sync),
-) -> Result<Vec<Fired>, Error> {
+/// says: each fired tick's run is queued (`pending`, for a worker) in the transaction that
+/// records the tick, and only where this process's tick row is the one that got in. Returns the
+/// ticks this process fired.
+pub(crate) async fn fire_due(backend: &Backend, now_ms: i64) -> Result<Vec<Fired>, Error> {
     let mut fired = Vec::new();
     for schedule in backend.query(DUE, vec![Param::Int(now_ms)]).await?.iter().map(stored) {
         let schedule = schedule?;
@@ -248,7 +247,8 @@ pub(crate) async fn fire_due(
         let mut statements = Vec::new();
         let mut mine = Vec::new();
         for tick_at in firing {
-            let tick = Fired { schedule: schedule.name.clone(), tick_at, run_id: new_run_id() };
+            let run_id = weir_engine::new_run_id(&weir_engine::SystemClock::default());
+            let tick = Fired { schedule: schedule.name.clone(), tick_at, run_id };
             statements.push(Stmt {
                 sql: TICK,
                 params: vec![
@@ -258,7 +258,15 @@ pub(crate) async fn fire_due(
                     Param::Int(now_ms),
                 ],
             });
-            statements.extend(enqueue(&schedule, &tick));
+            let run = Submission {
+                run_id: tick.run_id.clone(),
+                pipeline: schedule.pipeline.clone(),
+                digest: schedule.digest.clone(),
+                bundle: schedule.bundle.clone(),
+                seed: fastrand::u64(..),
+                input: schedule.input.clone(),
+            };
+            statements.extend(crate::queue::enqueue_tick(backend, &run, now_ms as u64));
             mine.push(tick);
         }
         statements.push(Stmt {
@@ -308,6 +316,7 @@ fn stored(row: &Row) -> Result<StoredSchedule, Error> {
         cron: c.text(1)?,
         pipeline: c.text(2)?,
         file: c.text(3)?,
+        digest: c.text(14)?,
         bundle: c.text(4)?,
         input,
         catch_up: c.text(6)?,

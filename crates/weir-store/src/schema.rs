@@ -138,6 +138,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         cron TEXT NOT NULL,
         pipeline TEXT NOT NULL,
         file TEXT NOT NULL,
+        digest TEXT NOT NULL,
         bundle TEXT NOT NULL,
         input TEXT NOT NULL,
         catch_up TEXT NOT NULL,
@@ -153,7 +154,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         run_id TEXT NOT NULL,
         fired_at BIGINT NOT NULL,
         PRIMARY KEY (schedule, tick_at)
-    );",
+    );
+    CREATE INDEX schedule_ticks_by_run ON schedule_ticks (run_id);",
     // 5: history: the run a replay (`weir replay`) ran again, and a request to cancel a run
     // (`weir runs cancel`) that the process running it, on another machine, acts on. The
     // processes running runs look for requests by `owner`.

@@ -933,12 +933,14 @@ async fn add_every_minute(
     now: u64,
 ) -> weir_store::Added {
     let cron = weir_store::cron::Cron::parse("* * * * *").unwrap();
-    let digest = store.put_bundle(&bundle(FAN), now).await.unwrap();
+    let fan = bundle(FAN);
+    let digest = store.put_bundle(&fan, now).await.unwrap();
     let new = weir_store::NewSchedule {
         name,
         cron: &cron,
         pipeline: "fan",
         file: "fan.yaml",
+        digest: fan.root().digest(),
         bundle: &digest,
         input: &json!({"n": 1}),
         catch_up,
@@ -962,28 +964,32 @@ async fn each_tick_fires_once_however_many_stores_look_at_once() {
         for _ in 0..3 {
             stores.push(Store::open(place.location(), Durability::Normal).await.unwrap());
         }
-        let ids = Arc::new(AtomicUsize::new(0));
         // Four processes look at the same five minutes, each at every second of them.
         let mut lookers = Vec::new();
         for store in stores.clone() {
-            let ids = ids.clone();
             lookers.push(tokio::spawn(async move {
-                let new_id = move || format!("run-{}", ids.fetch_add(1, Ordering::Relaxed));
                 let mut fired = Vec::new();
                 for second in 0..=300u64 {
-                    fired.extend(store.fire_schedules(T0 + second * 1_000, &new_id).await.unwrap());
+                    fired.extend(store.fire_schedules(T0 + second * 1_000).await.unwrap());
                 }
                 fired
             }));
         }
-        let mut ticks = Vec::new();
+        let mut fired = Vec::new();
         for looker in lookers {
-            ticks.extend(looker.await.unwrap().into_iter().map(|f| f.tick_at));
+            fired.extend(looker.await.unwrap());
         }
-        ticks.sort();
+        fired.sort_by_key(|f| f.tick_at);
+        let ticks: Vec<i64> = fired.iter().map(|f| f.tick_at).collect();
         let expected: Vec<i64> = (1..=5).map(|m| (T0 + m * MINUTE) as i64).collect();
         assert_eq!(ticks, expected, "every minute once, across the four");
         assert_eq!(count(place, "schedule_ticks").await, 5);
+        // Each tick's run is queued, and no other.
+        assert_eq!((count(place, "runs").await, count(place, "queue").await), (5, 5));
+        for tick in &fired {
+            let run = stores[1].run(&tick.run_id).await.unwrap().expect("the tick's run");
+            assert_eq!((run.run.status, run.input.clone()), (Status::Pending, json!({"n": 1})));
+        }
         let listed = stores[0].schedules().await.unwrap();
         assert_eq!(listed.len(), 1);
         assert_eq!((listed[0].next_at, listed[0].missed), (T0 + 6 * MINUTE, 0));
@@ -1003,10 +1009,8 @@ async fn missed_ticks_follow_the_catch_up_policy_and_pausing_misses_its_ticks() 
         ] {
             add_every_minute(&store, name, policy, T0).await;
         }
-        let n = AtomicUsize::new(0);
-        let new_id = || format!("run-{}", n.fetch_add(1, Ordering::Relaxed));
         // Nothing looked for ten minutes and a half.
-        let fired = store.fire_schedules(T0 + 10 * MINUTE + 30_000, &new_id).await.unwrap();
+        let fired = store.fire_schedules(T0 + 10 * MINUTE + 30_000).await.unwrap();
         let of =
             |name: &str| fired.iter().filter(|f| f.schedule == name).map(|f| f.tick_at).collect::<Vec<_>>();
         assert_eq!(of("latest"), [(T0 + 10 * MINUTE) as i64], "only the last missed tick");
@@ -1019,7 +1023,7 @@ async fn missed_ticks_follow_the_catch_up_policy_and_pausing_misses_its_ticks() 
         // Paused for five minutes: those ticks are missed, and resuming goes on from the next.
         assert_eq!(store.pause_schedule("latest", true, T0 + 11 * MINUTE).await.unwrap(), Some(true));
         assert_eq!(store.pause_schedule("latest", true, T0 + 11 * MINUTE).await.unwrap(), Some(false));
-        let later = store.fire_schedules(T0 + 15 * MINUTE + 1, &new_id).await.unwrap();
+        let later = store.fire_schedules(T0 + 15 * MINUTE + 1).await.unwrap();
         assert!(later.iter().all(|f| f.schedule != "latest"), "a paused schedule does not fire");
         assert_eq!(store.pause_schedule("latest", false, T0 + 15 * MINUTE + 1).await.unwrap(), Some(true));
         let resumed = store.schedule("latest").await.unwrap().unwrap();

@@ -155,6 +155,7 @@ async fn add(args: AddArgs, settings: &Settings) -> Result<ExitCode> {
         cron: &args.cron,
         pipeline: &pipeline,
         file: &file,
+        digest: bundle.root().digest(),
         bundle: &digest,
         input: &input,
         catch_up: args.catch_up.into(),

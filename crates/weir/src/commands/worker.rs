@@ -18,6 +18,8 @@ use weir_store::{Claimed, Store};
 
 /// How often a worker looks for runs left `waiting` whose answers have come.
 const ANSWERED_EVERY: Duration = Duration::from_secs(1);
+/// How often a worker fires the schedules' due ticks (`weir schedule`).
+const SCHEDULES_EVERY: Duration = Duration::from_secs(1);
 /// The shortest lease: heartbeats come every third of it.
 const SHORTEST_LEASE: Duration = Duration::from_secs(1);
 
@@ -29,7 +31,9 @@ const SHORTEST_LEASE: Duration = Duration::from_secs(1);
 /// every third of `--lease`. When a worker dies, its runs go to the next worker that claims
 /// once their lease has passed, and resume from what they committed: finished steps do not run
 /// again, and a step that was running runs again (at least once). It also continues runs left
-/// `waiting` for an approval, once every answer has come and the process that ran them is gone.
+/// `waiting` for an approval, once every answer has come and the process that ran them is gone,
+/// and fires the due ticks of schedules (`weir schedule`), each exactly once however many
+/// workers run: their runs are queued, and claimed like any other.
 ///
 /// SIGTERM or Ctrl-C drains: no more claims, the runs in flight get `--grace` to finish, then
 /// the rest stop where their last commit left them and go back to the queue, and the worker
@@ -163,6 +167,7 @@ impl Worker {
         let mut heartbeat = tokio::time::interval(this.lease / 3);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut answered_at: Option<Instant> = None;
+        let mut fired_at: Option<Instant> = None;
         // Told of runs queued or given back, on PostgreSQL: an idle worker takes them at once.
         let mut queued = match this.store.queue_wakeups().await {
             Ok(queued) => queued,
@@ -173,6 +178,10 @@ impl Worker {
             }
         };
         let signal = loop {
+            if fired_at.is_none_or(|at| at.elapsed() >= SCHEDULES_EVERY) {
+                fired_at = Some(Instant::now());
+                this.fire_schedules().await;
+            }
             let free = this.concurrency - flying.len();
             let mut took = this.claim(free, &owner, &mut runs, &mut flying).await;
             if free > took && answered_at.is_none_or(|at| this.once || at.elapsed() >= ANSWERED_EVERY) {
@@ -201,6 +210,24 @@ impl Worker {
             }
         };
         this.drain(signal, signals, runs, flying, heartbeat).await
+    }
+
+    /// Queues the runs of the schedules' ticks that are due (those another worker fired are
+    /// not fired again).
+    async fn fire_schedules(&self) {
+        match self.store.fire_schedules(now_ms()).await {
+            Ok(fired) => {
+                for tick in fired {
+                    let at = weir_store::cron::utc_minute(tick.tick_at);
+                    let fields = json!({"schedule": tick.schedule, "tick_at": tick.tick_at});
+                    let note = format!("queued by schedule {} for its tick at {at}", tick.schedule);
+                    self.log.run("fired", &tick.run_id, fields, &note);
+                }
+            }
+            Err(e) => {
+                self.log.problem(&format!("cannot fire the schedules in {}: {e}", self.store.location()))
+            }
+        }
     }
 
     /// Claims up to `free` queued runs and starts them; how many it started.

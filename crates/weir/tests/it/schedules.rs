@@ -54,3 +54,50 @@ fn a_schedule_is_added_listed_paused_resumed_and_removed() {
     assert_eq!(weir(&["schedule", "remove", "hello"]).status.code(), Some(0));
     assert_eq!(stdout(&weir(&["schedule", "list", "--json"])).trim(), "[]");
 }
+
+/// Ticks missed while no worker ran: `weir worker --once` fires them as each schedule's
+/// catch-up policy says, the runs go through the queue, and a second look fires nothing.
+#[test]
+fn a_worker_fires_missed_ticks_by_the_catch_up_policy_and_runs_them() {
+    let dir = scratch("schedules-fire");
+    let home = dir.join(".weir");
+    let home_text = home.to_str().unwrap();
+    let pipeline = crate::root().join("examples/hello.yaml");
+    let pipeline = pipeline.to_str().unwrap();
+    let weir = |args: &[&str]| weir_env(&dir, args, &[("NO_COLOR", "1"), ("WEIR_HOME", home_text)]);
+    // Hourly, half an hour away from now: the ticks it missed are all long past the grace of
+    // `skip`, and the next one is well ahead.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let cron = format!("{} * * * *", (now / 60_000 + 30) % 60);
+    for (name, policy) in [("latest", "latest"), ("all", "all"), ("skip", "skip")] {
+        let args = ["schedule", "add", pipeline, "--cron", &cron, "--name", name, "--catch-up", policy];
+        assert_eq!(weir(&args).status.code(), Some(0));
+    }
+    let listed: Vec<Value> = serde_json::from_str(&stdout(&weir(&["schedule", "list", "--json"]))).unwrap();
+    let next = listed[0]["next_at"].as_i64().unwrap();
+    // Nothing ran for the last three ticks.
+    let first_missed = next - 3 * 3_600_000;
+    let db = rusqlite::Connection::open(home.join("weir.db")).unwrap();
+    db.execute("UPDATE schedules SET next_at = ?1", [first_missed]).unwrap();
+    drop(db);
+
+    let worker = weir(&["worker", "--once"]);
+    assert_eq!(worker.status.code(), Some(0), "{}", stderr(&worker));
+    assert_eq!(stderr(&worker).matches("queued by schedule").count(), 1 + 3, "{}", stderr(&worker));
+    let runs: Vec<Value> = serde_json::from_str(&stdout(&weir(&["runs", "list", "--json"]))).unwrap();
+    assert_eq!(runs.len(), 4);
+    assert!(runs.iter().all(|r| r["status"] == "succeeded"), "{runs:?}");
+    let listed: Vec<Value> = serde_json::from_str(&stdout(&weir(&["schedule", "list", "--json"]))).unwrap();
+    let by_name = |name: &str| listed.iter().find(|s| s["name"] == name).unwrap().clone();
+    assert_eq!(by_name("latest")["missed"], 2);
+    assert_eq!(by_name("latest")["last_tick_at"], first_missed + 2 * 3_600_000);
+    assert_eq!(by_name("latest")["last_status"], "succeeded");
+    assert_eq!(by_name("all")["missed"], 0);
+    assert_eq!((by_name("skip")["missed"].as_u64(), by_name("skip").get("last_run_id")), (Some(3), None));
+    assert_eq!(by_name("skip")["next_at"], next, "it goes on from the next tick");
+
+    let again = weir(&["worker", "--once"]);
+    assert!(!stderr(&again).contains("queued by schedule"), "{}", stderr(&again));
+    let runs: Vec<Value> = serde_json::from_str(&stdout(&weir(&["runs", "list", "--json"]))).unwrap();
+    assert_eq!(runs.len(), 4, "each tick fired once");
+}
