@@ -34,8 +34,12 @@ const SETTLE_APPROVALS: &str = "UPDATE approvals SET decision = 'rejected', deci
 
 const KEEP_REASON: &str = "UPDATE runs SET cancel_reason = $1 WHERE id = $2";
 
+/// A run cancelled from outside is done with: no worker continues it (one that was only
+/// stopped, by a worker's drain, stays queued).
+const DEQUEUE: &str = "DELETE FROM queue WHERE run_id = $1";
+
 #[cfg(test)]
-pub(crate) const STATEMENTS: &[&str] = &[REQUEST, REQUESTS, SETTLE_APPROVALS, KEEP_REASON];
+pub(crate) const STATEMENTS: &[&str] = &[REQUEST, REQUESTS, SETTLE_APPROVALS, KEEP_REASON, DEQUEUE];
 
 /// Asks the process running run `id` to cancel it: whether the run was still going to be asked.
 pub(crate) async fn request(
@@ -85,6 +89,7 @@ pub(crate) async fn cancel(
     let (at, reason) = (Param::Int(now_ms as i64), Param::opt_text(reason));
     statements.push(Stmt { sql: SETTLE_APPROVALS, params: vec![at, reason.clone(), Param::text(&id)] });
     statements.push(Stmt { sql: KEEP_REASON, params: vec![reason, Param::text(&id)] });
+    statements.push(Stmt { sql: DEQUEUE, params: vec![Param::text(&id)] });
     backend.write(statements).await?;
     Ok(Some(Status::Cancelled))
 }

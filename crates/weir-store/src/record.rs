@@ -45,6 +45,11 @@ const RUN_FINISHED: &str = "UPDATE runs SET status = $1, output = $2, output_blo
 /// A root run that ended for good leaves the queue in the commit that records its end.
 const RUN_DEQUEUED: &str = "DELETE FROM queue WHERE run_id = $1";
 
+/// A root run cancelled because `weir runs cancel` asked leaves it too; one cancelled otherwise
+/// (a worker's drain) stays, for a worker to continue.
+const RUN_CANCELLED_DEQUEUED: &str = "DELETE FROM queue WHERE run_id = $1 \
+     AND EXISTS (SELECT 1 FROM runs WHERE id = $1 AND cancel_requested_at IS NOT NULL)";
+
 const STEP_STARTED: &str = "INSERT INTO steps (run_id, step, item, kind, first_seq, status, attempts, started_at) \
      VALUES ($1, $2, $3, $4, $5, 'running', $6, $7) \
      ON CONFLICT (run_id, step, item) DO UPDATE SET status = 'running', attempts = excluded.attempts";
@@ -308,8 +313,12 @@ fn record(event: &Event, meta: &RunMeta, batch: &Batch<'_>, out: &mut Vec<Stmt>)
             let ended = *status == weir_pipeline::Status::Succeeded
                 || (*status == weir_pipeline::Status::Failed
                     && *error_kind != Some(weir_engine::ErrorKind::Store));
-            if ended && event.parent.is_none() {
-                out.push(Stmt { sql: RUN_DEQUEUED, params: vec![run_id] });
+            if event.parent.is_none() {
+                if ended {
+                    out.push(Stmt { sql: RUN_DEQUEUED, params: vec![run_id] });
+                } else if *status == weir_pipeline::Status::Cancelled {
+                    out.push(Stmt { sql: RUN_CANCELLED_DEQUEUED, params: vec![run_id] });
+                }
             }
         }
         EventKind::StepStarted { at: step_at, attempt } => {
@@ -525,6 +534,7 @@ pub(crate) mod tests {
             RUN_STARTED,
             RUN_FINISHED,
             RUN_DEQUEUED,
+            RUN_CANCELLED_DEQUEUED,
             STEP_STARTED,
             ATTEMPT_STARTED,
             ATTEMPT_ENDED,

@@ -35,6 +35,9 @@ enum Stopper {
     Here(String),
     /// A process this machine cannot check: it reads the request from the store.
     Elsewhere(String),
+    /// A worker (of any machine): it reads the request from the store within a second, and
+    /// stops that run alone.
+    Worker(String),
 }
 
 pub async fn cancel(store: &Store, args: &CancelArgs, settings: &Settings) -> Result<ExitCode> {
@@ -62,12 +65,24 @@ pub async fn cancel(store: &Store, args: &CancelArgs, settings: &Settings) -> Re
         },
         None => Stopper::Nobody,
     };
+    let stopper = match (stopper, store.queued(id).await.map_err(store_failure)?) {
+        (Stopper::Here(_) | Stopper::Elsewhere(_), weir_store::Queued::By(worker)) => Stopper::Worker(worker),
+        (stopper, _) => stopper,
+    };
     let status = match stopper {
         Stopper::Nobody => store.cancel(id, reason, now_ms()).await.map_err(store_failure)?,
         Stopper::Here(pid) => {
             store.request_cancel(id, reason, now_ms()).await.map_err(store_failure)?;
             terminate(&pid)?;
             wait(store, id, true).await?
+        }
+        Stopper::Worker(worker) => {
+            store.request_cancel(id, reason, now_ms()).await.map_err(store_failure)?;
+            let status = wait(store, id, false).await?;
+            if status.is_some_and(|s| !s.is_finished()) && !settings.quiet {
+                eprintln!("{}: worker {worker} runs it", paint("note", Style::Dim, settings.stderr_color));
+            }
+            status
         }
         Stopper::Elsewhere(owner) => {
             store.request_cancel(id, reason, now_ms()).await.map_err(store_failure)?;

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
-use weir_engine::{Engine, Registry};
+use weir_engine::{Cancel, Engine, Registry};
 use weir_pipeline::Status;
 use weir_store::{Claimed, Store};
 
@@ -114,6 +114,8 @@ struct Flying {
     /// Whether it waits for an answer now: a drain gives it back at once.
     waiting: weir_store::Waiting,
     abort: tokio::task::AbortHandle,
+    /// Cancels it for good, as `weir runs cancel` asks (through the store).
+    cancel: Cancel,
     /// Its lease was lost to another worker, and it was stopped.
     lost: bool,
 }
@@ -181,6 +183,7 @@ impl Worker {
             if fired_at.is_none_or(|at| at.elapsed() >= SCHEDULES_EVERY) {
                 fired_at = Some(Instant::now());
                 this.fire_schedules().await;
+                this.cancel_requested(&owner, &flying).await;
             }
             let free = this.concurrency - flying.len();
             let mut took = this.claim(free, &owner, &mut runs, &mut flying).await;
@@ -227,6 +230,31 @@ impl Worker {
             Err(e) => {
                 self.log.problem(&format!("cannot fire the schedules in {}: {e}", self.store.location()))
             }
+        }
+    }
+
+    /// Cancels the runs in flight that `weir runs cancel` asked this process to stop.
+    async fn cancel_requested(&self, owner: &str, flying: &HashMap<String, Flying>) {
+        if flying.is_empty() {
+            return;
+        }
+        match self.store.cancel_requests(owner).await {
+            Ok(asked) => {
+                for run in asked.iter().filter_map(|id| flying.get(id).map(|f| (id, f))) {
+                    if !run.1.cancel.is_cancelled() {
+                        self.log.run(
+                            "cancelling",
+                            run.0,
+                            json!({}),
+                            "cancelling: `weir runs cancel` asked for it",
+                        );
+                        run.1.cancel.cancel();
+                    }
+                }
+            }
+            Err(e) => self
+                .log
+                .problem(&format!("cannot read the requests to cancel in {}: {e}", self.store.location())),
         }
     }
 
@@ -308,15 +336,17 @@ impl Worker {
         let waiting = store.waiting();
         let this = self.clone();
         let id = claimed.run_id.clone();
+        let cancel = Cancel::new();
+        let asked = cancel.clone();
         let abort = runs.spawn(async move {
-            let ended = this.process(&claimed.run_id, store).await;
+            let ended = this.process(&claimed.run_id, store, asked).await;
             (claimed.run_id, ended)
         });
-        flying.insert(id, Flying { waiting, abort, lost: false });
+        flying.insert(id, Flying { waiting, abort, cancel, lost: false });
     }
 
     /// One claimed run, from the store to its end (or to where it stops).
-    async fn process(&self, id: &str, store: Store) -> Result<Ended> {
+    async fn process(&self, id: &str, store: Store, asked: Cancel) -> Result<Ended> {
         let Some(run) = store.submitted(id).await.map_err(store_failure)? else {
             return self.refuse(&store, id, "the store holds no such run".into()).await;
         };
@@ -332,16 +362,26 @@ impl Worker {
             }
             Err(e) => return self.refuse(&store, id, format!("{e:#}")).await,
         };
-        let Started { run, .. } = match launch.start(&self.engine, Arc::new(weir_engine::NullSink)) {
-            Ok(started) => started,
-            Err(e) => return self.refuse(&store, id, format!("{e:#}")).await,
+        let Started { mut run, cancel, .. } =
+            match launch.start(&self.engine, Arc::new(weir_engine::NullSink)) {
+                Ok(started) => started,
+                Err(e) => return self.refuse(&store, id, format!("{e:#}")).await,
+            };
+        let report = tokio::select! {
+            report = &mut run => report,
+            () = asked.cancelled() => {
+                cancel.cancel();
+                run.await
+            }
         };
-        let report = match run.await {
+        let report = match report {
             Ok(report) => report,
             Err(e) => return self.refuse(&store, id, e.to_string()).await,
         };
         let error = report.error.as_ref().map(ToString::to_string);
-        let stopped = report.status == Status::Cancelled
+        // A run cancelled because `weir runs cancel` asked ended for good (and left the queue);
+        // one stopped otherwise goes back to it.
+        let stopped = (report.status == Status::Cancelled && !asked.is_cancelled())
             || report.error.as_ref().is_some_and(|e| e.kind == weir_engine::ErrorKind::Store);
         if stopped {
             store.release(&self.id, id, now_ms()).await.map_err(store_failure)?;

@@ -485,3 +485,35 @@ fn three_workers(url: &str, schema: &str, server: &str) {
     }
     eprintln!("{} effects ran twice, {} runs were taken over", doubled.len(), resumed.len());
 }
+
+/// `weir runs cancel` of a run a worker holds stops that run alone, for good: the worker goes
+/// on with the next, and nothing continues the cancelled one. A queued run is cancelled in the
+/// store, and no worker starts it.
+#[test]
+fn a_cancelled_run_of_a_worker_ends_for_good_and_the_worker_goes_on() {
+    let place = Place::new("workers-cancel", None);
+    std::fs::write(place.dir.join("slow.yaml"), SLOW.replace("SLEEP", "30s")).unwrap();
+    let queued = place.submit(&["slow.yaml"]);
+    let cancelled = place.weir(&["runs", "cancel", &queued, "--reason", "not needed"]);
+    assert_eq!(cancelled.status.code(), Some(0), "{}", stderr(&cancelled));
+    assert_eq!(place.show(&queued)["status"], "cancelled");
+    assert_eq!(rows(&place, "queue"), 0, "a cancelled queued run leaves the queue");
+
+    let worker = place.worker("worker.log", &[]);
+    let id = place.submit(&["slow.yaml"]);
+    place.until("the claim", || worker.runs("claimed").contains(&id));
+    // Step `a` is committed before the sleep starts.
+    place.until("step a", || place.show(&id)["steps"].as_array().is_some_and(|s| !s.is_empty()));
+    let asked = Instant::now();
+    let out = place.weir(&["runs", "cancel", &id]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), format!("cancelled run {id}"));
+    assert!(asked.elapsed() < Duration::from_secs(5), "took {:?}", asked.elapsed());
+    assert_eq!(place.show(&id)["status"], "cancelled");
+    assert!(worker.runs("cancelling").contains(&id));
+    assert_eq!(rows(&place, "queue"), 0, "no worker continues it");
+
+    let next = place.submit(&["chain.yaml", "--set", "n=1"]);
+    place.until("the next run", || place.show(&next)["status"] == "succeeded");
+    assert!(!worker.runs("claimed").contains(&queued), "the run cancelled while queued never started");
+}
