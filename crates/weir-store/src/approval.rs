@@ -20,6 +20,7 @@ use weir_api::StoredApproval;
 use weir_engine::{Answer, Decision};
 
 /// The PostgreSQL channel an answer is announced on; its payload is the run id.
+#[cfg(feature = "postgres")]
 pub(crate) const CHANNEL: &str = "weir_approvals";
 
 /// What an undecided question whose deadline passed resolves to, by its `on_timeout`.
@@ -172,6 +173,7 @@ pub(crate) async fn decide(backend: &Backend, key: ApprovalKey<'_>, given: &Give
 }
 
 /// The statement that announces an answer, on a backend that can.
+#[cfg_attr(not(feature = "postgres"), expect(unused_variables, reason = "only PostgreSQL announces"))]
 fn notify(backend: &Backend, run_id: &str) -> Option<Stmt> {
     match backend {
         Backend::Sqlite(_) => None,

@@ -21,6 +21,7 @@ use serde_json::Value;
 
 /// The PostgreSQL channel that tells idle workers a run is claimable: put in the queue, or
 /// given back by a worker that stopped.
+#[cfg(feature = "postgres")]
 pub(crate) const CHANNEL: &str = "weir_queue";
 
 /// Announces claimable runs at the commit, on PostgreSQL (the channel is [`CHANNEL`]).
@@ -172,6 +173,7 @@ pub enum Queued {
 }
 
 /// `statements`, with the announcement of claimable runs on a backend that can.
+#[cfg_attr(not(feature = "postgres"), expect(unused_mut, reason = "only PostgreSQL announces"))]
 fn announced(backend: &Backend, mut statements: Vec<Stmt>) -> Vec<Stmt> {
     match backend {
         Backend::Sqlite(_) => statements,
