@@ -55,8 +55,11 @@ const CHILDREN: &str =
 const STEPS: &str = "SELECT step, kind, item, status, attempts, started_at, finished_at, duration_ms, output, \
      output_blob, error, error_kind FROM steps WHERE run_id = $1 ORDER BY first_seq, item";
 
-const EVENTS: &str = "SELECT body, value, value_blob FROM events \
-     WHERE (run_id = $1 OR run_id IN (SELECT id FROM runs WHERE parent_run = $1)) AND seq >= $2 ORDER BY seq";
+/// The events of a run and of its sub-pipeline runs at any depth (`seq` is one sequence across
+/// a run tree).
+const EVENTS: &str = "WITH RECURSIVE tree (id) AS (SELECT CAST($1 AS TEXT) \
+     UNION ALL SELECT r.id FROM runs r JOIN tree t ON r.parent_run = t.id) \
+     SELECT body, value, value_blob FROM events WHERE run_id IN (SELECT id FROM tree) AND seq >= $2 ORDER BY seq";
 
 const RUN_STATE: &str = "SELECT status, owner, cancel_requested_at, cancel_reason FROM runs WHERE id = $1";
 

@@ -1160,3 +1160,34 @@ async fn a_finished_run_leaves_the_queue() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_run_s_events_include_those_of_sub_pipelines_at_any_depth() {
+    each_backend("nested_events", async |place: &Place| {
+        let registry = weir_steps::builtin();
+        let plan = |file: &str, text: &str| {
+            let loaded = weir_pipeline::load(Source::new(file, text), &registry);
+            Arc::new(loaded.plan.unwrap_or_else(|| panic!("invalid pipeline: {:?}", loaded.diagnostics)))
+        };
+        let top = "name: top\nsteps:\n  - { id: mid, uses: pipeline, with: { file: mid.yaml } }\n";
+        let mid = "name: mid\nsteps:\n  - { id: low, uses: pipeline, with: { file: low.yaml } }\n";
+        let low = "name: low\nsteps:\n  - { id: leaf, uses: transform, with: { expr: '7' } }\n";
+        let plans = vec![plan("top.yaml", top), plan("mid.yaml", mid), plan("low.yaml", low)];
+        let links = [(0, "mid.yaml".to_owned(), 1), (1, "low.yaml".to_owned(), 2)];
+        let bundle = Bundle::new(plans, &links).expect("a valid bundle");
+        let store = Store::open(place.location(), Durability::Normal).await.unwrap();
+        let report = run(&bundle, json!({}), &store).await;
+        assert_eq!(report.status, Status::Succeeded, "{:?}", report.error);
+        let events = store.events(&report.run_id, 0).await.unwrap();
+        let steps: Vec<Value> = events
+            .iter()
+            .map(|e| serde_json::to_value(e).unwrap())
+            .filter(|e| e["type"] == "step_succeeded")
+            .map(|e| e["step"].clone())
+            .collect();
+        assert_eq!(steps, [json!("leaf"), json!("low"), json!("mid")], "two levels down too");
+        let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in seq order");
+    })
+    .await;
+}
