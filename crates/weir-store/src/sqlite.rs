@@ -23,6 +23,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
+/// How many prepared statements a connection keeps.
+const STATEMENT_CACHE: usize = 128;
+
 /// How long a statement waits for another process's lock on the file before it fails.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -71,6 +74,9 @@ impl Sqlite {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let mut conn = Connection::open_with_flags(path, flags).map_err(failed)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(failed)?;
+        // Every statement the store runs stays prepared (rusqlite keeps 16 by default: fewer than a
+        // run's writes and the queue's and schedules' reads together, which would prepare again).
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let synchronous = match durability {
             Durability::Normal => "NORMAL",
             Durability::Full => "FULL",
