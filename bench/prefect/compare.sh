@@ -20,16 +20,8 @@ fi
 prefect_version=$("$work/venv/bin/python" -c 'import prefect; print(prefect.__version__)')
 
 cargo build --release -q -p weir --manifest-path "$root/Cargo.toml"
-weir="$root/target/release/weir"
-pipeline="$work/chain40.yaml"
-{
-  echo "name: chain40"
-  echo "steps:"
-  echo "  - { id: s0, uses: sleep, with: { duration: 10ms } }"
-  for i in $(seq 1 39); do
-    echo "  - { id: s$i, uses: sleep, needs: [s$((i - 1))], with: { duration: 10ms } }"
-  done
-} > "$pipeline"
+weir="${CARGO_TARGET_DIR:-$root/target}/release/weir"
+pipeline="$root/bench/chain40.yaml"
 
 # Whole-process wall time of a command, in seconds.
 seconds() {

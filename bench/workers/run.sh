@@ -57,14 +57,6 @@ steps:
   - { id: c, uses: transform, needs: [b], with: { expr: '{n: .steps.b.output}' } }
 output: .steps.c.output
 YAML
-{
-  echo "name: chain40"
-  echo "steps:"
-  echo "  - { id: s0, uses: sleep, with: { duration: 10ms } }"
-  for i in $(seq 1 39); do
-    echo "  - { id: s$i, uses: sleep, needs: [s$((i - 1))], with: { duration: 10ms } }"
-  done
-} > "$work/chain40.yaml"
 
 now() { date +%s.%N; }
 left() { sql "SELECT COUNT(*) FROM $schema.queue"; }
@@ -113,7 +105,7 @@ sleep 0.5
 times=()
 for _ in $(seq 1 "$samples"); do
   s=$(now)
-  "$weir" submit "$work/chain40.yaml" --wait > /dev/null
+  "$weir" submit "$root/bench/chain40.yaml" --wait > /dev/null
   e=$(now)
   times+=("$(echo "$e - $s" | bc -l)")
 done
