@@ -63,7 +63,10 @@ left() { sql "SELECT COUNT(*) FROM $schema.queue"; }
 
 echo "postgres $(sql 'SHOW server_version'), synchronous_commit=${WEIR_BENCH_SYNCHRONOUS_COMMIT:-$(sql 'SHOW synchronous_commit')}, $(nproc) cores, concurrency $concurrency" >&2
 echo "queueing $runs runs of a 3-step transform chain ..." >&2
-"$weir" submit "$work/three.yaml" --set n=1 --repeat "$runs" > /dev/null
+# `--repeat` takes at most 100,000 runs a call.
+for ((left_to_queue = runs; left_to_queue > 0; left_to_queue -= 100000)); do
+  "$weir" submit "$work/three.yaml" --set n=1 --repeat "$((left_to_queue < 100000 ? left_to_queue : 100000))" > /dev/null
+done
 if [ -n "${WEIR_BENCH_HOLD:-}" ]; then
   psql -X -q "$WEIR_DATABASE_URL" -c "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT COUNT(*) FROM queue; SELECT pg_sleep(3600) /* weir-bench-hold */;" > /dev/null 2>&1 &
 fi
