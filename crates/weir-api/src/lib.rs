@@ -1,5 +1,5 @@
 //! weir's wire types: the JSON documents that `weir run --json`, `--events`, `validate --json`,
-//! `test --json`, `dry-run --json` and `runs list|show --json` print, and that the server will
+//! `test --json`, `dry-run --json`, `runs list|show --json` and `bench … --json` print, and that the server will
 //! send. They are plain data (serde, both ways), converted explicitly from the domain types of
 //! the engine and the pipeline crate, which do not serialize themselves: a change to the wire is
 //! a change to this crate.
@@ -10,6 +10,7 @@
 
 mod admin;
 mod approval;
+pub mod bench;
 mod dry_run;
 mod event;
 mod run;
