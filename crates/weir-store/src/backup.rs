@@ -134,6 +134,7 @@ const TABLES: &[Table] = &[
         ],
     },
     Table { name: "schedule_ticks", columns: &["schedule", "tick_at", "run_id", "fired_at"] },
+    Table { name: "bench_results", columns: &["id", "name", "saved_at", "git_commit", "report"] },
     Table { name: "queue", columns: &["run_id", "enqueued_at", "worker", "lease_until", "claims"] },
     Table { name: "workers", columns: &["id", "owner", "started_at", "heartbeat"] },
 ];

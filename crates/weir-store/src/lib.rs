@@ -23,6 +23,7 @@ mod approval;
 mod archive;
 mod backend;
 mod backup;
+mod bench;
 mod cancel;
 pub mod cron;
 mod query;
@@ -44,6 +45,7 @@ use weir_pipeline::Status;
 pub use admin::{CleanupFilter, ExportWhat, Exported};
 pub use approval::{ApprovalKey, Given, Waiting};
 pub use backup::BackupSummary;
+pub use bench::SavedBench;
 pub use query::{RunFilter, RunState};
 pub use queue::{Answered, Claimed, Queued, Submission, Submitted};
 pub use resume::{Interrupted, StoredBundle, StoredPlan};
@@ -367,6 +369,21 @@ impl Store {
     }
 
     /// Deletes a schedule and the record of its ticks (not their runs); whether there was one.
+    /// Saves a `weir bench` report (`--save NAME`).
+    pub async fn save_bench(&self, saved: &SavedBench) -> Result<(), Error> {
+        bench::save(&self.backend, saved).await
+    }
+
+    /// The newest `limit` reports saved as `name`, oldest first.
+    pub async fn bench_history(&self, name: &str, limit: usize) -> Result<Vec<SavedBench>, Error> {
+        bench::history(&self.backend, name, limit).await
+    }
+
+    /// Every name reports were saved as, with how many and when the newest was saved.
+    pub async fn bench_names(&self) -> Result<Vec<(String, u64, u64)>, Error> {
+        bench::names(&self.backend).await
+    }
+
     pub async fn remove_schedule(&self, name: &str) -> Result<bool, Error> {
         schedule::remove(&self.backend, name).await
     }

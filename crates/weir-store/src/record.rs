@@ -552,7 +552,8 @@ pub(crate) mod tests {
             .chain(crate::approval::STATEMENTS)
             .chain(crate::schedule::STATEMENTS)
             .chain(crate::cancel::STATEMENTS)
-            .chain(crate::queue::STATEMENTS);
+            .chain(crate::queue::STATEMENTS)
+            .chain(crate::bench::STATEMENTS);
         for sql in all.into_iter().chain(queries.copied()) {
             assert!(parameters_in_order(sql), "{sql}");
         }

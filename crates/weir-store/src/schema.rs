@@ -184,6 +184,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         heartbeat BIGINT NOT NULL
     );
     CREATE INDEX runs_waiting ON runs (id) WHERE status = 'waiting';",
+    // 7: results of `weir bench --save NAME`: each report's JSON document whole, by name and time.
+    "CREATE TABLE bench_results (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        saved_at BIGINT NOT NULL,
+        git_commit TEXT,
+        report TEXT NOT NULL
+    );
+    CREATE INDEX bench_results_by_name ON bench_results (name, saved_at);",
 ];
 
 /// The migrations a store at `location` needs, given the version it holds (`found`, as stored;

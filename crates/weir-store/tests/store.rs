@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use weir_engine::{Collector, Engine, RunOptions, RunStore, SystemClock};
 use weir_pipeline::{Bundle, Source, Status};
-use weir_store::{Durability, Location, RunFilter, Store};
+use weir_store::{Durability, Location, RunFilter, SavedBench, Store};
 
 /// Where one test's stores live, removed when it ends.
 enum Place {
@@ -1188,6 +1188,33 @@ async fn a_run_s_events_include_those_of_sub_pipelines_at_any_depth() {
         assert_eq!(steps, [json!("leaf"), json!("low"), json!("mid")], "two levels down too");
         let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
         assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in seq order");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bench_results_are_kept_by_name_and_read_back_oldest_first() {
+    each_backend("bench_results", async |place| {
+        let store = Store::open(place.location(), Durability::Normal).await.unwrap();
+        let saved = |id: &str, name: &str, saved_at: u64| SavedBench {
+            id: id.into(),
+            name: name.into(),
+            saved_at,
+            git_commit: (saved_at % 2 == 0).then(|| format!("c{saved_at}")),
+            report: format!("{{\"n\": {saved_at}}}"),
+        };
+        for (id, name, at) in [("r1", "chain", 10), ("r2", "chain", 30), ("r3", "fan", 20), ("r4", "chain", 20)] {
+            store.save_bench(&saved(id, name, at)).await.unwrap();
+        }
+        let history = store.bench_history("chain", 10).await.unwrap();
+        assert_eq!(history, [saved("r1", "chain", 10), saved("r4", "chain", 20), saved("r2", "chain", 30)]);
+        let newest = store.bench_history("chain", 2).await.unwrap();
+        assert_eq!(newest.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["r4", "r2"]);
+        assert!(store.bench_history("none", 10).await.unwrap().is_empty());
+        let names = store.bench_names().await.unwrap();
+        assert_eq!(names, [("chain".to_owned(), 3, 30), ("fan".to_owned(), 1, 20)]);
+        let again = store.save_bench(&saved("r1", "chain", 40)).await;
+        assert!(again.is_err(), "an id is saved once");
     })
     .await;
 }
