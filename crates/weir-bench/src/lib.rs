@@ -12,4 +12,5 @@
 pub mod alloc;
 pub mod fingerprint;
 pub mod harness;
+pub mod meter;
 pub mod resources;
