@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use weir_api::bench::{Energy, EnergyDomain, PowerSample, Quality, ThermalEvent, Warning};
 
 /// The meters of one measurement. Start it just before the measured work and finish it just
-/// after: the counters are read at both ends, and every `interval` between them.
+/// after: the counters are read at both ends, and every `interval` between them. Dropping it
+/// unfinished stops the sampler too (and `powermetrics` with it).
 pub struct Session {
     /// Tells the sampler to take its last reading and stop. A channel rather than a flag, so
     /// the sampler's wait between readings ends the moment it is told, not an interval later.
