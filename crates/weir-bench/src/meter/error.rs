@@ -18,12 +18,13 @@ pub enum Unavailable {
     /// A call into a vendor library failed (NVML's `nvmlDeviceGetTotalEnergyConsumption`, …).
     #[error("{call} failed for {device}: {detail}")]
     Device { device: String, call: &'static str, detail: String },
-    /// A sample of a metering program's output could not be parsed.
-    #[error("sample {index} of {program}: {detail}")]
-    Sample { program: &'static str, index: usize, detail: String },
+    /// A sample of a metering program's output could not be parsed (the meter's name, which
+    /// prefixes every unavailability, says which program).
+    #[error("sample {index}: {detail}")]
+    Sample { index: usize, detail: String },
     /// A metering program could not start, or stopped before the measurement did.
-    #[error("{program} {what}")]
-    Program { program: &'static str, what: String },
+    #[error("{what}")]
+    Program { what: String },
 }
 
 impl Unavailable {

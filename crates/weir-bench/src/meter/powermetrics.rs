@@ -40,7 +40,7 @@ pub fn parse_stream(stream: &[u8]) -> Vec<Result<Sample, Unavailable>> {
 
 /// One plist document; `index` numbers it in errors.
 pub fn parse_sample(document: &[u8], index: usize) -> Result<Sample, Unavailable> {
-    let bad = |detail: String| Unavailable::Sample { program: PROGRAM, index, detail };
+    let bad = |detail: String| Unavailable::Sample { index, detail };
     let value = Value::from_reader(std::io::Cursor::new(document)).map_err(|e| bad(e.to_string()))?;
     let top = value.as_dictionary().ok_or_else(|| bad("expected a dictionary at the top".into()))?;
     let elapsed_ns = top.get("elapsed_ns").and_then(number).ok_or_else(|| bad("no elapsed_ns".into()))?;
@@ -104,19 +104,30 @@ impl Powermetrics {
     pub fn from_reader(stream: impl Read + Send + 'static) -> Powermetrics {
         // Carries each parsed sample to the meter; the sender drops at the end of the stream.
         let (tx, samples) = mpsc::channel();
-        std::thread::spawn(move || {
+        // A thread that cannot start drops the sender: the meter then has no domains, and the
+        // estimate stands in, as on a machine without the meter.
+        let _ = std::thread::Builder::new().name("weir-bench-powermetrics".into()).spawn(move || {
             let mut reader = BufReader::new(stream);
             let mut document = Vec::new();
-            for index in 0.. {
+            let mut index = 0;
+            loop {
                 document.clear();
-                match reader.read_until(0, &mut document) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {}
+                let sample = match reader.read_until(0, &mut document) {
+                    Ok(0) => break,
+                    Ok(_) => document.strip_suffix(&[0]).unwrap_or(&document),
+                    Err(e) => {
+                        let what = format!("output could not be read: {e}");
+                        let _ = tx.send(Err(Unavailable::Program { what }));
+                        break;
+                    }
+                };
+                if sample.trim_ascii().is_empty() {
+                    continue;
                 }
-                let document = document.strip_suffix(&[0]).unwrap_or(&document);
-                if !document.trim_ascii().is_empty() && tx.send(parse_sample(document, index)).is_err() {
+                if tx.send(parse_sample(sample, index)).is_err() {
                     break;
                 }
+                index += 1;
             }
         });
         Powermetrics {
@@ -143,13 +154,15 @@ impl Powermetrics {
             Ok(child) => child,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => {
-                return Err(Unavailable::Program { program: PROGRAM, what: format!("could not start: {e}") });
+                return Err(Unavailable::Program { what: format!("could not start: {e}") });
             }
         };
         let Some(stdout) = child.stdout.take() else {
-            return Err(Unavailable::Program { program: PROGRAM, what: "has no output to read".into() });
+            return Err(Unavailable::Program { what: "has no output to read".into() });
         };
-        Ok(Some(Powermetrics { process: Some(child), ..Powermetrics::from_reader(stdout) }))
+        let mut meter = Powermetrics::from_reader(stdout);
+        meter.process = Some(child);
+        Ok(Some(meter))
     }
 
     /// Only macOS has `powermetrics`.
@@ -190,7 +203,7 @@ impl Powermetrics {
             let _ = pipe.read_to_string(&mut stderr);
         }
         let what = format!("exited with {status}: {}", stderr.trim());
-        Err(Unavailable::Program { program: PROGRAM, what })
+        Err(Unavailable::Program { what })
     }
 }
 
@@ -274,7 +287,7 @@ mod tests {
     fn a_sample_without_elapsed_time_is_an_error_naming_it() {
         let document = b"<plist version=\"1.0\"><dict><key>processor</key><dict/></dict></plist>";
         let error = parse_stream(&[&b"\n"[..], document, b"\0"].concat()).remove(0).expect_err("rejected");
-        assert_eq!(error.to_string(), "sample 0 of powermetrics: no elapsed_ns");
+        assert_eq!(error.to_string(), "sample 0: no elapsed_ns");
     }
 
     #[test]

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use weir_api::bench::{Energy, EnergyDomain, PowerSample, Quality, ThermalEvent, Warning};
 
 /// The meters of one measurement. Start it just before the measured work and finish it just
-/// after: the counters are read at both ends, and every `interval` between them.
+/// after: the counters are read at both ends, and every `interval` between them. Dropping it
+/// unfinished stops the sampler too (and `powermetrics` with it).
 pub struct Session {
     /// Tells the sampler to take its last reading and stop. A channel rather than a flag, so
     /// the sampler's wait between readings ends the moment it is told, not an interval later.
@@ -296,4 +297,122 @@ fn total(readings: &[DomainReading]) -> f64 {
 /// `amount / over`, or 0 over no time (a report holds no NaN).
 fn per(amount: f64, over: f64) -> f64 {
     if over > 0.0 { amount / over } else { 0.0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meter::files::testing::Tree;
+    use std::path::PathBuf;
+
+    /// A meter whose package gains 2 J and whose core subzone gains 1 J at every read, or that
+    /// cannot be read at all.
+    struct Fake {
+        reads: u32,
+        denied: bool,
+    }
+
+    impl EnergyMeter for Fake {
+        fn name(&self) -> &str {
+            "fake"
+        }
+
+        fn read(&mut self, _at_s: f64) -> Result<Vec<DomainReading>, Unavailable> {
+            if self.denied {
+                return Err(Unavailable::PermissionDenied { path: "/x/energy_uj".into() });
+            }
+            let n = f64::from(self.reads);
+            self.reads += 1;
+            let domain = |name: &str, joules, in_total| DomainReading {
+                name: name.into(),
+                quality: Quality::Measured,
+                joules,
+                in_total,
+            };
+            Ok(vec![domain("fake:package", 2.0 * n, true), domain("fake:package/core", n, false)])
+        }
+    }
+
+    /// A configuration whose sampler never samples between start and finish: an hour's
+    /// interval. That `finish` returns at once is what shows the stop does not wait for it.
+    fn config(tree: &Tree) -> Config {
+        let under = |dir: &str| -> PathBuf { tree.root.join(dir) };
+        Config {
+            powercap_root: under("powercap"),
+            thermal_root: under("thermal"),
+            hwmon_root: under("hwmon"),
+            cpu_root: under("cpu"),
+            tdp_watts: Some(20.0),
+            interval: Duration::from_secs(3600),
+            nvml: false,
+            powermetrics: false,
+        }
+    }
+
+    fn codes(readings: &Readings) -> Vec<&str> {
+        readings.warnings.iter().map(|w| w.code.as_str()).collect()
+    }
+
+    const CPU: CpuUse = CpuUse { user_s: 0.5, sys_s: 0.0, wall_s: 1.0 };
+
+    #[test]
+    fn measured_energy_totals_the_package_and_reports_its_subzone() {
+        let tree = Tree::new("session-measured");
+        let session =
+            Session::with_meters(&config(&tree), vec![Box::new(Fake { reads: 0, denied: false })], vec![]);
+        let readings = session.finish(4, CPU);
+        let energy = readings.energy.as_ref().expect("measured");
+        assert_eq!(
+            (energy.quality, energy.joules, energy.joules_per_iteration),
+            (Quality::Measured, 2.0, 0.5)
+        );
+        let domains: Vec<_> = energy.domains.iter().map(|d| (d.name.as_str(), d.joules)).collect();
+        assert_eq!(domains, [("fake:package", 2.0), ("fake:package/core", 1.0)]);
+        assert_eq!(energy.series.len(), 1, "the last reading's power");
+        assert_eq!(codes(&readings), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn an_unreadable_meter_is_unavailable_and_an_estimate_stands_in() {
+        let tree = Tree::new("session-denied");
+        let session =
+            Session::with_meters(&config(&tree), vec![Box::new(Fake { reads: 0, denied: true })], vec![]);
+        let readings = session.finish(10, CPU);
+        let energy = readings.energy.as_ref().expect("estimated");
+        assert_eq!(energy.unavailable, ["fake: permission denied reading /x/energy_uj"]);
+        assert_eq!(energy.quality, Quality::Estimated);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        assert_eq!(energy.domains[0].name, "estimate:cpu");
+        assert_eq!(energy.mean_watts, 20.0 * (0.5 / cores).min(1.0), "the TDP times the work's utilisation");
+        assert_eq!(codes(&readings), ["energy_unavailable", "energy_estimated"]);
+    }
+
+    #[test]
+    fn start_finds_the_meters_and_sources_of_a_sysfs_tree() {
+        let tree = Tree::new("session-sysfs");
+        tree.write("powercap/intel-rapl:0/name", "package-0\n");
+        tree.write("powercap/intel-rapl:0/energy_uj", "1000000\n");
+        tree.write("powercap/intel-rapl:0/max_energy_range_uj", "262143328850\n");
+        tree.write("cpu/cpu0/thermal_throttle/core_throttle_count", "0\n");
+        let session = Session::start(&config(&tree));
+        tree.write("powercap/intel-rapl:0/energy_uj", "6000000\n");
+        tree.write("cpu/cpu0/thermal_throttle/core_throttle_count", "2\n");
+        let readings = session.finish(5, CPU);
+        let energy = readings.energy.as_ref().expect("measured");
+        assert_eq!((energy.quality, energy.joules), (Quality::Measured, 5.0));
+        let thermal: Vec<_> = readings.thermal.iter().map(|e| (e.source.as_str(), e.kind.as_str())).collect();
+        assert_eq!(thermal, [("cpu0", "throttle")]);
+        assert_eq!(codes(&readings), ["throttled"]);
+    }
+
+    #[test]
+    fn a_machine_without_meters_gets_the_estimate_and_no_unavailable_meter() {
+        let tree = Tree::new("session-none");
+        let readings = Session::start(&config(&tree)).finish(1, CPU);
+        let energy = readings.energy.as_ref().expect("estimated");
+        assert_eq!((energy.quality, energy.unavailable.len()), (Quality::Estimated, 0));
+        assert_eq!(codes(&readings), ["energy_estimated"]);
+        let nothing = Session::start(&config(&tree)).finish(0, CpuUse::default());
+        assert_eq!(nothing.energy, None, "no wall time, nothing to estimate over");
+    }
 }
