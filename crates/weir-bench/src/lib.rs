@@ -7,4 +7,10 @@
 //! median's bootstrap interval, outliers by modified z-score) and says what to distrust;
 //! `compare` judges two sets of samples (ratio of medians, Mann-Whitney U, Holm, a three-state
 //! verdict); `meter` reads energy and thermal state around the measurement; `report` writes the
-//! result as a table, JSON, CSV, Bencher's format, Markdown or HTML with weir's own SVG plots.
+//! result as a table, JSON, CSV, Bencher's format, Markdown or HTML with weir's own SVG plots;
+//! `changepoint` finds where a series of saved results shifts level (`weir bench history`).
+//!
+//! The statistics are pure functions of samples and a seed: the same input gives the same report.
+
+mod bootstrap;
+pub mod stats;
