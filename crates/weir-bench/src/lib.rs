@@ -13,4 +13,5 @@
 //! The statistics are pure functions of samples and a seed: the same input gives the same report.
 
 mod bootstrap;
+pub mod compare;
 pub mod stats;
