@@ -13,5 +13,6 @@
 //! The statistics are pure functions of samples and a seed: the same input gives the same report.
 
 mod bootstrap;
+pub mod changepoint;
 pub mod compare;
 pub mod stats;
