@@ -8,3 +8,5 @@
 //! `compare` judges two sets of samples (ratio of medians, Mann-Whitney U, Holm, a three-state
 //! verdict); `meter` reads energy and thermal state around the measurement; `report` writes the
 //! result as a table, JSON, CSV, Bencher's format, Markdown or HTML with weir's own SVG plots.
+
+pub mod report;
