@@ -26,11 +26,11 @@ fn measures(b: &Benchmark) -> Map<String, Value> {
         let value = json!({
             "value": s.median * ns, "lower_value": s.median_ci.lo * ns, "upper_value": s.median_ci.hi * ns
         });
-        if metric.name == "latency" {
-            m.insert("latency-p99".into(), json!({ "value": s.p99 * ns }));
-        }
         if metric.name == "latency" || metric.name.starts_with("step.") {
             m.insert(metric.name.clone(), value);
+        }
+        if metric.name == "latency" {
+            m.insert("latency-p99".into(), json!({ "value": s.p99 * ns }));
         }
     }
     m.insert("throughput".into(), json!({ "value": b.throughput.per_s }));
