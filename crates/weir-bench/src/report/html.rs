@@ -108,6 +108,18 @@ fn table(head: &[&str], numeric: &[bool], rows: &[Vec<String>]) -> String {
         let _ = write!(t, "<th{}>{}</th>", class(i), escape(h));
     }
     t.push_str("</tr></thead><tbody>");
+    t.push_str(&body(&class, rows));
+    t.push_str("</tbody></table></div>\n");
+    t
+}
+
+/// A two-column table of names and values, without a header.
+fn key_values(rows: &[Vec<String>]) -> String {
+    format!("<table class=\"kv\"><tbody>{}</tbody></table>\n", body(&|_| "", rows))
+}
+
+fn body(class: &dyn Fn(usize) -> &'static str, rows: &[Vec<String>]) -> String {
+    let mut t = String::new();
     for row in rows {
         t.push_str("<tr>");
         for (i, cell) in row.iter().enumerate() {
@@ -115,7 +127,6 @@ fn table(head: &[&str], numeric: &[bool], rows: &[Vec<String>]) -> String {
         }
         t.push_str("</tr>");
     }
-    t.push_str("</tbody></table></div>\n");
     t
 }
 
@@ -279,7 +290,7 @@ fn plots(b: &Benchmark) -> String {
     let mut figures = Vec::new();
     if let Some(m) = latency(b) {
         let median = m.summary.median;
-        figures.extend(svg::histogram("Latency histogram", &m.samples, &m.unit, median));
+        figures.extend(svg::histogram("Latency histogram", &m.samples, &m.unit, (median, m.summary.p99)));
         let one = [svg::Distribution { name: &b.name, samples: &m.samples }];
         figures.extend(svg::cdf("Latency CDF", &one, &m.unit));
         figures.extend(svg::latency_series("Latency over time", &m.samples, &m.at_s, &m.unit, median));
@@ -357,7 +368,7 @@ fn details(b: &Benchmark) -> String {
     if rows.is_empty() {
         return String::new();
     }
-    format!("<h3>Details</h3>{}", table(&["", ""], &[], &rows))
+    format!("<h3>Details</h3>{}", key_values(&rows))
 }
 
 fn environment(e: &Environment) -> String {
@@ -380,5 +391,5 @@ fn environment(e: &Environment) -> String {
         rows.push(("load average", format!("{a:.2} {b:.2} {c:.2}")));
     }
     let rows: Vec<Vec<String>> = rows.into_iter().map(|(k, v)| vec![escape(k), escape(&v)]).collect();
-    format!("<section><h2>Environment</h2>{}</section>\n", table(&["", ""], &[], &rows))
+    format!("<section><h2>Environment</h2>{}</section>\n", key_values(&rows))
 }

@@ -136,7 +136,7 @@ struct Axes<'a> {
 
 const LEFT: f64 = 64.0;
 const RIGHT: f64 = 18.0;
-const TOP: f64 = 40.0;
+const TOP: f64 = 52.0;
 const BOTTOM: f64 = 46.0;
 
 impl Frame {
@@ -216,20 +216,19 @@ fn labels(svg: &mut String, a: &Axes<'_>, height: f64) {
     );
 }
 
-/// A legend in the top right corner: a swatch and a name per entry.
+/// A legend on a row of its own under the title: a swatch and a name per entry.
 fn legend(svg: &mut String, entries: &[(&str, String)]) {
-    let mut x = WIDTH - RIGHT;
-    for (color, name) in entries.iter().rev() {
-        let width = 22.0 + 6.2 * name.chars().count() as f64;
-        x -= width;
+    let mut x = LEFT;
+    for (color, name) in entries {
         let _ = write!(
             svg,
-            "<rect x=\"{}\" y=\"12\" width=\"10\" height=\"10\" rx=\"2\" fill=\"{color}\"/>\
-             <text x=\"{}\" y=\"21\" fill=\"{MUTED}\">{}</text>",
+            "<rect x=\"{}\" y=\"29\" width=\"10\" height=\"10\" rx=\"2\" fill=\"{color}\"/>\
+             <text x=\"{}\" y=\"38\" fill=\"{MUTED}\">{}</text>",
             num(x),
             num(x + 14.0),
             escape(name)
         );
+        x += 30.0 + 6.0 * name.chars().count() as f64;
     }
 }
 
@@ -249,9 +248,16 @@ fn padded((lo, hi): (f64, f64), from_zero: bool) -> (f64, f64) {
     ((lo / step).floor() * step, (hi / step).ceil() * step)
 }
 
-/// A log range widened to whole decades when it spans few, so that ticks fall inside.
+/// A log range widened to the nearest 1, 2 or 5 times a power of ten at each end, so that the
+/// data fill the plot and the ends are ticks.
 fn log_padded((lo, hi): (f64, f64)) -> (f64, f64) {
-    (10f64.powf(lo.log10().floor()), 10f64.powf(hi.log10().ceil()))
+    let steps = |v: f64| {
+        let p = 10f64.powf(v.log10().floor());
+        [p, 2.0 * p, 5.0 * p, 10.0 * p]
+    };
+    let lo = steps(lo).into_iter().rev().find(|s| *s <= lo * 1.000_001).unwrap_or(lo);
+    let hi = steps(hi).into_iter().find(|s| *s >= hi * 0.999_999).unwrap_or(hi);
+    (lo, hi)
 }
 
 fn axis_range(r: (f64, f64), log: bool, from_zero: bool) -> (f64, f64) {
@@ -260,7 +266,12 @@ fn axis_range(r: (f64, f64), log: bool, from_zero: bool) -> (f64, f64) {
 
 /// The latency histogram: counts in bins of equal width (of equal ratio on a log axis), the
 /// median marked.
-pub(super) fn histogram(title: &str, samples: &[f64], unit: &str, median: f64) -> Option<String> {
+pub(super) fn histogram(
+    title: &str,
+    samples: &[f64],
+    unit: &str,
+    (median, p99): (f64, f64),
+) -> Option<String> {
     let (lo, hi) = range(samples.iter().copied())?;
     let scale = units::scale(unit, median);
     let log = wants_log(lo, hi);
@@ -283,7 +294,7 @@ pub(super) fn histogram(title: &str, samples: &[f64], unit: &str, median: f64) -
         x_label: &x_label,
         y_label: "samples",
         x: axis_range((lo * scale.0, hi * scale.0), log, false),
-        y: padded((0.0, max_count), true),
+        y: padded((0.0, max_count * 1.15), true),
         x_log: log,
         y_log: false,
     };
@@ -303,20 +314,22 @@ pub(super) fn histogram(title: &str, samples: &[f64], unit: &str, median: f64) -
         );
     }
     let _ = write!(f.svg, "<path d=\"{d}\" fill=\"{}\" fill-opacity=\"0.85\"/>", PALETTE[0]);
-    marker(&mut f, median * scale.0, "median");
+    marker(&mut f, median * scale.0, "median", "start");
+    marker(&mut f, p99 * scale.0, "p99", "end");
     Some(f.finish())
 }
 
-/// A dashed vertical line with a label at its top.
-fn marker(f: &mut Frame, x: f64, label: &str) {
+/// A dashed vertical line with a label at its top, on the side `anchor` says.
+fn marker(f: &mut Frame, x: f64, label: &str, anchor: &str) {
     let px = num(f.x.at(x));
     let _ = write!(
         f.svg,
         "<line x1=\"{px}\" x2=\"{px}\" y1=\"{}\" y2=\"{}\" stroke=\"{TEXT}\" stroke-dasharray=\"4 3\"/>\
-         <text x=\"{px}\" y=\"{}\" dx=\"4\" fill=\"{TEXT}\">{}</text>",
+         <text x=\"{px}\" y=\"{}\" dx=\"{}\" text-anchor=\"{anchor}\" fill=\"{TEXT}\">{}</text>",
         num(f.y.from),
         num(f.y.to),
         num(f.y.to + 10.0),
+        if anchor == "end" { -4 } else { 4 },
         escape(label)
     );
 }
@@ -385,6 +398,16 @@ fn polyline(points: impl Iterator<Item = (f64, f64)>) -> String {
     d
 }
 
+/// A small square per point, all in one path: samples, unlike power, are not continuous, and a
+/// line between two of them would draw values never measured.
+fn squares(points: impl Iterator<Item = (f64, f64)>) -> String {
+    let mut d = String::new();
+    for (x, y) in points {
+        let _ = write!(d, "M{} {}h2v2h-2Z", num(x - 1.0), num(y - 1.0));
+    }
+    d
+}
+
 fn short(s: &str, n: usize) -> String {
     if s.chars().count() <= n { s.to_string() } else { s.chars().take(n - 1).chain(['…']).collect() }
 }
@@ -431,60 +454,96 @@ pub(super) fn latency_series(
     let y_label = format!("latency ({})", scale.1);
     let x_label = if timed { "time since start (s)" } else { "iteration" };
     let series = downsample(&points);
-    line_chart(title, x_label, &y_label, scale.0, &series, None, PALETTE[0])
+    let chart = LineChart {
+        title,
+        x_label,
+        y_label: &y_label,
+        y_factor: scale.0,
+        name: None,
+        color: PALETTE[0],
+        dots: true,
+    };
+    line_chart(&chart, &series)
 }
 
 /// Power over the measurement, its quality in the legend.
 pub(super) fn power_series(title: &str, series: &[PowerSample], quality: &str) -> Option<String> {
     let points: Vec<(f64, f64)> = series.iter().map(|p| (p.at_s, p.watts)).collect();
     let name = format!("power, {quality}");
-    line_chart(title, "time since start (s)", "power (W)", 1.0, &downsample(&points), Some(&name), PALETTE[1])
+    let chart = LineChart {
+        title,
+        x_label: "time since start (s)",
+        y_label: "power (W)",
+        y_factor: 1.0,
+        name: Some(&name),
+        color: PALETTE[1],
+        dots: false,
+    };
+    line_chart(&chart, &downsample(&points))
 }
 
-fn line_chart(
-    title: &str,
-    x_label: &str,
-    y_label: &str,
+/// How a series over time is drawn.
+struct LineChart<'a> {
+    title: &'a str,
+    x_label: &'a str,
+    y_label: &'a str,
+    /// Turns the series' values into the unit of `y_label`.
     y_factor: f64,
-    s: &Series,
-    name: Option<&str>,
-    color: &str,
-) -> Option<String> {
+    /// The series' name in the legend; none for a lone series.
+    name: Option<&'a str>,
+    color: &'a str,
+    /// Raw points as dots rather than joined (latency samples are not continuous; power is).
+    dots: bool,
+}
+
+fn line_chart(c: &LineChart<'_>, s: &Series) -> Option<String> {
     let x = range(s.median.iter().map(|p| p.0))?;
     let y = range(s.median.iter().map(|p| p.1).chain(s.band.iter().flat_map(|b| [b.1, b.2])))?;
-    let y = (y.0 * y_factor, y.1 * y_factor);
+    let y = (y.0 * c.y_factor, y.1 * c.y_factor);
     let log = wants_log(y.0, y.1);
-    let label = format!("{y_label}{}", if log { ", log scale" } else { "" });
+    let label = format!("{}{}", c.y_label, if log { ", log scale" } else { "" });
     let axes = Axes {
-        title,
-        x_label,
+        title: c.title,
+        x_label: c.x_label,
         y_label: &label,
-        x: padded(x, false),
+        // Time axes end where the measurement did, not at the next round number.
+        x: if x.1 > x.0 { x } else { padded(x, false) },
         y: axis_range(y, log, true),
         x_log: false,
         y_log: log,
     };
     let mut f = Frame::new(&axes, HEIGHT);
+    draw_series(&mut f, c, s);
+    let mut entries: Vec<(&str, String)> = c.name.iter().map(|n| (c.color, n.to_string())).collect();
     if !s.band.is_empty() {
-        let upper = s.band.iter().map(|b| (f.x.at(b.0), f.y.at(b.2 * y_factor)));
-        let lower = s.band.iter().rev().map(|b| (f.x.at(b.0), f.y.at(b.1 * y_factor)));
-        let d = polyline(upper.chain(lower));
-        let _ = write!(f.svg, "<path d=\"{d}Z\" fill=\"{color}\" fill-opacity=\"0.18\"/>");
-    }
-    let d = polyline(s.median.iter().map(|p| (f.x.at(p.0), f.y.at(p.1 * y_factor))));
-    let _ = write!(
-        f.svg,
-        "<path d=\"{d}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" stroke-linejoin=\"round\"/>"
-    );
-    let mut entries: Vec<(&str, String)> = name.iter().map(|n| (color, n.to_string())).collect();
-    if !s.band.is_empty() {
-        let line = name.unwrap_or("median");
-        entries = vec![(color, format!("{line} (bucket median)")), (light(color), "bucket min–max".into())];
+        let line = c.name.unwrap_or("median");
+        entries =
+            vec![(c.color, format!("{line} (bucket median)")), (light(c.color), "bucket min–max".into())];
     }
     if !entries.is_empty() {
         legend(&mut f.svg, &entries);
     }
     Some(f.finish())
+}
+
+fn draw_series(f: &mut Frame, c: &LineChart<'_>, s: &Series) {
+    let (color, k) = (c.color, c.y_factor);
+    if !s.band.is_empty() {
+        let upper = s.band.iter().map(|b| (f.x.at(b.0), f.y.at(b.2 * k)));
+        let lower = s.band.iter().rev().map(|b| (f.x.at(b.0), f.y.at(b.1 * k)));
+        let d = polyline(upper.chain(lower));
+        let _ = write!(f.svg, "<path d=\"{d}Z\" fill=\"{color}\" fill-opacity=\"0.18\"/>");
+    }
+    let points = s.median.iter().map(|p| (f.x.at(p.0), f.y.at(p.1 * k)));
+    if c.dots && s.band.is_empty() {
+        let _ = write!(f.svg, "<path d=\"{}\" fill=\"{color}\" fill-opacity=\"0.7\"/>", squares(points));
+    } else {
+        let d = polyline(points);
+        let _ = write!(
+            f.svg,
+            "<path d=\"{d}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" stroke-linejoin=\"round\"/>"
+        );
+    }
 }
 
 /// The pale tint of a series colour, for its band's swatch in the legend.
@@ -586,7 +645,7 @@ fn bar(f: &mut Frame, m: &MetricComparison, top: f64, row: f64) {
         "<text x=\"{}\" y=\"{}\" dy=\"0.32em\" text-anchor=\"end\">{}</text>\
          <rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"2\" fill=\"{color}\" fill-opacity=\"0.75\"/>\
          <path d=\"M{lo} {mid}H{hi}M{lo} {a}V{b}M{hi} {a}V{b}\" stroke=\"{TEXT}\" stroke-width=\"1.5\"/>\
-         <text x=\"{}\" y=\"{}\" dy=\"0.32em\" fill=\"{MUTED}\">{}</text>",
+         <text x=\"{}\" y=\"{}\" dy=\"0.32em\" text-anchor=\"{anchor}\" fill=\"{MUTED}\">{}</text>",
         num(BAR_LEFT - 10.0),
         num(mid),
         escape(&short(&m.metric, 22)),
@@ -594,9 +653,10 @@ fn bar(f: &mut Frame, m: &MetricComparison, top: f64, row: f64) {
         num(top + 6.0),
         num((xr - x1).abs().max(1.0)),
         num(row - 12.0),
-        num(hi + 6.0),
+        num(if m.ratio < 1.0 { lo - 6.0 } else { hi + 6.0 }),
         num(mid),
         units::ratio(m.ratio),
+        anchor = if m.ratio < 1.0 { "end" } else { "start" },
         lo = num(lo),
         hi = num(hi),
         mid = num(mid),
