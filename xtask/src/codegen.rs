@@ -6,10 +6,15 @@ use std::path::{Path, PathBuf};
 /// Every generated file and how to make it.
 fn files() -> Vec<(&'static str, String)> {
     let schema = weir_pipeline::schema::pipeline_schema(&weir_steps::builtin());
+    let bench_report = schemars::schema_for!(weir_api::bench::BenchReport);
     vec![
         (
             "schema/pipeline.schema.json",
             format!("{}\n", serde_json::to_string_pretty(&schema).unwrap_or_default()),
+        ),
+        (
+            "schema/bench-report.schema.json",
+            format!("{}\n", serde_json::to_string_pretty(&bench_report).unwrap_or_default()),
         ),
         ("docs/diagnostics.md", weir_pipeline::code::reference()),
         ("docs/step-kinds.md", step_kinds()),

@@ -1,7 +1,7 @@
 //! `cargo xtask`: project automation in Rust instead of scripts.
 //!
-//! - `cargo xtask codegen [--check]` writes the generated files (pipeline JSON Schema,
-//!   diagnostics reference); with `--check` it fails if any committed copy is stale.
+//! - `cargo xtask codegen [--check]` writes the generated files (pipeline and bench report JSON
+//!   Schemas, diagnostics reference); with `--check` it fails if any committed copy is stale.
 //! - `cargo xtask bench` runs the benchmarks and fails when one misses its target.
 //! - `cargo xtask fuzz-seed` fills `fuzz/corpus/<target>/` with the fuzz targets' seeds.
 //! - `cargo xtask jq-conformance [--verbose]` runs jq 1.7.1's test file against weir's jq.

@@ -24,6 +24,8 @@ pub mod changepoint;
 pub mod compare;
 pub mod fingerprint;
 pub mod harness;
+--
 pub mod meter;
+pub mod report;
 pub mod resources;
 pub mod stats;
