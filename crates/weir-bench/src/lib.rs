@@ -8,3 +8,9 @@
 //! `compare` judges two sets of samples (ratio of medians, Mann-Whitney U, Holm, a three-state
 //! verdict); `meter` reads energy and thermal state around the measurement; `report` writes the
 //! result as a table, JSON, CSV, Bencher's format, Markdown or HTML with weir's own SVG plots.
+//!
+//! `load` (cargo feature `http`) is the load generator of `weir bench http`: requests at a fixed
+//! rate or concurrency, with latency counted from when each request was due.
+
+#[cfg(feature = "http")]
+pub mod load;
