@@ -64,6 +64,11 @@ pub(crate) async fn closed(idle: &mut mpsc::Receiver<Slot>, end: Instant, measur
 /// connection's task is gone).
 async fn hand(idle: &mut mpsc::Receiver<Slot>, mut job: Job, end: Instant) -> bool {
     loop {
+        // `timeout_at` polls the queue before its deadline: past the end (or with no warm-up at
+        // all) an idle connection would still get a job.
+        if Instant::now() >= end {
+            return false;
+        }
         let Ok(Some(slot)) = tokio::time::timeout_at(end.into(), idle.recv()).await else {
             return false;
         };
