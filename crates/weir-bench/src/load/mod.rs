@@ -15,9 +15,15 @@
 //! keeps its own outcomes, gathered into a `LoadResult` at the end. Only `http://`: https is
 //! refused with a clear error.
 //!
-//! Timing: the dispatcher sleeps to just before a request is due and yields until the instant,
-//! so requests go out within tens of microseconds of when they are due; the count is exact by
-//! construction (`sent + dropped == rate × duration`).
+//! Timing: the dispatcher sleeps to just before a request is due and yields until the instant.
+//! The count is exact by construction (`sent + dropped == rate × duration`, rounded up); the send
+//! times, measured on a 2-core machine against a local server (`examples/loopback.rs`), are
+//! within 10 µs of schedule at the median at 100 to 10,000 requests per second, and the tail is
+//! the operating system's: when the machine is busy a descheduled generator sends late (p99 4 to
+//! 8 ms at a load average of 5), which the corrected latency and `late` then show.
+//!
+//! The generator's own ceiling there, in the closed model on 4 connections with a trivial server
+//! on the other core: 38,000 to 56,000 requests per second (release build, busy machine).
 
 mod config;
 mod connection;
