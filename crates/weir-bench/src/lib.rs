@@ -24,7 +24,8 @@ pub mod changepoint;
 pub mod compare;
 pub mod fingerprint;
 pub mod harness;
---
+#[cfg(feature = "http")]
+pub mod load;
 pub mod meter;
 pub mod report;
 pub mod resources;

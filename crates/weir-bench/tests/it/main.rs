@@ -1,8 +1,10 @@
 //! The integration tests of weir-bench, one binary: the exporters on a small constructed report
-//! (snapshots), the committed fixture against the committed schema, and the HTML report in a
-//! real browser.
+//! (snapshots), the committed fixture against the committed schema, the HTML report in a real
+//! browser, and the load generator against a server on 127.0.0.1.
 
 mod browser;
+#[cfg(feature = "http")]
+mod load;
 mod report;
 mod schema;
 
