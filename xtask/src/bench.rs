@@ -1,5 +1,6 @@
 //! `cargo xtask bench`: whole-process benchmarks of the release binary, then the in-process
-//! engine benchmarks (`cargo bench -p weir-steps --bench engine`). Each figure is a median; the
+//! engine benchmarks (`cargo bench -p weir-steps --bench engine`) and the overhead of `weir bench`'s
+//! harness (`cargo bench -p weir-bench --bench harness`). Each figure is a median; the
 //! command fails when a target is missed. Figures are recorded in docs/performance.md.
 
 use anyhow::{Context, Result, bail};
@@ -37,15 +38,7 @@ const CASES: &[Case] = &[
 
 pub fn run(root: &Path) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    eprintln!("building the release binary…");
-    let status = Command::new(&cargo)
-        .args(["build", "--release", "--quiet", "-p", "weir"])
-        .current_dir(root)
-        .status()?;
-    if !status.success() {
-        bail!("the release build failed");
-    }
-    let binary = target_dir(root).join("release/weir");
+    let binary = release_binary(root)?;
     let mut missed = 0;
     println!("{:<58} {:>12} {:>10}", "benchmark (median)", "measured", "target");
     for case in CASES {
@@ -65,13 +58,31 @@ pub fn run(root: &Path) -> Result<()> {
         .args(["bench", "--quiet", "-p", "weir-steps", "--bench", "engine"])
         .current_dir(root)
         .status()?;
-    if missed > 0 || !engine.success() {
+    let harness = Command::new(&cargo)
+        .args(["bench", "--quiet", "-p", "weir-bench", "--bench", "harness"])
+        .current_dir(root)
+        .status()?;
+    if missed > 0 || !engine.success() || !harness.success() {
         bail!("a benchmark missed its target");
     }
     Ok(())
 }
 
-fn verdict(ok: bool) -> &'static str {
+/// Builds the release binary and says where it is.
+pub fn release_binary(root: &Path) -> Result<PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    eprintln!("building the release binary…");
+    let status = Command::new(&cargo)
+        .args(["build", "--release", "--quiet", "-p", "weir"])
+        .current_dir(root)
+        .status()?;
+    if !status.success() {
+        bail!("the release build failed");
+    }
+    Ok(target_dir(root).join("release/weir"))
+}
+
+pub fn verdict(ok: bool) -> &'static str {
     if ok { "ok" } else { "MISSED" }
 }
 

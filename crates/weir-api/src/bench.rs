@@ -293,6 +293,23 @@ pub struct Comparison {
     pub base: String,
     pub new: String,
     pub metrics: Vec<MetricComparison>,
+    /// The deterministic counters both have, compared exactly (no statistics: they do not vary).
+    #[serde(default)]
+    pub counters: Vec<CounterComparison>,
+}
+
+/// One counter of two benchmarks: beyond the threshold either way is a verdict.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CounterComparison {
+    pub name: String,
+    pub per: String,
+    pub base: f64,
+    pub new: f64,
+    /// `new / base` (1 when both are 0; none when only the base is 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio: Option<f64>,
+    pub threshold: f64,
+    pub verdict: Verdict,
 }
 
 /// One metric of two benchmarks. Lower is better for every compared metric.

@@ -14,7 +14,9 @@
 use crate::bootstrap;
 use fastrand::Rng;
 use std::cmp::Ordering;
-use weir_api::bench::{Benchmark, Comparison, Counter, Interval, Metric, MetricComparison, Verdict};
+use weir_api::bench::{
+    Benchmark, Comparison, Counter, CounterComparison, Interval, Metric, MetricComparison, Verdict,
+};
 
 /// The significance level of a comparison, after Holm's correction.
 pub const ALPHA: f64 = 0.05;
@@ -206,7 +208,8 @@ pub fn compare_metric(base: &Metric, new: &Metric, threshold: f64, seed: u64) ->
 
 /// Two benchmarks, metric by metric: every metric of `base` that `new` has too, under the same
 /// name and unit and with at least two samples on each side, in `base`'s order. The p-values
-/// are corrected with [`holm`] across them before each [`verdict`].
+/// are corrected with [`holm`] across them before each [`verdict`]. The counters both have are
+/// compared too, exactly ([`compare_counters`]).
 pub fn compare(base: &Benchmark, new: &Benchmark, threshold: f64, seed: u64) -> Comparison {
     let comparable = |m: &Metric| m.samples.len() >= 2;
     let pairs = base.metrics.iter().filter(|b| comparable(b)).filter_map(|b| {
@@ -221,20 +224,8 @@ pub fn compare(base: &Benchmark, new: &Benchmark, threshold: f64, seed: u64) -> 
         m.p_adjusted = p;
         m.verdict = verdict(p, m.ratio, threshold);
     }
-    Comparison { base: base.name.clone(), new: new.name.clone(), metrics }
-}
-
-/// One deterministic counter of two benchmarks.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CounterComparison {
-    pub name: String,
-    /// `run` or `step`.
-    pub per: String,
-    pub base: f64,
-    pub new: f64,
-    /// `new / base`; none when the base is zero and the new value is not.
-    pub ratio: Option<f64>,
-    pub verdict: Verdict,
+    let counters = compare_counters(&base.counters, &new.counters, threshold);
+    Comparison { base: base.name.clone(), new: new.name.clone(), metrics, counters }
 }
 
 /// The counters of `base` that `new` has too (same name and `per`), in `base`'s order. Counters
@@ -256,7 +247,15 @@ fn compare_counter(base: &Counter, new: &Counter, threshold: f64) -> CounterComp
         Verdict::Unchanged
     };
     let ratio = if b != 0.0 { Some(n / b) } else { (n == 0.0).then_some(1.0) };
-    CounterComparison { name: base.name.clone(), per: base.per.clone(), base: b, new: n, ratio, verdict }
+    CounterComparison {
+        name: base.name.clone(),
+        per: base.per.clone(),
+        base: b,
+        new: n,
+        ratio,
+        threshold,
+        verdict,
+    }
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ pub mod fingerprint;
 pub mod harness;
 #[cfg(feature = "http")]
 pub mod load;
+pub mod measure;
 pub mod meter;
 pub mod report;
 pub mod resources;

@@ -18,7 +18,8 @@ pub struct SavedBench {
     pub report: String,
 }
 
-const INSERT: &str = "INSERT INTO bench_results (id, name, saved_at, git_commit, report) VALUES ($1, $2, $3, $4, $5)";
+const INSERT: &str =
+    "INSERT INTO bench_results (id, name, saved_at, git_commit, report) VALUES ($1, $2, $3, $4, $5)";
 /// The newest `$2` results of `$1`, newest first (the caller turns them oldest first).
 const HISTORY: &str = "SELECT id, name, saved_at, git_commit, report FROM bench_results WHERE name = $1 \
      ORDER BY saved_at DESC, id DESC LIMIT $2";

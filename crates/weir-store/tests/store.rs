@@ -1200,10 +1200,12 @@ async fn bench_results_are_kept_by_name_and_read_back_oldest_first() {
             id: id.into(),
             name: name.into(),
             saved_at,
-            git_commit: (saved_at % 2 == 0).then(|| format!("c{saved_at}")),
+            git_commit: saved_at.is_multiple_of(2).then(|| format!("c{saved_at}")),
             report: format!("{{\"n\": {saved_at}}}"),
         };
-        for (id, name, at) in [("r1", "chain", 10), ("r2", "chain", 30), ("r3", "fan", 20), ("r4", "chain", 20)] {
+        for (id, name, at) in
+            [("r1", "chain", 10), ("r2", "chain", 30), ("r3", "fan", 20), ("r4", "chain", 20)]
+        {
             store.save_bench(&saved(id, name, at)).await.unwrap();
         }
         let history = store.bench_history("chain", 10).await.unwrap();

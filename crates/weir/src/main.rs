@@ -42,6 +42,10 @@ struct Cli {
     global: settings::GlobalArgs,
 }
 
+/// The system allocator, counting allocations while `weir bench --profile counters` asks it to.
+#[global_allocator]
+static ALLOCATOR: weir_bench::alloc::CountingAlloc = weir_bench::alloc::CountingAlloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let settings = Settings::resolve(&cli.global);

@@ -98,6 +98,7 @@ fn small_report() -> BenchReport {
                 comparison("latency", 0.8, Verdict::Improved),
                 comparison("step.fetch", 1.01, Verdict::Unchanged),
             ],
+            counters: Vec::new(),
         }],
         warnings: vec![Warning {
             code: "debug_build".into(),

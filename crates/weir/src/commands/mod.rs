@@ -2,6 +2,7 @@
 
 mod admin;
 mod approvals;
+mod bench;
 mod cancel;
 mod completions;
 mod diff;
@@ -43,6 +44,7 @@ pub enum Command {
     Reject(approvals::RejectArgs),
     Runs(runs::Args),
     Schedule(schedule::Args),
+    Bench(bench::Args),
     Admin(admin::Args),
     Validate(validate::Args),
     DryRun(dry_run::Args),
@@ -97,6 +99,7 @@ fn dispatch(command: Command, settings: &Settings) -> Result<ExitCode> {
         Command::Docs(args) => docs::run(args, settings),
         Command::Schema(args) => schema::run(args, settings),
         Command::Completions(args) => completions::run(args, settings),
+        Command::Bench(args) => bench::run(args, settings),
         Command::Admin(args) => admin::run(args, settings),
     }
 }
