@@ -18,6 +18,14 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/weir-bench-ia.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 say() { echo "== $*" >&2; }
 
+say "building weir (release)"
+cargo build --release -q -p weir --manifest-path "$root/Cargo.toml"
+weir="${CARGO_TARGET_DIR:-$root/target}/release/weir"
+export WEIR_HOME="$tmp/weir-home"
+if [ "$tool" = weir ] && ! "$weir" bench cmd --help > /dev/null 2>&1; then
+  echo "this weir has no \`weir bench cmd\`; IA_BENCH_TOOL=hyperfine measures with hyperfine instead" >&2
+  exit 2
+fi
 venv=${IA_VENV:-$tmp/venv}
 if ! "$venv/bin/python" -c 'import importlib.metadata as m; assert m.version("ia-modules") == "0.2.0"' 2>/dev/null; then
   say "installing ia-modules==0.2.0 into $venv"
@@ -25,17 +33,17 @@ if ! "$venv/bin/python" -c 'import importlib.metadata as m; assert m.version("ia
   "$venv/bin/pip" install -q --disable-pip-version-check ia-modules==0.2.0
 fi
 py="$venv/bin/python"
+if [ "$tool" = hyperfine ]; then
+  command -v hyperfine > /dev/null || { echo "hyperfine is not installed (Debian: apt-get install hyperfine)" >&2; exit 2; }
+fi
 
-say "building weir (release)"
-cargo build --release -q -p weir --manifest-path "$root/Cargo.toml"
-weir="${CARGO_TARGET_DIR:-$root/target}/release/weir"
-export WEIR_HOME="$tmp/weir-home"
+cd "$here"  # the commands below name the pipelines by their file names
 
 # Both tools must compute the same thing: weir's run output and ia-modules' final `value`.
 check() {
   local name=$1 expected=$2 got_weir got_ia
-  got_weir=$("$weir" run --no-store "$here/$name.yaml" 2>/dev/null | tr -d '[:space:]')
-  got_ia=$("$py" "$here/run_ia.py" "$here/$name.json" | awk '/^value/ {print $2}')
+  got_weir=$("$weir" run --no-store "$name.yaml" 2>/dev/null | tr -d '[:space:]')
+  got_ia=$("$py" run_ia.py "$name" | awk '/^value/ {print $2}')
   say "$name: weir output $got_weir, ia-modules value $got_ia (expected $expected)"
   [ "$got_weir" = "$expected" ] && [ "$got_ia" = "$expected" ] || { echo "results differ" >&2; exit 1; }
 }
@@ -83,27 +91,36 @@ EOF
 say "ia-modules $("$py" -c 'import importlib.metadata as m; print(m.version("ia-modules"))'), $("$weir" --version), python $("$py" -c 'import platform; print(platform.python_version())'), $(nproc) cores, $runs runs + $warmup warm-ups per command, measured with $tool"
 check linear-100 100
 check fanout-98 98
-"$weir" run "$here/linear-100.yaml" > /dev/null  # creates the store before anything is timed
+"$weir" run linear-100.yaml > /dev/null  # creates the store before anything is timed
 
 say "measuring linear-100"
 measure linear-100 \
-  "weir=$weir run $here/linear-100.yaml" \
-  "weir --no-store=$weir run --no-store $here/linear-100.yaml" \
-  "ia-modules=$py $here/run_ia.py $here/linear-100.json"
+  "weir=$weir run linear-100.yaml" \
+  "weir --no-store=$weir run --no-store linear-100.yaml" \
+  "ia-modules=$py run_ia.py linear-100"
 say "measuring fanout-98"
 measure fanout-98 \
-  "weir=$weir run $here/fanout-98.yaml" \
-  "weir --no-store=$weir run --no-store $here/fanout-98.yaml" \
-  "ia-modules=$py $here/run_ia.py $here/fanout-98.json" \
-  "ia-modules ParallelStep=$py $here/run_ia.py $here/fanout-98.json --parallel-step"
+  "weir=$weir run fanout-98.yaml" \
+  "weir --no-store=$weir run --no-store fanout-98.yaml" \
+  "ia-modules=$py run_ia.py fanout-98" \
+  "ia-modules ParallelStep=$py run_ia.py fanout-98 --parallel-step"
 
 report linear-100
 report fanout-98
 
-say "ia-modules warm, in one process ($runs runs after one warm-up)"
+say "in-process run times ($runs runs each)"
 echo
-echo "ia-modules in a warm process (median of $runs runs)"
-for spec in "linear-100.json" "fanout-98.json" "fanout-98.json --parallel-step"; do
+echo "weir: the run's own duration inside its process (run --json duration_ms, median of $runs processes)"
+for name in linear-100 fanout-98; do
+  for flags in "" "--no-store"; do
+    printf '  %-32s %s ms\n' "$name.yaml $flags" "$(for _ in $(seq 1 "$runs"); do
+      "$weir" run --json -c $flags "$name.yaml"; done | python3 -c '
+import json, statistics, sys
+print("%.3f" % statistics.median(json.loads(l)["duration_ms"] for l in sys.stdin))')"
+  done
+done
+echo "ia-modules: one process, one warm-up run, then the median of $runs runs"
+for spec in "linear-100" "fanout-98" "fanout-98 --parallel-step"; do
   read -r -a argv <<< "$spec"
-  printf '  %-32s %s\n' "$spec" "$("$py" "$here/run_ia.py" "$here/${argv[0]}" "${argv[@]:1}" --repeat "$runs" | sed -n 's/^warm median //p')"
+  printf '  %-32s %s\n' "$spec" "$("$py" run_ia.py "${argv[@]}" --repeat "$runs" | sed -n 's/^warm median //p')"
 done

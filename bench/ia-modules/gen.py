@@ -1,5 +1,5 @@
-"""Writes the two pipelines of bench/ia-modules/compare.sh, for weir (YAML) and for ia-modules
-(its JSON graph format), next to this file:
+"""Writes the weir side of the two pipelines of bench/ia-modules/compare.sh next to this file
+(run_ia.py builds the same two for ia-modules):
 
   linear-100  100 steps in a chain, each adding 1 to the value of the one before; output 100.
   fanout-98   `start` (value 0), 98 branches that each sleep 10 ms, and `join`, which needs all
@@ -8,7 +8,6 @@
   python3 gen.py        (the files are committed; run it again only after changing this script)
 """
 
-import json
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -68,40 +67,9 @@ def weir_fanout() -> str:
     return "\n".join(out) + "\n"
 
 
-def ia_step(step_id: str, step_class: str, config: dict | None = None) -> dict:
-    step = {"id": step_id, "name": step_id, "step_class": step_class, "module": "ia_steps"}
-    if config:
-        step["config"] = config
-    return step
-
-
-def ia_linear() -> dict:
-    # No path out of the last step: ia-modules stops at a step without transitions. A path to
-    # `end_with_success` would count as a 101st step and trip its limit of 100 steps per run.
-    return {
-        "name": "linear-100",
-        "steps": [ia_step(s, "Increment") for s in LINEAR],
-        "flow": {
-            "start_at": LINEAR[0],
-            "paths": [{"from": a, "to": b} for a, b in zip(LINEAR, LINEAR[1:])],
-        },
-    }
-
-
-def ia_fanout() -> dict:
-    steps = [ia_step("start", "Start")]
-    steps += [ia_step(b, "Sleep", {"ms": 10}) for b in BRANCHES]
-    steps.append(ia_step("join", "Join"))
-    paths = [{"from": "start", "to": b} for b in BRANCHES]
-    paths += [{"from": b, "to": "join"} for b in BRANCHES]
-    return {"name": "fanout-98", "steps": steps, "flow": {"start_at": "start", "paths": paths}}
-
-
 def main() -> None:
     (HERE / "linear-100.yaml").write_text(weir_linear())
     (HERE / "fanout-98.yaml").write_text(weir_fanout())
-    for name, doc in [("linear-100.json", ia_linear()), ("fanout-98.json", ia_fanout())]:
-        (HERE / name).write_text(json.dumps(doc, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,19 @@
-"""Runs a pipeline of bench/ia-modules in ia-modules 0.2.0, the way its own `ia-modules run`
-command does (a `GraphPipelineRunner` on an empty `ServiceRegistry`, `run_pipeline_from_json`),
-and prints the pipeline's final `value`.
+"""linear-100 and fanout-98 in ia-modules 0.2.0, run the way its own `ia-modules run` command
+runs a JSON pipeline (a `GraphPipelineRunner` on an empty `ServiceRegistry`,
+`run_pipeline_from_json`); prints the pipeline's final `value`.
 
-  python run_ia.py PIPELINE.json             one run: what compare.sh times as a whole process
-  python run_ia.py PIPELINE.json --repeat N  one warm-up run, then N runs in the same process;
-                                             prints the median milliseconds of those N as well
-  --parallel-step                            fanout-98 only: the 98 branches as children of one
-                                             ParallelStep (asyncio.gather) instead of 98 paths
-                                             of the JSON graph, which ia-modules runs one by one
+  python run_ia.py PIPELINE               one run: what compare.sh times as a whole process
+  python run_ia.py PIPELINE --repeat N    one warm-up run, then N runs in the same process;
+                                          prints the median milliseconds of those N as well
+  python run_ia.py PIPELINE --dump        print the pipeline in ia-modules' JSON format (for
+                                          `ia-modules run FILE --working-dir bench/ia-modules`)
+  --parallel-step                         fanout-98 only: the 98 branches as children of one
+                                          ParallelStep (asyncio.gather) instead of 98 paths of
+                                          the JSON graph, which ia-modules runs one at a time
+
+PIPELINE is linear-100 or fanout-98, the same pipelines as linear-100.yaml and fanout-98.yaml.
+(They are built here rather than committed as .json files, which `weir validate` would read as
+weir pipelines.)
 """
 
 import argparse
@@ -18,8 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))  # for the module `ia_steps` the JSON files name
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the module `ia_steps` the steps name
 
 from ia_modules.pipeline.core import ExecutionContext  # noqa: E402
 from ia_modules.pipeline.graph_pipeline_runner import GraphPipelineRunner  # noqa: E402
@@ -27,6 +32,29 @@ from ia_modules.pipeline.parallel_step import ParallelStep  # noqa: E402
 from ia_modules.pipeline.services import ServiceRegistry  # noqa: E402
 
 import ia_steps  # noqa: E402
+
+LINEAR = [f"s{i:03}" for i in range(1, 101)]
+BRANCHES = [f"b{i:02}" for i in range(1, 99)]
+
+
+def step(step_id: str, step_class: str, config: dict | None = None) -> dict:
+    return {"id": step_id, "name": step_id, "step_class": step_class, "module": "ia_steps", "config": config or {}}
+
+
+def linear_100() -> dict:
+    # No path out of the last step: ia-modules ends a run at a step without transitions. A path
+    # to `end_with_success` would count as a 101st step and trip its limit of 100 per run.
+    return {
+        "name": "linear-100",
+        "steps": [step(s, "Increment") for s in LINEAR],
+        "flow": {"start_at": LINEAR[0], "paths": [{"from": a, "to": b} for a, b in zip(LINEAR, LINEAR[1:])]},
+    }
+
+
+def fanout_98() -> dict:
+    steps = [step("start", "Start"), *(step(b, "Sleep", {"ms": 10}) for b in BRANCHES), step("join", "Join")]
+    paths = [{"from": "start", "to": b} for b in BRANCHES] + [{"from": b, "to": "join"} for b in BRANCHES]
+    return {"name": "fanout-98", "steps": steps, "flow": {"start_at": "start", "paths": paths}}
 
 
 async def run_json(config: dict) -> int:
@@ -38,12 +66,10 @@ async def run_json(config: dict) -> int:
 
 async def run_parallel_step(config: dict) -> int:
     """fanout-98 as start -> one ParallelStep of the 98 sleeps -> join."""
-    by_class = {s["id"]: s for s in config["steps"]}
-    branches = [s for s in config["steps"] if s["step_class"] == "Sleep"]
     steps = [
         ia_steps.Start("start", {}),
-        ParallelStep("fan", {"steps": [ia_steps.Sleep(b["id"], b["config"]) for b in branches]}),
-        ia_steps.Join("join", by_class["join"].get("config", {})),
+        ParallelStep("fan", {"steps": [ia_steps.Sleep(b, {"ms": 10}) for b in BRANCHES]}),
+        ia_steps.Join("join", {}),
     ]
     flow = {"start_at": "start", "paths": [{"from": "start", "to": "fan"}, {"from": "fan", "to": "join"}]}
     runner = GraphPipelineRunner(services=ServiceRegistry())
@@ -52,7 +78,12 @@ async def run_parallel_step(config: dict) -> int:
 
 
 async def main(args: argparse.Namespace) -> None:
-    config = json.loads(Path(args.pipeline).read_text())
+    config = {"linear-100": linear_100, "fanout-98": fanout_98}[args.pipeline]()
+    if args.dump:
+        print(json.dumps(config, indent=2))
+        return
+    if args.parallel_step and args.pipeline != "fanout-98":
+        sys.exit("--parallel-step is for fanout-98")
     run = run_parallel_step if args.parallel_step else run_json
     value = await run(config)
     times = []
@@ -67,7 +98,8 @@ async def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("pipeline")
+    parser.add_argument("pipeline", choices=["linear-100", "fanout-98"])
     parser.add_argument("--repeat", type=int, default=0)
     parser.add_argument("--parallel-step", action="store_true")
+    parser.add_argument("--dump", action="store_true")
     asyncio.run(main(parser.parse_args()))
