@@ -48,12 +48,14 @@ check() {
   [ "$got_weir" = "$expected" ] && [ "$got_ia" = "$expected" ] || { echo "results differ" >&2; exit 1; }
 }
 
-# measure NAME ARGV-STRING...: one invocation measuring every command, interleaved; writes
-# $tmp/NAME.json (a weir bench report, or hyperfine's export). Labels are given as LABEL=ARGV.
+# measure NAME LABEL=ARGV...: one invocation measuring every command (weir bench cmd interleaves
+# them; hyperfine runs one after the other); writes $tmp/NAME.json, a weir bench report or
+# hyperfine's export, and the labels in order. ARGV is split on spaces and run without a shell.
 measure() {
-  local out="$tmp/$1.json"; shift
+  local title=$1 out="$tmp/$1.json"; shift
   local names=() cmds=() spec
   for spec in "$@"; do names+=("${spec%%=*}"); cmds+=("${spec#*=}"); done
+  printf '%s\n' "${names[@]}" > "$tmp/$title.labels"
   if [ "$tool" = hyperfine ]; then
     local args=() i
     for i in "${!names[@]}"; do args+=(--command-name "${names[$i]}" "${cmds[$i]}"); done
@@ -66,17 +68,19 @@ measure() {
   fi
 }
 
-# Prints one line per command (median ms) and the ratio of each ia-modules command to each weir one.
+# Prints one line per command (median ms) and the ratio of each ia-modules command to each weir
+# one. The commands are in the order given, so the labels are taken from measure's list.
 report() {
-  python3 - "$tool" "$tmp/$1.json" "$1" <<'EOF'
+  python3 - "$tool" "$tmp/$1.json" "$tmp/$1.labels" "$1" <<'EOF'
 import json, sys
-tool, path, title = sys.argv[1:]
+tool, path, labels, title = sys.argv[1:]
 doc = json.load(open(path))
+names = open(labels).read().splitlines()
 if tool == "hyperfine":
-    rows = [(r["command"], r["median"] * 1000) for r in doc["results"]]
-else:
-    names = [b["name"] for b in doc["benchmarks"]]
-    rows = [(n, b["metrics"][0]["summary"]["median"]) for n, b in zip(names, doc["benchmarks"])]
+    medians = [r["median"] * 1000 for r in doc["results"]]
+else:  # a weir bench report: benchmarks[i].metrics[0] is `latency`, in ms
+    medians = [b["metrics"][0]["summary"]["median"] for b in doc["benchmarks"]]
+rows = list(zip(names, medians, strict=True))
 print(f"\n{title}: whole process, median of the measured runs")
 for name, ms in rows:
     print(f"  {name:<28} {ms:10.1f} ms")
@@ -88,7 +92,7 @@ for name, ms in rows:
 EOF
 }
 
-say "ia-modules $("$py" -c 'import importlib.metadata as m; print(m.version("ia-modules"))'), $("$weir" --version), python $("$py" -c 'import platform; print(platform.python_version())'), $(nproc) cores, $runs runs + $warmup warm-ups per command, measured with $tool"
+say "ia-modules $("$py" -c 'import importlib.metadata as m; print(m.version("ia-modules"))'), $("$weir" --version), python $("$py" -c 'import platform; print(platform.python_version())'), $(nproc) cores, load $(uptime | sed "s/.*load averages*: //"), $runs runs + $warmup warm-ups per command, measured with $tool"
 check linear-100 100
 check fanout-98 98
 "$weir" run linear-100.yaml > /dev/null  # creates the store before anything is timed
@@ -97,7 +101,8 @@ say "measuring linear-100"
 measure linear-100 \
   "weir=$weir run linear-100.yaml" \
   "weir --no-store=$weir run --no-store linear-100.yaml" \
-  "ia-modules=$py run_ia.py linear-100"
+  "ia-modules=$py run_ia.py linear-100" \
+  "python, ia-modules imports only=$py run_ia.py --imports-only"
 say "measuring fanout-98"
 measure fanout-98 \
   "weir=$weir run fanout-98.yaml" \

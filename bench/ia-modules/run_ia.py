@@ -5,6 +5,8 @@ runs a JSON pipeline (a `GraphPipelineRunner` on an empty `ServiceRegistry`,
   python run_ia.py PIPELINE               one run: what compare.sh times as a whole process
   python run_ia.py PIPELINE --repeat N    one warm-up run, then N runs in the same process;
                                           prints the median milliseconds of those N as well
+  python run_ia.py --imports-only         import what a run imports, run nothing: the start-up
+                                          share of a whole process
   python run_ia.py PIPELINE --dump        print the pipeline in ia-modules' JSON format (for
                                           `ia-modules run FILE --working-dir bench/ia-modules`)
   --parallel-step                         fanout-98 only: the 98 branches as children of one
@@ -78,6 +80,8 @@ async def run_parallel_step(config: dict) -> int:
 
 
 async def main(args: argparse.Namespace) -> None:
+    if args.imports_only:
+        return
     config = {"linear-100": linear_100, "fanout-98": fanout_98}[args.pipeline]()
     if args.dump:
         print(json.dumps(config, indent=2))
@@ -98,8 +102,12 @@ async def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("pipeline", choices=["linear-100", "fanout-98"])
+    parser.add_argument("pipeline", nargs="?", choices=["linear-100", "fanout-98"])
+    parser.add_argument("--imports-only", action="store_true")
     parser.add_argument("--repeat", type=int, default=0)
     parser.add_argument("--parallel-step", action="store_true")
     parser.add_argument("--dump", action="store_true")
-    asyncio.run(main(parser.parse_args()))
+    args = parser.parse_args()
+    if not args.pipeline and not args.imports_only:
+        parser.error("name a pipeline, or --imports-only")
+    asyncio.run(main(args))
