@@ -78,17 +78,20 @@ doc = json.load(open(path))
 names = open(labels).read().splitlines()
 if tool == "hyperfine":
     medians = [r["median"] * 1000 for r in doc["results"]]
+    # CPU time per process (user + system): on a busy machine, steadier than wall time.
+    cpu = [f"  cpu {(r['user'] + r['system']) * 1000:7.1f} ms" for r in doc["results"]]
 else:  # a weir bench report: benchmarks[i].metrics[0] is `latency`, in ms
     medians = [b["metrics"][0]["summary"]["median"] for b in doc["benchmarks"]]
+    cpu = [""] * len(medians)
 rows = list(zip(names, medians, strict=True))
 print(f"\n{title}: whole process, median of the measured runs")
-for name, ms in rows:
-    print(f"  {name:<28} {ms:10.1f} ms")
+for (name, ms), c in zip(rows, cpu):
+    print(f"  {name:<32} {ms:10.1f} ms{c}")
 weirs = [(n, ms) for n, ms in rows if n.startswith("weir")]
 for name, ms in rows:
     if name.startswith("ia-modules"):
         for wname, wms in weirs:
-            print(f"  {name + ' / ' + wname:<44} {ms / wms:8.1f}x")
+            print(f"  {name + ' / ' + wname:<46} {ms / wms:8.1f}x")
 EOF
 }
 
