@@ -48,9 +48,9 @@ check() {
   [ "$got_weir" = "$expected" ] && [ "$got_ia" = "$expected" ] || { echo "results differ" >&2; exit 1; }
 }
 
-# measure NAME LABEL=ARGV...: one invocation measuring every command (weir bench cmd interleaves
-# them; hyperfine runs one after the other); writes $tmp/NAME.json, a weir bench report or
-# hyperfine's export, and the labels in order. ARGV is split on spaces and run without a shell.
+# measure NAME LABEL=ARGV...: one invocation measuring every command together (hyperfine: one
+# after the other); writes $tmp/NAME.json, a weir bench report or hyperfine's export, and the
+# labels in order. ARGV is split on spaces and run without a shell.
 measure() {
   local title=$1 out="$tmp/$1.json"; shift
   local names=() cmds=() spec
