@@ -118,13 +118,13 @@ report fanout-98
 
 say "in-process run times ($runs runs each)"
 echo
-echo "weir: the run's own duration inside its process (run --json duration_ms, median of $runs processes)"
+echo "weir: warm runs in one process (weir bench run: $runs warm-ups, then the median of $((runs * 10)) runs)"
 for name in linear-100 fanout-98; do
-  for flags in "" "--no-store"; do
-    printf '  %-32s %s ms\n' "$name.yaml $flags" "$(for _ in $(seq 1 "$runs"); do
-      "$weir" run --json -c $flags "$name.yaml"; done | python3 -c '
-import json, statistics, sys
-print("%.3f" % statistics.median(json.loads(l)["duration_ms"] for l in sys.stdin))')"
+  for store in temp none; do
+    printf '  %-32s %s ms\n' "$name.yaml --store $store" "$("$weir" bench run "$name.yaml" --store "$store" \
+      --warmup "$runs" -n $((runs * 10)) --json | python3 -c '
+import json, sys
+print("%.3f" % json.load(sys.stdin)["benchmarks"][0]["metrics"][0]["summary"]["median"])')"
   done
 done
 echo "ia-modules: one process, one warm-up run, then the median of $runs runs"

@@ -4,6 +4,7 @@
 mod admin;
 mod approvals;
 mod architecture;
+mod bench;
 mod cli;
 mod conformance;
 mod diagnostics;
