@@ -22,7 +22,8 @@ pub const MIN_SEGMENT: usize = 2;
 /// The smallest shift of level that counts, relative to the earlier level.
 pub const MIN_SHIFT: f64 = 0.05;
 
-/// How many standard errors apart the levels either side of a change must be. The split is the
+/// How many standard errors apart the levels either side of a change must be (the noise times
+/// `√(1/n₁ + 1/n₂)`, as for a difference of two means). The split is the
 /// best of every place, so the bar sits above the usual two: at four, flat histories with a few
 /// percent of noise are flagged in under 5% of cases even at six results, while a 10% step
 /// under 2% noise is found at its place in nine cases of ten from ten results on.
@@ -70,7 +71,7 @@ fn deviation(values: &[f64]) -> f64 {
     values.iter().map(|x| (x - level).abs()).sum()
 }
 
-/// How many standard errors apart the medians before and after `k` are; none when they differ
+/// How many standard errors (see [`MIN_SCORE`]) apart the medians before and after `k` are; none when they differ
 /// by no more than [`MIN_SHIFT`]. A noiseless step scores infinity.
 fn score(series: &[f64], k: usize) -> Option<f64> {
     let (before, after) = series.split_at(k);

@@ -206,7 +206,7 @@ fn too_short(n: u64, wall_s: f64) -> Option<Warning> {
     } else {
         return None;
     };
-    let advice = " Use more iterations or a longer --duration (at least 1 s).";
+    let advice = " Measure more iterations, for at least a second.";
     Some(warning("too_short", message + advice))
 }
 
