@@ -121,6 +121,23 @@ fn comparison(c: &Comparison) -> String {
             units::p_value(m.p_adjusted),
         ));
     }
+    if !c.counters.is_empty() {
+        t.push_str("\n| counter | base | new | change | verdict |\n| --- | ---: | ---: | ---: | --- |\n");
+        for k in &c.counters {
+            let verdict = match k.verdict {
+                Verdict::Unchanged => "unchanged".to_string(),
+                v => format!("**{}**", units::verdict(v)),
+            };
+            let change = k.ratio.map_or("from 0".to_string(), units::change);
+            t.push_str(&format!(
+                "| {} per {} | {} | {} | {change} | {verdict} |\n",
+                escape(&k.name),
+                escape(&k.per),
+                units::sig(k.base, 4),
+                units::sig(k.new, 4),
+            ));
+        }
+    }
     t
 }
 

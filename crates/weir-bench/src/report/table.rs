@@ -5,7 +5,10 @@
 
 use super::units;
 use std::io::Write;
-use weir_api::bench::{BenchReport, Benchmark, Comparison, Metric, MetricComparison, Verdict, Warning};
+use weir_api::bench::{
+    BenchReport, Benchmark, Breakdown, Comparison, Counter, CounterComparison, HttpStats, Metric,
+    MetricComparison, Verdict, Warning,
+};
 
 /// How the table is drawn.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -116,6 +119,25 @@ impl Table {
         if let Some(e) = &b.energy {
             lines.push(format!("{}{}", label("energy"), units::energy(e)));
         }
+        if let Some(split) = &b.breakdown {
+            lines.push(format!("{}{}", label("a run"), breakdown(split)));
+        }
+        if let Some(http) = &b.http {
+            lines.push(format!("{}{}", label("requests"), requests(http)));
+        }
+        if !b.counters.is_empty() {
+            lines.push(format!("{}{}", label("counters"), counters(&b.counters)));
+        }
+        for event in &b.thermal {
+            let text = format!(
+                "{:.1} s {} {}: {}",
+                event.at_s,
+                clean(&event.source),
+                event.kind,
+                clean(&event.detail)
+            );
+            lines.push(format!("{}{}", label("thermal"), shorten(&text, self.width - 14)));
+        }
         lines.extend(self.steps(b));
         lines.extend(self.warnings(&b.warnings, "  "));
         lines
@@ -150,7 +172,25 @@ impl Table {
         );
         lines.push(self.paint.dim(&head));
         lines.extend(c.metrics.iter().map(|m| self.metric_comparison(m)));
+        if !c.counters.is_empty() {
+            let head =
+                format!("  {:<30}{:>14}{:>14}  {:<10}  {}", "counter", "base", "new", "ratio", "verdict");
+            lines.push(String::new());
+            lines.push(self.paint.dim(&head));
+            lines.extend(c.counters.iter().map(|k| self.counter_comparison(k)));
+        }
         lines
+    }
+
+    fn counter_comparison(&self, k: &CounterComparison) -> String {
+        let name = shorten(&format!("{} per {}", clean(&k.name), clean(&k.per)), 29);
+        let ratio = k.ratio.map_or("from 0".to_owned(), units::ratio);
+        format!(
+            "  {name:<30}{:>14}{:>14}  {ratio:<10}  {}",
+            units::sig(k.base, 4),
+            units::sig(k.new, 4),
+            self.paint.verdict(k.verdict)
+        )
     }
 
     fn metric_comparison(&self, m: &MetricComparison) -> String {
@@ -236,6 +276,41 @@ fn cost(b: &Benchmark) -> String {
         parts.push(format!("peak RSS {}", units::bytes(r.peak_rss_bytes)));
     }
     parts.join("   ")
+}
+
+/// Where the mean run's time went.
+fn breakdown(split: &Breakdown) -> String {
+    let scale = units::scale("ms", split.queue_wait_ms + split.execution_ms + split.transition_ms);
+    format!(
+        "{} to the first step · {} steps executing · {} between steps",
+        units::scaled(split.queue_wait_ms, &scale),
+        units::scaled(split.execution_ms, &scale),
+        units::scaled(split.transition_ms, &scale)
+    )
+}
+
+/// What a load sent and got back.
+fn requests(h: &HttpStats) -> String {
+    let mut parts = vec![format!("{} sent", h.sent), format!("{} answered", h.completed)];
+    for (name, n) in [("errors", h.errors), ("late", h.late), ("dropped", h.dropped)] {
+        if n > 0 {
+            parts.push(format!("{n} {name}"));
+        }
+    }
+    let statuses: Vec<String> = h.status_counts.iter().map(|(code, n)| format!("{code}: {n}")).collect();
+    if !statuses.is_empty() {
+        parts.push(format!("status {}", statuses.join(", ")));
+    }
+    parts.join(" · ")
+}
+
+/// Deterministic counters, each with what it is counted per.
+fn counters(counters: &[Counter]) -> String {
+    counters
+        .iter()
+        .map(|c| format!("{} {}/{}", units::sig(c.value, 4), clean(&c.name), clean(&c.per)))
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 /// A name with its control characters escaped (`\n`, `\u{1b}`), so that it stays on its line
