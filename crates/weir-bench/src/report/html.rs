@@ -40,9 +40,9 @@ pub(super) fn write(report: &BenchReport, out: &mut dyn Write) -> std::io::Resul
         page.push_str(&benchmark(i, b));
     }
     page.push_str(&environment(&report.environment));
-    let _ = write!(
+    let _ = writeln!(
         page,
-        "<footer>weir {} · report schema version {}</footer></main></body></html>\n",
+        "<footer>weir {} · report schema version {}</footer></main></body></html>",
         escape(&report.environment.weir_version),
         report.schema_version
     );

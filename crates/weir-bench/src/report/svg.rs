@@ -107,9 +107,7 @@ fn tick_label(v: f64) -> String {
         return "0".into();
     }
     let text = if v.abs() >= 1.0 { format!("{:.2}", v) } else { units::sig(v, 2) };
-    let text =
-        if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.').to_string() } else { text };
-    text
+    if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.').to_string() } else { text }
 }
 
 fn num(v: f64) -> String {
