@@ -347,20 +347,7 @@ fn details(b: &Benchmark) -> String {
         add("statuses", statuses.join(", "));
     }
     if let Some(e) = &b.energy {
-        for d in &e.domains {
-            add(
-                &format!("energy {}", d.name),
-                format!(
-                    "{} ({} W) {}",
-                    units::joules(d.joules),
-                    units::sig(d.mean_watts, 3),
-                    units::quality(d.quality)
-                ),
-            );
-        }
-        for u in &e.unavailable {
-            add("meter unavailable", u.clone());
-        }
+        energy_rows(e, &mut add);
     }
     for t in &b.thermal {
         add(&format!("{} at {}", t.kind, units::seconds(t.at_s)), format!("{}: {}", t.source, t.detail));
@@ -369,6 +356,17 @@ fn details(b: &Benchmark) -> String {
         return String::new();
     }
     format!("<h3>Details</h3>{}", key_values(&rows))
+}
+
+/// Each meter's domain with its quality, and the meters that could not be read.
+fn energy_rows(e: &weir_api::bench::Energy, add: &mut dyn FnMut(&str, String)) {
+    for d in &e.domains {
+        let figure = format!("{} ({} W)", units::joules(d.joules), units::sig(d.mean_watts, 3));
+        add(&format!("energy {}", d.name), format!("{figure} {}", units::quality(d.quality)));
+    }
+    for u in &e.unavailable {
+        add("meter unavailable", u.clone());
+    }
 }
 
 fn environment(e: &Environment) -> String {

@@ -273,18 +273,8 @@ pub(super) fn histogram(
     let (lo, hi) = range(samples.iter().copied())?;
     let scale = units::scale(unit, median);
     let log = wants_log(lo, hi);
-    let bins = ((samples.len() as f64).sqrt().ceil() as usize).clamp(10, 60);
-    let t = |v: f64| if log { v.log10() } else { v };
-    let (tl, th) = (t(lo), t(hi).max(t(lo) + 1e-12));
-    let mut counts = vec![0u64; bins];
-    for v in samples.iter().filter(|v| v.is_finite()) {
-        let i = (((t(*v) - tl) / (th - tl)) * bins as f64) as usize;
-        counts[i.min(bins - 1)] += 1;
-    }
-    let edge = |i: usize| {
-        let e = tl + (th - tl) * i as f64 / bins as f64;
-        (if log { 10f64.powf(e) } else { e }) * scale.0
-    };
+    let (counts, edges) = bins(samples, (lo, hi), log);
+    let edge = |i: usize| edges[i] * scale.0;
     let max_count = counts.iter().copied().max().unwrap_or(1) as f64;
     let x_label = format!("latency ({}){}", scale.1, if log { ", log scale" } else { "" });
     let axes = Axes {
@@ -315,6 +305,26 @@ pub(super) fn histogram(
     marker(&mut f, median * scale.0, "median", "start");
     marker(&mut f, p99 * scale.0, "p99", "end");
     Some(f.finish())
+}
+
+/// Counts in √n bins (10 to 60) of equal width, or of equal ratio on a log axis, and the bins'
+/// edges (one more than the bins).
+fn bins(samples: &[f64], (lo, hi): (f64, f64), log: bool) -> (Vec<u64>, Vec<f64>) {
+    let n = ((samples.len() as f64).sqrt().ceil() as usize).clamp(10, 60);
+    let t = |v: f64| if log { v.log10() } else { v };
+    let (tl, th) = (t(lo), t(hi).max(t(lo) + 1e-12));
+    let mut counts = vec![0u64; n];
+    for v in samples.iter().filter(|v| v.is_finite()) {
+        let i = (((t(*v) - tl) / (th - tl)) * n as f64) as usize;
+        counts[i.min(n - 1)] += 1;
+    }
+    let edges = (0..=n)
+        .map(|i| {
+            let e = tl + (th - tl) * i as f64 / n as f64;
+            if log { 10f64.powf(e) } else { e }
+        })
+        .collect();
+    (counts, edges)
 }
 
 /// A dashed vertical line with a label at its top, on the side `anchor` says.

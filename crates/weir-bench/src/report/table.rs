@@ -265,7 +265,7 @@ fn percentiles(m: &Metric) -> String {
 fn cost(b: &Benchmark) -> String {
     let mut parts = vec![units::rate(b.throughput.per_s)];
     if let Some(items) = b.throughput.items_per_s {
-        parts.push(format!("{} items", units::rate(items)));
+        parts.push(format!("{} items/s", units::sig(items, 3)));
     }
     if let Some(r) = &b.resources {
         parts.push(format!(
