@@ -210,11 +210,36 @@ fn comparison(c: &Comparison) -> String {
         svg::comparison_bars("Ratio of medians, new / base, with 95% CI", &c.metrics).unwrap_or_default();
     format!(
         "<section><h2>Comparison</h2><p class=\"pair\"><span>base</span> <code class=\"name\">{}</code><br>\
-         <span>new</span> <code class=\"name\">{}</code></p>{}<figure class=\"wide\">{plot}</figure></section>\n",
+         <span>new</span> <code class=\"name\">{}</code></p>{}<figure class=\"wide\">{plot}</figure>{}</section>\n",
         escape(&c.base),
         escape(&c.new),
-        table(&head, &numeric, &rows)
+        table(&head, &numeric, &rows),
+        counter_comparisons(c)
     )
+}
+
+/// The deterministic counters both benchmarks have, compared exactly.
+fn counter_comparisons(c: &Comparison) -> String {
+    if c.counters.is_empty() {
+        return String::new();
+    }
+    let head = ["counter", "base", "new", "change", "verdict"];
+    let numeric = [false, true, true, true, false];
+    let rows: Vec<Vec<String>> = c
+        .counters
+        .iter()
+        .map(|k| {
+            let verdict = units::verdict(k.verdict);
+            vec![
+                format!("<code>{}</code> per {}", escape(&k.name), escape(&k.per)),
+                escape(&units::sig(k.base, 4)),
+                escape(&units::sig(k.new, 4)),
+                escape(&k.ratio.map_or("from 0".to_string(), units::change)),
+                format!("<span class=\"verdict {verdict}\">{verdict}</span>"),
+            ]
+        })
+        .collect();
+    format!("<h3>Counters</h3>{}", table(&head, &numeric, &rows))
 }
 
 /// The latency CDFs of all benchmarks on one plot, when there are several to set side by side.

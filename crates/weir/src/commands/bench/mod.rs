@@ -276,7 +276,14 @@ pub fn emit(mut report: BenchReport, args: &ReportArgs, settings: &Settings) -> 
         crate::output::replace(path, bytes)?;
     }
     let mut bytes = Vec::new();
-    weir_bench::report::write(args.stdout_format(), &report, &mut bytes)?;
+    match args.stdout_format() {
+        Format::Table => {
+            let width = settings.stdout_width.unwrap_or(100).clamp(60, 160);
+            let options = weir_bench::report::TableOptions { color: settings.stdout_color, width };
+            weir_bench::report::write_table(&report, &options, &mut bytes)?;
+        }
+        format => weir_bench::report::write(format, &report, &mut bytes)?,
+    }
     crate::output::write(None, &String::from_utf8_lossy(&bytes))?;
     if let Some(name) = &args.save
         && !settings.quiet
