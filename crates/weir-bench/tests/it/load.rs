@@ -148,6 +148,16 @@ async fn a_stalled_request_makes_the_ones_queued_behind_it_slow() {
 }
 
 #[tokio::test]
+async fn requests_still_waiting_at_the_end_are_dropped_not_lost() {
+    let url = serve(|_| Reply { delay: Duration::from_millis(100), ..ok() }).await;
+    // One connection answers about 10 of the 100 requests due in a second.
+    let result = check(config(&url, Some(100.0), 1_000, 1)).await;
+    assert_eq!(result.sent + result.dropped, 100);
+    assert!(result.dropped >= 50, "{result:?}");
+    assert!(result.late + 1 >= result.sent, "all but the first waited for the connection: {result:?}");
+}
+
+#[tokio::test]
 async fn responses_are_counted_by_status() {
     let url = serve(|seen| Reply { status: if seen.index % 2 == 0 { 200 } else { 503 }, ..ok() }).await;
     let result = check(config(&url, None, 500, 2)).await;
