@@ -2,7 +2,8 @@
 //! as good as its verdicts: comparing a pipeline with itself (A/A) must rarely call a change,
 //! and a pipeline made 5% slower must be caught. Both run through the release binary's
 //! `weir bench ab`, 20 trials each, every trial within a 20-second budget; the slowdown is an
-//! extra busy loop calibrated on this machine to 5% of the pipeline's median. Targets: A/A
+//! extra step with a busy loop, calibrated on this machine (interleaved, as the trials measure)
+//! to 5% of the pipeline's median. Targets: A/A
 //! false positives ≤ 5% (at most 1 of 20), the 5% slowdown found in ≥ 90% (18 of 20).
 //! Figures are recorded in docs/bench.md.
 
@@ -46,9 +47,9 @@ pub fn run(root: &Path) -> Result<()> {
 fn trials(binary: &Path, dir: &Path) -> Result<()> {
     let base = write(dir, "base.yaml", &pipeline(0))?;
     let base_ms = median_ms(binary, &base)?;
-    let (slow, injected) = calibrate(binary, dir, &base, base_ms)?;
+    let (slow, injected) = calibrate(binary, dir, &base)?;
     // Each trial runs both sides; a run's median with a margin for the slower side and overhead.
-    let per_side = ((BUDGET.as_secs_f64() * 0.7) / (2.0 * base_ms / 1e3 * (1.0 + SLOWDOWN))) as u64;
+    let per_side = ((BUDGET.as_secs_f64() * 0.6) / (2.0 * base_ms / 1e3 * (1.0 + SLOWDOWN))) as u64;
     let iterations = per_side.clamp(50, 20_000);
     println!(
         "base run: {base_ms:.3} ms; injected slowdown measured at {:+.1}%; {iterations} runs a side per trial",
@@ -98,15 +99,37 @@ fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// The pipeline with an extra loop that makes it 5% slower here, and the slowdown measured.
-fn calibrate(binary: &Path, dir: &Path, base: &Path, base_ms: f64) -> Result<(PathBuf, f64)> {
-    let probe_loop = 20_000;
-    let probe = write(dir, "probe.yaml", &pipeline(probe_loop))?;
-    let per_unit = (median_ms(binary, &probe)? - base_ms).max(1e-6) / probe_loop as f64;
-    let extra = ((base_ms * SLOWDOWN / per_unit).round() as u64).max(1);
-    let slow = write(dir, "slow.yaml", &pipeline(extra))?;
-    let injected = median_ms(binary, &slow)? / median_ms(binary, base)? - 1.0;
-    Ok((slow, injected))
+/// The pipeline with an extra step that makes it 5% slower here, and the slowdown measured.
+/// The slowdown is calibrated the way the trials measure it, interleaved by `weir bench ab`, by
+/// the secant method on the number of turns of the extra step's loop: a few measurements until
+/// one lands within half a percent of 5%.
+fn calibrate(binary: &Path, dir: &Path, base: &Path) -> Result<(PathBuf, f64)> {
+    let measure = |turns: u64| -> Result<(PathBuf, f64)> {
+        let probe = write(dir, &format!("slow-{turns}.yaml"), &pipeline(turns))?;
+        let slowdown = ab_ratio(binary, base, &probe)? - 1.0;
+        eprintln!("calibrating: {turns} turns slow the pipeline by {:+.2}%", slowdown * 100.0);
+        Ok((probe, slowdown))
+    };
+    let (mut previous, mut turns) = ((0u64, 0.0), 20_000u64);
+    let mut best = measure(turns)?;
+    for _ in 0..5 {
+        if (best.1 - SLOWDOWN).abs() < 0.005 {
+            break;
+        }
+        let (t0, s0) = previous;
+        let slope = (best.1 - s0) / (turns as f64 - t0 as f64);
+        let next = (turns as f64 + (SLOWDOWN - best.1) / slope.max(1e-12)).round();
+        previous = (turns, best.1);
+        turns = next.clamp(1.0, 10_000_000.0) as u64;
+        best = measure(turns)?;
+    }
+    Ok(best)
+}
+
+/// The ratio of medians of `b` to `a`, interleaved, with plenty of runs.
+fn ab_ratio(binary: &Path, a: &Path, b: &Path) -> Result<f64> {
+    let report = weir_json(binary, &["bench", "ab"], &[a, b], &["-n", "6000", "--blocks", "20"])?;
+    report["comparisons"][0]["metrics"][0]["ratio"].as_f64().context("the report has no ratio")
 }
 
 fn median_ms(binary: &Path, file: &Path) -> Result<f64> {

@@ -39,9 +39,9 @@ pub struct Args {
     /// ABBA blocks the iterations are spread over (default: 10, or one per two processes).
     #[arg(long, value_name = "N")]
     blocks: Option<u64>,
-    /// Iterations of each side run first and not measured.
-    #[arg(long, value_name = "N", default_value_t = 3)]
-    warmup: u64,
+    /// Iterations of each side run first and not measured (default: 3 runs, or 1 process).
+    #[arg(long, value_name = "N")]
+    warmup: Option<u64>,
     /// Runs in flight at once (pipelines only).
     #[arg(short = 'c', long, value_name = "N", default_value_t = 1)]
     concurrency: u32,
@@ -153,7 +153,7 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
             };
             let side = |target| PipelineSide { target, runtime: &runtime, concurrency: args.concurrency };
             let (rounds, per_slot) = slots(args.iterations.unwrap_or(200), args.blocks.unwrap_or(10));
-            interleave(&[&side(&a), &side(&b)], rounds, per_slot, args.warmup, &bar)?
+            interleave(&[&side(&a), &side(&b)], rounds, per_slot, args.warmup.unwrap_or(3), &bar)?
         }
         ([], [a, b]) => {
             let process = |argv: &Vec<String>| Process {
@@ -164,7 +164,7 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
             };
             let iterations = args.iterations.unwrap_or(20);
             let (rounds, per_slot) = slots(iterations, args.blocks.unwrap_or(iterations.div_ceil(2)));
-            interleave(&[&process(a), &process(b)], rounds, per_slot, args.warmup.min(1), &bar)?
+            interleave(&[&process(a), &process(b)], rounds, per_slot, args.warmup.unwrap_or(1), &bar)?
         }
         _ => {
             return Err(Failure::Invalid.wrap(anyhow::anyhow!(
