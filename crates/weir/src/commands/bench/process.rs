@@ -62,8 +62,13 @@ impl Process {
         if !self.show_output {
             command.stdout(Stdio::null()).stderr(Stdio::null());
         }
-        let status = command.status().with_context(|| format!("cannot run `{}`", self.name))?;
-        Ok(status.success())
+        match command.status() {
+            Ok(status) => Ok(status.success()),
+            // A program that cannot be found is a mistake in the arguments, found at the first run.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(crate::exit::Failure::Invalid
+                .wrap(anyhow::anyhow!("cannot run `{program}`: no such program (on PATH, or at that path)"))),
+            Err(e) => Err(anyhow::Error::new(e).context(format!("cannot run `{}`", self.name))),
+        }
     }
 
     fn prepare(&self) -> Result<()> {
