@@ -14,6 +14,7 @@ mod units;
 pub use csv::write_samples_csv;
 pub use json::{ReadError, read};
 pub use table::TableOptions;
+pub use units::timestamp;
 
 use std::fmt;
 use std::io::Write;

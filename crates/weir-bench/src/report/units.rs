@@ -135,7 +135,7 @@ pub(super) fn p_value(p: f64) -> String {
 
 /// Milliseconds since the Unix epoch as `YYYY-MM-DD HH:MM:SS UTC`, computed here because the
 /// crate needs no calendar for anything else.
-pub(super) fn timestamp(ms: u64) -> String {
+pub fn timestamp(ms: u64) -> String {
     let secs = ms / 1000;
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(days as i64);

@@ -70,13 +70,20 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
         outln!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(ExitCode::SUCCESS);
     }
-    outln!("{:<20} {:<10} {:>12} {:>25} {:>9}", "saved (UTC)", "commit", "median", "95% CI", "change");
+    outln!("{:<24} {:<10} {:>12} {:>25} {:>9}", "saved", "commit", "median", "95% CI", "change");
     for (i, p) in points.iter().enumerate() {
         let commit = p.git_commit.as_deref().map_or("-", |c| &c[..c.len().min(8)]);
         let ci = format!("[{:.3}, {:.3}] {}", p.lo, p.hi, p.unit);
         let delta = change(&medians, i).map_or("".into(), |c| format!("{:+.1}%", c * 100.0));
         let flag = if changes.contains(&i) { "  ◆ change point" } else { "" };
-        outln!("{:<20} {:<10} {:>12.3} {:>25} {:>9}{flag}", utc(p.saved_at), commit, p.median, ci, delta);
+        outln!(
+            "{:<24} {:<10} {:>12.3} {:>25} {:>9}{flag}",
+            weir_bench::report::timestamp(p.saved_at),
+            commit,
+            p.median,
+            ci,
+            delta
+        );
     }
     if !changes.is_empty() {
         outln!("\n◆: the level shifts here and stays shifted");
@@ -94,9 +101,9 @@ fn names_out(names: &[(String, u64, u64)], json: bool) -> Result<ExitCode> {
     } else if names.is_empty() {
         eprintln!("no reports are saved yet: `weir bench run FILE --save NAME` saves one");
     } else {
-        outln!("{:<30} {:>8}  last saved (UTC)", "name", "reports");
+        outln!("{:<30} {:>8}  last saved", "name", "reports");
         for (name, n, last) in names {
-            outln!("{name:<30} {n:>8}  {}", utc(*last));
+            outln!("{name:<30} {n:>8}  {}", weir_bench::report::timestamp(*last));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -123,12 +130,4 @@ fn point(saved: &weir_store::SavedBench) -> Option<Point> {
 fn change(medians: &[f64], i: usize) -> Option<f64> {
     let before = *medians.get(i.checked_sub(1)?)?;
     (before > 0.0).then(|| medians[i] / before - 1.0)
-}
-
-/// `2026-12-04 20:15:07`.
-fn utc(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = weir_store::cron::civil_from_days(days as i64);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60)
 }
