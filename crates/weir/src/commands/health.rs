@@ -44,7 +44,7 @@ const NEED_THE_STORE: [&str; 4] = [SCHEMA, INTEGRITY, WORKERS, SCHEDULES];
 pub struct Args {
     /// The lease the workers run with (`weir worker --lease`): a worker whose last heartbeat is
     /// older is reported as stale.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = super::worker::DEFAULT_LEASE, value_parser = parse_duration)]
     lease: Duration,
     /// Print `{status, checks: [{name, status, latency_ms, detail}]}`.
     #[arg(long)]
