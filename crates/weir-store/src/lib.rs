@@ -26,6 +26,7 @@ mod backup;
 mod bench;
 mod cancel;
 pub mod cron;
+mod health;
 mod query;
 mod queue;
 mod record;
@@ -46,6 +47,7 @@ pub use admin::{CleanupFilter, ExportWhat, Exported};
 pub use approval::{ApprovalKey, Given, Waiting};
 pub use backup::BackupSummary;
 pub use bench::SavedBench;
+pub use health::{Integrity, Worker};
 pub use query::{RunFilter, RunState};
 pub use queue::{Answered, Claimed, Queued, Submission, Submitted};
 pub use resume::{Interrupted, StoredBundle, StoredPlan};
@@ -224,6 +226,27 @@ impl Store {
 
     pub fn location(&self) -> &Location {
         &self.location
+    }
+
+    /// Runs the cheapest statement there is: whether the store answers now.
+    pub async fn ping(&self) -> Result<(), Error> {
+        health::ping(&self.backend).await
+    }
+
+    /// The schema version the store holds. Opening a store migrates it, so an open store holds
+    /// [`SCHEMA_VERSION`] unless another weir changed it since.
+    pub async fn schema_version(&self) -> Result<Option<i64>, Error> {
+        health::schema_version(&self.backend).await
+    }
+
+    /// SQLite's `PRAGMA quick_check`; on PostgreSQL, [`Integrity::Unsupported`].
+    pub async fn quick_check(&self) -> Result<Integrity, Error> {
+        health::quick_check(&self.backend).await
+    }
+
+    /// The registered workers, by id.
+    pub async fn workers(&self) -> Result<Vec<Worker>, Error> {
+        health::workers(&self.backend).await
     }
 
     /// Keeps the text of each pipeline version of `bundle` (once per digest) and how they run

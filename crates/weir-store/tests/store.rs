@@ -1220,3 +1220,31 @@ async fn bench_results_are_kept_by_name_and_read_back_oldest_first() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn health_reads_the_version_the_integrity_and_the_workers_with_their_heartbeats() {
+    each_backend("health", async |place: &Place| {
+        let store = Store::open(place.location(), Durability::Normal).await.unwrap();
+        store.ping().await.unwrap();
+        assert_eq!(store.schema_version().await.unwrap(), Some(weir_store::SCHEMA_VERSION));
+        let integrity = store.quick_check().await.unwrap();
+        match place {
+            Place::Sqlite(_) => assert_eq!(integrity, weir_store::Integrity::Ok),
+            #[cfg(feature = "postgres")]
+            Place::Postgres { .. } => {
+                assert!(matches!(integrity, weir_store::Integrity::Unsupported(_)), "{integrity:?}")
+            }
+        }
+        assert!(store.workers().await.unwrap().is_empty());
+        store.register_worker("b", "host:boot:2:2", 2_000).await.unwrap();
+        store.register_worker("a", "host:boot:1:1", 1_000).await.unwrap();
+        store.heartbeat("a", 40_000, 7_000).await.unwrap();
+        let workers = store.workers().await.unwrap();
+        let seen: Vec<_> = workers.iter().map(|w| (w.id.as_str(), w.started_at, w.heartbeat)).collect();
+        assert_eq!(seen, [("a", 1_000, 7_000), ("b", 2_000, 2_000)]);
+        assert_eq!(workers[0].owner, "host:boot:1:1");
+        store.retire_worker("a", 8_000).await.unwrap();
+        assert_eq!(store.workers().await.unwrap().len(), 1, "a retired worker is gone");
+    })
+    .await;
+}

@@ -36,6 +36,10 @@ pub const EXIT_RUN_FAILED: u8 = Failure::RunFailed.code();
 pub const EXIT_INVALID: u8 = Failure::Invalid.code();
 /// `weir admin check` found problems in the store; 1, as a failed check.
 pub const EXIT_PROBLEMS: u8 = 1;
+/// `weir health` found something degraded; 1, as a failed check.
+pub const EXIT_DEGRADED: u8 = 1;
+/// `weir health` found something down: infrastructure unavailable.
+pub const EXIT_DOWN: u8 = Failure::Infrastructure.code();
 /// `weir diff` found differences; 1 as with diff(1), so scripts can test for "changed".
 pub const EXIT_DIFFERENT: u8 = 1;
 

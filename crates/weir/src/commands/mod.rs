@@ -10,6 +10,7 @@ mod docs;
 mod dry_run;
 mod fmt;
 mod graph;
+mod health;
 mod init;
 mod logs;
 mod replay;
@@ -46,6 +47,7 @@ pub enum Command {
     Schedule(schedule::Args),
     Bench(bench::Args),
     Admin(admin::Args),
+    Health(health::Args),
     Validate(validate::Args),
     DryRun(dry_run::Args),
     Fmt(fmt::Args),
@@ -101,6 +103,7 @@ fn dispatch(command: Command, settings: &Settings) -> Result<ExitCode> {
         Command::Completions(args) => completions::run(args, settings),
         Command::Bench(args) => bench::run(args, settings),
         Command::Admin(args) => admin::run(args, settings),
+        Command::Health(args) => health::run(args, settings),
     }
 }
 

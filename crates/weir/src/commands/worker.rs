@@ -22,6 +22,8 @@ const ANSWERED_EVERY: Duration = Duration::from_secs(1);
 const SCHEDULES_EVERY: Duration = Duration::from_secs(1);
 /// The shortest lease: heartbeats come every third of it.
 const SHORTEST_LEASE: Duration = Duration::from_secs(1);
+/// `--lease` when not given; `weir health` judges heartbeats against it too.
+pub const DEFAULT_LEASE: &str = "30s";
 
 /// Run the runs `weir submit` queued, until stopped
 ///
@@ -58,7 +60,7 @@ pub struct Args {
     #[arg(long)]
     once: bool,
     /// How long a claim holds without a heartbeat: after it, another worker takes the run over.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = DEFAULT_LEASE, value_parser = parse_duration)]
     lease: Duration,
     /// How often an idle worker looks for queued runs (on PostgreSQL a run queued or given back
     /// wakes it at once besides).

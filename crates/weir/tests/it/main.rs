@@ -10,6 +10,7 @@ mod conformance;
 mod diagnostics;
 mod diff;
 mod documents;
+mod health;
 mod hermetic;
 mod history;
 mod init;
