@@ -1,5 +1,5 @@
 //! weir's wire types: the JSON documents that `weir run --json`, `--events`, `validate --json`,
-//! `test --json`, `dry-run --json`, `runs list|show --json` and `bench … --json` print, and that the server will
+//! `test --json`, `dry-run --json`, `runs list|show --json`, `status --json`, `metrics --json` and `bench … --json` print, and that the server will
 //! send. They are plain data (serde, both ways), converted explicitly from the domain types of
 //! the engine and the pipeline crate, which do not serialize themselves: a change to the wire is
 //! a change to this crate.
@@ -13,8 +13,10 @@ mod approval;
 pub mod bench;
 mod dry_run;
 mod event;
+mod metrics;
 mod run;
 mod schedule;
+mod status;
 mod stored;
 mod test;
 mod validate;
@@ -23,8 +25,10 @@ pub use admin::{CleanupReport, CleanupRows, Problem};
 pub use approval::StoredApproval;
 pub use dry_run::{DryRunItem, DryRunOutcome, DryRunReport, DryRunStep, Walked};
 pub use event::{Event, EventKind, Parent, StepAt};
+pub use metrics::{MetricsReport, Percentiles, PipelineMetrics, StepMetrics, nearest_rank};
 pub use run::{NestedSummary, RunError, RunSummary, StepError, StepSummary};
 pub use schedule::StoredSchedule;
+pub use status::{ApprovalsWaiting, InFlight, StatusReport, StoreSize, WorkerStatus};
 pub use stored::{StoredRun, StoredRunDetail, StoredStep};
 pub use test::{CaseProblem, CaseReport, TestReport};
 pub use validate::{DiagnosticDoc, FileReport, ValidateReport};

@@ -126,7 +126,7 @@ fn change(medians: &[f64], i: usize) -> Option<f64> {
 }
 
 /// `2026-12-04 20:15:07`.
-fn utc(ms: u64) -> String {
+pub(crate) fn utc(ms: u64) -> String {
     let secs = ms / 1000;
     let (days, rest) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = weir_store::cron::civil_from_days(days as i64);

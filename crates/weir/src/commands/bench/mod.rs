@@ -9,6 +9,7 @@ mod cmd;
 mod compare;
 mod counters;
 mod history;
+pub(super) use history::utc;
 #[cfg(feature = "http")]
 mod http;
 mod pipeline;
