@@ -1266,6 +1266,9 @@ steps:
         assert!(store.in_flight(now).await.unwrap().is_empty());
         assert_eq!(store.approvals_waiting().await.unwrap().count, 0);
         assert!(store.workers().await.unwrap().is_empty());
+        store.register_worker("w1", "host:1", 5).await.unwrap();
+        store.heartbeat("w1", 100, 7).await.unwrap();
+        assert_eq!(store.workers().await.unwrap(), [("w1".to_owned(), "host:1".to_owned(), 7)]);
         assert!(store.size().await.unwrap().bytes > 0);
     })
     .await;

@@ -141,3 +141,49 @@ fn pretty(mut value: Value) -> String {
     normalize(&mut value);
     serde_json::to_string_pretty(&value).expect("JSON")
 }
+
+#[test]
+fn a_queued_run_is_in_flight_until_a_worker_runs_it() {
+    let dir = scratch("status-queue");
+    let home = dir.join("home");
+    let env = [("NO_COLOR", "1"), ("WEIR_HOME", home.to_str().unwrap())];
+    std::fs::write(dir.join("ok.yaml"), OK).unwrap();
+    let submit = weir_env(&dir, &["submit", "ok.yaml"], &env);
+    assert_eq!(submit.status.code(), Some(0), "{}", stderr(&submit));
+
+    let queued = json(&dir, &["status", "--json"], &env);
+    let in_flight = queued["in_flight"].as_array().unwrap();
+    assert_eq!(in_flight.len(), 1, "{queued}");
+    assert_eq!(
+        (&in_flight[0]["status"], &in_flight[0]["pipeline"]),
+        (&Value::from("pending"), &Value::from("ok"))
+    );
+    let table = stdout(&weir_env(&dir, &["status"], &env));
+    assert!(table.contains("in flight: 1"), "{table}");
+
+    let worker = weir_env(&dir, &["worker", "--once"], &env);
+    assert_eq!(worker.status.code(), Some(0), "{}", stderr(&worker));
+    let done = json(&dir, &["status", "--json"], &env);
+    assert_eq!(done["in_flight"], Value::Array(Vec::new()), "{done}");
+    assert_eq!(done["pipelines"][0]["by_status"]["succeeded"], 1, "{done}");
+}
+
+#[test]
+fn on_postgres_status_reads_the_same_numbers_and_the_database_size() {
+    crate::on_postgres("status", |url, _, _| {
+        let dir = scratch("status-pg");
+        let env = [("NO_COLOR", "1"), ("WEIR_DATABASE_URL", url)];
+        runs(&dir, &env);
+        let report: weir_api::StatusReport =
+            serde_json::from_value(json(&dir, &["status", "--json"], &env)).unwrap();
+        assert_eq!(
+            (report.store.backend.as_str(), report.store.measured.as_str()),
+            ("postgres", "pg_database_size")
+        );
+        assert!(report.store.bytes > 0);
+        let runs: Vec<(&str, u64)> = report.pipelines.iter().map(|p| (p.pipeline.as_str(), p.runs)).collect();
+        assert_eq!(runs, [("flaky", 1), ("ok", 3)]);
+        let metrics = json(&dir, &["metrics", "--format", "json", "--pipeline", "flaky"], &env);
+        assert_eq!(metrics["pipelines"][0]["steps"][1]["retries"], 2, "{metrics}");
+    });
+}
