@@ -25,7 +25,7 @@ pub use admin::{CleanupReport, CleanupRows, Problem};
 pub use approval::StoredApproval;
 pub use dry_run::{DryRunItem, DryRunOutcome, DryRunReport, DryRunStep, Walked};
 pub use event::{Event, EventKind, Parent, StepAt};
-pub use metrics::{MetricsReport, Percentiles, PipelineMetrics, StepMetrics, nearest_rank};
+pub use metrics::{MetricsReport, Percentiles, PipelineMetrics, StepMetrics};
 pub use run::{NestedSummary, RunError, RunSummary, StepError, StepSummary};
 pub use schedule::StoredSchedule;
 pub use status::{ApprovalsWaiting, InFlight, StatusReport, StoreSize, WorkerStatus};

@@ -33,7 +33,7 @@ pub struct PipelineMetrics {
     pub steps: Vec<StepMetrics>,
 }
 
-/// Nearest-rank percentiles of a set of durations, in milliseconds; all 0 for none.
+/// Percentiles of a set of durations, in milliseconds (nearest rank); all 0 for none.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
     pub p50: f64,
@@ -53,42 +53,4 @@ pub struct StepMetrics {
     pub failures: u64,
     pub p50_ms: f64,
     pub p95_ms: f64,
-}
-
-impl Percentiles {
-    /// The percentiles of `durations` (any order).
-    pub fn of(durations: &mut [f64]) -> Percentiles {
-        durations.sort_by(f64::total_cmp);
-        let at = |p: f64| nearest_rank(durations, p);
-        Percentiles {
-            p50: at(50.0),
-            p95: at(95.0),
-            p99: at(99.0),
-            max: durations.last().copied().unwrap_or(0.0),
-        }
-    }
-}
-
-/// The nearest-rank `p`th percentile of `sorted`: the smallest value with at least `p`% of the
-/// values at or below it; 0 for none.
-pub fn nearest_rank(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percentiles_are_nearest_rank() {
-        let mut d: Vec<f64> = (1..=100).rev().map(f64::from).collect();
-        assert_eq!(Percentiles::of(&mut d), Percentiles { p50: 50.0, p95: 95.0, p99: 99.0, max: 100.0 });
-        assert_eq!(Percentiles::of(&mut [7.0]), Percentiles { p50: 7.0, p95: 7.0, p99: 7.0, max: 7.0 });
-        assert_eq!(Percentiles::of(&mut []), Percentiles::default());
-        assert_eq!(nearest_rank(&[1.0, 2.0, 3.0, 4.0], 50.0), 2.0);
-    }
 }

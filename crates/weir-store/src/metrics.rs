@@ -119,7 +119,7 @@ impl Tally {
             .steps
             .into_iter()
             .map(|(step, mut t)| {
-                let p = Percentiles::of(&mut t.durations);
+                let p = percentiles(&mut t.durations);
                 StepMetrics {
                     step,
                     attempts: t.attempts,
@@ -134,7 +134,7 @@ impl Tally {
             pipeline,
             runs: self.by_status.values().sum(),
             failure_rate: if ended == 0 { 0.0 } else { failed as f64 / ended as f64 },
-            duration_ms: Percentiles::of(&mut self.durations),
+            duration_ms: percentiles(&mut self.durations),
             by_status: self.by_status,
             steps,
         }
@@ -200,4 +200,36 @@ pub(crate) async fn since(backend: &Backend) -> Result<Option<u64>, Error> {
 
 pub(crate) async fn reset(backend: &Backend, now_ms: u64) -> Result<(), Error> {
     backend.write(vec![Stmt { sql: WRITE_SINCE, params: vec![Param::text(now_ms.to_string())] }]).await
+}
+
+/// The percentiles of `durations` (any order; sorted here).
+fn percentiles(durations: &mut [f64]) -> Percentiles {
+    durations.sort_by(f64::total_cmp);
+    let at = |p: f64| nearest_rank(durations, p);
+    Percentiles { p50: at(50.0), p95: at(95.0), p99: at(99.0), max: durations.last().copied().unwrap_or(0.0) }
+}
+
+/// The nearest-rank `p`th percentile of `sorted`: the smallest value with at least `p`% of the
+/// values at or below it; 0 for none.
+fn nearest_rank(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let mut d: Vec<f64> = (1..=100).rev().map(f64::from).collect();
+        assert_eq!(percentiles(&mut d), Percentiles { p50: 50.0, p95: 95.0, p99: 99.0, max: 100.0 });
+        assert_eq!(percentiles(&mut [7.0]), Percentiles { p50: 7.0, p95: 7.0, p99: 7.0, max: 7.0 });
+        assert_eq!(percentiles(&mut []), Percentiles::default());
+        assert_eq!(nearest_rank(&[1.0, 2.0, 3.0, 4.0], 50.0), 2.0);
+        assert_eq!(nearest_rank(&[1.0, 2.0, 3.0, 4.0], 95.0), 4.0);
+    }
 }

@@ -119,6 +119,16 @@ fn count(p: &PipelineMetrics, status: &str) -> u64 {
     p.by_status.get(status).copied().unwrap_or(0)
 }
 
+/// `2 succeeded, 0 failed, 1 pending`: succeeded and failed always, the other statuses when
+/// some run has them.
+fn statuses(p: &PipelineMetrics) -> String {
+    let mut parts =
+        vec![format!("{} succeeded", count(p, "succeeded")), format!("{} failed", count(p, "failed"))];
+    let others = p.by_status.iter().filter(|(s, _)| !matches!(s.as_str(), "succeeded" | "failed"));
+    parts.extend(others.map(|(status, n)| format!("{n} {status}")));
+    parts.join(", ")
+}
+
 fn percent(rate: f64) -> String {
     format!("{:.1}%", rate * 100.0)
 }
@@ -132,11 +142,11 @@ fn table(report: &MetricsReport) -> String {
     for p in &report.pipelines {
         let d = &p.duration_ms;
         out.push_str(&format!(
-            "\n{}: {} runs ({} succeeded, {} failed), failure rate {}, p50 {} p95 {} p99 {} max {}\n",
+            "\n{}: {} run{} ({}), failure rate {}, p50 {} p95 {} p99 {} max {}\n",
             p.pipeline,
             p.runs,
-            count(p, "succeeded"),
-            count(p, "failed"),
+            if p.runs == 1 { "" } else { "s" },
+            statuses(p),
             percent(p.failure_rate),
             ms(d.p50),
             ms(d.p95),

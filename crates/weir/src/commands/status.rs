@@ -104,7 +104,7 @@ fn print(report: &StatusReport, window: &Window) {
     }
     outln!("");
     outln!("pipelines over the last {}:", window.text);
-    outln!("  {:<20}  {:>5}  {:>8}  {:>9}  {:>9}  {:>9}", "pipeline", "runs", "failed", "p50", "p95", "p99");
+    outln!("  {:<20}  {:>5}  {:>8}  {:>9}  {:>9}  {:>9}", "pipeline", "runs", "failure", "p50", "p95", "p99");
     for p in &report.pipelines {
         let d = &p.duration_ms;
         let rate = format!("{:.1}%", p.failure_rate * 100.0);
