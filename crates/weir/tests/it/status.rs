@@ -189,3 +189,30 @@ fn on_postgres_status_reads_the_same_numbers_and_the_database_size() {
         assert_eq!(metrics["pipelines"][0]["steps"][1]["retries"], 2, "{metrics}");
     });
 }
+
+#[test]
+fn a_run_waiting_for_an_answer_is_in_flight_and_its_question_is_counted() {
+    let dir = scratch("status-approval");
+    let home = dir.join("home");
+    let env = [("NO_COLOR", "1"), ("WEIR_HOME", home.to_str().unwrap())];
+    std::fs::write(
+        dir.join("gate.yaml"),
+        "name: gate\nsteps:\n  - id: ask\n    uses: approval\n    with:\n      prompt: ok?\n",
+    )
+    .unwrap();
+    let submit = weir_env(&dir, &["submit", "gate.yaml"], &env);
+    assert_eq!(submit.status.code(), Some(0), "{}", stderr(&submit));
+    // A worker run `--once` gives back a run that waits for a person.
+    let worker = weir_env(&dir, &["worker", "--once"], &env);
+    assert_eq!(worker.status.code(), Some(0), "{}", stderr(&worker));
+
+    let report: weir_api::StatusReport =
+        serde_json::from_value(json(&dir, &["status", "--json"], &env)).unwrap();
+    let waiting: Vec<(&str, weir_pipeline::Status)> =
+        report.in_flight.iter().map(|r| (r.pipeline.as_str(), r.status)).collect();
+    assert_eq!(waiting, [("gate", weir_pipeline::Status::Waiting)]);
+    assert_eq!(report.approvals.count, 1);
+    assert!(report.approvals.oldest_at.is_some_and(|at| at <= report.now_ms));
+    let table = stdout(&weir_env(&dir, &["status"], &env));
+    assert!(table.contains("approvals waiting: 1, the oldest asked "), "{table}");
+}
