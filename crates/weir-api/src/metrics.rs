@@ -17,7 +17,7 @@ pub struct MetricsReport {
     pub pipelines: Vec<PipelineMetrics>,
 }
 
-/// One pipeline's root runs in a window (sub-pipeline runs count under their root's steps).
+/// One pipeline's root runs in a window (a sub-pipeline run counts as the root's step that ran it).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PipelineMetrics {
     pub pipeline: String,

@@ -16,7 +16,8 @@
 //!
 //! Maintenance goes through the same API: `admin` deletes old runs, checks that the rows hold
 //! together and exports tables; `backup` writes and restores an archive of every table
-//! (`archive`), in a format both backends read.
+//! (`archive`), in a format both backends read. `metrics` reads what `weir status` and `weir
+//! metrics` report, computing percentiles from the durations it reads.
 
 mod admin;
 mod approval;
