@@ -16,7 +16,8 @@
 //!
 //! Maintenance goes through the same API: `admin` deletes old runs, checks that the rows hold
 //! together and exports tables; `backup` writes and restores an archive of every table
-//! (`archive`), in a format both backends read.
+//! (`archive`), in a format both backends read. `metrics` reads what `weir status` and `weir
+//! metrics` report, computing percentiles from the durations it reads.
 
 mod admin;
 mod approval;
@@ -27,6 +28,7 @@ mod bench;
 mod cancel;
 pub mod cron;
 mod health;
+mod metrics;
 mod query;
 mod queue;
 mod record;
@@ -422,6 +424,56 @@ impl Store {
     /// fired, with the ids of their runs.
     pub async fn fire_schedules(&self, now_ms: u64) -> Result<Vec<Fired>, Error> {
         schedule::fire_due(&self.backend, now_ms as i64).await
+    }
+
+    /// Per pipeline (its `name`; all of them without `pipeline`), the root runs started at or
+    /// after `since_ms` and their steps: counts by status, failure rate, duration percentiles.
+    pub async fn metrics(
+        &self,
+        since_ms: u64,
+        pipeline: Option<&str>,
+    ) -> Result<Vec<weir_api::PipelineMetrics>, Error> {
+        metrics::pipelines(&self.backend, since_ms, pipeline).await
+    }
+
+    /// Root runs that have not ended (`pending`, `running`, `waiting`), oldest first.
+    pub async fn in_flight(&self, now_ms: u64) -> Result<Vec<weir_api::InFlight>, Error> {
+        metrics::in_flight(&self.backend, now_ms).await
+    }
+
+    /// How many approval questions wait for an answer, and the oldest's time (read only).
+    pub async fn approvals_waiting(&self) -> Result<weir_api::ApprovalsWaiting, Error> {
+        metrics::approvals(&self.backend).await
+    }
+
+    /// The room the store takes: SQLite's file and its write-ahead log, or PostgreSQL's
+    /// `pg_database_size` of the database the store is in (its tables share it with nothing
+    /// else in a database of its own; a shared database counts everything in it).
+    pub async fn size(&self) -> Result<weir_api::StoreSize, Error> {
+        match &self.location {
+            Location::Sqlite(path) => {
+                let len = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
+                let mut wal = path.clone().into_os_string();
+                wal.push("-wal");
+                let bytes = len(path) + len(std::path::Path::new(&wal));
+                Ok(weir_api::StoreSize { backend: "sqlite".into(), bytes, measured: "file + WAL".into() })
+            }
+            Location::Postgres(_) => Ok(weir_api::StoreSize {
+                backend: "postgres".into(),
+                bytes: metrics::database_size(&self.backend).await?,
+                measured: "pg_database_size".into(),
+            }),
+        }
+    }
+
+    /// When `weir metrics reset` last started a reporting window, if it did.
+    pub async fn metrics_since(&self) -> Result<Option<u64>, Error> {
+        metrics::since(&self.backend).await
+    }
+
+    /// Starts a reporting window at `now_ms` (nothing is deleted).
+    pub async fn reset_metrics(&self, now_ms: u64) -> Result<(), Error> {
+        metrics::reset(&self.backend, now_ms).await
     }
 
     /// What tells a wait for an answer that one may have come, if anything does (PostgreSQL's

@@ -270,7 +270,7 @@ impl Cols<'_> {
         self.opt_int(i)?.ok_or_else(|| Error::Corrupt(format!("column {i} is null")))
     }
 
-    fn opt_real(&self, i: usize) -> Result<Option<f64>, Error> {
+    pub(crate) fn opt_real(&self, i: usize) -> Result<Option<f64>, Error> {
         match self.get(i)? {
             Param::Null => Ok(None),
             Param::Real(x) => Ok(Some(*x)),

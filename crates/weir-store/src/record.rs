@@ -554,7 +554,8 @@ pub(crate) mod tests {
             .chain(crate::cancel::STATEMENTS)
             .chain(crate::queue::STATEMENTS)
             .chain(crate::bench::STATEMENTS)
-            .chain(crate::health::STATEMENTS);
+            .chain(crate::health::STATEMENTS)
+            .chain(crate::metrics::STATEMENTS);
         for sql in all.into_iter().chain(queries.copied()) {
             assert!(parameters_in_order(sql), "{sql}");
         }

@@ -1,5 +1,6 @@
 //! The one migration history of both backends. Migration `n` (1-based) takes a store from schema
-//! version `n - 1` to `n`; the version is kept in `weir_meta`. A store at a version newer than
+//! version `n - 1` to `n`; the version is kept in `weir_meta` (as is the `metrics_since` mark of
+//! `weir metrics reset`, which needed no migration). A store at a version newer than
 //! [`SCHEMA_VERSION`] was written by a newer weir and is refused, untouched.
 //!
 //! The SQL is portable: `TEXT`, `BIGINT` and `DOUBLE PRECISION` columns, `ON CONFLICT` upserts.

@@ -1248,3 +1248,59 @@ async fn health_reads_the_version_the_integrity_and_the_workers_with_their_heart
     })
     .await;
 }
+
+#[tokio::test]
+async fn metrics_count_runs_failures_and_retries_and_a_reset_starts_a_new_window() {
+    each_backend("metrics", async |place| {
+        let store = Store::open(place.location(), Durability::Normal).await.unwrap();
+        let flaky = "name: flaky
+steps:
+  - { id: ok, uses: pass }
+  - id: boom
+    uses: fail
+    needs: [ok]
+    with: { message: 'no luck' }
+    retry: { attempts: 3, backoff: { initial: 1ms, jitter: false } }
+";
+        run(&bundle(FAN), json!({"n": 1}), &store).await;
+        run(&bundle(FAN), json!({"n": 2}), &store).await;
+        run(&bundle(flaky), json!({}), &store).await;
+
+        let all = store.metrics(0, None).await.unwrap();
+        let names: Vec<&str> = all.iter().map(|p| p.pipeline.as_str()).collect();
+        assert_eq!(names, ["fan", "flaky"]);
+        let fan = &all[0];
+        assert_eq!((fan.runs, fan.by_status.get("succeeded").copied(), fan.failure_rate), (2, Some(2), 0.0));
+        assert!(fan.duration_ms.p50 > 0.0 && fan.duration_ms.p50 <= fan.duration_ms.max);
+        let steps: Vec<(&str, u64, u64)> =
+            fan.steps.iter().map(|s| (s.step.as_str(), s.attempts, s.retries)).collect();
+        assert_eq!(steps, [("start", 2, 0), ("a", 2, 0), ("b", 2, 0), ("big", 2, 0), ("join", 2, 0)]);
+        let flaky = &all[1];
+        assert_eq!((flaky.runs, flaky.failure_rate), (1, 1.0));
+        let boom = flaky.steps.iter().find(|s| s.step == "boom").unwrap();
+        assert_eq!((boom.attempts, boom.retries, boom.failures), (3, 2, 1));
+
+        let only = store.metrics(0, Some("flaky")).await.unwrap();
+        assert_eq!(only.len(), 1);
+
+        assert_eq!(store.metrics_since().await.unwrap(), None);
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+        store.reset_metrics(now + 1).await.unwrap();
+        assert_eq!(store.metrics_since().await.unwrap(), Some(now + 1));
+        assert!(store.metrics(now + 1, None).await.unwrap().is_empty(), "no run started after the reset");
+        assert_eq!(store.runs(&RunFilter::default()).await.unwrap().len(), 3, "nothing was deleted");
+
+        assert!(store.in_flight(now).await.unwrap().is_empty());
+        assert_eq!(store.approvals_waiting().await.unwrap().count, 0);
+        assert!(store.workers().await.unwrap().is_empty());
+        store.register_worker("w1", "host:1", 5).await.unwrap();
+        store.heartbeat("w1", 100, 7).await.unwrap();
+        let workers = store.workers().await.unwrap();
+        let seen: Vec<(&str, &str, u64)> =
+            workers.iter().map(|w| (w.id.as_str(), w.owner.as_str(), w.heartbeat)).collect();
+        assert_eq!(seen, [("w1", "host:1", 7)]);
+        assert!(store.size().await.unwrap().bytes > 0);
+    })
+    .await;
+}

@@ -266,7 +266,7 @@ fn objects(table: &Exported) -> impl Iterator<Item = Value> + '_ {
 
 /// RFC 4180: a header row, CRLF line ends, a field quoted when it holds a comma, a quote, CR or
 /// LF, its quotes doubled. Null is an empty field; a JSON value is its compact text.
-fn csv(table: &Exported) -> String {
+pub(super) fn csv(table: &Exported) -> String {
     let mut out = String::new();
     let mut line = |fields: Vec<String>| {
         let quoted: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();

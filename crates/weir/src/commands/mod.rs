@@ -13,12 +13,14 @@ mod graph;
 mod health;
 mod init;
 mod logs;
+mod metrics;
 mod replay;
 mod resume;
 mod run;
 mod runs;
 mod schedule;
 mod schema;
+mod status;
 mod submit;
 mod test;
 mod validate;
@@ -44,6 +46,8 @@ pub enum Command {
     Approve(approvals::ApproveArgs),
     Reject(approvals::RejectArgs),
     Runs(runs::Args),
+    Status(status::Args),
+    Metrics(metrics::Args),
     Schedule(schedule::Args),
     Bench(bench::Args),
     Admin(admin::Args),
@@ -91,6 +95,8 @@ fn dispatch(command: Command, settings: &Settings) -> Result<ExitCode> {
         Command::Approve(args) => approvals::approve(args, settings),
         Command::Reject(args) => approvals::reject(args, settings),
         Command::Runs(args) => runs::run(args, settings),
+        Command::Status(args) => status::run(args, settings),
+        Command::Metrics(args) => metrics::run(args, settings),
         Command::Schedule(args) => schedule::run(args, settings),
         Command::Validate(args) => validate::run(args, settings),
         Command::DryRun(args) => dry_run::run(args, settings),

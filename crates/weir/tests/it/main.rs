@@ -18,6 +18,7 @@ mod resume;
 mod runs;
 mod schedules;
 mod settings;
+mod status;
 mod store_failures;
 mod workers;
 
