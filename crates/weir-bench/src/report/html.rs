@@ -395,24 +395,7 @@ fn energy_rows(e: &weir_api::bench::Energy, add: &mut dyn FnMut(&str, String)) {
 }
 
 fn environment(e: &Environment) -> String {
-    let mut rows: Vec<(&str, String)> = vec![
-        ("OS", format!("{} {}", e.os, e.arch)),
-        ("logical CPUs", e.cores.to_string()),
-        ("build profile", e.profile.clone()),
-        ("weir", e.weir_version.clone()),
-    ];
-    let optional = [
-        ("CPU", &e.cpu_model),
-        ("frequency governor", &e.governor),
-        ("kernel", &e.kernel),
-        ("host", &e.hostname),
-        ("rustc", &e.rustc),
-        ("commit", &e.git_commit),
-    ];
-    rows.extend(optional.into_iter().filter_map(|(k, v)| v.clone().map(|v| (k, v))));
-    if let Some([a, b, c]) = e.load_average {
-        rows.push(("load average", format!("{a:.2} {b:.2} {c:.2}")));
-    }
+    let rows = units::environment(e);
     let rows: Vec<Vec<String>> = rows.into_iter().map(|(k, v)| vec![escape(k), escape(&v)]).collect();
     format!("<section><h2>Environment</h2>{}</section>\n", key_values(&rows))
 }

@@ -142,20 +142,7 @@ fn comparison(c: &Comparison) -> String {
 }
 
 fn environment(e: &Environment) -> String {
-    let mut rows = vec![
-        ("OS", format!("{} {}", e.os, e.arch)),
-        ("cores", e.cores.to_string()),
-        ("build", e.profile.clone()),
-        ("weir", e.weir_version.clone()),
-    ];
-    let optional = [
-        ("CPU", &e.cpu_model),
-        ("governor", &e.governor),
-        ("kernel", &e.kernel),
-        ("rustc", &e.rustc),
-        ("commit", &e.git_commit),
-    ];
-    rows.extend(optional.into_iter().filter_map(|(k, v)| v.clone().map(|v| (k, v))));
+    let rows = units::environment(e);
     let body: String = rows.iter().map(|(k, v)| format!("| {k} | {} |\n", escape(v))).collect();
     format!("\n<details><summary>Environment</summary>\n\n| | |\n| --- | --- |\n{body}\n</details>\n")
 }

@@ -2,7 +2,7 @@
 //! magnitude, dates in UTC. The machine formats (JSON, CSV, BMF) never go through here: they
 //! keep every digit.
 
-use weir_api::bench::{Energy, Quality, Verdict};
+use weir_api::bench::{Energy, Environment, Quality, Verdict};
 
 /// `v` with `digits` significant digits, without an exponent; `n/a` for what is not a number.
 pub(super) fn sig(v: f64, digits: i32) -> String {
@@ -131,6 +131,30 @@ pub(super) fn change(r: f64) -> String {
 /// A p-value to three decimals, and below what three decimals can show, a bound.
 pub(super) fn p_value(p: f64) -> String {
     if p < 0.001 { "<0.001".into() } else { format!("{p:.3}") }
+}
+
+/// The environment fingerprint as label and value rows, the ones the machine did not tell left
+/// out: what the HTML and Markdown reports list.
+pub(super) fn environment(e: &Environment) -> Vec<(&'static str, String)> {
+    let mut rows: Vec<(&str, String)> = vec![
+        ("OS", format!("{} {}", e.os, e.arch)),
+        ("logical CPUs", e.cores.to_string()),
+        ("build profile", e.profile.clone()),
+        ("weir", e.weir_version.clone()),
+    ];
+    let optional = [
+        ("CPU", &e.cpu_model),
+        ("frequency governor", &e.governor),
+        ("kernel", &e.kernel),
+        ("host", &e.hostname),
+        ("rustc", &e.rustc),
+        ("commit", &e.git_commit),
+    ];
+    rows.extend(optional.into_iter().filter_map(|(k, v)| v.clone().map(|v| (k, v))));
+    if let Some([a, b, c]) = e.load_average {
+        rows.push(("load average", format!("{a:.2} {b:.2} {c:.2}")));
+    }
+    rows
 }
 
 /// Milliseconds since the Unix epoch as `YYYY-MM-DD HH:MM:SS UTC`, computed here because the

@@ -49,9 +49,11 @@ struct Inner {
     input: serde_json::Value,
     engine: Engine,
     env: std::collections::BTreeMap<String, String>,
+    /// Declared before `_temp`: fields drop in order, so the store's connections close before
+    /// its directory goes.
     store: Option<Arc<dyn RunStore>>,
     /// The temporary store's directory, removed when the target is dropped.
-    temp: Option<TempDir>,
+    _temp: Option<TempDir>,
 }
 
 /// One run's figures.
@@ -90,7 +92,7 @@ impl Target {
         };
         let engine = super::super::engine(registry);
         let name = file.display().to_string();
-        let inner = Inner { name, bundle, input, engine, env, store, temp };
+        let inner = Inner { name, bundle, input, engine, env, store, _temp: temp };
         Ok(Some(Target { inner: Arc::new(inner) }))
     }
 
@@ -217,14 +219,6 @@ impl Inner {
         };
         let split = timing.split(began, began.elapsed());
         Ok((report, split))
-    }
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        // The store's connections close with it, before its directory goes.
-        self.store = None;
-        drop(self.temp.take());
     }
 }
 
