@@ -1,0 +1,110 @@
+//! What a run's events tell the outside world. [`Telemetry`] is an [`EventSink`]: each event
+//! writes its log line (through `tracing`), its metrics and its span data in one place, so the
+//! three never disagree about what happened.
+
+use weir_engine::{Event, EventKind, EventSink, LogLevel};
+
+/// The targets weir's log lines are filed under, for `--log-level` filters such as
+/// `weir::step=debug`.
+pub mod target {
+    /// A run started, resumed or finished.
+    pub const RUN: &str = "weir::run";
+    /// A step attempt started, retried, ended or was skipped.
+    pub const STEP: &str = "weir::step";
+    /// What a step said: a `log` step's message, an expression's `debug` or `stderr`.
+    pub const STEP_LOG: &str = "weir::step::log";
+    /// An approval was asked for or answered.
+    pub const APPROVAL: &str = "weir::approval";
+}
+
+/// The telemetry of the runs of this process.
+#[derive(Debug, Default)]
+pub struct Telemetry {}
+
+impl Telemetry {
+    pub fn new() -> Telemetry {
+        Telemetry {}
+    }
+}
+
+impl EventSink for Telemetry {
+    fn emit(&self, event: &Event) {
+        log(event);
+    }
+}
+
+/// The log line of one event. Steps are named by `step_id` (and `item` inside a `foreach`);
+/// a sub-pipeline run names the run that started it as `parent_run_id`.
+fn log(event: &Event) {
+    use tracing::{debug, error, info, warn};
+    let run_id = &*event.run_id;
+    let parent_run_id = event.parent.as_ref().map(|p| &*p.run_id);
+    let at = event.kind.step();
+    let step_id = at.map(|a| a.step.as_str());
+    let item = at.and_then(|a| a.item);
+    let kind = at.map(|a| a.kind.as_str());
+    match &event.kind {
+        EventKind::RunStarted { pipeline, digest, .. } => {
+            info!(target: target::RUN, run_id, parent_run_id, pipeline, version = digest, "run started");
+        }
+        EventKind::RunResumed { pipeline, digest } => {
+            info!(target: target::RUN, run_id, parent_run_id, pipeline, version = digest, "run resumed");
+        }
+        EventKind::RunFinished { status, error, error_kind, duration, .. } => {
+            let status = status.as_str();
+            let duration_ms = millis(*duration);
+            let error_kind = error_kind.map(|k| k.as_str());
+            match error {
+                Some(error) => {
+                    warn!(target: target::RUN, run_id, parent_run_id, status, duration_ms, error, error_kind, "run finished")
+                }
+                None => {
+                    info!(target: target::RUN, run_id, parent_run_id, status, duration_ms, "run finished")
+                }
+            }
+        }
+        EventKind::StepStarted { attempt, .. } => {
+            debug!(target: target::STEP, run_id, step_id, item, kind, attempt, "step started");
+        }
+        EventKind::StepRetrying { attempt, error, error_kind, delay, .. } => {
+            let error_kind = error_kind.as_str();
+            let delay_ms = millis(*delay);
+            warn!(target: target::STEP, run_id, step_id, item, kind, attempt, error, error_kind, delay_ms, "step will be retried");
+        }
+        EventKind::StepMocked { .. } => {
+            debug!(target: target::STEP, run_id, step_id, item, kind, "step mocked");
+        }
+        EventKind::StepSucceeded { attempts, duration, .. } => {
+            let duration_ms = millis(*duration);
+            debug!(target: target::STEP, run_id, step_id, item, kind, attempts, duration_ms, "step succeeded");
+        }
+        EventKind::StepFailed { attempts, error, error_kind, on_error, duration, .. } => {
+            let error_kind = error_kind.as_str();
+            let duration_ms = millis(*duration);
+            warn!(target: target::STEP, run_id, step_id, item, kind, attempts, error, error_kind, on_error, duration_ms, "step failed");
+        }
+        EventKind::StepSkipped { reason, .. } => {
+            debug!(target: target::STEP, run_id, step_id, item, kind, reason, "step skipped");
+        }
+        EventKind::StepCancelled { .. } => {
+            info!(target: target::STEP, run_id, step_id, item, kind, "step cancelled");
+        }
+        EventKind::StepLog { level, message, .. } => match level {
+            LogLevel::Debug => debug!(target: target::STEP_LOG, run_id, step_id, item, "{message}"),
+            LogLevel::Info => info!(target: target::STEP_LOG, run_id, step_id, item, "{message}"),
+            LogLevel::Warn => warn!(target: target::STEP_LOG, run_id, step_id, item, "{message}"),
+            LogLevel::Error => error!(target: target::STEP_LOG, run_id, step_id, item, "{message}"),
+        },
+        EventKind::ApprovalRequested { .. } => {
+            info!(target: target::APPROVAL, run_id, step_id, item, "approval requested");
+        }
+        EventKind::ApprovalAnswered { decision, by, timed_out, .. } => {
+            let decision = decision.as_str();
+            info!(target: target::APPROVAL, run_id, step_id, item, decision, by, timed_out, "approval answered");
+        }
+    }
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
