@@ -38,19 +38,59 @@ pub struct StepAt {
     pub item: Option<usize>,
 }
 
+/// A run's span, in hex.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Span {
+    pub trace_id: String,
+    pub span_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_span_id: Option<String>,
+}
+
+impl Span {
+    fn of(trace: &weir_engine::TraceContext, parent: Option<weir_engine::SpanId>) -> Option<Span> {
+        Some(Span {
+            trace_id: trace.trace_id.hex(),
+            span_id: trace.span_id.hex(),
+            parent_span_id: parent.map(|p| p.hex()),
+        })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
     /// What replaying the run needs: the pipeline's version (`sha256:…` of its text), the input
     /// and the retry-jitter seed.
-    RunStarted { pipeline: String, digest: String, input: Value, seed: u64 },
+    /// `trace_id` and `span_id` are the run's span (32 and 16 hex digits), `parent_span_id` the
+    /// span it is a child of (absent for the root of a trace); absent in runs recorded before
+    /// weir traced runs.
+    RunStarted {
+        pipeline: String,
+        digest: String,
+        input: Value,
+        seed: u64,
+        #[serde(flatten)]
+        span: Option<Span>,
+    },
     /// An interrupted run goes on (`weir resume`) on the version it started with; the steps that
-    /// had ended are not run again.
-    RunResumed { pipeline: String, digest: String },
+    /// had ended are not run again. The span is this process's part of the run.
+    RunResumed {
+        pipeline: String,
+        digest: String,
+        #[serde(flatten)]
+        span: Option<Span>,
+    },
+    /// An attempt begins, with its span (a child of the run's span, or of the `foreach` step's
+    /// attempt for an item).
     StepStarted {
         #[serde(flatten)]
         at: StepAt,
         attempt: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        span_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent_span_id: Option<String>,
     },
     StepRetrying {
         #[serde(flatten)]
@@ -178,16 +218,24 @@ impl From<&weir_engine::EventKind> for EventKind {
     fn from(k: &weir_engine::EventKind) -> Self {
         use weir_engine::EventKind as E;
         match k {
-            E::RunStarted { pipeline, digest, input, seed } => EventKind::RunStarted {
+            E::RunStarted { pipeline, digest, input, seed, trace, parent_span } => EventKind::RunStarted {
                 pipeline: pipeline.clone(),
                 digest: digest.clone(),
                 input: input.clone(),
                 seed: *seed,
+                span: Span::of(trace, *parent_span),
             },
-            E::RunResumed { pipeline, digest } => {
-                EventKind::RunResumed { pipeline: pipeline.clone(), digest: digest.clone() }
-            }
-            E::StepStarted { at, attempt } => EventKind::StepStarted { at: at.into(), attempt: *attempt },
+            E::RunResumed { pipeline, digest, trace, parent_span } => EventKind::RunResumed {
+                pipeline: pipeline.clone(),
+                digest: digest.clone(),
+                span: Span::of(trace, *parent_span),
+            },
+            E::StepStarted { at, attempt, span, parent_span } => EventKind::StepStarted {
+                at: at.into(),
+                attempt: *attempt,
+                span_id: Some(span.hex()),
+                parent_span_id: Some(parent_span.hex()),
+            },
             E::StepRetrying { at, attempt, error, error_kind, delay } => EventKind::StepRetrying {
                 at: at.into(),
                 attempt: *attempt,

@@ -7,6 +7,7 @@
 
 use crate::approval::{ApprovalRequest, Decision};
 use crate::error::ErrorKind;
+use crate::trace::{SpanId, TraceContext};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -50,16 +51,27 @@ pub enum EventKind {
         digest: String,
         input: Value,
         seed: u64,
+        /// The run's span; `parent_span` is the span it is a child of, if any: the caller's (a
+        /// `traceparent` the run was given) or the attempt that started a sub-pipeline run.
+        trace: TraceContext,
+        parent_span: Option<SpanId>,
     },
     /// An interrupted run goes on (see [`crate::resume`]), on the version it started with: what
     /// had ended stands, and the steps that had not run now.
     RunResumed {
         pipeline: String,
         digest: String,
+        /// The span of this run of the process, in the trace the run started in.
+        trace: TraceContext,
+        parent_span: Option<SpanId>,
     },
+    /// An attempt begins: its span, a child of the run's span (of the `foreach` step's attempt,
+    /// for an item).
     StepStarted {
         at: StepAt,
         attempt: u32,
+        span: SpanId,
+        parent_span: SpanId,
     },
     /// An attempt failed and the step will be tried again after `delay_ms`.
     StepRetrying {

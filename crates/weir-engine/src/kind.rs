@@ -81,6 +81,8 @@ pub struct StepCx<'a> {
     pub(crate) scope: Val,
     /// Where the items and sub-pipeline runs of this attempt are recorded.
     pub(crate) log: &'a NestedLog,
+    /// The attempt's span.
+    pub(crate) trace: crate::trace::TraceContext,
 }
 
 impl<'a> StepCx<'a> {
@@ -102,6 +104,12 @@ impl<'a> StepCx<'a> {
             Some(i) => format!("{}/{}/{i}", self.env.run_id, self.at.step),
             None => format!("{}/{}", self.env.run_id, self.at.step),
         }
+    }
+
+    /// The `traceparent` header value that makes a call this attempt makes a child of its span,
+    /// for a kind that calls a service (the `http` kind sends it).
+    pub fn traceparent(&self) -> String {
+        self.trace.traceparent()
     }
 
     pub fn clock(&self) -> &dyn Clock {
@@ -193,7 +201,7 @@ impl<'a> StepCx<'a> {
                 return Err(StepError::fatal(ErrorKind::Config, "this step has no nested step"));
             };
             let scope = crate::context::with_item(&self.scope, &item, index);
-            self.env.run_item(self.step, nested, scope, index, self.log).await
+            self.env.run_item(self.step, nested, scope, index, self.log, &self.trace).await
         })
     }
 
@@ -208,7 +216,9 @@ impl<'a> StepCx<'a> {
     ) -> BoxFuture<'_, Result<Value, StepError>> {
         let file = file.to_owned();
         let item = item.or(self.at.item);
-        Box::pin(async move { self.env.run_child(self.step, &file, input, item, self.log).await })
+        Box::pin(
+            async move { self.env.run_child(self.step, &file, input, item, self.log, &self.trace).await },
+        )
     }
 }
 

@@ -21,6 +21,7 @@ pub mod resume;
 mod run;
 mod scheduler;
 mod store;
+pub mod trace;
 
 pub use approval::{Answer, ApprovalRequest, Decision, OnTimeout};
 pub use cancel::Cancel;
@@ -32,3 +33,4 @@ pub use report::{InputError, NestedReport, RunFailure, RunReport, StepReport};
 pub use resume::Resume;
 pub use run::{Engine, External, RunOptions, new_run_id};
 pub use store::{RunStore, StoreError};
+pub use trace::{SpanId, TraceContext, TraceId};

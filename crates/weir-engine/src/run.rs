@@ -11,6 +11,7 @@ use crate::report::{InputError, NestedReport, RunReport};
 use crate::resume::{Ended, Prior, PriorRun, Resume};
 use crate::scheduler::Scheduler;
 use crate::store::{RunStore, StoreError};
+use crate::trace::{SpanId, TraceContext};
 use futures_util::future::{Either, select};
 use jaq_json::Val;
 use serde_json::Value;
@@ -67,6 +68,9 @@ pub struct RunOptions {
     /// as this run's own, with a terminal event (0 attempts: it did not run), and committed
     /// before a step that needs it starts.
     pub reuse: HashMap<String, Ended>,
+    /// The span the root run is a child of (a `traceparent` it was given); the run starts a
+    /// trace of its own when absent.
+    pub trace_parent: Option<TraceContext>,
 }
 
 /// What a run does with a step that would call outside the process ([`Effects::External`])
@@ -109,7 +113,11 @@ impl Engine {
             None => opts.run_id.clone().unwrap_or_else(|| new_run_id(&*self.clock)),
         };
         let seed = prior.map(|p| p.seed).or(opts.seed).unwrap_or_else(|| fastrand::u64(..));
-        tree.run(PlanId::ROOT, input, run_id.into(), seed, None, prior).await
+        let span = Span {
+            trace: opts.trace_parent.map_or_else(TraceContext::root, |p| p.child()),
+            parent: opts.trace_parent.map(|p| p.span_id),
+        };
+        tree.run(PlanId::ROOT, input, run_id.into(), seed, None, span, prior).await
     }
 
     /// [`Engine::run`] with owned arguments: a future that borrows nothing, for `tokio::spawn`.
@@ -171,6 +179,7 @@ impl Tree<'_> {
 }
 
 impl Tree<'_> {
+    #[allow(clippy::too_many_arguments)] // What makes one run of the tree what it is, each once.
     async fn run(
         &self,
         plan_id: PlanId,
@@ -178,12 +187,13 @@ impl Tree<'_> {
         run_id: Arc<str>,
         seed: u64,
         parent: Option<Arc<Parent>>,
+        span: Span,
         prior: Option<&Prior>,
     ) -> Result<RunReport, InputError> {
         let plan = self.bundle.plan(plan_id);
         plan.check_input(&input).map_err(|problems| InputError { problems })?;
         let env = declared_env(plan, &self.opts.env);
-        let env = RunEnv { tree: self, plan_id, plan, run_id, seed, parent, env, prior };
+        let env = RunEnv { tree: self, plan_id, plan, run_id, seed, parent, span, env, prior };
         Ok(Scheduler::new(&env, input).run().await)
     }
 }
@@ -195,6 +205,13 @@ fn declared_env(plan: &Plan, given: &BTreeMap<String, String>) -> Val {
     Val::obj(entries.collect())
 }
 
+/// A run's span and the span it is a child of, if any.
+#[derive(Clone, Copy)]
+pub(crate) struct Span {
+    pub(crate) trace: TraceContext,
+    pub(crate) parent: Option<SpanId>,
+}
+
 /// What every future of one run shares. Immutable.
 pub(crate) struct RunEnv<'a> {
     tree: &'a Tree<'a>,
@@ -203,6 +220,7 @@ pub(crate) struct RunEnv<'a> {
     pub(crate) run_id: Arc<str>,
     pub(crate) seed: u64,
     parent: Option<Arc<Parent>>,
+    pub(crate) span: Span,
     /// `$ENV` of this run's expressions: the variables its pipeline declares, of those allowed.
     pub(crate) env: Val,
     /// What the run recorded before it was interrupted, when it is being resumed.
@@ -283,6 +301,7 @@ impl RunEnv<'_> {
         scope: Val,
         index: usize,
         log: &NestedLog,
+        attempt: &TraceContext,
     ) -> Result<Value, StepError> {
         let at = StepAt { step: parent.id().to_owned(), kind: nested.kind().to_owned(), item: Some(index) };
         let prior = self.prior.and_then(|p| p.step(parent.id())).and_then(|s| s.items.get(&index));
@@ -310,7 +329,8 @@ impl RunEnv<'_> {
                     None => {
                         let seed = mix(self.seed, parent.id(), Some(index));
                         let started = AtomicU32::new(0);
-                        let (result, n, _) = attempts(self, nested, &at, with, scope, seed, &started).await;
+                        let (result, n, _) =
+                            attempts(self, nested, &at, with, scope, seed, &started, attempt).await;
                         (result, n)
                     }
                 },
@@ -333,6 +353,7 @@ impl RunEnv<'_> {
         input: Value,
         item: Option<usize>,
         log: &NestedLog,
+        attempt: &TraceContext,
     ) -> Result<Value, StepError> {
         let Some(child) = self.tree.bundle.child(self.plan_id, file) else {
             return Err(StepError::fatal(
@@ -369,7 +390,8 @@ impl RunEnv<'_> {
             started: self.clock().now(),
             done: false,
         };
-        let run = Box::pin(self.tree.run(child, input, run_id, seed, Some(parent), prior));
+        let span = Span { trace: attempt.child(), parent: Some(attempt.span_id) };
+        let run = Box::pin(self.tree.run(child, input, run_id, seed, Some(parent), span, prior));
         let (status, result) = match run.await {
             Err(e) => (Status::Failed, Err(StepError::fatal(ErrorKind::Config, format!("{file}: {e}")))),
             Ok(report) => match report.status {
@@ -471,7 +493,9 @@ impl Drop for NestedGuard<'_, '_> {
 /// Runs the attempts of one step: timeout per attempt, retries with backoff (jitter drawn from
 /// `seed`). Returns the result, how many attempts were made, and what the last attempt ran
 /// (`foreach` items, sub-pipeline runs).
-/// `started` counts the attempts begun, for a report of a step cancelled mid-attempt.
+/// `started` counts the attempts begun, for a report of a step cancelled mid-attempt. Each
+/// attempt's span is a child of `parent`.
+#[allow(clippy::too_many_arguments)] // The attempt loop's inputs, each from a different owner.
 pub(crate) async fn attempts(
     env: &RunEnv<'_>,
     step: &PlanStep,
@@ -480,6 +504,7 @@ pub(crate) async fn attempts(
     scope: Val,
     seed: u64,
     started: &AtomicU32,
+    parent: &TraceContext,
 ) -> (Result<Value, StepError>, u32, Vec<NestedReport>) {
     let Some(kind) = env.tree.engine.registry.get(step.kind()) else {
         let e = StepError::fatal(ErrorKind::Config, format!("unknown step kind \"{}\"", step.kind()));
@@ -495,12 +520,18 @@ pub(crate) async fn attempts(
     let mut with = Some(with);
     for attempt in first..=max {
         started.store(attempt, Ordering::Relaxed);
-        env.emit(EventKind::StepStarted { at: at.clone(), attempt });
+        let trace = parent.child();
+        env.emit(EventKind::StepStarted {
+            at: at.clone(),
+            attempt,
+            span: trace.span_id,
+            parent_span: parent.span_id,
+        });
         // The last attempt takes the config; earlier ones copy it.
         let config =
             if attempt == max { with.take().unwrap_or_default() } else { with.clone().unwrap_or_default() };
         let log = NestedLog::default();
-        let cx = StepCx { env, step, at, with: config, attempt, scope: scope.clone(), log: &log };
+        let cx = StepCx { env, step, at, with: config, attempt, scope: scope.clone(), log: &log, trace };
         let result = within_timeout(env, step, kind.run(cx)).await;
         match (result, step.retry()) {
             // A store failure ends the run, not the attempt: no retry could be recorded.

@@ -105,9 +105,10 @@ impl<'e, 'a> Scheduler<'e, 'a> {
             .filter(|&i| plan.steps()[i].needs().is_empty() && !plan.steps()[i].is_handler())
             .collect();
         let (pipeline, digest) = (plan.name().to_owned(), plan.digest().to_owned());
+        let (trace, parent_span) = (env.span.trace, env.span.parent);
         env.emit(match env.prior {
-            Some(_) => EventKind::RunResumed { pipeline, digest },
-            None => EventKind::RunStarted { pipeline, digest, input, seed: env.seed },
+            Some(_) => EventKind::RunResumed { pipeline, digest, trace, parent_span },
+            None => EventKind::RunStarted { pipeline, digest, input, seed: env.seed, trace, parent_span },
         });
         let started = env.clock().now();
         let begun = plan.steps().iter().map(|_| AtomicU32::new(0)).collect();
@@ -561,7 +562,7 @@ async fn run_step(
     if let Some(e) = env.refusal(step, &with) {
         return failed(e);
     }
-    let (result, attempts, nested) = attempts(env, step, at, with, scope, seed, begun).await;
+    let (result, attempts, nested) = attempts(env, step, at, with, scope, seed, begun, &env.span.trace).await;
     Outcome::Done(result, attempts, nested)
 }
 

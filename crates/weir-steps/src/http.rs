@@ -13,12 +13,15 @@ use weir_pipeline::{Duration, Effects, KindSpec};
 
 /// The header that carries the step's idempotency key (the IETF draft's `Idempotency-Key`).
 const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+/// The W3C Trace Context header that makes the request a child of the attempt's span.
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// Makes an HTTP request. Outputs `{status, headers, body}`, with JSON bodies parsed. A status
 /// outside 2xx fails the step unless listed in `accept`; 5xx, 408 and 429 failures are retryable,
 /// other 4xx are not (another attempt would get the same answer). Every request carries an
 /// `Idempotency-Key` header, the same for each attempt of the step and after `weir resume`
-/// (`<run id>/<step>`, with `/<index>` for a `foreach` item), unless `headers` sets one.
+/// (`<run id>/<step>`, with `/<index>` for a `foreach` item), unless `headers` sets one; and a
+/// W3C `traceparent` naming the attempt's span, unless `headers` sets one.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
@@ -128,7 +131,7 @@ impl StepKind for Http {
     fn run<'a>(&'a self, cx: StepCx<'a>) -> BoxFuture<'a, Result<Value, StepError>> {
         Box::pin(async move {
             let config: HttpConfig = cx.config()?;
-            let request = build(self.client()?, &config, &cx.idempotency_key())?;
+            let request = build(self.client()?, &config, &cx.idempotency_key(), &cx.traceparent())?;
             let response =
                 request.send().await.map_err(|e| StepError::new(ErrorKind::Network, describe(&e)))?;
             read(response, &config.accept).await
@@ -140,6 +143,7 @@ fn build(
     client: &reqwest::Client,
     config: &HttpConfig,
     idempotency_key: &str,
+    traceparent: &str,
 ) -> Result<reqwest::RequestBuilder, StepError> {
     let method =
         reqwest::Method::from_bytes(config.method.to_ascii_uppercase().as_bytes()).map_err(|_| {
@@ -167,6 +171,11 @@ fn build(
         && let Ok(key) = HeaderValue::from_str(idempotency_key)
     {
         headers.insert(IDEMPOTENCY_KEY, key);
+    }
+    if !headers.contains_key(TRACEPARENT)
+        && let Ok(value) = HeaderValue::from_str(traceparent)
+    {
+        headers.insert(TRACEPARENT, value);
     }
     let query: Vec<(&str, String)> = config.query.iter().map(|(k, v)| (k.as_str(), v.text())).collect();
     let mut request = client.request(method, url).headers(headers).query(&query);

@@ -321,7 +321,7 @@ fn record(event: &Event, meta: &RunMeta, batch: &Batch<'_>, out: &mut Vec<Stmt>)
                 }
             }
         }
-        EventKind::StepStarted { at: step_at, attempt } => {
+        EventKind::StepStarted { at: step_at, attempt, .. } => {
             let key = key.unwrap_or_default();
             if !batch.ended.contains(&key) {
                 out.push(Stmt {

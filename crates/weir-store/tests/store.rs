@@ -822,8 +822,15 @@ async fn a_run_is_cancelled_in_the_store_or_asked_to_stop() {
         let store = Store::open(place.location(), Durability::Normal).await.unwrap();
         let running = store.clone().recording(None, Some("host-a:boot:1:1".into()));
         let at = |step: &str| StepAt { step: step.into(), kind: "approval".into(), item: None };
-        let started =
-            EventKind::RunStarted { pipeline: "p".into(), digest: "d".into(), input: json!({}), seed: 1 };
+        let trace = weir_engine::TraceContext::root();
+        let started = EventKind::RunStarted {
+            pipeline: "p".into(),
+            digest: "d".into(),
+            input: json!({}),
+            seed: 1,
+            trace,
+            parent_span: None,
+        };
         let request = weir_engine::ApprovalRequest {
             prompt: "ship?".into(),
             schema: None,
@@ -833,7 +840,16 @@ async fn a_run_is_cancelled_in_the_store_or_asked_to_stop() {
         };
         let events = [
             event("r-cancel", 0, started),
-            event("r-cancel", 1, EventKind::StepStarted { at: at("review"), attempt: 1 }),
+            event(
+                "r-cancel",
+                1,
+                EventKind::StepStarted {
+                    at: at("review"),
+                    attempt: 1,
+                    span: trace.child().span_id,
+                    parent_span: trace.span_id,
+                },
+            ),
             event("r-cancel", 2, EventKind::ApprovalRequested { at: at("review"), request }),
         ];
         running.commit(&events).await.unwrap();

@@ -44,11 +44,11 @@ fn log(event: &Event) {
     let item = at.and_then(|a| a.item);
     let kind = at.map(|a| a.kind.as_str());
     match &event.kind {
-        EventKind::RunStarted { pipeline, digest, .. } => {
-            info!(target: target::RUN, run_id, parent_run_id, pipeline, version = digest, "run started");
+        EventKind::RunStarted { pipeline, digest, trace, .. } => {
+            info!(target: target::RUN, run_id, parent_run_id, pipeline, version = digest, trace_id = ?trace.trace_id, span_id = ?trace.span_id, "run started");
         }
-        EventKind::RunResumed { pipeline, digest } => {
-            info!(target: target::RUN, run_id, parent_run_id, pipeline, version = digest, "run resumed");
+        EventKind::RunResumed { pipeline, digest, trace, .. } => {
+            info!(target: target::RUN, run_id, parent_run_id, pipeline, version = digest, trace_id = ?trace.trace_id, span_id = ?trace.span_id, "run resumed");
         }
         EventKind::RunFinished { status, error, error_kind, duration, .. } => {
             let status = status.as_str();
@@ -63,8 +63,8 @@ fn log(event: &Event) {
                 }
             }
         }
-        EventKind::StepStarted { attempt, .. } => {
-            debug!(target: target::STEP, run_id, step_id, item, kind, attempt, "step started");
+        EventKind::StepStarted { attempt, span, .. } => {
+            debug!(target: target::STEP, run_id, step_id, item, kind, attempt, span_id = ?span, "step started");
         }
         EventKind::StepRetrying { attempt, error, error_kind, delay, .. } => {
             let error_kind = error_kind.as_str();

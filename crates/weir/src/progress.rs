@@ -286,7 +286,9 @@ mod tests {
         );
         let skipped = EventKind::StepSkipped { at: at("vip"), reason: "condition is false".into() };
         assert_eq!(line(&skipped, "vip", false).as_deref(), Some("  - vip skipped: condition is false"));
-        assert!(line(&EventKind::StepStarted { at: at("a"), attempt: 1 }, "a", false).is_none());
+        let span = weir_engine::SpanId::random();
+        let started = EventKind::StepStarted { at: at("a"), attempt: 1, span, parent_span: span };
+        assert!(line(&started, "a", false).is_none());
         assert!(
             line(&skipped, "vip", true).is_some_and(|l| l.contains("\x1b[2m")),
             "colours on a colour terminal"
@@ -307,6 +309,8 @@ mod tests {
             kind: EventKind::StepStarted {
                 at: weir_engine::StepAt { step: "load".into(), kind: "k".into(), item },
                 attempt: 1,
+                span: weir_engine::SpanId::random(),
+                parent_span: weir_engine::SpanId::random(),
             },
         };
         let parent = |item| Some(weir_engine::Parent { run_id: "p".into(), step: "each".into(), item });

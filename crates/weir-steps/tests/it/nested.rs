@@ -170,7 +170,7 @@ fn run_started_carries_what_a_replay_needs() {
     let opts = RunOptions { seed: Some(42), ..RunOptions::default() };
     clock.block_on(engine.run(&p, json!({"n": 5}), &opts, &sink)).expect("valid input");
     let first = sink.events().into_iter().next().expect("an event");
-    let EventKind::RunStarted { pipeline, digest, input, seed } = first.kind else {
+    let EventKind::RunStarted { pipeline, digest, input, seed, .. } = first.kind else {
         panic!("run_started first")
     };
     assert_eq!((pipeline.as_str(), input, seed), ("t", json!({"n": 5}), 42));
