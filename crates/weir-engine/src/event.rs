@@ -172,12 +172,29 @@ pub trait EventSink: Send + Sync {
     fn emit(&self, event: &Event);
 }
 
+impl<T: EventSink + ?Sized> EventSink for Arc<T> {
+    fn emit(&self, event: &Event) {
+        (**self).emit(event);
+    }
+}
+
 /// Drops every event.
 #[derive(Debug, Default)]
 pub struct NullSink;
 
 impl EventSink for NullSink {
     fn emit(&self, _: &Event) {}
+}
+
+/// Sends every event to both sinks, the first first.
+#[derive(Debug, Default)]
+pub struct Tee<A, B>(pub A, pub B);
+
+impl<A: EventSink, B: EventSink> EventSink for Tee<A, B> {
+    fn emit(&self, event: &Event) {
+        self.0.emit(event);
+        self.1.emit(event);
+    }
 }
 
 /// Keeps every event, for tests and for rendering after the fact.

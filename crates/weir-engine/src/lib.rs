@@ -27,7 +27,7 @@ pub use approval::{Answer, ApprovalRequest, Decision, OnTimeout};
 pub use cancel::Cancel;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{ErrorKind, StepError};
-pub use event::{Collector, Event, EventKind, EventSink, LogLevel, NullSink, Parent, StepAt};
+pub use event::{Collector, Event, EventKind, EventSink, LogLevel, NullSink, Parent, StepAt, Tee};
 pub use kind::{Registry, StepCx, StepKind};
 pub use report::{InputError, NestedReport, RunFailure, RunReport, StepReport};
 pub use resume::Resume;

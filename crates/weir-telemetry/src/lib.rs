@@ -2,6 +2,9 @@
 //! writes its log line (through `tracing`), its metrics and its span data in one place, so the
 //! three never disagree about what happened.
 
+pub mod trace;
+
+use std::time::Duration;
 use weir_engine::{Event, EventKind, EventSink, LogLevel};
 
 /// The targets weir's log lines are filed under, for `--log-level` filters such as
@@ -15,21 +18,45 @@ pub mod target {
     pub const STEP_LOG: &str = "weir::step::log";
     /// An approval was asked for or answered.
     pub const APPROVAL: &str = "weir::approval";
+    /// What became of the spans sent to the collector.
+    pub const TRACES: &str = "weir::traces";
 }
 
 /// The telemetry of the runs of this process.
 #[derive(Debug, Default)]
-pub struct Telemetry {}
+pub struct Telemetry {
+    /// The spans of sampled runs, when traces are exported; with none, an event costs no more
+    /// than this branch.
+    traces: Option<trace::Spans>,
+}
 
 impl Telemetry {
     pub fn new() -> Telemetry {
-        Telemetry {}
+        Telemetry::default()
+    }
+
+    /// Exports the spans of runs as `options` say, from a thread of their own. An error says why
+    /// they cannot be (this build leaves export out, a header is not valid).
+    pub fn with_traces(mut self, options: trace::Options) -> Result<Telemetry, String> {
+        self.traces = Some(trace::Spans::start(options)?);
+        Ok(self)
+    }
+
+    /// Waits, at most `timeout`, until the spans of runs that ended have been sent: what a
+    /// process does before it exits.
+    pub fn flush(&self, timeout: Duration) {
+        if let Some(traces) = &self.traces {
+            traces.flush(timeout);
+        }
     }
 }
 
 impl EventSink for Telemetry {
     fn emit(&self, event: &Event) {
         log(event);
+        if let Some(traces) = &self.traces {
+            traces.record(event);
+        }
     }
 }
 

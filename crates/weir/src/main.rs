@@ -20,6 +20,7 @@ mod owner;
 mod progress;
 mod settings;
 mod timeline;
+mod traces;
 
 use clap::Parser;
 use settings::{Settings, Style, paint};

@@ -27,6 +27,26 @@ impl EnvVars {
     pub const WEIR_DATABASE_URL: &'static str = "WEIR_DATABASE_URL";
     /// Who `weir approve` and `weir reject` answer as, unless `--as` says.
     pub const USER: &'static str = "USER";
+    /// A W3C `traceparent` (`00-<trace id>-<span id>-<flags>`): the run's span is its child.
+    pub const TRACEPARENT: &'static str = "TRACEPARENT";
+    /// `true` turns traces off, whatever else is set.
+    pub const OTEL_SDK_DISABLED: &'static str = "OTEL_SDK_DISABLED";
+    /// The OTLP/HTTP collector spans go to, `/v1/traces` appended (none: no spans are sent).
+    pub const OTEL_EXPORTER_OTLP_ENDPOINT: &'static str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    /// The URL spans go to, as it is; wins over `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    pub const OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: &'static str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+    /// Headers sent to the collector: `key=value,…`, values percent-encoded.
+    pub const OTEL_EXPORTER_OTLP_HEADERS: &'static str = "OTEL_EXPORTER_OTLP_HEADERS";
+    /// How long one export may take, in milliseconds (default 10000).
+    pub const OTEL_EXPORTER_OTLP_TIMEOUT: &'static str = "OTEL_EXPORTER_OTLP_TIMEOUT";
+    /// The `service.name` of the spans (default `weir`).
+    pub const OTEL_SERVICE_NAME: &'static str = "OTEL_SERVICE_NAME";
+    /// More attributes of the spans' resource: `key=value,…`.
+    pub const OTEL_RESOURCE_ATTRIBUTES: &'static str = "OTEL_RESOURCE_ATTRIBUTES";
+    /// Which traces are recorded (default `parentbased_always_on`).
+    pub const OTEL_TRACES_SAMPLER: &'static str = "OTEL_TRACES_SAMPLER";
+    /// The ratio of the `traceidratio` samplers.
+    pub const OTEL_TRACES_SAMPLER_ARG: &'static str = "OTEL_TRACES_SAMPLER_ARG";
 
     /// All of the above, for the test that checks them against the README.
     #[cfg(test)]
@@ -38,6 +58,16 @@ impl EnvVars {
         Self::WEIR_HOME,
         Self::WEIR_DATABASE_URL,
         Self::USER,
+        Self::TRACEPARENT,
+        Self::OTEL_SDK_DISABLED,
+        Self::OTEL_EXPORTER_OTLP_ENDPOINT,
+        Self::OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+        Self::OTEL_EXPORTER_OTLP_HEADERS,
+        Self::OTEL_EXPORTER_OTLP_TIMEOUT,
+        Self::OTEL_SERVICE_NAME,
+        Self::OTEL_RESOURCE_ATTRIBUTES,
+        Self::OTEL_TRACES_SAMPLER,
+        Self::OTEL_TRACES_SAMPLER_ARG,
     ];
 }
 
@@ -104,6 +134,42 @@ pub struct Settings {
     pub stdout_width: Option<usize>,
     /// Where runs are stored.
     pub store: StoreEnv,
+    /// Where the spans of runs go, and the span a run is a child of.
+    pub traces: TraceEnv,
+}
+
+/// What the environment says about traces: the standard OpenTelemetry variables, as written
+/// (`crate::traces` reads them), and `TRACEPARENT`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TraceEnv {
+    pub disabled: Option<String>,
+    pub endpoint: Option<String>,
+    pub traces_endpoint: Option<String>,
+    pub headers: Option<String>,
+    pub timeout: Option<String>,
+    pub service_name: Option<String>,
+    pub resource_attributes: Option<String>,
+    pub sampler: Option<String>,
+    pub sampler_arg: Option<String>,
+    pub traceparent: Option<String>,
+}
+
+impl TraceEnv {
+    fn read() -> TraceEnv {
+        let value = |name| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        TraceEnv {
+            disabled: value(EnvVars::OTEL_SDK_DISABLED),
+            endpoint: value(EnvVars::OTEL_EXPORTER_OTLP_ENDPOINT),
+            traces_endpoint: value(EnvVars::OTEL_EXPORTER_OTLP_TRACES_ENDPOINT),
+            headers: value(EnvVars::OTEL_EXPORTER_OTLP_HEADERS),
+            timeout: value(EnvVars::OTEL_EXPORTER_OTLP_TIMEOUT),
+            service_name: value(EnvVars::OTEL_SERVICE_NAME),
+            resource_attributes: value(EnvVars::OTEL_RESOURCE_ATTRIBUTES),
+            sampler: value(EnvVars::OTEL_TRACES_SAMPLER),
+            sampler_arg: value(EnvVars::OTEL_TRACES_SAMPLER_ARG),
+            traceparent: value(EnvVars::TRACEPARENT),
+        }
+    }
 }
 
 /// What the environment says about the store.
@@ -143,6 +209,7 @@ impl Settings {
         let stdout_width = terminal_size::terminal_size_of(&stdout).map(|(w, _)| usize::from(w.0));
         Settings {
             store: StoreEnv::read(),
+            traces: TraceEnv::read(),
             stdout_width: stdout_width.filter(|_| stdout.is_terminal()),
             ..Settings::new(
                 args,
@@ -161,6 +228,7 @@ impl Settings {
             quiet: args.quiet,
             stdout_width: None,
             store: StoreEnv::default(),
+            traces: TraceEnv::default(),
         }
     }
 
@@ -180,6 +248,18 @@ impl Settings {
         quiet: false,
         stdout_width: None,
         store: StoreEnv { home: None, database_url: None },
+        traces: TraceEnv {
+            disabled: None,
+            endpoint: None,
+            traces_endpoint: None,
+            headers: None,
+            timeout: None,
+            service_name: None,
+            resource_attributes: None,
+            sampler: None,
+            sampler_arg: None,
+            traceparent: None,
+        },
     };
 }
 

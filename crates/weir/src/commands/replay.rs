@@ -77,6 +77,7 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
         store: Some(store),
         resume: None,
         reuse,
+        trace_parent: crate::traces::parent(settings),
     };
     let report = match launch.execute(registry, &runtime, false, settings)? {
         Ok(report) => report,

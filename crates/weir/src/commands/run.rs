@@ -120,6 +120,7 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
         store,
         resume: None,
         reuse: Default::default(),
+        trace_parent: crate::traces::parent(settings),
     };
     launch.run(registry, &runtime, &args.output, settings)
 }
@@ -136,6 +137,8 @@ pub struct Launch {
     pub resume: Option<weir_engine::Resume>,
     /// Results of steps of an earlier run to take instead of running them (`weir replay`).
     pub reuse: std::collections::HashMap<String, weir_engine::resume::Ended>,
+    /// The span the run is a child of (`TRACEPARENT`, or the submitter's).
+    pub trace_parent: Option<weir_engine::TraceContext>,
 }
 
 /// A run, started: its future (for `tokio::spawn`), and what tells it to stop.
@@ -169,7 +172,9 @@ impl Launch {
         let input = interrupted.run.input;
         let resume = Some(interrupted.resume);
         let reuse = Default::default();
-        Ok(Some(Launch { bundle, input, seed: None, run_id: None, store: Some(store), resume, reuse }))
+        let trace_parent = crate::traces::parent(settings);
+        let store = Some(store);
+        Ok(Some(Launch { bundle, input, seed: None, run_id: None, store, resume, reuse, trace_parent }))
     }
 
     /// Run `id`, submitted to the queue and never started, with the seed and input it was given,
@@ -185,7 +190,8 @@ impl Launch {
             seed.parse().map_err(|_| anyhow::anyhow!("run {id} has the seed \"{seed}\", not a number"))?;
         let run_id = Some(id.to_owned());
         let reuse = Default::default();
-        Ok(Launch { bundle, input, seed: Some(seed), run_id, store: Some(store), resume: None, reuse })
+        let (store, trace_parent) = (Some(store), None);
+        Ok(Launch { bundle, input, seed: Some(seed), run_id, store, resume: None, reuse, trace_parent })
     }
 
     /// How many of the root pipeline's steps are left to end.
@@ -203,7 +209,7 @@ impl Launch {
         engine: &weir_engine::Engine,
         sink: Arc<dyn weir_engine::EventSink>,
     ) -> Result<Started> {
-        let Launch { bundle, input, seed, run_id, store, resume, reuse } = self;
+        let Launch { bundle, input, seed, run_id, store, resume, reuse, trace_parent } = self;
         let env = crate::env::for_run(&bundle)?;
         let redact = crate::env::Redact::new(&env);
         let cancel = Cancel::new();
@@ -217,6 +223,7 @@ impl Launch {
             store,
             resume,
             reuse,
+            trace_parent,
             ..RunOptions::default()
         };
         let events = Arc::new(crate::env::Redacted { inner: sink, redact });
@@ -263,7 +270,9 @@ impl Launch {
         };
         let watched = self.store.clone();
         let sink = Arc::new(sink);
-        let Started { run, cancel, waiting } = match self.start(&super::engine(registry), sink.clone()) {
+        let telemetry = Arc::new(crate::traces::telemetry(settings));
+        let events = Arc::new(weir_engine::Tee(sink.clone(), telemetry.clone()));
+        let Started { run, cancel, waiting } = match self.start(&super::engine(registry), events) {
             Ok(started) => started,
             Err(e) => {
                 sink.finish();
@@ -288,6 +297,8 @@ impl Launch {
         });
         // However the run ended, the progress line must not stay on the terminal.
         sink.finish();
+        // A short run's spans are still queued: they go before the process does.
+        telemetry.flush(crate::traces::FLUSH);
         match report? {
             Ok(report) => Ok(Ok(report)),
             Err(e) => {
