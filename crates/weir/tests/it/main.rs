@@ -20,6 +20,7 @@ mod schedules;
 mod settings;
 mod status;
 mod store_failures;
+mod traces;
 mod workers;
 
 use std::path::{Path, PathBuf};
@@ -36,8 +37,25 @@ pub fn weir(dir: &Path, args: &[&str]) -> Output {
 }
 
 /// The environment variables weir reads (`settings::EnvVars`, listed in the README).
-const WEIR_READS: [&str; 7] =
-    ["NO_COLOR", "CLICOLOR_FORCE", "WEIR_COLOR", "WEIR_ENV_ALLOW", "WEIR_HOME", "WEIR_DATABASE_URL", "USER"];
+const WEIR_READS: [&str; 17] = [
+    "NO_COLOR",
+    "CLICOLOR_FORCE",
+    "WEIR_COLOR",
+    "WEIR_ENV_ALLOW",
+    "WEIR_HOME",
+    "WEIR_DATABASE_URL",
+    "USER",
+    "TRACEPARENT",
+    "OTEL_SDK_DISABLED",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "OTEL_SERVICE_NAME",
+    "OTEL_RESOURCE_ATTRIBUTES",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+];
 
 /// Runs `weir` with `args` in `dir`, with `env` as the only variables it reads: those of the
 /// environment the tests run in are removed, so a developer's `NO_COLOR` changes no result.
