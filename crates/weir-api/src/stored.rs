@@ -45,6 +45,14 @@ pub struct StoredRunDetail {
     /// The reason `weir runs cancel --reason` gave for stopping it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel_reason: Option<String>,
+    /// The trace the run is in (32 hex digits); absent for runs recorded before weir traced
+    /// them, and for a submitted run not yet started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    /// For a run submitted to the queue: the W3C `traceparent` of the submitter, whose trace the
+    /// run joins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_parent: Option<String>,
 }
 
 /// One step of a stored run, or one item of a `foreach` step.

@@ -7,7 +7,8 @@
 //! again — at least once, so a step with effects outside the process should use its
 //! [`StepCx::idempotency_key`](crate::StepCx::idempotency_key). The interrupted attempt counts:
 //! the step goes on from the next attempt number, and gets at least one attempt whatever its
-//! `retry` allows.
+//! `retry` allows. The run's span of this process is a new one in the trace the run started
+//! in, without a parent: the spans of its first process stand as they were sent.
 
 use crate::error::StepError;
 use serde_json::Value;
@@ -30,6 +31,9 @@ pub struct Prior {
     pub seed: u64,
     /// When the run first started (`run.started_at` in its expressions).
     pub started_at: SystemTime,
+    /// The trace it started in, which it goes on in; none for a run recorded before runs were
+    /// traced.
+    pub trace_id: Option<crate::TraceId>,
     /// What was recorded of each step, by id; steps that never started are absent.
     pub steps: HashMap<String, PriorStep>,
 }

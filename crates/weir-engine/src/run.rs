@@ -113,9 +113,12 @@ impl Engine {
             None => opts.run_id.clone().unwrap_or_else(|| new_run_id(&*self.clock)),
         };
         let seed = prior.map(|p| p.seed).or(opts.seed).unwrap_or_else(|| fastrand::u64(..));
-        let span = Span {
-            trace: opts.trace_parent.map_or_else(TraceContext::root, |p| p.child()),
-            parent: opts.trace_parent.map(|p| p.span_id),
+        let span = match (prior.and_then(|p| p.trace_id), opts.trace_parent) {
+            (Some(trace_id), _) => {
+                Span { trace: TraceContext { trace_id, ..TraceContext::root() }, parent: None }
+            }
+            (None, Some(parent)) => Span { trace: parent.child(), parent: Some(parent.span_id) },
+            (None, None) => Span { trace: TraceContext::root(), parent: None },
         };
         tree.run(PlanId::ROOT, input, run_id.into(), seed, None, span, prior).await
     }

@@ -57,6 +57,8 @@ const TABLES: &[Table] = &[
             "replay_of",
             "cancel_requested_at",
             "cancel_reason",
+            "trace_id",
+            "trace_parent",
         ],
     },
     Table {

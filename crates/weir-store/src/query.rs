@@ -46,7 +46,7 @@ const RUN_BY_PREFIX: &str = "SELECT id FROM runs WHERE id = $1 OR id LIKE $2 ORD
 const RUN: &str = concat!(
     "SELECT ",
     run_columns!(),
-    ", seed, input, input_blob, output, output_blob, replay_of, cancel_reason FROM runs WHERE id = $1"
+    ", seed, input, input_blob, output, output_blob, replay_of, cancel_reason, trace_id, trace_parent FROM runs WHERE id = $1"
 );
 
 const CHILDREN: &str =
@@ -99,6 +99,7 @@ pub(crate) async fn run(backend: &Backend, id: &str) -> Result<Option<StoredRunD
     let input = value(backend, &cols, 13).await?;
     let output = value(backend, &cols, 15).await?;
     let (replay_of, cancel_reason) = (cols.opt_text(17)?, cols.opt_text(18)?);
+    let (trace_id, trace_parent) = (cols.opt_text(19)?, cols.opt_text(20)?);
     let mut steps = Vec::new();
     for row in backend.query(STEPS, vec![Param::text(&id)]).await? {
         let c = Cols(&row);
@@ -119,7 +120,18 @@ pub(crate) async fn run(backend: &Backend, id: &str) -> Result<Option<StoredRunD
     }
     let children = backend.query(CHILDREN, vec![Param::text(&id)]).await?;
     let children = children.iter().map(|row| stored_run(&Cols(row))).collect::<Result<_, _>>()?;
-    Ok(Some(StoredRunDetail { run, seed, input, output, steps, children, replay_of, cancel_reason }))
+    Ok(Some(StoredRunDetail {
+        run,
+        seed,
+        input,
+        output,
+        steps,
+        children,
+        replay_of,
+        cancel_reason,
+        trace_id,
+        trace_parent,
+    }))
 }
 
 /// The id of the one run `id` is, or a unique prefix of.

@@ -29,14 +29,14 @@ pub(crate) const CHANNEL: &str = "weir_queue";
 const ANNOUNCE: &str = "SELECT pg_notify('weir_queue', '')";
 
 const ENQUEUE_RUN: &str = "INSERT INTO runs (id, pipeline, digest, status, seed, input, input_blob, started_at, \
-     bundle) VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8)";
+     bundle, trace_parent) VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9)";
 
 const ENQUEUE: &str = "INSERT INTO queue (run_id, enqueued_at, lease_until) VALUES ($1, $2, $2)";
 
 /// [`ENQUEUE_RUN`] and [`ENQUEUE`] for the run of a schedule's tick: only when the tick's row
 /// names this run, that is, in the transaction whose tick row got in (see `schedule`).
 const ENQUEUE_TICK_RUN: &str = "INSERT INTO runs (id, pipeline, digest, status, seed, input, input_blob, \
-     started_at, bundle) SELECT $1, $2, $3, 'pending', $4, $5, $6, CAST($7 AS BIGINT), $8 \
+     started_at, bundle, trace_parent) SELECT $1, $2, $3, 'pending', $4, $5, $6, CAST($7 AS BIGINT), $8, $9 \
      WHERE EXISTS (SELECT 1 FROM schedule_ticks WHERE run_id = $1)";
 const ENQUEUE_TICK: &str = "INSERT INTO queue (run_id, enqueued_at, lease_until) \
      SELECT $1, CAST($2 AS BIGINT), CAST($2 AS BIGINT) WHERE EXISTS (SELECT 1 FROM schedule_ticks WHERE run_id = $1)";
@@ -81,7 +81,8 @@ const DEQUEUE: &str = "DELETE FROM queue WHERE run_id = $1";
 
 const QUEUED: &str = "SELECT worker FROM queue WHERE run_id = $1";
 
-const SUBMITTED: &str = "SELECT status, seed, input, input_blob, bundle, error_kind FROM runs WHERE id = $1";
+const SUBMITTED: &str =
+    "SELECT status, seed, input, input_blob, bundle, error_kind, trace_parent FROM runs WHERE id = $1";
 
 /// Root runs left `waiting` whose questions all have an answer, with the process that ran them,
 /// that no worker holds.
@@ -131,6 +132,8 @@ pub struct Submission {
     pub bundle: String,
     pub seed: u64,
     pub input: Value,
+    /// The W3C `traceparent` whose trace the run joins, if any (the submitter's).
+    pub trace_parent: Option<String>,
 }
 
 /// A run a worker holds now.
@@ -159,6 +162,8 @@ pub struct Submitted {
     pub bundle: Option<String>,
     /// The kind of the error it ended with, if it failed.
     pub error_kind: Option<String>,
+    /// The `traceparent` of its submitter, whose trace it joins.
+    pub trace_parent: Option<String>,
 }
 
 /// Where a run is in the queue.
@@ -219,6 +224,7 @@ fn submit(run: &Submission, now_ms: u64, sql: [&'static str; 2], statements: &mu
             input.blob,
             int(now_ms),
             Param::text(&run.bundle),
+            Param::opt_text(run.trace_parent.as_deref()),
         ],
     });
     statements.push(Stmt { sql: sql[1], params: vec![Param::text(&run.run_id), int(now_ms)] });
@@ -329,5 +335,6 @@ pub(crate) async fn submitted(backend: &Backend, run_id: &str) -> Result<Option<
         input: crate::query::value(backend, &c, 2).await?,
         bundle: c.opt_text(4)?,
         error_kind: c.opt_text(5)?,
+        trace_parent: c.opt_text(6)?,
     }))
 }

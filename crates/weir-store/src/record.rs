@@ -29,9 +29,10 @@ const INSERT_EVENT: &str = "INSERT INTO events (run_id, seq, at, type, step, ite
 
 /// A run submitted to the queue (`pending`) has its row already: it starts now, in its owner.
 const RUN_STARTED: &str = "INSERT INTO runs (id, pipeline, digest, parent_run, parent_step, parent_item, status, \
-     seed, input, input_blob, started_at, bundle, owner, replay_of) \
-     VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (id) DO UPDATE \
-     SET status = 'running', started_at = excluded.started_at, owner = excluded.owner WHERE runs.status = 'pending'";
+     seed, input, input_blob, started_at, bundle, owner, replay_of, trace_id) \
+     VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (id) DO UPDATE \
+     SET status = 'running', started_at = excluded.started_at, owner = excluded.owner, \
+     trace_id = excluded.trace_id WHERE runs.status = 'pending'";
 
 /// A resumed run is running again, in another process; its last end, if any, is forgotten, and
 /// so is a request to cancel it (which its end answered).
@@ -270,7 +271,7 @@ fn record(event: &Event, meta: &RunMeta, batch: &Batch<'_>, out: &mut Vec<Stmt>)
     });
     let stored = stored.unwrap_or(Stored { inline: Param::Null, blob: Param::Null });
     match &event.kind {
-        EventKind::RunStarted { pipeline, digest, seed, .. } => {
+        EventKind::RunStarted { pipeline, digest, seed, trace, .. } => {
             let parent = event.parent.as_deref();
             out.push(Stmt {
                 sql: RUN_STARTED,
@@ -289,6 +290,7 @@ fn record(event: &Event, meta: &RunMeta, batch: &Batch<'_>, out: &mut Vec<Stmt>)
                     Param::opt_text(meta.bundle.as_deref().filter(|_| parent.is_none())),
                     Param::opt_text(meta.owner.as_deref()),
                     Param::opt_text(meta.replay_of.as_deref().filter(|_| parent.is_none())),
+                    Param::Text(trace.trace_id.hex()),
                 ],
             });
         }

@@ -147,7 +147,8 @@ fn prior<'a>(
             runs.insert(parent.item, continued);
         }
         let started_at = SystemTime::UNIX_EPOCH + Duration::from_millis(run.run.started_at);
-        Ok(Prior { run_id: id.clone(), seed, started_at, steps })
+        let trace_id = run.trace_id.as_deref().and_then(weir_engine::TraceId::parse);
+        Ok(Prior { run_id: id.clone(), seed, started_at, trace_id, steps })
     })
 }
 

@@ -265,6 +265,7 @@ pub(crate) async fn fire_due(backend: &Backend, now_ms: i64) -> Result<Vec<Fired
                 bundle: schedule.bundle.clone(),
                 seed: fastrand::u64(..),
                 input: schedule.input.clone(),
+                trace_parent: None,
             };
             statements.extend(crate::queue::enqueue_tick(backend, &run, now_ms as u64));
             mine.push(tick);

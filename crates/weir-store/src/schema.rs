@@ -194,6 +194,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         report TEXT NOT NULL
     );
     CREATE INDEX bench_results_by_name ON bench_results (name, saved_at);",
+    // 8: traces: the trace a run is in (from its `run_started`), and the `traceparent` a run
+    // submitted to the queue joins (the submitter's), for the worker that runs it.
+    "ALTER TABLE runs ADD COLUMN trace_id TEXT;
+    ALTER TABLE runs ADD COLUMN trace_parent TEXT;",
 ];
 
 /// The migrations a store at `location` needs, given the version it holds (`found`, as stored;

@@ -1065,6 +1065,7 @@ async fn submit(store: &Store, bundle: &Bundle, n: usize, now_ms: u64) -> Vec<St
             bundle: digest.clone(),
             seed: 7,
             input: json!({"n": i}),
+            trace_parent: None,
         })
         .collect();
     store.enqueue(&runs, now_ms).await.unwrap();

@@ -7,7 +7,7 @@ use anyhow::Result;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use weir_engine::{Cancel, ErrorKind, InputError, RunOptions, RunReport};
+use weir_engine::{Cancel, ErrorKind, InputError, RunOptions, RunReport, TraceContext};
 use weir_pipeline::{Bundle, Status};
 
 /// Run a pipeline and print its output as JSON on stdout
@@ -166,8 +166,9 @@ impl Launch {
         let run = &interrupted.run.run;
         if run.status == Status::Pending {
             let id = run.run_id.clone();
-            return Launch::submitted(bundle, &id, &interrupted.run.seed, interrupted.run.input, store)
-                .map(Some);
+            let (seed, input) = (&interrupted.run.seed, interrupted.run.input);
+            let trace_parent = interrupted.run.trace_parent.as_deref();
+            return Launch::submitted(bundle, &id, seed, input, store, trace_parent).map(Some);
         }
         let input = interrupted.run.input;
         let resume = Some(interrupted.resume);
@@ -178,19 +179,20 @@ impl Launch {
     }
 
     /// Run `id`, submitted to the queue and never started, with the seed and input it was given,
-    /// recorded by `store`.
+    /// recorded by `store`, in the trace of `trace_parent` (its submitter's `traceparent`).
     pub fn submitted(
         bundle: Bundle,
         id: &str,
         seed: &str,
         input: serde_json::Value,
         store: weir_store::Store,
+        trace_parent: Option<&str>,
     ) -> Result<Launch> {
         let seed =
             seed.parse().map_err(|_| anyhow::anyhow!("run {id} has the seed \"{seed}\", not a number"))?;
         let run_id = Some(id.to_owned());
         let reuse = Default::default();
-        let (store, trace_parent) = (Some(store), None);
+        let (store, trace_parent) = (Some(store), trace_parent.and_then(TraceContext::parse_traceparent));
         Ok(Launch { bundle, input, seed: Some(seed), run_id, store, resume: None, reuse, trace_parent })
     }
 

@@ -77,8 +77,9 @@ struct ShowArgs {
     /// Print the run as JSON instead of the table (whose timeline draws each step's start to end
     /// on the run's time axis, as wide as the terminal allows, 40 columns when piped): the fields of `runs list` and `seed`, `input`, `output`, `steps`
     /// (`{step, kind, item, status, attempts, started_at, finished_at, duration_ms, output,
-    /// error}`), `children`, and when set `replay_of` (the run a `weir replay` ran again) and
-    /// `cancel_reason`.
+    /// error}`), `children`, and when set `replay_of` (the run a `weir replay` ran again),
+    /// `cancel_reason`, `trace_id` (the trace its spans are in) and `trace_parent` (the
+    /// submitter's `traceparent` of a queued run).
     #[arg(long)]
     json: bool,
 }
@@ -279,6 +280,9 @@ fn print_run(detail: &StoredRunDetail, color: bool, columns: Option<usize>) {
     }
     if let Some(reason) = &detail.cancel_reason {
         outln!("reason    {reason}");
+    }
+    if let Some(trace) = &detail.trace_id {
+        outln!("trace     {trace}");
     }
     outln!("input     {}", detail.input);
     if run.status == Status::Succeeded {

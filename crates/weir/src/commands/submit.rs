@@ -90,6 +90,7 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
                 bundle: digest.clone(),
                 seed: args.seed.unwrap_or_else(|| fastrand::u64(..)),
                 input: input.clone(),
+                trace_parent: crate::traces::parent(settings).map(|p| p.traceparent()),
             })
             .collect();
         store

@@ -418,7 +418,7 @@ impl Worker {
                 bundle
             }
         };
-        Launch::submitted(bundle, id, &run.seed, run.input, store).map(Some)
+        Launch::submitted(bundle, id, &run.seed, run.input, store, run.trace_parent.as_deref()).map(Some)
     }
 
     /// A run this worker cannot start leaves the queue (another worker could not either), and

@@ -275,3 +275,34 @@ fn an_http_step_sends_the_traceparent_of_its_attempt() {
     let attempt = spans.iter().find(|(s, _)| s.name == "step call").expect("the attempt's span");
     assert_eq!(*sent, format!("00-{PARENT}-{}-01", hex(&attempt.0.span_id)));
 }
+
+#[test]
+fn the_trace_id_is_stored_with_the_run_and_a_submitted_run_joins_its_submitters_trace() {
+    let dir = pipelines("stored", &[("child.yaml", CHILD)]);
+    let home = dir.join("home");
+    let traceparent = format!("00-{PARENT}-{PARENT_SPAN}-01");
+    let env = [("NO_COLOR", "1"), ("WEIR_HOME", home.to_str().unwrap())];
+    let with_parent = [&env[..], &[("TRACEPARENT", traceparent.as_str())]].concat();
+    let show = |run: &str| {
+        let out = crate::weir_env(&dir, &["runs", "show", "--json", run], &env);
+        assert_eq!(out.status.code(), Some(0), "{}", crate::stderr(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+
+    let out = crate::weir_env(&dir, &["run", "--json", "child.yaml", "-i", "2"], &with_parent);
+    assert_eq!(out.status.code(), Some(0), "{}", crate::stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run = summary["run_id"].as_str().unwrap();
+    assert_eq!(show(run)["trace_id"], PARENT);
+    let table = crate::weir_env(&dir, &["runs", "show", run], &env);
+    assert!(String::from_utf8_lossy(&table.stdout).contains(&format!("trace     {PARENT}")));
+
+    let submit = crate::weir_env(&dir, &["submit", "child.yaml", "-i", "3"], &with_parent);
+    assert_eq!(submit.status.code(), Some(0), "{}", crate::stderr(&submit));
+    let queued = String::from_utf8_lossy(&submit.stdout).trim().to_owned();
+    let worker = crate::weir_env(&dir, &["worker", "--once"], &env);
+    assert_eq!(worker.status.code(), Some(0), "{}", crate::stderr(&worker));
+    let ran = show(&queued);
+    assert_eq!(ran["status"], "succeeded", "{ran}");
+    assert_eq!(ran["trace_id"], PARENT, "the worker's run is in the submitter's trace");
+}
