@@ -8,11 +8,14 @@
 #   rules and of their unit tests names only metrics weir exposes (the list below; set
 #   WEIR_METRICS_FILE to a file to take the names from it instead, e.g. docs/metrics.md: every
 #   `weir_…`/`process_…` word in it counts), besides Prometheus's own `up` and `ALERTS`;
-# - when the `prometheus` server is installed (Debian package `prometheus`), it is started for a
-#   moment on deploy/prometheus/prometheus.yml (which loads alerts.yml) with an empty database,
-#   and every dashboard expression, its Grafana variables replaced by sample values, is sent to
-#   its query API: a syntax error fails the check. WEIR_CHECK_PROMETHEUS=0 skips this;
-#   WEIR_CHECK_PROMETHEUS_ADDR picks the address (default 127.0.0.1:9099).
+# - when the `prometheus` server and `promtool` are installed (Debian package `prometheus`), the
+#   server is started for a moment on deploy/prometheus/prometheus.yml (which loads alerts.yml)
+#   with a database of sample data of every metric (made with `promtool tsdb create-blocks-from
+#   openmetrics`), and every dashboard expression, its Grafana variables replaced by sample
+#   values, is sent to its query API: each must parse and return at least one series, with the
+#   labels its legend names.
+#   WEIR_CHECK_PROMETHEUS=0 skips this; WEIR_CHECK_PROMETHEUS_ADDR picks the address (default
+#   a free port of 127.0.0.1).
 set -euo pipefail
 if [ -n "${WEIR_METRICS_FILE:-}" ]; then
   WEIR_METRICS_FILE="$(realpath "$WEIR_METRICS_FILE")"
@@ -94,6 +97,7 @@ def label_values_expr(q):
 
 allowed = allowed_names()
 exprs = []  # (where, expr, from a dashboard)
+legends = {}  # index in exprs: the labels a query's legend names
 
 # ---- dashboards
 uids = {}
@@ -156,6 +160,7 @@ for path in dashboards:
                     fail(f"{where}: query {t.get('refId')}: no expr")
                 else:
                     exprs.append((f"{where} query {t.get('refId')}", t["expr"], True))
+                    legends[len(exprs) - 1] = re.findall(r"\{\{\s*(\w+)\s*\}\}", t.get("legendFormat", ""))
     walk(d.get("panels", []))
 
 # ---- rules and their tests
@@ -232,16 +237,81 @@ def substitute(expr):
         return values[name]
     return re.sub(r"\$\{(\w+)\}|\$(\w+)", one, expr)
 
+def sample_data(end):
+    """OpenMetrics text: every metric weir exposes, for two workers, two pipelines, two steps and
+    every status, a sample every 15 s for 30 minutes up to `end` (seconds)."""
+    times = range(end - 1800, end + 1, 15)
+    out = []
+    def series(name, labels, value):
+        out.extend(f"{name}{{{labels}}} {value(i):.3f} {t}" for i, t in enumerate(times))
+    def histogram(name, labels_list, rate, bounds):
+        out.append(f"# TYPE {name} histogram")
+        for labels in labels_list:
+            for k, le in enumerate(bounds + ["+Inf"]):
+                share = (k + 1) / (len(bounds) + 1)
+                le = le if le == "+Inf" else float(le)
+                series(name + "_bucket", f'{labels},le="{le}"', lambda i: i * rate * share)
+            series(name + "_count", labels, lambda i: i * rate)
+            series(name + "_sum", labels, lambda i: i * rate * bounds[0])
+    workers = [f'job="weir",instance="127.0.0.1:{port}"' for port in (9464, 9465)]
+    runs = [f'{w},pipeline="{p}",status="{st}"' for w in workers for p in ("etl", "report")
+            for st in ("succeeded", "failed", "cancelled")]
+    steps = [f'{w},pipeline="{p}",step="{s}",kind="{k}"' for w in workers for p in ("etl", "report")
+             for s, k in (("extract", "http"), ("load", "sql"))]
+    out.append("# TYPE weir_runs_total counter")
+    for r in runs:
+        series("weir_runs_total", r, lambda i: i * 0.5)
+    histogram("weir_run_duration_seconds", runs, 0.5, [1, 5, 30, 60])
+    histogram("weir_step_duration_seconds", [f'{s},status="{st}"' for s in steps for st in ("succeeded", "failed")],
+              0.5, [0.1, 1, 10, 60])
+    out.append("# TYPE weir_step_retries_total counter")
+    for s in steps:
+        series("weir_step_retries_total", s, lambda i: i * 0.1)
+    histogram("weir_store_commit_seconds", workers, 2, [0.001, 0.01, 0.1, 1])
+    for name, typ, value, extra in (
+            ("weir_runs_in_flight", "gauge", lambda i: i % 3, [""]),
+            ("weir_approvals_pending", "gauge", lambda i: 1, [""]),
+            ("weir_store_errors_total", "counter", lambda i: i // 20, [',op="commit"', ',op="read"']),
+            ("process_cpu_seconds_total", "counter", lambda i: i * 1.5, [""]),
+            ("process_resident_memory_bytes", "gauge", lambda i: 5e7, [""]),
+            ("process_open_fds", "gauge", lambda i: 20, [""]),
+            ("process_start_time_seconds", "gauge", lambda i: end - 3600, [""]),
+            ("up", "gauge", lambda i: 1, [""])):
+        out.append(f"# TYPE {name} {typ}")
+        for w in workers:
+            for e in extra:
+                series(name, w + e, value)
+    out.append("# EOF")
+    return "\n".join(out) + "\n"
+
 def parse_on_prometheus():
+    """Starts Prometheus on prometheus/prometheus.yml (and so the rules) with sample data of every
+    metric (written with promtool), and sends it every dashboard expression: each must parse and
+    return at least one series (so a misspelt label in a matcher or a `by` fails too)."""
     if os.environ.get("WEIR_CHECK_PROMETHEUS") == "0":
         print("deploy/check.sh: WEIR_CHECK_PROMETHEUS=0: the expressions are not sent to Prometheus")
         return
-    server = shutil.which("prometheus")
-    if not server:
-        print("deploy/check.sh: no `prometheus` server (Debian package prometheus): the expressions are not sent to one")
+    server, promtool = shutil.which("prometheus"), shutil.which("promtool")
+    if not server or not promtool:
+        print("deploy/check.sh: no `prometheus` and `promtool` (Debian package prometheus): the expressions are not sent to a Prometheus")
         return
-    addr = os.environ.get("WEIR_CHECK_PROMETHEUS_ADDR", "127.0.0.1:9099")
+    addr = os.environ.get("WEIR_CHECK_PROMETHEUS_ADDR")
+    if not addr:
+        import socket
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            addr = f"127.0.0.1:{sock.getsockname()[1]}"
     data = tempfile.mkdtemp(prefix="weir-check-prometheus-")
+    end = int(time.time()) - 300
+    with open(os.path.join(data, "samples.om"), "w") as f:
+        f.write(sample_data(end))
+    made = subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics",
+                           os.path.join(data, "samples.om"), os.path.join(data, "tsdb")],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if made.returncode != 0:
+        fail(f"promtool tsdb create-blocks-from openmetrics failed:\n{made.stdout[-2000:]}")
+        shutil.rmtree(data, ignore_errors=True)
+        return
     log = open(os.path.join(data, "log"), "w+")
     proc = subprocess.Popen([server, "--config.file=prometheus/prometheus.yml",
                              f"--storage.tsdb.path={data}/tsdb", f"--web.listen-address={addr}"],
@@ -256,7 +326,9 @@ def parse_on_prometheus():
                 return
             try:
                 urllib.request.urlopen(base + "/-/ready", timeout=2).read()
-                break
+                time.sleep(0.2)
+                if proc.poll() is None:  # ours, not another server on the address
+                    break
             except Exception:
                 if time.time() > deadline:
                     fail(f"prometheus not ready at {addr} after 30 s")
@@ -268,11 +340,11 @@ def parse_on_prometheus():
         if loaded == 0:
             fail("prometheus loaded no rules from prometheus/prometheus.yml")
         sent = 0
-        for where, expr, from_dashboard in exprs:
+        for n, (where, expr, from_dashboard) in enumerate(exprs):
             if not from_dashboard:
                 continue
             q = substitute(expr)
-            body = urllib.parse.urlencode({"query": q, "time": str(time.time())}).encode()
+            body = urllib.parse.urlencode({"query": q, "time": str(end)}).encode()
             try:
                 answer = json.load(urllib.request.urlopen(base + "/api/v1/query", data=body, timeout=10))
             except urllib.error.HTTPError as e:
@@ -280,7 +352,14 @@ def parse_on_prometheus():
             sent += 1
             if answer.get("status") != "success":
                 fail(f"{where}: Prometheus rejects {q!r}: {answer.get('error')}")
-        print(f"deploy/check.sh: {sent} dashboard expressions parsed by Prometheus at {addr}, {loaded} rules loaded")
+            elif not answer["data"]["result"] and "ALERTS" not in metric_names(expr):
+                fail(f"{where}: no series from the sample data: {q!r}")
+            else:
+                for label in legends.get(n, []):
+                    if any(label not in r["metric"] for r in answer["data"]["result"]):
+                        fail(f"{where}: the legend names `{label}`, a label not in the answer to {q!r}")
+        print(f"deploy/check.sh: {sent} dashboard expressions parsed and answered by Prometheus at {addr} "
+              f"(sample data), {loaded} rules loaded")
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
