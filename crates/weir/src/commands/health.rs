@@ -4,7 +4,7 @@
 //! (`weir_store::Store`); judging them is this module's.
 
 use super::runs::{now_ms, parse_duration};
-use crate::config::{Config, Endpoint, FILE_NAME, redact_url};
+use crate::config::{Config, Endpoint, FILE_NAME};
 use crate::exit::{EXIT_DEGRADED, EXIT_DOWN};
 use crate::settings::{Settings, Style, paint};
 use anyhow::Result;
@@ -286,7 +286,7 @@ async fn endpoints(endpoints: &[Endpoint]) -> Vec<Check> {
     let mut checks = Vec::new();
     for endpoint in endpoints {
         let name = format!("{ENDPOINTS}.{}", endpoint.name);
-        let url = redact_url(&endpoint.url);
+        let url = crate::config::redact_url(&endpoint.url);
         let start = Instant::now();
         let answer = client.get(&endpoint.url).timeout(endpoint.timeout).send().await;
         let took = start.elapsed();
