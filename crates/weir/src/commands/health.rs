@@ -25,7 +25,7 @@ const ENDPOINTS: &str = "endpoints";
 /// The checks that need an open store, in the order they are shown.
 const NEED_THE_STORE: [&str; 4] = [SCHEMA, INTEGRITY, WORKERS, SCHEDULES];
 
-/// Check the store, the workers, the schedules and the configuration
+/// Check the store, the workers, the schedules, the configuration and its endpoints
 ///
 /// Each check is `ok`, `degraded`, `down`, or `skipped` when it could not run (the detail says
 /// why; a skipped check is neither a pass nor a failure). The store is the one `weir run` writes:
@@ -34,7 +34,8 @@ const NEED_THE_STORE: [&str; 4] = [SCHEMA, INTEGRITY, WORKERS, SCHEDULES];
 /// command does; a newer one is refused.
 ///
 /// Exit codes: 0 healthy, 1 degraded (a worker's heartbeat older than its lease, a schedule whose
-/// tick is over a minute late, an integrity problem), 3 down (the store cannot be opened, or its
+/// tick is over a minute late, an integrity problem, an invalid configuration file, an endpoint
+/// that does not answer 2xx), 3 down (the store cannot be opened, or its
 /// schema is newer than this weir).
 #[derive(clap::Args)]
 #[command(
