@@ -19,7 +19,7 @@ pub const FILE_NAME: &str = "weir.toml";
 const SECTIONS: [&str; 8] = ["store", "output", "run", "log", "traces", "metrics", "worker", "health"];
 
 /// Every key of the file, in the order `weir config show` lists them.
-pub const KEYS: [&str; 29] = [
+pub const KEYS: [&str; 27] = [
     "store.home",
     "store.database_url",
     "output.color",
@@ -47,9 +47,6 @@ pub const KEYS: [&str; 29] = [
     "worker.poll",
     "worker.grace",
     "health.endpoints",
-    // Not settings: which of the above the file's profiles change.
-    "profile",
-    "config.file",
 ];
 
 /// The keys of a `[[health.endpoints]]` table.
@@ -88,6 +85,17 @@ impl fmt::Display for Origin {
 pub struct Setting<T> {
     pub value: T,
     pub origin: Origin,
+}
+
+impl<T> Setting<T> {
+    /// This value, or the flag's when the command was given it: how a command's own flags (such
+    /// as `weir worker --concurrency`, or `--metrics-addr`) go over the configuration.
+    pub fn with_flag(self, flag: Option<T>, name: &'static str) -> Setting<T> {
+        match flag {
+            Some(value) => Setting { value, origin: Origin::Flag(name) },
+            None => self,
+        }
+    }
 }
 
 impl<T> std::ops::Deref for Setting<T> {
@@ -353,7 +361,8 @@ impl Config {
         Ok(profiles.map(|t| t.keys().map(|k| k.get_ref().to_string()).collect()).unwrap_or_default())
     }
 
-    /// Every key with its value (secrets hidden) and origin, in the order of [`KEYS`].
+    /// Every key with its value (secrets hidden) and origin, in the order of [`KEYS`], then the
+    /// profile and the file.
     pub fn entries(&self) -> Vec<Entry> {
         let endpoints = self.health.endpoints.value.iter().map(
             |e| serde_json::json!({"name": e.name, "url": redact_url(&e.url), "timeout": millis(e.timeout)}),
@@ -836,7 +845,7 @@ impl<'i> Layers<'_, 'i> {
             let Some(keys) = self.table(text, &format!("{prefix}{name}"), body) else { continue };
             for (key, value) in keys {
                 let full = format!("{name}.{}", key.get_ref());
-                if !KEYS[..KEYS.len() - 2].contains(&full.as_str()) {
+                if !KEYS.contains(&full.as_str()) {
                     let section_prefix = format!("{name}.");
                     let known: Vec<&str> =
                         KEYS.iter().filter_map(|c| c.strip_prefix(&section_prefix)).collect();
@@ -922,6 +931,9 @@ impl<'i> Layers<'_, 'i> {
             poll: self.get("worker.poll", None, None, Duration::from_millis(100)),
             grace: self.get("worker.grace", None, None, Duration::from_secs(30)),
         };
+        if worker.poll.is_zero() {
+            self.problems.push(format!("worker.poll ({}): must be longer than 0ms", worker.poll.origin));
+        }
         if !(1..=10_000).contains(&*worker.concurrency) {
             let origin = &worker.concurrency.origin;
             let found = *worker.concurrency;
@@ -1066,6 +1078,7 @@ mod tests {
         let config =
             Config::resolve_file(&Inputs::default(), Setting { value: None, origin: Origin::Default });
         let keys: Vec<&str> = config.unwrap().entries().iter().map(|e| e.key).collect();
-        assert_eq!(keys, KEYS);
+        // After the keys, where they came from: the profile and the file.
+        assert_eq!(keys, [&KEYS[..], &["profile", "config.file"]].concat());
     }
 }

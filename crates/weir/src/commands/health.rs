@@ -55,7 +55,7 @@ pub struct Args {
 
 pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     let runtime = super::runtime(super::Threads::One)?;
-    let lease = args.lease.unwrap_or(*settings.config.worker.lease);
+    let lease = *settings.config.worker.lease.clone().with_flag(args.lease, "--lease");
     let mut checks = runtime.block_on(store_checks(settings, lease));
     checks.extend(runtime.block_on(configured_checks(settings)));
     let report = HealthReport { status: Overall::of(&checks), checks };

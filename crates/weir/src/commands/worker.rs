@@ -78,11 +78,12 @@ pub struct Args {
 }
 
 pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
-    let lease = args.lease.unwrap_or(*settings.config.worker.lease);
-    if lease < SHORTEST_LEASE {
-        bail!("--lease {lease:?} is too short: a lease lasts at least 1s");
+    let lease = settings.config.worker.lease.clone().with_flag(args.lease, "--lease");
+    if *lease < SHORTEST_LEASE {
+        bail!("the lease {:?} ({}) is too short: a lease lasts at least 1s", *lease, lease.origin);
     }
-    let tuning = Tuning::of(&args, &settings.config)?;
+    let lease = *lease;
+    let tuning = Tuning::of(args.concurrency, args.poll, &settings.config)?;
     let runtime = super::runtime(super::Threads::Workers)?;
     runtime.block_on(async {
         let store = open(settings, weir_store::Durability::Normal).await?;
@@ -108,13 +109,14 @@ struct Tuning {
 }
 
 impl Tuning {
-    fn of(args: &Args, config: &Config) -> Result<Tuning> {
-        let poll = args.poll.unwrap_or(*config.worker.poll);
+    /// The tuning of `config`, with `--concurrency` and `--poll` over it when given.
+    fn of(concurrency: Option<u32>, poll: Option<Duration>, config: &Config) -> Result<Tuning> {
+        let poll = config.worker.poll.clone().with_flag(poll, "--poll");
         if poll.is_zero() {
-            bail!("--poll must be longer than 0ms");
+            bail!("the poll interval ({}) must be longer than 0ms", poll.origin);
         }
-        let concurrency = args.concurrency.unwrap_or(*config.worker.concurrency) as usize;
-        Ok(Tuning { concurrency, poll })
+        let concurrency = config.worker.concurrency.clone().with_flag(concurrency, "--concurrency");
+        Ok(Tuning { concurrency: *concurrency as usize, poll: *poll })
     }
 }
 
@@ -205,7 +207,7 @@ impl Worker {
             poll_flag: args.poll,
             once: args.once,
             lease,
-            grace: args.grace.unwrap_or(*settings.config.worker.grace),
+            grace: *settings.config.worker.grace.clone().with_flag(args.grace, "--grace"),
             bundles: Default::default(),
             log: Log {
                 worker: id.clone(),
@@ -289,9 +291,8 @@ impl Worker {
 
     /// The tuning of a reloaded configuration, logged when it changes (the flags given still win).
     fn retune(&self, was: Tuning, config: &Config) -> Tuning {
-        let concurrency = self.concurrency_flag.unwrap_or(*config.worker.concurrency) as usize;
-        let poll = self.poll_flag.unwrap_or(*config.worker.poll);
-        let now = Tuning { concurrency, poll: if poll.is_zero() { was.poll } else { poll } };
+        // A reloaded configuration has been validated, and the flags were at the start.
+        let now = Tuning::of(self.concurrency_flag, self.poll_flag, config).unwrap_or(was);
         if now != was {
             let note = format!("now runs up to {} at once, polling every {:?}", now.concurrency, now.poll);
             self.log.worker("retuned", &note);

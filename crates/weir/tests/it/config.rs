@@ -291,3 +291,14 @@ fn a_worker_applies_a_valid_change_to_its_file_and_keeps_its_configuration_over_
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn a_worker_takes_its_defaults_from_the_file_and_its_flags_over_them() {
+    let dir = scratch("config-worker-defaults");
+    write(&dir, "weir.toml", "[worker]\nlease = \"500ms\"\n");
+    let short = weir_env(&dir, &["worker", "--once"], &[]);
+    assert_eq!(short.status.code(), Some(2));
+    assert!(stderr(&short).contains("the lease 500ms (weir.toml:2) is too short"), "{}", stderr(&short));
+    let flag = weir_env(&dir, &["worker", "--once", "--lease", "2s"], &[]);
+    assert_eq!(flag.status.code(), Some(0), "{}", stderr(&flag));
+}
