@@ -323,9 +323,10 @@ impl Config {
             profile_name: profile.as_ref().map(|p| p.0.clone()),
             problems: Vec::new(),
         };
-        let found = text.as_deref().is_some_and(|text| layers.read(text));
+        // Unknown when the file cannot be parsed: that problem is the one to report.
+        let found = text.as_deref().map_or(Some(false), |text| layers.read(text));
         if let Some((name, _)) = &profile
-            && !found
+            && found == Some(false)
         {
             let place = match &file.value {
                 Some(path) => format!("in {}", path.display()),
@@ -365,7 +366,7 @@ impl Config {
     /// profile and the file.
     pub fn entries(&self) -> Vec<Entry> {
         let endpoints = self.health.endpoints.value.iter().map(
-            |e| serde_json::json!({"name": e.name, "url": redact_url(&e.url), "timeout": millis(e.timeout)}),
+            |e| serde_json::json!({"name": e.name, "url": redact_url(&e.url), "timeout": duration(e.timeout)}),
         );
         let hidden: BTreeMap<&str, &str> = self.traces.headers.keys().map(|k| (k.as_str(), "***")).collect();
         let t = &self.traces;
@@ -384,7 +385,7 @@ impl Config {
             entry("traces.endpoint", &t.endpoint, |v| v.as_deref().map(redact_url).into()),
             entry("traces.traces_endpoint", &t.traces_endpoint, |v| v.as_deref().map(redact_url).into()),
             entry("traces.headers", &t.headers, |_| serde_json::json!(hidden)),
-            entry("traces.timeout", &t.timeout, |v| millis(*v).into()),
+            entry("traces.timeout", &t.timeout, |v| duration(*v)),
             entry("traces.service_name", &t.service_name, |v| v.clone().into()),
             entry("traces.resource_attributes", &t.resource_attributes, |v| serde_json::json!(v)),
             entry("traces.sampler", &t.sampler, |v| v.clone().into()),
@@ -393,9 +394,9 @@ impl Config {
             entry("metrics.statsd", &self.metrics.statsd, |v| v.clone().into()),
             entry("metrics.statsd_prefix", &self.metrics.statsd_prefix, |v| v.clone().into()),
             entry("worker.concurrency", &self.worker.concurrency, |v| (*v).into()),
-            entry("worker.lease", &self.worker.lease, |v| millis(*v).into()),
-            entry("worker.poll", &self.worker.poll, |v| millis(*v).into()),
-            entry("worker.grace", &self.worker.grace, |v| millis(*v).into()),
+            entry("worker.lease", &self.worker.lease, |v| duration(*v)),
+            entry("worker.poll", &self.worker.poll, |v| duration(*v)),
+            entry("worker.grace", &self.worker.grace, |v| duration(*v)),
             entry("health.endpoints", &self.health.endpoints, |_| endpoints.collect::<Vec<_>>().into()),
             entry("profile", &self.profile, |v| v.clone().into()),
             entry("config.file", &self.file, |v| v.as_ref().map(|p| p.display().to_string()).into()),
@@ -489,9 +490,14 @@ fn entry<T: fmt::Debug>(
     Entry { key, value: show(&s.value), origin: s.origin.clone(), fingerprint: hasher.finish() }
 }
 
-/// A duration as `show` prints it: whole milliseconds.
-fn millis(d: Duration) -> u64 {
-    d.as_millis().try_into().unwrap_or(u64::MAX)
+/// A duration as the file writes it: `10s`, or `250ms` when not whole seconds.
+fn duration(d: Duration) -> serde_json::Value {
+    let ms = d.as_millis();
+    match ms % 1000 {
+        0 => format!("{}s", ms / 1000),
+        _ => format!("{ms}ms"),
+    }
+    .into()
 }
 
 fn color_name(c: ColorChoice) -> &'static str {
@@ -795,13 +801,14 @@ fn env<T: Kind>(name: &'static str) -> FromEnv<T> {
 
 impl<'i> Layers<'_, 'i> {
     /// Reads the keys of the file and of the chosen profile, reporting the unknown ones and what
-    /// the parser refuses; whether the chosen profile is defined.
-    fn read(&mut self, text: &'i str) -> bool {
+    /// the parser refuses; whether the chosen profile is defined (none when the file cannot be
+    /// parsed).
+    fn read(&mut self, text: &'i str) -> Option<bool> {
         let table = match DeTable::parse(text) {
             Ok(table) => table.into_inner(),
             Err(e) => {
                 self.problems.push(at(&self.path, text, e.span(), e.message()));
-                return false;
+                return None;
             }
         };
         let mut found = false;
@@ -823,7 +830,7 @@ impl<'i> Layers<'_, 'i> {
             }
         }
         self.file = self.sections(text, &base, "");
-        found
+        Some(found)
     }
 
     /// The keys of the sections of `table` (the file's or a profile's), checked.
