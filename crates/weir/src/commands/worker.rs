@@ -43,6 +43,11 @@ const RELOAD_EVERY: Duration = Duration::from_secs(1);
 /// exits 0. A second signal exits at once (130 after Ctrl-C, 143 after SIGTERM), and its runs
 /// are taken over when their leases pass.
 ///
+/// Flags left out take their values from `[worker]` of the configuration file. The worker looks
+/// at that file every second: a valid change applies `worker.concurrency` and `worker.poll` at
+/// once (flags given still win); an invalid one is logged and the configuration stays as it was
+/// (`weir health` shows it degraded). See docs/config.md.
+///
 /// Progress goes to stderr, a line per run claimed and ended (JSON objects with `--json`), and
 /// only problems with `--quiet`.
 ///
