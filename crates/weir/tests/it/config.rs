@@ -302,3 +302,25 @@ fn a_worker_takes_its_defaults_from_the_file_and_its_flags_over_them() {
     let flag = weir_env(&dir, &["worker", "--once", "--lease", "2s"], &[]);
     assert_eq!(flag.status.code(), Some(0), "{}", stderr(&flag));
 }
+
+#[test]
+fn the_opentelemetry_variables_set_traces_as_the_specification_reads_them() {
+    let dir = scratch("config-otel");
+    let env = [
+        ("OTEL_SDK_DISABLED", "true"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+        ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=prod,team=data%20eng"),
+        ("OTEL_SERVICE_NAME", "billing"),
+    ];
+    let traces = shown(&dir, &[], &env);
+    assert_eq!(
+        traces["traces.enabled"],
+        serde_json::json!({"value": false, "origin": "env OTEL_SDK_DISABLED"})
+    );
+    assert_eq!(traces["traces.timeout"]["value"], "2500ms");
+    assert_eq!(
+        traces["traces.resource_attributes"]["value"],
+        serde_json::json!({"deployment.environment": "prod", "team": "data eng"})
+    );
+    assert_eq!(traces["traces.service_name"]["value"], "billing");
+}
