@@ -43,40 +43,6 @@ impl Options {
             (None, None) => None,
         }
     }
-
-    /// `key=value` pairs separated by commas, values percent-decoded, as
-    /// `OTEL_EXPORTER_OTLP_HEADERS` and `OTEL_RESOURCE_ATTRIBUTES` are written; a pair without
-    /// `=` is left out.
-    pub fn pairs(text: &str) -> Vec<(String, String)> {
-        text.split(',')
-            .filter_map(|pair| {
-                let (k, v) = pair.split_once('=')?;
-                let k = k.trim();
-                (!k.is_empty()).then(|| (k.to_owned(), percent_decode(v.trim())))
-            })
-            .collect()
-    }
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex =
-            bytes.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Which traces are recorded, decided once at the root run of each trace
@@ -372,11 +338,9 @@ mod tests {
     }
 
     #[test]
-    fn endpoints_and_pairs_read_as_otel_specifies() {
+    fn endpoints_read_as_otel_specifies() {
         assert_eq!(Options::url(Some("http://c:4318/"), None).as_deref(), Some("http://c:4318/v1/traces"));
         assert_eq!(Options::url(Some("http://c:4318"), Some("http://t/x")).as_deref(), Some("http://t/x"));
         assert_eq!(Options::url(Some(""), None), None);
-        let pairs = Options::pairs("api-key=a%20b, team = core ,broken,=x");
-        assert_eq!(pairs, [("api-key".into(), "a b".into()), ("team".into(), "core".into())]);
     }
 }

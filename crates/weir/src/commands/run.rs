@@ -210,9 +210,10 @@ impl Launch {
         self,
         engine: &weir_engine::Engine,
         sink: Arc<dyn weir_engine::EventSink>,
+        allowed: &[String],
     ) -> Result<Started> {
         let Launch { bundle, input, seed, run_id, store, resume, reuse, trace_parent } = self;
-        let env = crate::env::for_run(&bundle)?;
+        let env = crate::env::for_run(&bundle, allowed)?;
         let redact = crate::env::Redact::new(&env);
         let cancel = Cancel::new();
         let waiting = store.as_ref().map(weir_store::Store::waiting).unwrap_or_default();
@@ -274,13 +275,14 @@ impl Launch {
         let sink = Arc::new(sink);
         let telemetry = Arc::new(crate::traces::telemetry(settings));
         let events = Arc::new(weir_engine::Tee(sink.clone(), telemetry.clone()));
-        let Started { run, cancel, waiting } = match self.start(&super::engine(registry), events) {
-            Ok(started) => started,
-            Err(e) => {
-                sink.finish();
-                return Err(e);
-            }
-        };
+        let Started { run, cancel, waiting } =
+            match self.start(&super::engine(registry), events, &settings.config.run.env_allow) {
+                Ok(started) => started,
+                Err(e) => {
+                    sink.finish();
+                    return Err(e);
+                }
+            };
         let report = runtime.block_on(async {
             // Listening starts before the run does, so no signal sent once a step has started is missed.
             if let Ok(signals) = Signals::listen() {

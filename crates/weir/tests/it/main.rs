@@ -6,6 +6,7 @@ mod approvals;
 mod architecture;
 mod bench;
 mod cli;
+mod config;
 mod conformance;
 mod diagnostics;
 mod diff;
@@ -37,7 +38,7 @@ pub fn weir(dir: &Path, args: &[&str]) -> Output {
 }
 
 /// The environment variables weir reads (`settings::EnvVars`, listed in the README).
-const WEIR_READS: [&str; 17] = [
+const WEIR_READS: [&str; 25] = [
     "NO_COLOR",
     "CLICOLOR_FORCE",
     "WEIR_COLOR",
@@ -45,6 +46,12 @@ const WEIR_READS: [&str; 17] = [
     "WEIR_HOME",
     "WEIR_DATABASE_URL",
     "USER",
+    "WEIR_CONFIG",
+    "WEIR_PROFILE",
+    "WEIR_LOG",
+    "WEIR_LOG_FORMAT",
+    "WEIR_LOG_FILE",
+    "WEIR_LOG_ROTATION",
     "TRACEPARENT",
     "OTEL_SDK_DISABLED",
     "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -55,6 +62,8 @@ const WEIR_READS: [&str; 17] = [
     "OTEL_RESOURCE_ATTRIBUTES",
     "OTEL_TRACES_SAMPLER",
     "OTEL_TRACES_SAMPLER_ARG",
+    "WEIR_METRICS_ADDR",
+    "WEIR_STATSD",
 ];
 
 /// Runs `weir` with `args` in `dir`, with `env` as the only variables it reads: those of the
