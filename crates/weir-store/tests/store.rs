@@ -350,9 +350,18 @@ async fn a_run_that_died_after_any_commit_resumes_to_the_same_output() {
                 continue;
             }
             assert_eq!(interrupted.run.run.status, Status::Running, "after {died_after} commits");
+            let trace_id = interrupted.run.trace_id.clone().expect("the run's trace is stored");
             let resume = Some(interrupted.resume);
             let opts = RunOptions { store: Some(Arc::new(store.clone())), resume, ..RunOptions::default() };
-            let resumed = engine.run(&bundle, json!({"n": 3}), &opts, &Collector::default()).await.unwrap();
+            let events = Collector::default();
+            let resumed = engine.run(&bundle, json!({"n": 3}), &opts, &events).await.unwrap();
+            let resumed_in = events.events().iter().find_map(|e| match &e.kind {
+                weir_engine::EventKind::RunResumed { trace, .. } if *e.run_id == *first.run_id => {
+                    Some(trace.trace_id.hex())
+                }
+                _ => None,
+            });
+            assert_eq!(resumed_in, Some(trace_id), "a resumed run goes on in its trace");
             assert_eq!(resumed.run_id, first.run_id, "the same run goes on");
             assert_eq!(resumed.status, Status::Succeeded, "after {died_after} commits: {:?}", resumed.error);
             assert_eq!(resumed.output, whole.output, "after {died_after} commits");

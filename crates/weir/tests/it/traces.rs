@@ -306,3 +306,23 @@ fn the_trace_id_is_stored_with_the_run_and_a_submitted_run_joins_its_submitters_
     assert_eq!(ran["status"], "succeeded", "{ran}");
     assert_eq!(ran["trace_id"], PARENT, "the worker's run is in the submitter's trace");
 }
+
+#[test]
+fn weir_toml_configures_traces_and_a_resource_service_name_stands_unless_one_is_set() {
+    let collector = Receiver::start();
+    let toml = format!("[traces]\nendpoint = \"{}\"\n", collector.url);
+    let dir = pipelines("toml", &[("child.yaml", CHILD), ("weir.toml", &toml)]);
+    let attributes = ("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attributes");
+    let out = crate::weir_env(&dir, &["run", "--no-store", "child.yaml", "-i", "2"], &[attributes]);
+    assert_eq!(out.status.code(), Some(0), "{}", crate::stderr(&out));
+    let spans = collector.spans();
+    assert!(!spans.is_empty(), "the file's endpoint is used");
+    assert!(spans.iter().all(|(_, r)| r.get("service.name").map(String::as_str) == Some("from-attributes")));
+
+    let toml = format!("[traces]\nendpoint = \"{}\"\nsampler = \"always_off\"\n", collector.url);
+    std::fs::write(dir.join("weir.toml"), toml).unwrap();
+    let before = collector.requests().len();
+    let out = crate::weir_env(&dir, &["run", "--no-store", "child.yaml", "-i", "2"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", crate::stderr(&out));
+    assert_eq!(collector.requests().len(), before, "always_off sends nothing");
+}
