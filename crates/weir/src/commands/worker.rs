@@ -101,7 +101,11 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
         // live, and so can anything else that subscribes (the log filter, `log.level`).
         let (changes, updates) = tokio::sync::watch::channel(settings.config.clone());
         tokio::spawn(watch_config(changes, worker.log.clone()));
-        worker.serve(signals, owner, tuning, updates).await
+        let telemetry = worker.telemetry.clone();
+        let served = worker.serve(signals, owner, tuning, updates).await;
+        // The spans of the last runs are still queued: they go before the process does.
+        telemetry.flush(crate::traces::FLUSH);
+        served
     })
 }
 
@@ -173,6 +177,8 @@ struct Worker {
     /// The bundles runs were submitted with, validated, by digest: a bundle is read and
     /// validated once however many runs start on it. A mutex held only to look up or insert.
     bundles: std::sync::Mutex<HashMap<String, weir_pipeline::Bundle>>,
+    /// Where its runs' spans go.
+    telemetry: Arc<weir_telemetry::Telemetry>,
 }
 
 /// A run in flight on this worker.
@@ -214,6 +220,7 @@ impl Worker {
             lease,
             grace: *settings.config.worker.grace.clone().with_flag(args.grace, "--grace"),
             bundles: Default::default(),
+            telemetry: Arc::new(crate::traces::telemetry(settings)),
             log: Log {
                 worker: id.clone(),
                 json: args.json,
@@ -452,14 +459,11 @@ impl Worker {
             }
             Err(e) => return self.refuse(&store, id, format!("{e:#}")).await,
         };
-        let Started { mut run, cancel, .. } = match launch.start(
-            &self.engine,
-            Arc::new(weir_engine::NullSink),
-            &self.settings.config.run.env_allow,
-        ) {
-            Ok(started) => started,
-            Err(e) => return self.refuse(&store, id, format!("{e:#}")).await,
-        };
+        let Started { mut run, cancel, .. } =
+            match launch.start(&self.engine, self.telemetry.clone(), &self.settings.config.run.env_allow) {
+                Ok(started) => started,
+                Err(e) => return self.refuse(&store, id, format!("{e:#}")).await,
+            };
         let report = tokio::select! {
             report = &mut run => report,
             () = asked.cancelled() => {

@@ -300,11 +300,19 @@ fn the_trace_id_is_stored_with_the_run_and_a_submitted_run_joins_its_submitters_
     let submit = crate::weir_env(&dir, &["submit", "child.yaml", "-i", "3"], &with_parent);
     assert_eq!(submit.status.code(), Some(0), "{}", crate::stderr(&submit));
     let queued = String::from_utf8_lossy(&submit.stdout).trim().to_owned();
-    let worker = crate::weir_env(&dir, &["worker", "--once"], &env);
+    let collector = Receiver::start();
+    let exporting = [&env[..], &[("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url.as_str())]].concat();
+    let worker = crate::weir_env(&dir, &["worker", "--once"], &exporting);
     assert_eq!(worker.status.code(), Some(0), "{}", crate::stderr(&worker));
     let ran = show(&queued);
     assert_eq!(ran["status"], "succeeded", "{ran}");
     assert_eq!(ran["trace_id"], PARENT, "the worker's run is in the submitter's trace");
+    let spans = collector.spans();
+    let run = spans.iter().find(|(s, _)| s.name == "run child").expect("the worker exports the run's span");
+    assert_eq!(
+        (hex(&run.0.trace_id), hex(&run.0.parent_span_id)),
+        (PARENT.to_owned(), PARENT_SPAN.to_owned())
+    );
 }
 
 #[test]
