@@ -1,6 +1,7 @@
 //! What a run's events tell the outside world. [`Telemetry`] is an [`EventSink`]: each event
 //! writes its log line (through `tracing`), its metrics and its span data in one place, so the
-//! three never disagree about what happened.
+//! three never disagree about what happened. `trace` turns the events into spans and exports
+//! them over OTLP/HTTP from a thread of its own (cargo feature `otlp`).
 
 pub mod trace;
 
