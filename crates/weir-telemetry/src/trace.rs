@@ -1,5 +1,5 @@
-//! Spans from a run's events: one per run ("run <pipeline>") and one per step attempt
-//! ("step <id>"), with the ids the engine gave them, sampled at the root of each trace and
+//! Spans from a run's events: one per run (`run <pipeline>`) and one per step attempt
+//! (`step <id>`), with the ids the engine gave them, sampled at the root of each trace and
 //! exported over OTLP/HTTP (protobuf) by a thread of their own (`export`), so a run never waits
 //! for a collector.
 
