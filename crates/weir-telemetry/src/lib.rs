@@ -1,7 +1,17 @@
 //! What a run's events tell the outside world. [`Telemetry`] is an [`EventSink`]: each event
 //! writes its log line (through `tracing`), its metrics and its span data in one place, so the
-//! three never disagree about what happened.
+//! three never disagree about what happened. `log` sets up where log lines go, `metrics` is the
+//! registry and its store timing, `exposition` serves it to Prometheus, and `statsd` sends the
+//! same measurements over UDP.
 
+pub mod exposition;
+pub mod log;
+pub mod metrics;
+pub mod statsd;
+
+use metrics::{Metrics, RetryLabels, RunLabels, StepLabels};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use weir_engine::{Event, EventKind, EventSink, LogLevel};
 
 /// The targets weir's log lines are filed under, for `--log-level` filters such as
@@ -17,19 +27,119 @@ pub mod target {
     pub const APPROVAL: &str = "weir::approval";
 }
 
-/// The telemetry of the runs of this process.
+/// The telemetry of the runs of this process: their log lines always, their metrics when a
+/// registry or a StatsD exporter was given.
 #[derive(Debug, Default)]
-pub struct Telemetry {}
+pub struct Telemetry {
+    metrics: Option<Arc<Metrics>>,
+    statsd: Option<statsd::Statsd>,
+    /// The runs in flight, by id: step and end events name their run, not its pipeline. Locked
+    /// for the lookup or change of one event.
+    runs: Mutex<HashMap<Arc<str>, InFlight>>,
+}
+
+/// What the metrics of a run's later events need to know of it.
+#[derive(Debug)]
+struct InFlight {
+    pipeline: String,
+    /// Approvals it asked for and has no answer to yet.
+    approvals: i64,
+}
 
 impl Telemetry {
     pub fn new() -> Telemetry {
-        Telemetry {}
+        Telemetry::default()
+    }
+
+    /// Records the runs' metrics in `metrics` too.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Telemetry {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Sends the runs' counters and timings to a StatsD server too.
+    pub fn with_statsd(mut self, statsd: statsd::Statsd) -> Telemetry {
+        self.statsd = Some(statsd);
+        self
+    }
+
+    /// The metrics of one event: only those of run ends, step ends, retries and approvals.
+    fn measure(&self, event: &Event) {
+        let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        let metrics = self.metrics.as_deref();
+        match &event.kind {
+            EventKind::RunStarted { pipeline, .. } | EventKind::RunResumed { pipeline, .. } => {
+                let run = InFlight { pipeline: pipeline.clone(), approvals: 0 };
+                if runs.insert(event.run_id.clone(), run).is_none() {
+                    metrics.inspect(|m| m.run_started());
+                }
+            }
+            EventKind::RunFinished { status, duration, .. } => {
+                let Some(run) = runs.remove(&event.run_id) else { return };
+                let status = status.as_str();
+                if let Some(m) = metrics {
+                    m.approvals_pending(-run.approvals);
+                    m.run_finished(RunLabels { pipeline: run.pipeline.clone(), status }, *duration);
+                }
+                if let Some(s) = &self.statsd {
+                    s.run_finished(&run.pipeline, status, *duration);
+                }
+            }
+            EventKind::StepSucceeded { at, duration, .. } | EventKind::StepFailed { at, duration, .. } => {
+                let Some(run) = runs.get(&event.run_id) else { return };
+                let status = if matches!(event.kind, EventKind::StepSucceeded { .. }) {
+                    "succeeded"
+                } else {
+                    "failed"
+                };
+                if let Some(m) = metrics {
+                    let labels = StepLabels {
+                        pipeline: run.pipeline.clone(),
+                        step: at.step.clone(),
+                        kind: at.kind.clone(),
+                        status,
+                    };
+                    m.step_ended(labels, *duration);
+                }
+                if let Some(s) = &self.statsd {
+                    s.step_ended(&run.pipeline, at, status, *duration);
+                }
+            }
+            EventKind::StepRetrying { at, .. } => {
+                let Some(run) = runs.get(&event.run_id) else { return };
+                if let Some(m) = metrics {
+                    let labels = RetryLabels {
+                        pipeline: run.pipeline.clone(),
+                        step: at.step.clone(),
+                        kind: at.kind.clone(),
+                    };
+                    m.step_retried(labels);
+                }
+                if let Some(s) = &self.statsd {
+                    s.step_retried(&run.pipeline, at);
+                }
+            }
+            EventKind::ApprovalRequested { .. } => {
+                let Some(run) = runs.get_mut(&event.run_id) else { return };
+                run.approvals += 1;
+                metrics.inspect(|m| m.approvals_pending(1));
+            }
+            EventKind::ApprovalAnswered { .. } => {
+                let Some(run) = runs.get_mut(&event.run_id).filter(|r| r.approvals > 0) else { return };
+                run.approvals -= 1;
+                metrics.inspect(|m| m.approvals_pending(-1));
+            }
+            _ => {}
+        }
     }
 }
 
 impl EventSink for Telemetry {
     fn emit(&self, event: &Event) {
         log(event);
+        if self.metrics.is_some() || self.statsd.is_some() {
+            self.measure(event);
+        }
     }
 }
 
