@@ -218,3 +218,101 @@ fn log(event: &Event) {
 fn millis(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+    use std::time::{Duration, SystemTime};
+    use weir_engine::{ApprovalRequest, Decision, Parent, StepAt};
+    use weir_pipeline::Status;
+
+    fn event(run_id: &str, parent: Option<&str>, kind: EventKind) -> Event {
+        let parent = parent.map(|p| Arc::new(Parent { run_id: p.into(), step: "sub".into(), item: None }));
+        Event { seq: 0, at: SystemTime::UNIX_EPOCH, run_id: run_id.into(), parent, kind }
+    }
+
+    fn at(step: &str, kind: &str) -> StepAt {
+        StepAt { step: step.into(), kind: kind.into(), item: None }
+    }
+
+    fn started(pipeline: &str) -> EventKind {
+        EventKind::RunStarted { pipeline: pipeline.into(), digest: "d".into(), input: Value::Null, seed: 1 }
+    }
+
+    fn finished(status: Status) -> EventKind {
+        EventKind::RunFinished {
+            status,
+            output: Value::Null,
+            error: None,
+            error_kind: None,
+            duration: Duration::from_secs(2),
+        }
+    }
+
+    #[test]
+    fn a_runs_events_become_its_metrics_under_its_own_pipeline() {
+        let metrics = Arc::new(Metrics::new());
+        let telemetry = Telemetry::new().with_metrics(metrics.clone());
+        let request = ApprovalRequest {
+            prompt: "ok?".into(),
+            schema: None,
+            assignees: vec![],
+            timeout: None,
+            on_timeout: Default::default(),
+        };
+        let events = [
+            event("r1", None, started("orders")),
+            event("r2", Some("r1"), started("billing")),
+            event(
+                "r2",
+                Some("r1"),
+                EventKind::StepRetrying {
+                    at: at("charge", "http"),
+                    attempt: 1,
+                    error: "503".into(),
+                    error_kind: weir_engine::ErrorKind::Timeout,
+                    delay: Duration::ZERO,
+                },
+            ),
+            event(
+                "r2",
+                Some("r1"),
+                EventKind::StepSucceeded {
+                    at: at("charge", "http"),
+                    attempts: 2,
+                    output: Value::Null,
+                    duration: Duration::from_millis(30),
+                },
+            ),
+            event("r2", Some("r1"), finished(Status::Succeeded)),
+            event("r1", None, EventKind::ApprovalRequested { at: at("ok", "approval"), request }),
+        ];
+        events.iter().for_each(|e| telemetry.emit(e));
+        let text = metrics.render();
+        let has = |line: &str| assert!(text.lines().any(|l| l == line), "no `{line}` in:\n{text}");
+        has(r#"weir_runs_total{pipeline="billing",status="succeeded"} 1"#);
+        has(r#"weir_step_retries_total{pipeline="billing",step="charge",kind="http"} 1"#);
+        has(
+            r#"weir_step_duration_seconds_count{pipeline="billing",step="charge",kind="http",status="succeeded"} 1"#,
+        );
+        has("weir_runs_in_flight 1");
+        has("weir_approvals_pending 1");
+        let answered = EventKind::ApprovalAnswered {
+            at: at("ok", "approval"),
+            decision: Decision::Approved,
+            by: "ada".into(),
+            timed_out: false,
+        };
+        telemetry.emit(&event("r1", None, answered));
+        telemetry.emit(&event("r1", None, finished(Status::Failed)));
+        let text = metrics.render();
+        for line in [
+            "weir_runs_in_flight 0",
+            "weir_approvals_pending 0",
+            r#"weir_runs_total{pipeline="orders",status="failed"} 1"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "no `{line}` in:\n{text}");
+        }
+    }
+}

@@ -71,56 +71,56 @@ pub const RUNS: Spec = Spec {
     name: "weir_runs_total",
     kind: Kind::Counter,
     labels: &["pipeline", "status"],
-    help: "Runs that ended in this process, by pipeline and final status; a sub-pipeline run counts under its own pipeline.",
+    help: "Runs that ended in this process, by pipeline and final status; a sub-pipeline run counts under its own pipeline",
     buckets: &[],
 };
 pub const RUN_DURATION: Spec = Spec {
     name: "weir_run_duration_seconds",
     kind: Kind::Histogram,
     labels: &["pipeline", "status"],
-    help: "How long the runs that ended in this process took, from start (or resume) to end.",
+    help: "How long the runs that ended in this process took, from start (or resume) to end",
     buckets: RUN_BUCKETS,
 };
 pub const STEP_DURATION: Spec = Spec {
     name: "weir_step_duration_seconds",
     kind: Kind::Histogram,
     labels: &["pipeline", "step", "kind", "status"],
-    help: "How long steps that succeeded or failed took, all attempts and waits between them included.",
+    help: "How long steps that succeeded or failed took, all attempts and waits between them included",
     buckets: STEP_BUCKETS,
 };
 pub const STEP_RETRIES: Spec = Spec {
     name: "weir_step_retries_total",
     kind: Kind::Counter,
     labels: &["pipeline", "step", "kind"],
-    help: "Attempts that failed and were retried.",
+    help: "Attempts that failed and were retried",
     buckets: &[],
 };
 pub const RUNS_IN_FLIGHT: Spec = Spec {
     name: "weir_runs_in_flight",
     kind: Kind::Gauge,
     labels: &[],
-    help: "Runs this process is running now (sub-pipeline runs included); other processes' runs are not counted.",
+    help: "Runs this process is running now (sub-pipeline runs included); other processes' runs are not counted",
     buckets: &[],
 };
 pub const APPROVALS_PENDING: Spec = Spec {
     name: "weir_approvals_pending",
     kind: Kind::Gauge,
     labels: &[],
-    help: "Approvals the runs of this process wait for now; other processes' are not counted.",
+    help: "Approvals the runs of this process wait for now; other processes' are not counted",
     buckets: &[],
 };
 pub const STORE_COMMIT: Spec = Spec {
     name: "weir_store_commit_seconds",
     kind: Kind::Histogram,
     labels: &[],
-    help: "How long the store took to commit a group of a run's events, failed commits included.",
+    help: "How long the store took to commit a group of a run's events, failed commits included",
     buckets: STORE_BUCKETS,
 };
 pub const STORE_ERRORS: Spec = Spec {
     name: "weir_store_errors_total",
     kind: Kind::Counter,
     labels: &["op"],
-    help: "Store operations that failed: `commit`, `answer` (waiting for an approval's answer) or `answered`.",
+    help: "Store operations that failed: `commit`, `answer` (waiting for an approval's answer) or `answered`",
     buckets: &[],
 };
 
@@ -276,12 +276,13 @@ impl Metrics {
         metrics
     }
 
-    /// The registry as OpenMetrics text (what [`CONTENT_TYPE`] says).
+    /// The registry in Prometheus's text format, version 0.0.4 (what [`CONTENT_TYPE`] says),
+    /// which every scraper and `promtool` read.
     pub fn render(&self) -> String {
         let mut text = String::new();
         // Writing into a String does not fail.
         let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
-        text
+        prometheus_text(&text)
     }
 
     pub fn run_started(&self) {
@@ -321,7 +322,40 @@ impl Metrics {
 }
 
 /// The content type of [`Metrics::render`]'s text.
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// OpenMetrics text (what prometheus-client writes) as Prometheus text: a counter's family is
+/// named as its samples are (`weir_runs_total`, not `weir_runs`), and there is no `# UNIT` or
+/// `# EOF`. The samples are the same in both.
+fn prometheus_text(open_metrics: &str) -> String {
+    let mut out = String::with_capacity(open_metrics.len());
+    // prometheus-client writes a family's HELP right before its TYPE.
+    let mut help: Option<&str> = None;
+    for line in open_metrics.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            help = Some(rest);
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let counter = rest.strip_suffix(" counter");
+            let suffix = if counter.is_some() { "_total" } else { "" };
+            if let Some((name, text)) = help.take().and_then(|h| h.split_once(' ')) {
+                out.push_str(&format!("# HELP {name}{suffix} {text}\n"));
+            }
+            match counter {
+                Some(name) => out.push_str(&format!("# TYPE {name}_total counter\n")),
+                None => out.push_str(&format!("{line}\n")),
+            }
+            continue;
+        }
+        if line.starts_with("# UNIT ") || line == "# EOF" {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
 
 #[cfg(test)]
 mod tests {
@@ -357,8 +391,9 @@ mod tests {
         metrics.store_failed("commit");
         let text = metrics.render();
         for spec in CATALOGUE {
-            let family = spec.name.strip_suffix("_total").unwrap_or(spec.name);
-            let help = format!("# HELP {family} {}", spec.help);
+            // The registry ends each help with a full stop.
+            let help =
+                format!("# HELP {} {}.\n# TYPE {} {}\n", spec.name, spec.help, spec.name, spec.kind.as_str());
             assert!(text.contains(&help), "{} is missing:\n{text}", spec.name);
         }
     }

@@ -19,6 +19,7 @@ mod output;
 mod owner;
 mod progress;
 mod settings;
+mod telemetry;
 mod timeline;
 
 use clap::Parser;

@@ -12,28 +12,28 @@ const CPU: Spec = Spec {
     name: "process_cpu_seconds_total",
     kind: Kind::Counter,
     labels: &[],
-    help: "User and system CPU time the process has spent (Linux only).",
+    help: "User and system CPU time the process has spent (Linux only)",
     buckets: &[],
 };
 const RSS: Spec = Spec {
     name: "process_resident_memory_bytes",
     kind: Kind::Gauge,
     labels: &[],
-    help: "Resident memory of the process (Linux only).",
+    help: "Resident memory of the process (Linux only)",
     buckets: &[],
 };
 const FDS: Spec = Spec {
     name: "process_open_fds",
     kind: Kind::Gauge,
     labels: &[],
-    help: "File descriptors the process has open (Linux only).",
+    help: "File descriptors the process has open (Linux only)",
     buckets: &[],
 };
 const START: Spec = Spec {
     name: "process_start_time_seconds",
     kind: Kind::Gauge,
     labels: &[],
-    help: "When the process started, in seconds since the Unix epoch (Linux only).",
+    help: "When the process started, in seconds since the Unix epoch (Linux only)",
     buckets: &[],
 };
 

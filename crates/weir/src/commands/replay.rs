@@ -78,7 +78,7 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
         resume: None,
         reuse,
     };
-    let report = match launch.execute(registry, &runtime, false, settings)? {
+    let report = match launch.execute(registry, &runtime, false, settings, &Default::default())? {
         Ok(report) => report,
         Err(code) => return Ok(code),
     };

@@ -88,7 +88,7 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
             )
         );
     }
-    launch.run(registry, &runtime, &args.output, settings)
+    launch.run(registry, &runtime, &args.output, settings, &Default::default())
 }
 
 /// A `running` run may be resumed once the process that ran it is gone.

@@ -5,6 +5,7 @@
 use super::run::{Launch, Signals, Started, stop_at_once};
 use super::runs::{now_ms, open, parse_duration, store_failure};
 use crate::settings::{Settings, Style, paint};
+use crate::telemetry::Observer;
 use anyhow::{Result, bail};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
@@ -72,6 +73,8 @@ pub struct Args {
     /// Write progress as JSON objects, one per line: `{event, worker, run_id, …}`.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    metrics: crate::telemetry::MetricsArgs,
 }
 
 pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
@@ -82,12 +85,16 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
         bail!("--poll must be longer than 0ms");
     }
     let runtime = super::runtime(super::Threads::Workers)?;
+    let observer = Observer::serve(&args.metrics, &runtime)?;
     runtime.block_on(async {
         let store = open(settings, weir_store::Durability::Normal).await?;
-        let worker = Worker::new(store, &args, settings);
+        let worker = Worker::new(store, &args, settings, observer);
         let owner = crate::owner::current();
         worker.store.register_worker(&worker.id, &owner, now_ms()).await.map_err(store_failure)?;
         worker.log.worker("started", &format!("started, taking runs from {}", worker.store.location()));
+        if let Some(addr) = worker.observer.addr {
+            worker.log.metrics(addr);
+        }
         let signals = Signals::listen().ok();
         worker.serve(signals, owner).await
     })
@@ -106,6 +113,8 @@ struct Worker {
     poll: Duration,
     grace: Duration,
     log: Log,
+    /// Where its runs report besides the store: the metrics of `--metrics-addr`.
+    observer: Observer,
     /// The bundles runs were submitted with, validated, by digest: a bundle is read and
     /// validated once however many runs start on it. A mutex held only to look up or insert.
     bundles: std::sync::Mutex<HashMap<String, weir_pipeline::Bundle>>,
@@ -135,7 +144,7 @@ enum Ended {
 }
 
 impl Worker {
-    fn new(store: Store, args: &Args, settings: &Settings) -> Worker {
+    fn new(store: Store, args: &Args, settings: &Settings, observer: Observer) -> Worker {
         let registry = super::registry();
         let id = weir_engine::new_run_id(&weir_engine::SystemClock::default());
         Worker {
@@ -150,6 +159,7 @@ impl Worker {
             poll: args.poll,
             grace: args.grace,
             bundles: Default::default(),
+            observer,
             log: Log {
                 worker: id.clone(),
                 json: args.json,
@@ -365,7 +375,7 @@ impl Worker {
             Err(e) => return self.refuse(&store, id, format!("{e:#}")).await,
         };
         let Started { mut run, cancel, .. } =
-            match launch.start(&self.engine, Arc::new(weir_engine::NullSink)) {
+            match launch.start(&self.engine, Arc::new(weir_engine::NullSink), &self.observer) {
                 Ok(started) => started,
                 Err(e) => return self.refuse(&store, id, format!("{e:#}")).await,
             };
@@ -594,6 +604,20 @@ impl Log {
             eprintln!("{}", json!({"event": event, "worker": self.worker, "at": now_ms()}));
         } else {
             eprintln!("{}", paint(&format!("worker {}: {note}", self.worker), Style::Dim, self.color));
+        }
+    }
+
+    /// Where the metrics are served: `{"event": "metrics", "addr": …}` with `--json`.
+    fn metrics(&self, addr: std::net::SocketAddr) {
+        if self.quiet {
+            return;
+        }
+        if self.json {
+            let line =
+                json!({"event": "metrics", "worker": self.worker, "addr": addr.to_string(), "at": now_ms()});
+            eprintln!("{line}");
+        } else {
+            eprintln!("metrics: http://{addr}/metrics");
         }
     }
 
