@@ -8,8 +8,10 @@
 //! label values of any further set become `other`.
 
 mod process;
+mod reference;
 mod store;
 
+pub use reference::reference;
 pub use store::TimedStore;
 
 use prometheus_client::encoding::EncodeLabelSet;

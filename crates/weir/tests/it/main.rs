@@ -20,6 +20,7 @@ mod schedules;
 mod settings;
 mod status;
 mod store_failures;
+mod telemetry;
 mod workers;
 
 use std::path::{Path, PathBuf};
