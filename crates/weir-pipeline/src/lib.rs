@@ -30,7 +30,7 @@ pub mod node;
 mod plan;
 pub mod schema;
 mod source;
-mod suggest;
+pub mod suggest;
 mod template;
 mod validate;
 

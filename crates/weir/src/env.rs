@@ -10,16 +10,16 @@ use weir_engine::{Event, EventKind, EventSink};
 use weir_pipeline::Bundle;
 
 /// The variables the run's pipelines declare, with their values. A declared variable that is not
-/// allowed stops the run before it starts; one that is allowed but unset is absent (`null`).
-pub fn for_run(bundle: &Bundle) -> Result<BTreeMap<String, String>> {
-    let allowed = settings::env_allowed();
+/// allowed (`run.env_allow`, the names `allowed` lists) stops the run before it starts; one that
+/// is allowed but unset is absent (`null`).
+pub fn for_run(bundle: &Bundle, allowed: &[String]) -> Result<BTreeMap<String, String>> {
     let mut values = BTreeMap::new();
     for plan in bundle.plans() {
         for name in &plan.pipeline().env {
             if !allowed.contains(name) {
                 bail!(
                     "pipeline \"{}\" reads the environment variable {name}, which is not allowed here; \
-                     allow it with {}={name} (a comma-separated list)",
+                     allow it with {}={name} (a comma-separated list) or `env_allow` in [run] of weir.toml",
                     plan.name(),
                     settings::EnvVars::WEIR_ENV_ALLOW
                 );

@@ -11,6 +11,7 @@ macro_rules! outln {
 }
 
 mod commands;
+mod config;
 mod env;
 mod exit;
 mod input;
@@ -34,7 +35,7 @@ use std::process::ExitCode;
 // than a version line where a run's output was expected.
 #[command(name = "weir", version, about, long_about)]
 #[command(
-    after_help = "Exit codes: 0 ok, 1 run or test failed (or admin check found problems, or a replay ended otherwise), 2 invalid pipeline/input/usage, 3 infrastructure unavailable.\nEnvironment: NO_COLOR, CLICOLOR_FORCE, WEIR_COLOR (see --color), WEIR_ENV_ALLOW (what pipelines may read)."
+    after_help = "Exit codes: 0 ok, 1 run or test failed (or admin check found problems, or a replay ended otherwise), 2 invalid pipeline/input/usage, 3 infrastructure unavailable.\nConfiguration: weir.toml (see `weir config`); every environment variable: `weir config env`."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -49,7 +50,16 @@ static ALLOCATOR: weir_bench::alloc::CountingAlloc = weir_bench::alloc::Counting
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = Settings::resolve(&cli.global);
+    let (settings, problems) = Settings::resolve(&cli.global);
+    // `weir health` and `weir config` report an invalid configuration themselves.
+    if let Some(problems) = problems
+        && !matches!(cli.command, commands::Command::Health(_) | commands::Command::Config(_))
+    {
+        for p in &problems.0 {
+            eprintln!("{}: {p}", paint("error", Style::Error, settings.stderr_color));
+        }
+        return ExitCode::from(exit::EXIT_INVALID);
+    }
     match commands::run(cli.command, &settings) {
         Ok(code) => code,
         Err(err) => {

@@ -51,7 +51,7 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     if let Some(unknown) = mocks.keys().find(|id| plan.step_index(id).is_none()) {
         anyhow::bail!("--mock names step \"{unknown}\", which is not in {}", args.file.display());
     }
-    let env = crate::env::for_run(&bundle)?;
+    let env = crate::env::for_run(&bundle, &settings.config.run.env_allow)?;
     let redact = crate::env::Redact::new(&env);
     let clock = ManualClock::new();
     let engine = Engine::new(registry, clock.clone());

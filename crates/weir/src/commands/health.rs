@@ -43,9 +43,9 @@ const NEED_THE_STORE: [&str; 4] = [SCHEMA, INTEGRITY, WORKERS, SCHEDULES];
 )]
 pub struct Args {
     /// The lease the workers run with (`weir worker --lease`): a worker whose last heartbeat is
-    /// older is reported as stale.
-    #[arg(long, value_name = "DURATION", default_value = super::worker::DEFAULT_LEASE, value_parser = parse_duration)]
-    lease: Duration,
+    /// older is reported as stale [default: 30s; config worker.lease]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    lease: Option<Duration>,
     /// Print `{status, checks: [{name, status, latency_ms, detail}]}`.
     #[arg(long)]
     json: bool,
@@ -53,7 +53,8 @@ pub struct Args {
 
 pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     let runtime = super::runtime(super::Threads::One)?;
-    let mut checks = runtime.block_on(store_checks(settings, args.lease));
+    let lease = args.lease.unwrap_or(*settings.config.worker.lease);
+    let mut checks = runtime.block_on(store_checks(settings, lease));
     checks.extend(configured_checks());
     let report = HealthReport { status: Overall::of(&checks), checks };
     if args.json {
@@ -79,7 +80,7 @@ where
 }
 
 async fn store_checks(settings: &Settings, lease: Duration) -> Vec<Check> {
-    let location = settings.store.location();
+    let location = settings.config.store.location();
     let start = Instant::now();
     let opened = Store::open(location.clone(), Durability::Normal).await;
     let store = match opened {

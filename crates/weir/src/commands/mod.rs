@@ -5,6 +5,7 @@ mod approvals;
 mod bench;
 mod cancel;
 mod completions;
+mod config;
 mod diff;
 mod docs;
 mod dry_run;
@@ -52,6 +53,7 @@ pub enum Command {
     Bench(bench::Args),
     Admin(admin::Args),
     Health(health::Args),
+    Config(config::Args),
     Validate(validate::Args),
     DryRun(dry_run::Args),
     Fmt(fmt::Args),
@@ -110,6 +112,7 @@ fn dispatch(command: Command, settings: &Settings) -> Result<ExitCode> {
         Command::Bench(args) => bench::run(args, settings),
         Command::Admin(args) => admin::run(args, settings),
         Command::Health(args) => health::run(args, settings),
+        Command::Config(args) => config::run(args, settings),
     }
 }
 

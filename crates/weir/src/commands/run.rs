@@ -209,10 +209,11 @@ impl Launch {
         self,
         engine: &weir_engine::Engine,
         sink: Arc<dyn weir_engine::EventSink>,
+        allowed: &[String],
         observer: &Observer,
     ) -> Result<Started> {
         let Launch { bundle, input, seed, run_id, store, resume, reuse } = self;
-        let env = crate::env::for_run(&bundle)?;
+        let env = crate::env::for_run(&bundle, allowed)?;
         let redact = crate::env::Redact::new(&env);
         let cancel = Cancel::new();
         let waiting = store.as_ref().map(weir_store::Store::waiting).unwrap_or_default();
@@ -273,14 +274,18 @@ impl Launch {
         };
         let watched = self.store.clone();
         let sink = Arc::new(sink);
-        let Started { run, cancel, waiting } =
-            match self.start(&super::engine(registry), sink.clone(), observer) {
-                Ok(started) => started,
-                Err(e) => {
-                    sink.finish();
-                    return Err(e);
-                }
-            };
+        let Started { run, cancel, waiting } = match self.start(
+            &super::engine(registry),
+            sink.clone(),
+            &settings.config.run.env_allow,
+            observer,
+        ) {
+            Ok(started) => started,
+            Err(e) => {
+                sink.finish();
+                return Err(e);
+            }
+        };
         let report = runtime.block_on(async {
             // Listening starts before the run does, so no signal sent once a step has started is missed.
             if let Ok(signals) = Signals::listen() {

@@ -148,7 +148,7 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
 /// Opens the store the settings name; a store that cannot be opened is infrastructure
 /// unavailable (exit 3), and the message says where it is (without a password) and what to try.
 pub async fn open(settings: &Settings, durability: Durability) -> Result<Store> {
-    let location = settings.store.location();
+    let location = settings.config.store.location();
     Store::open(location, durability).await.map_err(store_failure)
 }
 

@@ -4,6 +4,7 @@
 
 use super::run::{Launch, Signals, Started, stop_at_once};
 use super::runs::{now_ms, open, parse_duration, store_failure};
+use crate::config::Config;
 use crate::settings::{Settings, Style, paint};
 use crate::telemetry::Observer;
 use anyhow::{Result, bail};
@@ -23,8 +24,8 @@ const ANSWERED_EVERY: Duration = Duration::from_secs(1);
 const SCHEDULES_EVERY: Duration = Duration::from_secs(1);
 /// The shortest lease: heartbeats come every third of it.
 const SHORTEST_LEASE: Duration = Duration::from_secs(1);
-/// `--lease` when not given; `weir health` judges heartbeats against it too.
-pub const DEFAULT_LEASE: &str = "30s";
+/// How often a worker looks whether its configuration file changed.
+const RELOAD_EVERY: Duration = Duration::from_secs(1);
 
 /// Run the runs `weir submit` queued, until stopped
 ///
@@ -53,23 +54,25 @@ pub const DEFAULT_LEASE: &str = "30s";
     after_help = "Examples:\n  weir worker\n  WEIR_DATABASE_URL=postgres://weir@db/weir weir worker --concurrency 32\n  weir worker --once --quiet"
 )]
 pub struct Args {
-    /// How many runs it runs at once.
-    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    concurrency: u32,
+    /// How many runs it runs at once [default: 8; config worker.concurrency]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    concurrency: Option<u32>,
     /// Run what is queued, then exit once nothing is left to claim (runs that wait for an
     /// answer are given back).
     #[arg(long)]
     once: bool,
-    /// How long a claim holds without a heartbeat: after it, another worker takes the run over.
-    #[arg(long, value_name = "DURATION", default_value = DEFAULT_LEASE, value_parser = parse_duration)]
-    lease: Duration,
+    /// How long a claim holds without a heartbeat: after it, another worker takes the run over
+    /// [default: 30s; config worker.lease]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    lease: Option<Duration>,
     /// How often an idle worker looks for queued runs (on PostgreSQL a run queued or given back
-    /// wakes it at once besides).
-    #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = parse_duration)]
-    poll: Duration,
-    /// How long a drain waits for the runs in flight before it gives them back.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
-    grace: Duration,
+    /// wakes it at once besides) [default: 100ms; config worker.poll]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    poll: Option<Duration>,
+    /// How long a drain waits for the runs in flight before it gives them back [default: 30s;
+    /// config worker.grace]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    grace: Option<Duration>,
     /// Write progress as JSON objects, one per line: `{event, worker, run_id, …}`.
     #[arg(long)]
     json: bool,
@@ -78,17 +81,16 @@ pub struct Args {
 }
 
 pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
-    if args.lease < SHORTEST_LEASE {
-        bail!("--lease {:?} is too short: a lease lasts at least 1s", args.lease);
+    let lease = args.lease.unwrap_or(*settings.config.worker.lease);
+    if lease < SHORTEST_LEASE {
+        bail!("--lease {lease:?} is too short: a lease lasts at least 1s");
     }
-    if args.poll.is_zero() {
-        bail!("--poll must be longer than 0ms");
-    }
+    let tuning = Tuning::of(&args, &settings.config)?;
     let runtime = super::runtime(super::Threads::Workers)?;
     let observer = Observer::serve(&args.metrics, &runtime)?;
     runtime.block_on(async {
         let store = open(settings, weir_store::Durability::Normal).await?;
-        let worker = Worker::new(store, &args, settings, observer);
+        let worker = Worker::new(store, &args, lease, settings, observer);
         let owner = crate::owner::current();
         worker.store.register_worker(&worker.id, &owner, now_ms()).await.map_err(store_failure)?;
         worker.log.worker("started", &format!("started, taking runs from {}", worker.store.location()));
@@ -96,8 +98,62 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
             worker.log.metrics(addr);
         }
         let signals = Signals::listen().ok();
-        worker.serve(signals, owner).await
+        // Every valid configuration the file changes to; the worker applies what can change
+        // live, and so can anything else that subscribes (the log filter, `log.level`).
+        let (changes, updates) = tokio::sync::watch::channel(settings.config.clone());
+        tokio::spawn(watch_config(changes, worker.log.clone()));
+        worker.serve(signals, owner, tuning, updates).await
     })
+}
+
+/// What a reload of the configuration changes in a running worker: the settings its flags do
+/// not give.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Tuning {
+    concurrency: usize,
+    poll: Duration,
+}
+
+impl Tuning {
+    fn of(args: &Args, config: &Config) -> Result<Tuning> {
+        let poll = args.poll.unwrap_or(*config.worker.poll);
+        if poll.is_zero() {
+            bail!("--poll must be longer than 0ms");
+        }
+        let concurrency = args.concurrency.unwrap_or(*config.worker.concurrency) as usize;
+        Ok(Tuning { concurrency, poll })
+    }
+}
+
+/// Reads the configuration file again whenever it changes (its modification time or length,
+/// looked at every [`RELOAD_EVERY`]: cheaper than a file-watching crate, and it sees a file
+/// replaced by a rename as well as one written in place). A valid file becomes the value of
+/// `changes`; an invalid one is logged and the previous configuration stays. The worker reads
+/// no pipeline file: its runs start on the versions the store keeps.
+async fn watch_config(changes: tokio::sync::watch::Sender<Config>, log: Log) {
+    let Some(path) = changes.borrow().file.value.clone() else { return };
+    let stamp = |path: &std::path::Path| std::fs::metadata(path).ok().map(|m| (m.modified().ok(), m.len()));
+    let mut seen = stamp(&path);
+    let mut every = tokio::time::interval(RELOAD_EVERY);
+    loop {
+        every.tick().await;
+        let now = stamp(&path);
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        let reloaded = changes.borrow().reload();
+        match reloaded {
+            Ok(config) => {
+                log.worker("reloaded", &format!("read {} again: the configuration changed", path.display()));
+                changes.send_replace(config);
+            }
+            Err(problems) => log.problem(&format!(
+                "{} changed but is invalid; the configuration stays as it was:\n{problems}",
+                path.display()
+            )),
+        }
+    }
 }
 
 /// What every run of a worker shares.
@@ -107,10 +163,11 @@ struct Worker {
     registry: Arc<Registry>,
     engine: Engine,
     settings: Settings,
-    concurrency: usize,
+    /// `--concurrency` and `--poll`, when given: a reload does not change them.
+    concurrency_flag: Option<u32>,
+    poll_flag: Option<Duration>,
     once: bool,
     lease: Duration,
-    poll: Duration,
     grace: Duration,
     log: Log,
     /// Where its runs report besides the store: the metrics of `--metrics-addr`.
@@ -144,7 +201,7 @@ enum Ended {
 }
 
 impl Worker {
-    fn new(store: Store, args: &Args, settings: &Settings, observer: Observer) -> Worker {
+    fn new(store: Store, args: &Args, lease: Duration, settings: &Settings, observer: Observer) -> Worker {
         let registry = super::registry();
         let id = weir_engine::new_run_id(&weir_engine::SystemClock::default());
         Worker {
@@ -153,11 +210,11 @@ impl Worker {
             engine: super::engine(registry.clone()),
             registry,
             settings: settings.clone(),
-            concurrency: args.concurrency as usize,
+            concurrency_flag: args.concurrency,
+            poll_flag: args.poll,
             once: args.once,
-            lease: args.lease,
-            poll: args.poll,
-            grace: args.grace,
+            lease,
+            grace: args.grace.unwrap_or(*settings.config.worker.grace),
             bundles: Default::default(),
             observer,
             log: Log {
@@ -174,7 +231,13 @@ impl Worker {
     }
 
     /// Claims and runs until a signal (or, with `--once`, until nothing is left), then drains.
-    async fn serve(self, mut signals: Option<Signals>, owner: String) -> Result<ExitCode> {
+    async fn serve(
+        self,
+        mut signals: Option<Signals>,
+        owner: String,
+        mut tuning: Tuning,
+        mut updates: tokio::sync::watch::Receiver<Config>,
+    ) -> Result<ExitCode> {
         let this = Arc::new(self);
         let mut runs: JoinSet<(String, Result<Ended>)> = JoinSet::new();
         let mut flying: HashMap<String, Flying> = HashMap::new();
@@ -186,8 +249,10 @@ impl Worker {
         let mut queued = match this.store.queue_wakeups().await {
             Ok(queued) => queued,
             Err(e) => {
-                this.log
-                    .problem(&format!("cannot listen for queued runs ({e}); polling every {:?}", this.poll));
+                this.log.problem(&format!(
+                    "cannot listen for queued runs ({e}); polling every {:?}",
+                    tuning.poll
+                ));
                 None
             }
         };
@@ -197,7 +262,8 @@ impl Worker {
                 this.fire_schedules().await;
                 this.cancel_requested(&owner, &flying).await;
             }
-            let free = this.concurrency - flying.len();
+            // Fewer than in flight after a reload lowered it: none until enough have ended.
+            let free = tuning.concurrency.saturating_sub(flying.len());
             let mut took = this.claim(free, &owner, &mut runs, &mut flying).await;
             if free > took && answered_at.is_none_or(|at| this.once || at.elapsed() >= ANSWERED_EVERY) {
                 answered_at = Some(Instant::now());
@@ -218,13 +284,29 @@ impl Worker {
                         this.joined(joined, &mut flying);
                     }
                 }
-                _ = tokio::time::sleep(this.poll) => {}
+                _ = tokio::time::sleep(tuning.poll) => {}
+                Ok(()) = updates.changed() => {
+                    let config = updates.borrow_and_update().clone();
+                    tuning = this.retune(tuning, &config);
+                }
                 _ = notified(&mut queued) => {}
                 _ = heartbeat.tick() => this.renew(&mut flying).await,
                 code = next_signal(&mut signals) => break Some(code),
             }
         };
         this.drain(signal, signals, runs, flying, heartbeat).await
+    }
+
+    /// The tuning of a reloaded configuration, logged when it changes (the flags given still win).
+    fn retune(&self, was: Tuning, config: &Config) -> Tuning {
+        let concurrency = self.concurrency_flag.unwrap_or(*config.worker.concurrency) as usize;
+        let poll = self.poll_flag.unwrap_or(*config.worker.poll);
+        let now = Tuning { concurrency, poll: if poll.is_zero() { was.poll } else { poll } };
+        if now != was {
+            let note = format!("now runs up to {} at once, polling every {:?}", now.concurrency, now.poll);
+            self.log.worker("retuned", &note);
+        }
+        now
     }
 
     /// Queues the runs of the schedules' ticks that are due (those another worker fired are
@@ -374,11 +456,15 @@ impl Worker {
             }
             Err(e) => return self.refuse(&store, id, format!("{e:#}")).await,
         };
-        let Started { mut run, cancel, .. } =
-            match launch.start(&self.engine, Arc::new(weir_engine::NullSink), &self.observer) {
-                Ok(started) => started,
-                Err(e) => return self.refuse(&store, id, format!("{e:#}")).await,
-            };
+        let Started { mut run, cancel, .. } = match launch.start(
+            &self.engine,
+            Arc::new(weir_engine::NullSink),
+            &self.settings.config.run.env_allow,
+            &self.observer,
+        ) {
+            Ok(started) => started,
+            Err(e) => return self.refuse(&store, id, format!("{e:#}")).await,
+        };
         let report = tokio::select! {
             report = &mut run => report,
             () = asked.cancelled() => {
@@ -588,6 +674,7 @@ fn claim_note(claims: u64) -> String {
 
 /// The worker's progress lines on stderr: text, or JSON objects with `--json`; only problems
 /// with `--quiet`.
+#[derive(Clone)]
 struct Log {
     worker: String,
     json: bool,

@@ -37,8 +37,32 @@ pub fn weir(dir: &Path, args: &[&str]) -> Output {
 }
 
 /// The environment variables weir reads (`settings::EnvVars`, listed in the README).
-const WEIR_READS: [&str; 7] =
-    ["NO_COLOR", "CLICOLOR_FORCE", "WEIR_COLOR", "WEIR_ENV_ALLOW", "WEIR_HOME", "WEIR_DATABASE_URL", "USER"];
+const WEIR_READS: [&str; 24] = [
+    "NO_COLOR",
+    "CLICOLOR_FORCE",
+    "WEIR_COLOR",
+    "WEIR_ENV_ALLOW",
+    "WEIR_HOME",
+    "WEIR_DATABASE_URL",
+    "USER",
+    "WEIR_CONFIG",
+    "WEIR_PROFILE",
+    "WEIR_LOG",
+    "WEIR_LOG_FORMAT",
+    "WEIR_LOG_FILE",
+    "WEIR_LOG_ROTATION",
+    "OTEL_SDK_DISABLED",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "OTEL_SERVICE_NAME",
+    "OTEL_RESOURCE_ATTRIBUTES",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+    "WEIR_METRICS_ADDR",
+    "WEIR_STATSD",
+];
 
 /// Runs `weir` with `args` in `dir`, with `env` as the only variables it reads: those of the
 /// environment the tests run in are removed, so a developer's `NO_COLOR` changes no result.

@@ -79,13 +79,14 @@ impl Target {
             return Ok(None);
         };
         let input = args.input.value()?;
-        let env = crate::env::for_run(&bundle)?;
+        let env = crate::env::for_run(&bundle, &settings.config.run.env_allow)?;
         let temp = (args.store == StoreChoice::Temp).then(TempDir::new).transpose()?;
         let store = match (&temp, args.store) {
             (_, StoreChoice::None) => None,
             (Some(dir), _) => {
                 let mut there = settings.clone();
-                there.store = crate::settings::StoreEnv { home: Some(dir.0.clone()), database_url: None };
+                there.config.store.home.value = dir.0.clone();
+                there.config.store.database_url.value = None;
                 Some(open(&bundle, &there, runtime)?)
             }
             (None, _) => Some(open(&bundle, settings, runtime)?),
