@@ -72,6 +72,11 @@ pub enum Error {
 #[must_use = "log lines written to a file are lost when the guard is dropped early"]
 pub struct Guard(#[allow(dead_code)] Option<tracing_appender::non_blocking::WorkerGuard>);
 
+/// Whether any log line can be written: a subscriber is installed and lets some through.
+pub fn enabled() -> bool {
+    tracing::level_filters::LevelFilter::current() != tracing::level_filters::LevelFilter::OFF
+}
+
 /// Installs the subscriber of this process.
 pub fn init(options: &Options) -> Result<Guard, Error> {
     let filter = filter(&options.level)?;

@@ -60,6 +60,15 @@ fn main() -> ExitCode {
         }
         return ExitCode::from(exit::EXIT_INVALID);
     }
+    let worker = matches!(cli.command, commands::Command::Worker(_));
+    // Dropped when the command returns: what is left of a log file's lines is written then.
+    let _logs = match telemetry::logs(worker, &settings) {
+        Ok(guard) => guard,
+        Err(err) => {
+            eprintln!("{}: {err:#}", paint("error", Style::Error, settings.stderr_color));
+            return ExitCode::from(exit::code(&err));
+        }
+    };
     match commands::run(cli.command, &settings) {
         Ok(code) => code,
         Err(err) => {

@@ -1,9 +1,12 @@
-//! What the runs of this process tell besides the CLI's own output: their metrics, served to
-//! Prometheus with `--metrics-addr` (`weir run`, `weir worker`). The events go to
-//! `weir_telemetry::Telemetry` beside the command's own sink, and the store is timed.
+//! What the runs of this process tell besides the CLI's own output: log lines (`[log]`, the
+//! global `--log-*` flags), and metrics served to Prometheus with `--metrics-addr` or sent to
+//! StatsD (`weir run`, `weir worker`). The events go to `weir_telemetry::Telemetry` beside the
+//! command's own sink, and the store is timed.
 
+use crate::config::{Config, LogFormat, Origin, Rotation};
 use crate::exit::Failure;
-use anyhow::Result;
+use crate::settings::Settings;
+use anyhow::{Context, Result};
 use std::sync::Arc;
 use weir_engine::{Event, EventSink, RunStore};
 use weir_telemetry::Telemetry;
@@ -12,8 +15,11 @@ use weir_telemetry::metrics::{Metrics, TimedStore};
 /// `--metrics-addr`, of `weir run` and `weir worker`.
 #[derive(clap::Args)]
 pub struct MetricsArgs {
-    /// Serve Prometheus metrics at `http://ADDR/metrics` while the command runs (`127.0.0.1:9464`;
-    /// port 0 picks a free one, printed on stderr). docs/metrics.md lists them.
+    /// Serve Prometheus metrics at `http://ADDR/metrics` while the command runs [config
+    /// metrics.addr, env WEIR_METRICS_ADDR]
+    ///
+    /// `127.0.0.1:9464`, say; port 0 picks a free one. The address is printed on stderr as
+    /// `metrics: http://ADDR/metrics`. docs/metrics.md lists the metrics.
     #[arg(long, value_name = "ADDR")]
     metrics_addr: Option<String>,
 }
@@ -28,23 +34,50 @@ pub struct Observer {
 }
 
 impl Observer {
-    /// Starts serving the metrics when `args` asks for it, on `runtime`. An address that cannot
-    /// be listened on is an unavailable infrastructure (exit 3), one that is not an address a
-    /// usage error.
-    pub fn serve(args: &MetricsArgs, runtime: &tokio::runtime::Runtime) -> Result<Observer> {
-        let Some(addr) = &args.metrics_addr else { return Ok(Observer::default()) };
-        let exporter = runtime.block_on(weir_telemetry::exposition::Exporter::bind(addr)).map_err(|e| {
-            let weir_telemetry::exposition::Error::Bind { source, .. } = &e;
-            match source.kind() {
-                std::io::ErrorKind::InvalidInput => anyhow::Error::new(e),
-                _ => Failure::Infrastructure.wrap(anyhow::Error::new(e)),
-            }
-        })?;
-        let addr = Some(exporter.local_addr()?);
-        let metrics = Arc::new(Metrics::new());
-        runtime.spawn(exporter.serve(metrics.clone()));
-        let telemetry = Arc::new(Telemetry::new().with_metrics(metrics.clone()));
-        Ok(Observer { telemetry: Some(telemetry), metrics: Some(metrics), addr })
+    /// What the runs of `weir run` and `weir worker` report: the metrics, served when
+    /// `--metrics-addr` (or `metrics.addr`) says where, on `runtime`, and sent to StatsD when
+    /// `metrics.statsd` says where; their log lines when a subscriber is installed. An address
+    /// that cannot be listened on is an unavailable infrastructure (exit 3), one that is not an
+    /// address a usage error.
+    pub fn serve(args: &MetricsArgs, config: &Config, runtime: &tokio::runtime::Runtime) -> Result<Observer> {
+        let addr = args.metrics_addr.as_ref().or(config.metrics.addr.as_ref());
+        let mut observer = Observer::logs();
+        let mut telemetry = Telemetry::new();
+        if let Some(addr) = addr {
+            let exporter =
+                runtime.block_on(weir_telemetry::exposition::Exporter::bind(addr)).map_err(|e| {
+                    let weir_telemetry::exposition::Error::Bind { source, .. } = &e;
+                    match source.kind() {
+                        std::io::ErrorKind::InvalidInput => anyhow::Error::new(e),
+                        _ => Failure::Infrastructure.wrap(anyhow::Error::new(e)),
+                    }
+                })?;
+            observer.addr = Some(exporter.local_addr()?);
+            let metrics = Arc::new(Metrics::new());
+            runtime.spawn(exporter.serve(metrics.clone()));
+            telemetry = telemetry.with_metrics(metrics.clone());
+            observer.metrics = Some(metrics);
+        }
+        if let Some(statsd) = config.metrics.statsd.as_ref() {
+            let options = weir_telemetry::statsd::Options {
+                addr: statsd.clone(),
+                prefix: config.metrics.statsd_prefix.value.clone(),
+            };
+            let statsd = weir_telemetry::statsd::Statsd::connect(&options)
+                .with_context(|| format!("cannot send StatsD to {}", options.addr))?;
+            telemetry = telemetry.with_statsd(statsd);
+        } else if observer.metrics.is_none() {
+            return Ok(observer);
+        }
+        observer.telemetry = Some(Arc::new(telemetry));
+        Ok(observer)
+    }
+
+    /// The runs' log lines only, when a subscriber is installed (what `weir resume` and `weir
+    /// replay` report).
+    pub fn logs() -> Observer {
+        let telemetry = weir_telemetry::log::enabled().then(|| Arc::new(Telemetry::new()));
+        Observer { telemetry, metrics: None, addr: None }
     }
 
     /// `inner`, and the telemetry after it.
@@ -75,4 +108,39 @@ impl EventSink for Tee {
         self.inner.emit(event);
         self.telemetry.emit(event);
     }
+}
+
+/// Installs the log subscriber that `[log]` and the `--log-*` flags describe; none when no
+/// lines are to be written. Unless a level is given, `weir worker` writes `info` (`error` with
+/// `--quiet`): a service's log is its record. Other commands write none unless a level or a
+/// file is given: what they print on stderr (progress, the summary, errors) already says what
+/// their runs' lines would.
+pub fn logs(worker: bool, settings: &Settings) -> Result<Option<weir_telemetry::log::Guard>> {
+    let log = &settings.config.log;
+    let level = match (&log.level.origin, worker) {
+        (Origin::Default, true) if settings.quiet => "error".to_owned(),
+        (Origin::Default, true) => "info".to_owned(),
+        (Origin::Default, false) if log.file.is_none() => return Ok(None),
+        _ => log.level.value.clone(),
+    };
+    let file = log.file.as_ref().map(|path| weir_telemetry::log::File {
+        path: path.clone(),
+        rotation: match *log.rotation {
+            Rotation::Never => weir_telemetry::log::Rotation::Never,
+            Rotation::Hourly => weir_telemetry::log::Rotation::Hourly,
+            Rotation::Daily => weir_telemetry::log::Rotation::Daily,
+            Rotation::Size => weir_telemetry::log::Rotation::Size,
+        },
+        max_size: *log.max_size,
+        retention: *log.retention as usize,
+    });
+    // A person reads a terminal; a file or a pipe is read by programs.
+    let format = match *log.format {
+        LogFormat::Text => weir_telemetry::log::Format::Text,
+        LogFormat::Json => weir_telemetry::log::Format::Json,
+        LogFormat::Auto if settings.stderr_tty && file.is_none() => weir_telemetry::log::Format::Text,
+        LogFormat::Auto => weir_telemetry::log::Format::Json,
+    };
+    let options = weir_telemetry::log::Options { level, format, color: settings.stderr_color, file };
+    Ok(Some(weir_telemetry::log::init(&options)?))
 }

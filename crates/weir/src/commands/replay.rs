@@ -78,10 +78,11 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
         resume: None,
         reuse,
     };
-    let report = match launch.execute(registry, &runtime, false, settings, &Default::default())? {
-        Ok(report) => report,
-        Err(code) => return Ok(code),
-    };
+    let report =
+        match launch.execute(registry, &runtime, false, settings, &crate::telemetry::Observer::logs())? {
+            Ok(report) => report,
+            Err(code) => return Ok(code),
+        };
     if report.error.as_ref().is_some_and(|e| e.kind == ErrorKind::Store) {
         let kind = Some(ErrorKind::Store.as_str());
         return Ok(super::run::exit_code(&report.run_id, report.status, kind, settings));

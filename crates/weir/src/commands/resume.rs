@@ -88,7 +88,7 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
             )
         );
     }
-    launch.run(registry, &runtime, &args.output, settings, &Default::default())
+    launch.run(registry, &runtime, &args.output, settings, &crate::telemetry::Observer::logs())
 }
 
 /// A `running` run may be resumed once the process that ran it is gone.

@@ -109,7 +109,7 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     };
     let input = args.input.value()?;
     let runtime = super::runtime(super::Threads::Workers)?;
-    let observer = Observer::serve(&args.metrics, &runtime)?;
+    let observer = Observer::serve(&args.metrics, &settings.config, &runtime)?;
     if let Some(addr) = observer.addr.filter(|_| !settings.quiet && !args.output.events) {
         eprintln!("metrics: http://{addr}/metrics");
     }

@@ -87,7 +87,7 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     }
     let tuning = Tuning::of(&args, &settings.config)?;
     let runtime = super::runtime(super::Threads::Workers)?;
-    let observer = Observer::serve(&args.metrics, &runtime)?;
+    let observer = Observer::serve(&args.metrics, &settings.config, &runtime)?;
     runtime.block_on(async {
         let store = open(settings, weir_store::Durability::Normal).await?;
         let worker = Worker::new(store, &args, lease, settings, observer);

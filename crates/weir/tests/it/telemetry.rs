@@ -1,6 +1,8 @@
-//! What a process tells monitoring: the Prometheus metrics `--metrics-addr` serves.
+//! What a process tells monitoring: its log lines (`--log-level`, `--log-format`,
+//! `--log-file`) and the Prometheus metrics `--metrics-addr` serves.
 
-use crate::{command_in, scratch, stderr};
+use crate::{command_in, scratch, stderr, stdout};
+use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Stdio};
@@ -12,6 +14,92 @@ steps:
   - { id: b, uses: transform, needs: [a], with: { expr: '.steps.a.output + 1' } }
 output: .steps.b.output
 "#;
+
+/// A step that says something, then one that does not.
+const SAYS: &str = r#"name: says
+steps:
+  - { id: hello, uses: log, with: { message: "hello from a step" } }
+  - { id: quiet, uses: transform, needs: [hello], with: { expr: '7' } }
+output: .steps.quiet.output
+"#;
+
+/// `weir run says.yaml` with `flags`, in a scratch directory of its own; its stderr.
+fn run_says(test: &str, flags: &[&str]) -> String {
+    let dir = scratch(test);
+    std::fs::write(dir.join("says.yaml"), SAYS).unwrap();
+    let out = command_in(&dir, None).args([&["run", "says.yaml"], flags].concat()).output().unwrap();
+    assert_eq!((out.status.code(), stdout(&out).trim()), (Some(0), "7"), "{}", stderr(&out));
+    stderr(&out)
+}
+
+/// What the log step says on stderr itself, as `weir run` prints it, log lines or not.
+const SAID: &str = "[info] hello: hello from a step";
+
+/// The lines of `text` but the log step's own, each parsed as JSON.
+fn json_lines(text: &str) -> Vec<Value> {
+    let lines = text.lines().filter(|l| *l != SAID);
+    lines.map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: `{l}` in\n{text}"))).collect()
+}
+
+#[test]
+fn json_log_lines_have_weirs_field_names_and_name_the_run_and_the_step() {
+    let lines = json_lines(&run_says("log-json", &["--log-format", "json", "--log-level", "info"]));
+    let started = lines.iter().find(|l| l["msg"] == "run started").expect("a run started line");
+    for key in ["ts", "level", "msg", "target", "run_id"] {
+        assert!(started.get(key).is_some(), "no `{key}` in {started}");
+    }
+    assert_eq!(
+        (&started["level"], &started["target"], &started["pipeline"]),
+        (&"info".into(), &"weir::run".into(), &"says".into())
+    );
+    let said = lines.iter().find(|l| l["msg"] == "hello from a step").expect("the log step's line");
+    assert_eq!((&said["step_id"], &said["run_id"]), (&"hello".into(), &started["run_id"]));
+    assert!(lines.iter().all(|l| l["level"] != "debug"), "info hides debug lines");
+}
+
+#[test]
+fn a_target_filter_shows_that_targets_debug_lines_only() {
+    let lines = json_lines(&run_says(
+        "log-filter",
+        &["--log-format", "json", "--log-level", "warn,weir::step=debug"],
+    ));
+    let targets: std::collections::BTreeSet<&str> =
+        lines.iter().filter_map(|l| l["target"].as_str()).collect();
+    // A target takes in the targets beneath it (the steps' own messages), not `weir::run`.
+    assert_eq!(targets.into_iter().collect::<Vec<_>>(), ["weir::step", "weir::step::log"], "{lines:?}");
+    assert!(lines.iter().any(|l| l["msg"] == "step succeeded" && l["step_id"] == "quiet"), "{lines:?}");
+}
+
+#[test]
+fn text_log_lines_are_for_people_and_a_run_writes_none_unless_asked() {
+    let text = run_says("log-text", &["--log-format", "text", "--log-level", "info"]);
+    let started = text.lines().find(|l| l.contains(" INFO weir::run: run started ")).expect("a text line");
+    assert!(
+        started.contains(r#"pipeline="says""#) && serde_json::from_str::<Value>(started).is_err(),
+        "{text}"
+    );
+    // Piped, `weir run` says only what its own stderr says: no log lines by default.
+    assert_eq!(run_says("log-default", &[]), format!("{SAID}\n"));
+}
+
+#[test]
+fn log_lines_go_to_the_file_asked_for_as_json() {
+    let dir = scratch("log-file");
+    std::fs::write(dir.join("says.yaml"), SAYS).unwrap();
+    let out = command_in(&dir, None).args(["run", "says.yaml", "--log-file", "weir.log"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), format!("{SAID}\n"), "the lines go to the file, not stderr");
+    let lines = json_lines(&std::fs::read_to_string(dir.join("weir.log")).unwrap());
+    // The default level is `warn`: the info line of the log step is not written, a warning would be.
+    assert!(lines.is_empty(), "{lines:?}");
+    let out = command_in(&dir, None)
+        .args(["run", "says.yaml", "--log-file", "weir.log", "--log-level", "info"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lines = json_lines(&std::fs::read_to_string(dir.join("weir.log")).unwrap());
+    assert!(lines.iter().any(|l| l["msg"] == "hello from a step"), "{lines:?}");
+}
 
 /// `GET path` of `addr`: the status line and the body.
 fn get(addr: &str, path: &str) -> (String, String) {
