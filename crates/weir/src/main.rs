@@ -60,9 +60,8 @@ fn main() -> ExitCode {
         }
         return ExitCode::from(exit::EXIT_INVALID);
     }
-    let worker = matches!(cli.command, commands::Command::Worker(_));
     // Dropped when the command returns: what is left of a log file's lines is written then.
-    let _logs = match telemetry::logs(worker, &settings) {
+    let _logs = match telemetry::logs(&settings) {
         Ok(guard) => guard,
         Err(err) => {
             eprintln!("{}: {err:#}", paint("error", Style::Error, settings.stderr_color));

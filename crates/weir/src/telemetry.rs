@@ -111,18 +111,16 @@ impl EventSink for Tee {
 }
 
 /// Installs the log subscriber that `[log]` and the `--log-*` flags describe; none when no
-/// lines are to be written. Unless a level is given, `weir worker` writes `info` (`error` with
-/// `--quiet`): a service's log is its record. Other commands write none unless a level or a
-/// file is given: what they print on stderr (progress, the summary, errors) already says what
-/// their runs' lines would.
-pub fn logs(worker: bool, settings: &Settings) -> Result<Option<weir_telemetry::log::Guard>> {
+/// lines are to be written. No command writes log lines unless a level or a file is given:
+/// what each prints on stderr already says what its runs' lines would (progress, the summary
+/// and errors of `weir run`; a line per run claimed and ended by `weir worker`, JSON objects
+/// with `--json`, which a second kind of line would break for whoever reads them).
+pub fn logs(settings: &Settings) -> Result<Option<weir_telemetry::log::Guard>> {
     let log = &settings.config.log;
-    let level = match (&log.level.origin, worker) {
-        (Origin::Default, true) if settings.quiet => "error".to_owned(),
-        (Origin::Default, true) => "info".to_owned(),
-        (Origin::Default, false) if log.file.is_none() => return Ok(None),
-        _ => log.level.value.clone(),
-    };
+    if log.level.origin == Origin::Default && log.file.is_none() {
+        return Ok(None);
+    }
+    let level = log.level.value.clone();
     let file = log.file.as_ref().map(|path| weir_telemetry::log::File {
         path: path.clone(),
         rotation: match *log.rotation {

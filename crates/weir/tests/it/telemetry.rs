@@ -180,3 +180,29 @@ fn a_metrics_address_in_use_stops_the_run_before_it_starts() {
     );
     assert!(out.stdout.is_empty(), "the run did not start");
 }
+
+#[test]
+fn a_run_sends_its_counters_and_timings_to_statsd() {
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    server.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let addr = server.local_addr().unwrap().to_string();
+    let dir = scratch("statsd");
+    std::fs::write(dir.join("chain.yaml"), CHAIN).unwrap();
+    let out = command_in(&dir, None).args(["run", "chain.yaml"]).env("WEIR_STATSD", &addr).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut packets = Vec::new();
+    let mut buf = [0; 1024];
+    while packets.len() < 3 {
+        let n = server.recv(&mut buf).expect("a StatsD packet within 10 s");
+        packets.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    let steps = |step: &str| {
+        packets.iter().any(|p| {
+            p.starts_with("weir.step_duration:")
+                && p.ends_with(&format!("|ms|#pipeline:chain,step:{step},kind:transform,status:succeeded"))
+        })
+    };
+    assert!(steps("a") && steps("b"), "{packets:?}");
+    let run = packets.iter().find(|p| p.starts_with("weir.runs:")).expect("the run's packet");
+    assert!(run.starts_with("weir.runs:1|c|#pipeline:chain,status:succeeded\nweir.run_duration:"), "{run}");
+}
