@@ -10,9 +10,11 @@ pub mod metrics;
 pub mod statsd;
 
 use metrics::{Metrics, RetryLabels, RunLabels, StepLabels};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::histogram::Histogram;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use weir_engine::{Event, EventKind, EventSink, LogLevel};
+use weir_engine::{Event, EventKind, EventSink, LogLevel, StepAt};
 
 /// The targets weir's log lines are filed under, for `--log-level` filters such as
 /// `weir::step=debug`.
@@ -33,17 +35,56 @@ pub mod target {
 pub struct Telemetry {
     metrics: Option<Arc<Metrics>>,
     statsd: Option<statsd::Statsd>,
-    /// The runs in flight, by id: step and end events name their run, not its pipeline. Locked
-    /// for the lookup or change of one event.
-    runs: Mutex<HashMap<Arc<str>, InFlight>>,
+    /// Locked for the lookups and changes of one event.
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// The runs in flight, by id: step and end events name their run, not its pipeline.
+    runs: HashMap<Arc<str>, InFlight>,
+    /// The metric handles of steps, by pipeline and step id, resolved on a step's first end:
+    /// the next ones cost two lookups by `&str` and no allocation. At most
+    /// [`metrics::MAX_SERIES`] steps; those beyond resolve their handles each time.
+    steps: HashMap<Arc<str>, HashMap<String, StepHandles>>,
+    cached: usize,
 }
 
 /// What the metrics of a run's later events need to know of it.
 #[derive(Debug)]
 struct InFlight {
-    pipeline: String,
+    pipeline: Arc<str>,
     /// Approvals it asked for and has no answer to yet.
     approvals: i64,
+}
+
+/// One step's metrics, each resolved when first needed (a step that never failed has no
+/// `failed` series).
+#[derive(Debug, Default)]
+struct StepHandles {
+    /// The kind the handles are labelled with: a step of the same id and another kind (a new
+    /// version of the pipeline) resolves its own each time.
+    kind: String,
+    succeeded: Option<Histogram>,
+    failed: Option<Histogram>,
+    retries: Option<Counter>,
+}
+
+impl State {
+    /// The cached handles of step `at` of `pipeline`, made on its first sight while there is
+    /// room; none when there is not, or the kind differs.
+    fn step(&mut self, pipeline: &Arc<str>, at: &StepAt) -> Option<&mut StepHandles> {
+        let known = self.steps.get(&**pipeline).is_some_and(|s| s.contains_key(&at.step));
+        if !known {
+            if self.cached >= metrics::MAX_SERIES {
+                return None;
+            }
+            self.cached += 1;
+            let handles = StepHandles { kind: at.kind.clone(), ..StepHandles::default() };
+            self.steps.entry(pipeline.clone()).or_default().insert(at.step.clone(), handles);
+        }
+        self.steps.get_mut(&**pipeline)?.get_mut(&at.step).filter(|h| h.kind == at.kind)
+    }
 }
 
 impl Telemetry {
@@ -65,67 +106,78 @@ impl Telemetry {
 
     /// The metrics of one event: only those of run ends, step ends, retries and approvals.
     fn measure(&self, event: &Event) {
-        let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let metrics = self.metrics.as_deref();
         match &event.kind {
             EventKind::RunStarted { pipeline, .. } | EventKind::RunResumed { pipeline, .. } => {
-                let run = InFlight { pipeline: pipeline.clone(), approvals: 0 };
-                if runs.insert(event.run_id.clone(), run).is_none() {
+                let run = InFlight { pipeline: pipeline.as_str().into(), approvals: 0 };
+                if state.runs.insert(event.run_id.clone(), run).is_none() {
                     metrics.inspect(|m| m.run_started());
                 }
             }
             EventKind::RunFinished { status, duration, .. } => {
-                let Some(run) = runs.remove(&event.run_id) else { return };
+                let Some(run) = state.runs.remove(&event.run_id) else { return };
                 let status = status.as_str();
                 if let Some(m) = metrics {
                     m.approvals_pending(-run.approvals);
-                    m.run_finished(RunLabels { pipeline: run.pipeline.clone(), status }, *duration);
+                    m.run_finished(RunLabels { pipeline: run.pipeline.to_string(), status }, *duration);
                 }
                 if let Some(s) = &self.statsd {
                     s.run_finished(&run.pipeline, status, *duration);
                 }
             }
             EventKind::StepSucceeded { at, duration, .. } | EventKind::StepFailed { at, duration, .. } => {
-                let Some(run) = runs.get(&event.run_id) else { return };
-                let status = if matches!(event.kind, EventKind::StepSucceeded { .. }) {
-                    "succeeded"
-                } else {
-                    "failed"
+                let Some(pipeline) = state.runs.get(&event.run_id).map(|r| r.pipeline.clone()) else {
+                    return;
                 };
+                let succeeded = matches!(event.kind, EventKind::StepSucceeded { .. });
+                let status = if succeeded { "succeeded" } else { "failed" };
                 if let Some(m) = metrics {
-                    let labels = StepLabels {
-                        pipeline: run.pipeline.clone(),
+                    let labels = || StepLabels {
+                        pipeline: pipeline.to_string(),
                         step: at.step.clone(),
                         kind: at.kind.clone(),
                         status,
                     };
-                    m.step_ended(labels, *duration);
+                    let seconds = duration.as_secs_f64();
+                    match state.step(&pipeline, at) {
+                        Some(h) => {
+                            let slot = if succeeded { &mut h.succeeded } else { &mut h.failed };
+                            slot.get_or_insert_with(|| m.step_duration(labels())).observe(seconds);
+                        }
+                        None => m.step_duration(labels()).observe(seconds),
+                    }
                 }
                 if let Some(s) = &self.statsd {
-                    s.step_ended(&run.pipeline, at, status, *duration);
+                    s.step_ended(&pipeline, at, status, *duration);
                 }
             }
             EventKind::StepRetrying { at, .. } => {
-                let Some(run) = runs.get(&event.run_id) else { return };
+                let Some(pipeline) = state.runs.get(&event.run_id).map(|r| r.pipeline.clone()) else {
+                    return;
+                };
                 if let Some(m) = metrics {
-                    let labels = RetryLabels {
-                        pipeline: run.pipeline.clone(),
+                    let labels = || RetryLabels {
+                        pipeline: pipeline.to_string(),
                         step: at.step.clone(),
                         kind: at.kind.clone(),
                     };
-                    m.step_retried(labels);
+                    match state.step(&pipeline, at) {
+                        Some(h) => h.retries.get_or_insert_with(|| m.step_retries(labels())).inc(),
+                        None => m.step_retries(labels()).inc(),
+                    };
                 }
                 if let Some(s) = &self.statsd {
-                    s.step_retried(&run.pipeline, at);
+                    s.step_retried(&pipeline, at);
                 }
             }
             EventKind::ApprovalRequested { .. } => {
-                let Some(run) = runs.get_mut(&event.run_id) else { return };
+                let Some(run) = state.runs.get_mut(&event.run_id) else { return };
                 run.approvals += 1;
                 metrics.inspect(|m| m.approvals_pending(1));
             }
             EventKind::ApprovalAnswered { .. } => {
-                let Some(run) = runs.get_mut(&event.run_id).filter(|r| r.approvals > 0) else { return };
+                let Some(run) = state.runs.get_mut(&event.run_id).filter(|r| r.approvals > 0) else { return };
                 run.approvals -= 1;
                 metrics.inspect(|m| m.approvals_pending(-1));
             }
@@ -312,6 +364,30 @@ mod tests {
             "weir_approvals_pending 0",
             r#"weir_runs_total{pipeline="orders",status="failed"} 1"#,
         ] {
+            assert!(text.lines().any(|l| l == line), "no `{line}` in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_steps_later_ends_add_to_its_series_whatever_its_kind_is_now() {
+        let metrics = Arc::new(Metrics::new());
+        let telemetry = Telemetry::new().with_metrics(metrics.clone());
+        let ended = |kind: &str| EventKind::StepSucceeded {
+            at: at("s", kind),
+            attempts: 1,
+            output: Value::Null,
+            duration: Duration::from_millis(1),
+        };
+        for (run, kind) in [("r1", "pass"), ("r2", "pass"), ("r3", "http")] {
+            telemetry.emit(&event(run, None, started("p")));
+            telemetry.emit(&event(run, None, ended(kind)));
+            telemetry.emit(&event(run, None, finished(Status::Succeeded)));
+        }
+        let text = metrics.render();
+        for (kind, n) in [("pass", 2), ("http", 1)] {
+            let line = format!(
+                r#"weir_step_duration_seconds_count{{pipeline="p",step="s",kind="{kind}",status="succeeded"}} {n}"#
+            );
             assert!(text.lines().any(|l| l == line), "no `{line}` in:\n{text}");
         }
     }

@@ -70,7 +70,9 @@ pub enum Error {
 /// Keeps the file writer's thread flushing; dropping it writes what is left.
 #[derive(Debug)]
 #[must_use = "log lines written to a file are lost when the guard is dropped early"]
-pub struct Guard(#[allow(dead_code)] Option<tracing_appender::non_blocking::WorkerGuard>);
+pub struct Guard {
+    _writer: Option<tracing_appender::non_blocking::WorkerGuard>,
+}
 
 /// Whether any log line can be written: a subscriber is installed and lets some through.
 pub fn enabled() -> bool {
@@ -95,7 +97,7 @@ pub fn init(options: &Options) -> Result<Guard, Error> {
     };
     let subscriber = tracing_subscriber::registry().with(layer.with_filter(filter));
     tracing::subscriber::set_global_default(subscriber).map_err(|_| Error::Installed)?;
-    Ok(Guard(guard))
+    Ok(Guard { _writer: guard })
 }
 
 /// The filter of `level`: each bare level is weir's (`weir=LEVEL`), and everything else gets

@@ -214,11 +214,11 @@ impl<L: Capped, M: Clone, C: MetricConstructor<M>> Series<L, M, C> {
         Series { family, sets: AtomicUsize::new(0) }
     }
 
-    /// Calls `f` with the metric of `labels`, or of their `other` stand-in once the family
-    /// holds [`MAX_SERIES`] sets and not these.
-    fn with(&self, labels: L, f: impl FnOnce(&M)) {
+    /// The metric of `labels` (a handle on it: metrics are shared on clone), or of their
+    /// `other` stand-in once the family holds [`MAX_SERIES`] sets and not these.
+    fn get(&self, labels: L) -> M {
         if let Some(metric) = self.family.get(&labels) {
-            return f(&metric);
+            return metric.clone();
         }
         let labels = if self.sets.load(Ordering::Relaxed) < MAX_SERIES {
             self.sets.fetch_add(1, Ordering::Relaxed);
@@ -226,7 +226,7 @@ impl<L: Capped, M: Clone, C: MetricConstructor<M>> Series<L, M, C> {
         } else {
             labels.other()
         };
-        f(&self.family.get_or_create(&labels))
+        self.family.get_or_create_owned(&labels)
     }
 }
 
@@ -293,20 +293,19 @@ impl Metrics {
 
     pub fn run_finished(&self, labels: RunLabels, duration: Duration) {
         self.runs_in_flight.dec();
-        self.runs.with(labels.clone(), |c| {
-            c.inc();
-        });
-        self.run_duration.with(labels, |h| h.observe(duration.as_secs_f64()));
+        self.runs.get(labels.clone()).inc();
+        self.run_duration.get(labels).observe(duration.as_secs_f64());
     }
 
-    pub fn step_ended(&self, labels: StepLabels, duration: Duration) {
-        self.step_duration.with(labels, |h| h.observe(duration.as_secs_f64()));
+    /// The histogram of the steps `labels` names, for the caller to keep: observing it again
+    /// costs no lookup (`Telemetry` keeps one per step).
+    pub fn step_duration(&self, labels: StepLabels) -> Histogram {
+        self.step_duration.get(labels)
     }
 
-    pub fn step_retried(&self, labels: RetryLabels) {
-        self.step_retries.with(labels, |c| {
-            c.inc();
-        });
+    /// The retry counter of the steps `labels` names, to keep as [`Metrics::step_duration`]'s.
+    pub fn step_retries(&self, labels: RetryLabels) -> Counter {
+        self.step_retries.get(labels)
     }
 
     /// `by` more (or, negative, fewer) approvals wait.
@@ -371,9 +370,9 @@ mod tests {
     fn label_sets_beyond_the_cap_are_counted_as_other() {
         let metrics = Metrics::new();
         for i in 0..MAX_SERIES + 5 {
-            metrics.step_ended(step("p", &format!("s{i}")), Duration::from_millis(1));
+            metrics.step_duration(step("p", &format!("s{i}"))).observe(0.001);
         }
-        metrics.step_ended(step("p", "s0"), Duration::from_millis(1));
+        metrics.step_duration(step("p", "s0")).observe(0.001);
         let text = metrics.render();
         let series = text.lines().filter(|l| l.starts_with("weir_step_duration_seconds_count{")).count();
         assert_eq!(series, MAX_SERIES + 1, "the cap plus the one `other` set");
@@ -388,8 +387,10 @@ mod tests {
     fn every_family_of_the_catalogue_is_rendered_with_its_help() {
         let metrics = Metrics::new();
         metrics.run_finished(RunLabels { pipeline: "p".into(), status: "succeeded" }, Duration::ZERO);
-        metrics.step_retried(RetryLabels { pipeline: "p".into(), step: "s".into(), kind: "http".into() });
-        metrics.step_ended(step("p", "s"), Duration::ZERO);
+        metrics
+            .step_retries(RetryLabels { pipeline: "p".into(), step: "s".into(), kind: "http".into() })
+            .inc();
+        metrics.step_duration(step("p", "s")).observe(0.0);
         metrics.store_failed("commit");
         let text = metrics.render();
         for spec in CATALOGUE {
