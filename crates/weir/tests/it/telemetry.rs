@@ -206,3 +206,23 @@ fn a_run_sends_its_counters_and_timings_to_statsd() {
     let run = packets.iter().find(|p| p.starts_with("weir.runs:")).expect("the run's packet");
     assert!(run.starts_with("weir.runs:1|c|#pipeline:chain,status:succeeded\nweir.run_duration:"), "{run}");
 }
+
+#[test]
+fn a_worker_asked_for_info_logs_each_run_it_ran() {
+    let dir = scratch("log-worker");
+    std::fs::write(dir.join("chain.yaml"), CHAIN).unwrap();
+    let submit = command_in(&dir, None).args(["submit", "chain.yaml"]).output().unwrap();
+    assert_eq!(submit.status.code(), Some(0), "{}", stderr(&submit));
+    let id = stdout(&submit).trim().to_owned();
+    let args = ["worker", "--once", "--json", "--log-level", "info", "--log-format", "json"];
+    let out = command_in(&dir, None).args(args).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lines: Vec<Value> = stderr(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let finished = lines.iter().find(|l| l["msg"] == "run finished").expect("the run's last line");
+    assert_eq!(
+        (&finished["run_id"], &finished["status"]),
+        (&Value::from(id), &"succeeded".into()),
+        "{lines:?}"
+    );
+    assert!(lines.iter().any(|l| l["event"] == "ended"), "the worker's own lines stay: {lines:?}");
+}
