@@ -95,9 +95,28 @@ pub fn init(options: &Options) -> Result<Guard, Error> {
             tracing_subscriber::fmt::layer().event_format(json::JsonLines).with_writer(writer).boxed()
         }
     };
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
     let subscriber = tracing_subscriber::registry().with(layer.with_filter(filter));
     tracing::subscriber::set_global_default(subscriber).map_err(|_| Error::Installed)?;
+    // The subscriber is the process's, once; so is the handle on its filter.
+    let _ = FILTER.set(handle);
     Ok(Guard { _writer: guard })
+}
+
+/// The filter of the installed subscriber, for [`set_level`].
+static FILTER: std::sync::OnceLock<
+    tracing_subscriber::reload::Handle<tracing_subscriber::EnvFilter, tracing_subscriber::Registry>,
+> = std::sync::OnceLock::new();
+
+/// Changes which lines the installed subscriber writes (a configuration read again); does
+/// nothing when none is installed. A level that is not one changes nothing and is returned.
+pub fn set_level(level: &str) -> Result<(), Error> {
+    let filter = filter(level)?;
+    if let Some(handle) = FILTER.get() {
+        // Fails only when the subscriber is gone, and then no line is written anyway.
+        let _ = handle.reload(filter);
+    }
+    Ok(())
 }
 
 /// The filter of `level`: each bare level is weir's (`weir=LEVEL`), and everything else gets

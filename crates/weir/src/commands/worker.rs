@@ -102,6 +102,7 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
         // live, and so can anything else that subscribes (the log filter, `log.level`).
         let (changes, updates) = tokio::sync::watch::channel(settings.config.clone());
         tokio::spawn(watch_config(changes, worker.log.clone()));
+        tokio::spawn(follow_log_level(updates.clone(), worker.log.clone()));
         worker.serve(signals, owner, tuning, updates).await
     })
 }
@@ -152,6 +153,21 @@ async fn watch_config(changes: tokio::sync::watch::Sender<Config>, log: Log) {
                 "{} changed but is invalid; the configuration stays as it was:\n{problems}",
                 path.display()
             )),
+        }
+    }
+}
+
+/// Applies each `log.level` the configuration changes to, when log lines are written.
+async fn follow_log_level(mut updates: tokio::sync::watch::Receiver<Config>, log: Log) {
+    let mut level = updates.borrow().log.level.value.clone();
+    while updates.changed().await.is_ok() {
+        let now = updates.borrow_and_update().log.level.value.clone();
+        if now == level {
+            continue;
+        }
+        match weir_telemetry::log::set_level(&now) {
+            Ok(()) => level = now,
+            Err(e) => log.problem(&format!("{e}; the log lines stay as they were")),
         }
     }
 }

@@ -226,3 +226,51 @@ fn a_worker_asked_for_info_logs_each_run_it_ran() {
     );
     assert!(lines.iter().any(|l| l["event"] == "ended"), "the worker's own lines stay: {lines:?}");
 }
+
+/// Waits (at most 20 s) until the text of `file` has a line `found` says yes to.
+fn wait_for_line(file: &std::path::Path, what: &str, found: impl Fn(&str) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(file).unwrap_or_default().lines().any(&found) {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        assert!(Instant::now() < deadline, "{what} did not happen within 20 s:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_worker_follows_the_log_level_of_its_configuration_file() {
+    let dir = scratch("log-reload");
+    std::fs::write(dir.join("chain.yaml"), CHAIN).unwrap();
+    std::fs::write(dir.join("weir.toml"), "[log]\nlevel = \"error\"\nformat = \"json\"\n").unwrap();
+    let log = dir.join("worker.err");
+    let mut worker = command_in(&dir, None)
+        .args(["worker", "--poll", "20ms"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("weir worker starts");
+    let submit = || {
+        let out = command_in(&dir, None).args(["submit", "chain.yaml"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        stdout(&out).trim().to_owned()
+    };
+    let first = submit();
+    let ended = format!("run {first}: succeeded in ");
+    wait_for_line(&log, "the first run", |l| l.starts_with(&ended));
+    // Rewritten with another length, so the worker sees a change within a second.
+    std::fs::write(dir.join("weir.toml"), "[log]\nlevel = \"info\"\nformat = \"json\"\n\n").unwrap();
+    wait_for_line(&log, "the reload", |l| l.contains("the configuration changed"));
+    let second = submit();
+    let finished = |id: &str| {
+        let id = id.to_owned();
+        move |l: &str| {
+            serde_json::from_str::<Value>(l)
+                .is_ok_and(|v| v["msg"] == "run finished" && v["run_id"] == id.as_str())
+        }
+    };
+    wait_for_line(&log, "the second run's log line", finished(&second));
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.lines().any(finished(&first)), "at `error`, no line of the first run:\n{text}");
+}
