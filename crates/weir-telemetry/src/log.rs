@@ -91,9 +91,11 @@ pub fn init(options: &Options) -> Result<Guard, Error> {
     };
     let layer = match options.format {
         Format::Text => tracing_subscriber::fmt::layer().with_ansi(ansi).with_writer(writer).boxed(),
-        Format::Json => {
-            tracing_subscriber::fmt::layer().event_format(json::JsonLines).with_writer(writer).boxed()
-        }
+        Format::Json => tracing_subscriber::fmt::layer()
+            .fmt_fields(json::JsonFields)
+            .event_format(json::JsonLines)
+            .with_writer(writer)
+            .boxed(),
     };
     let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
     let subscriber = tracing_subscriber::registry().with(layer.with_filter(filter));
