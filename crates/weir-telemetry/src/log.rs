@@ -171,6 +171,7 @@ fn file_writer(file: &File) -> Result<Box<dyn std::io::Write + Send>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     fn shows(level: &str, target: &str, at: tracing::Level) -> bool {
         use tracing::Subscriber;
@@ -214,5 +215,24 @@ mod tests {
     fn a_level_that_is_not_one_is_named() {
         let err = filter("info,weir::step=loud").unwrap_err();
         assert!(err.to_string().starts_with("invalid log level `info,weir::step=loud`: "), "{err}");
+    }
+
+    #[test]
+    fn a_daily_file_is_named_by_its_day() {
+        let dir = std::env::temp_dir().join(format!("weir-log-daily-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let file = File { path: dir.join("weir.log"), rotation: Rotation::Daily, max_size: 0, retention: 3 };
+        let mut writer = file_writer(&file).unwrap();
+        writer.write_all(b"a line\n").unwrap();
+        writer.flush().unwrap();
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        let [name] = names.as_slice() else { panic!("one file: {names:?}") };
+        let day = name.strip_prefix("weir.log.").unwrap_or_default();
+        assert!(day.len() == 10 && day.as_bytes()[4] == b'-', "{name}");
+        assert_eq!(std::fs::read_to_string(dir.join(name)).unwrap(), "a line\n");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

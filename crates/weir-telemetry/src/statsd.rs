@@ -26,8 +26,13 @@ pub struct Statsd {
 impl Statsd {
     /// A socket for `options.addr` (resolved once, now).
     pub fn connect(options: &Options) -> std::io::Result<Statsd> {
-        let socket = UdpSocket::bind(("0.0.0.0", 0))?;
-        socket.connect(&options.addr)?;
+        use std::net::ToSocketAddrs;
+        let no_address = || std::io::Error::new(std::io::ErrorKind::InvalidInput, "it names no address");
+        let target = options.addr.to_socket_addrs()?.next().ok_or_else(no_address)?;
+        let any: std::net::SocketAddr =
+            if target.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" }.parse().map_err(|_| no_address())?;
+        let socket = UdpSocket::bind(any)?;
+        socket.connect(target)?;
         socket.set_nonblocking(true)?;
         Ok(Statsd { socket, prefix: options.prefix.clone() })
     }
