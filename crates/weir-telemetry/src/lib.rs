@@ -42,18 +42,24 @@ pub struct Telemetry {
 #[derive(Debug, Default)]
 struct State {
     /// The runs in flight, by id: step and end events name their run, not its pipeline.
-    runs: HashMap<Arc<str>, InFlight>,
-    /// The metric handles of steps, by pipeline and step id, resolved on a step's first end:
-    /// the next ones cost two lookups by `&str` and no allocation. At most
-    /// [`metrics::MAX_SERIES`] steps; those beyond resolve their handles each time.
-    steps: HashMap<Arc<str>, HashMap<String, StepHandles>>,
+    runs: HashMap<Arc<str>, InFlight, Fx>,
+    /// The metric handles of each pipeline's steps, by step id, resolved on a step's first
+    /// end: the next ones cost a lookup by `&str` and no allocation. A run finds its pipeline's
+    /// by index, looked up once when it starts.
+    pipelines: Vec<HashMap<String, StepHandles, Fx>>,
+    /// The index of each pipeline's handles in `pipelines`.
+    index: HashMap<String, usize>,
+    /// How many steps have handles, all pipelines together: at most [`metrics::MAX_SERIES`];
+    /// those beyond resolve theirs each time.
     cached: usize,
 }
 
 /// What the metrics of a run's later events need to know of it.
 #[derive(Debug)]
 struct InFlight {
-    pipeline: Arc<str>,
+    pipeline: String,
+    /// Where its pipeline's step handles are in `State::pipelines`; none beyond the cap.
+    steps: Option<usize>,
     /// Approvals it asked for and has no answer to yet.
     approvals: i64,
 }
@@ -71,20 +77,35 @@ struct StepHandles {
 }
 
 impl State {
-    /// The cached handles of step `at` of `pipeline`, made on its first sight while there is
-    /// room; none when there is not, or the kind differs.
-    fn step(&mut self, pipeline: &Arc<str>, at: &StepAt) -> Option<&mut StepHandles> {
-        let known = self.steps.get(&**pipeline).is_some_and(|s| s.contains_key(&at.step));
-        if !known {
-            if self.cached >= metrics::MAX_SERIES {
-                return None;
-            }
-            self.cached += 1;
-            let handles = StepHandles { kind: at.kind.clone(), ..StepHandles::default() };
-            self.steps.entry(pipeline.clone()).or_default().insert(at.step.clone(), handles);
+    /// Where the step handles of `pipeline` are, made on its first run while there is room.
+    fn pipeline(&mut self, pipeline: &str) -> Option<usize> {
+        if let Some(&at) = self.index.get(pipeline) {
+            return Some(at);
         }
-        self.steps.get_mut(&**pipeline)?.get_mut(&at.step).filter(|h| h.kind == at.kind)
+        if self.pipelines.len() >= metrics::MAX_SERIES {
+            return None;
+        }
+        self.pipelines.push(HashMap::default());
+        self.index.insert(pipeline.to_owned(), self.pipelines.len() - 1);
+        Some(self.pipelines.len() - 1)
     }
+}
+
+/// The handles of step `at` in `steps` (its pipeline's), made on its first sight while
+/// `cached` leaves room; none when it does not, or the kind differs.
+fn step_handles<'a>(
+    steps: &'a mut HashMap<String, StepHandles, Fx>,
+    cached: &mut usize,
+    at: &StepAt,
+) -> Option<&'a mut StepHandles> {
+    if !steps.contains_key(&at.step) {
+        if *cached >= metrics::MAX_SERIES {
+            return None;
+        }
+        *cached += 1;
+        steps.insert(at.step.clone(), StepHandles { kind: at.kind.clone(), ..StepHandles::default() });
+    }
+    steps.get_mut(&at.step).filter(|h| h.kind == at.kind)
 }
 
 impl Telemetry {
@@ -106,11 +127,24 @@ impl Telemetry {
 
     /// The metrics of one event: only those of run ends, step ends, retries and approvals.
     fn measure(&self, event: &Event) {
+        // Most events of a run measure nothing: they do not take the lock.
+        if matches!(
+            event.kind,
+            EventKind::StepStarted { .. }
+                | EventKind::StepMocked { .. }
+                | EventKind::StepSkipped { .. }
+                | EventKind::StepCancelled { .. }
+                | EventKind::StepLog { .. }
+        ) {
+            return;
+        }
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = &mut *state;
         let metrics = self.metrics.as_deref();
         match &event.kind {
             EventKind::RunStarted { pipeline, .. } | EventKind::RunResumed { pipeline, .. } => {
-                let run = InFlight { pipeline: pipeline.as_str().into(), approvals: 0 };
+                let steps = state.pipeline(pipeline);
+                let run = InFlight { pipeline: pipeline.clone(), steps, approvals: 0 };
                 if state.runs.insert(event.run_id.clone(), run).is_none() {
                     metrics.inspect(|m| m.run_started());
                 }
@@ -120,27 +154,26 @@ impl Telemetry {
                 let status = status.as_str();
                 if let Some(m) = metrics {
                     m.approvals_pending(-run.approvals);
-                    m.run_finished(RunLabels { pipeline: run.pipeline.to_string(), status }, *duration);
+                    m.run_finished(RunLabels { pipeline: run.pipeline.clone(), status }, *duration);
                 }
                 if let Some(s) = &self.statsd {
                     s.run_finished(&run.pipeline, status, *duration);
                 }
             }
             EventKind::StepSucceeded { at, duration, .. } | EventKind::StepFailed { at, duration, .. } => {
-                let Some(pipeline) = state.runs.get(&event.run_id).map(|r| r.pipeline.clone()) else {
-                    return;
-                };
+                let State { runs, pipelines, cached, .. } = state;
+                let Some(run) = runs.get(&event.run_id) else { return };
                 let succeeded = matches!(event.kind, EventKind::StepSucceeded { .. });
                 let status = if succeeded { "succeeded" } else { "failed" };
                 if let Some(m) = metrics {
                     let labels = || StepLabels {
-                        pipeline: pipeline.to_string(),
+                        pipeline: run.pipeline.clone(),
                         step: at.step.clone(),
                         kind: at.kind.clone(),
                         status,
                     };
                     let seconds = duration.as_secs_f64();
-                    match state.step(&pipeline, at) {
+                    match run.steps.and_then(|i| step_handles(&mut pipelines[i], cached, at)) {
                         Some(h) => {
                             let slot = if succeeded { &mut h.succeeded } else { &mut h.failed };
                             slot.get_or_insert_with(|| m.step_duration(labels())).observe(seconds);
@@ -149,26 +182,25 @@ impl Telemetry {
                     }
                 }
                 if let Some(s) = &self.statsd {
-                    s.step_ended(&pipeline, at, status, *duration);
+                    s.step_ended(&run.pipeline, at, status, *duration);
                 }
             }
             EventKind::StepRetrying { at, .. } => {
-                let Some(pipeline) = state.runs.get(&event.run_id).map(|r| r.pipeline.clone()) else {
-                    return;
-                };
+                let State { runs, pipelines, cached, .. } = state;
+                let Some(run) = runs.get(&event.run_id) else { return };
                 if let Some(m) = metrics {
                     let labels = || RetryLabels {
-                        pipeline: pipeline.to_string(),
+                        pipeline: run.pipeline.clone(),
                         step: at.step.clone(),
                         kind: at.kind.clone(),
                     };
-                    match state.step(&pipeline, at) {
+                    match run.steps.and_then(|i| step_handles(&mut pipelines[i], cached, at)) {
                         Some(h) => h.retries.get_or_insert_with(|| m.step_retries(labels())).inc(),
                         None => m.step_retries(labels()).inc(),
                     };
                 }
                 if let Some(s) = &self.statsd {
-                    s.step_retried(&pipeline, at);
+                    s.step_retried(&run.pipeline, at);
                 }
             }
             EventKind::ApprovalRequested { .. } => {
@@ -181,7 +213,11 @@ impl Telemetry {
                 run.approvals -= 1;
                 metrics.inspect(|m| m.approvals_pending(-1));
             }
-            _ => {}
+            EventKind::StepStarted { .. }
+            | EventKind::StepMocked { .. }
+            | EventKind::StepSkipped { .. }
+            | EventKind::StepCancelled { .. }
+            | EventKind::StepLog { .. } => {}
         }
     }
 }
@@ -269,6 +305,47 @@ fn log(event: &Event) {
 
 fn millis(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The hash of the lookups of every event (run ids, step ids): FxHash's multiply-rotate, a
+/// few nanoseconds for a short key where std's SipHash takes several times that. Its keys are
+/// weir's own run ids and the ids of the pipelines this process runs, not an attacker's choice,
+/// so SipHash's resistance to collisions chosen on purpose buys nothing here.
+type Fx = std::hash::BuildHasherDefault<FxHasher>;
+
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        for &byte in chunks.remainder() {
+            self.add(u64::from(byte));
+        }
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.add(u64::from(byte));
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
 }
 
 #[cfg(test)]
