@@ -33,5 +33,9 @@ for _ in $(seq 100); do
 done
 grep -q '^weir_runs_total{pipeline="scraped",status="succeeded"} 1$' "$dir/scrape.txt" \
   || { cat "$dir/scrape.txt"; echo "the run is not in the scrape" >&2; exit 1; }
-promtool check metrics <"$dir/scrape.txt"
-echo "promtool accepts a scrape of $(grep -c '^[a-z]' "$dir/scrape.txt") samples"
+if command -v promtool >/dev/null; then
+  promtool check metrics <"$dir/scrape.txt"
+  echo "promtool accepts a scrape of $(grep -c '^[a-z]' "$dir/scrape.txt") samples"
+else
+  echo "promtool is missing: the scrape holds the run, but its format is not checked"
+fi

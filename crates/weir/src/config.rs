@@ -19,7 +19,7 @@ pub const FILE_NAME: &str = "weir.toml";
 const SECTIONS: [&str; 8] = ["store", "output", "run", "log", "traces", "metrics", "worker", "health"];
 
 /// Every key of the file, in the order `weir config show` lists them.
-pub const KEYS: [&str; 29] = [
+pub const KEYS: [&str; 27] = [
     "store.home",
     "store.database_url",
     "output.color",
@@ -47,9 +47,6 @@ pub const KEYS: [&str; 29] = [
     "worker.poll",
     "worker.grace",
     "health.endpoints",
-    // Not settings: which of the above the file's profiles change.
-    "profile",
-    "config.file",
 ];
 
 /// The keys of a `[[health.endpoints]]` table.
@@ -88,6 +85,17 @@ impl fmt::Display for Origin {
 pub struct Setting<T> {
     pub value: T,
     pub origin: Origin,
+}
+
+impl<T> Setting<T> {
+    /// This value, or the flag's when the command was given it: how a command's own flags (such
+    /// as `weir worker --concurrency`, or `--metrics-addr`) go over the configuration.
+    pub fn with_flag(self, flag: Option<T>, name: &'static str) -> Setting<T> {
+        match flag {
+            Some(value) => Setting { value, origin: Origin::Flag(name) },
+            None => self,
+        }
+    }
 }
 
 impl<T> std::ops::Deref for Setting<T> {
@@ -315,9 +323,10 @@ impl Config {
             profile_name: profile.as_ref().map(|p| p.0.clone()),
             problems: Vec::new(),
         };
-        let found = text.as_deref().is_some_and(|text| layers.read(text));
+        // Unknown when the file cannot be parsed: that problem is the one to report.
+        let found = text.as_deref().map_or(Some(false), |text| layers.read(text));
         if let Some((name, _)) = &profile
-            && !found
+            && found == Some(false)
         {
             let place = match &file.value {
                 Some(path) => format!("in {}", path.display()),
@@ -353,10 +362,11 @@ impl Config {
         Ok(profiles.map(|t| t.keys().map(|k| k.get_ref().to_string()).collect()).unwrap_or_default())
     }
 
-    /// Every key with its value (secrets hidden) and origin, in the order of [`KEYS`].
+    /// Every key with its value (secrets hidden) and origin, in the order of [`KEYS`], then the
+    /// profile and the file.
     pub fn entries(&self) -> Vec<Entry> {
         let endpoints = self.health.endpoints.value.iter().map(
-            |e| serde_json::json!({"name": e.name, "url": redact_url(&e.url), "timeout": millis(e.timeout)}),
+            |e| serde_json::json!({"name": e.name, "url": redact_url(&e.url), "timeout": duration(e.timeout)}),
         );
         let hidden: BTreeMap<&str, &str> = self.traces.headers.keys().map(|k| (k.as_str(), "***")).collect();
         let t = &self.traces;
@@ -375,7 +385,7 @@ impl Config {
             entry("traces.endpoint", &t.endpoint, |v| v.as_deref().map(redact_url).into()),
             entry("traces.traces_endpoint", &t.traces_endpoint, |v| v.as_deref().map(redact_url).into()),
             entry("traces.headers", &t.headers, |_| serde_json::json!(hidden)),
-            entry("traces.timeout", &t.timeout, |v| millis(*v).into()),
+            entry("traces.timeout", &t.timeout, |v| duration(*v)),
             entry("traces.service_name", &t.service_name, |v| v.clone().into()),
             entry("traces.resource_attributes", &t.resource_attributes, |v| serde_json::json!(v)),
             entry("traces.sampler", &t.sampler, |v| v.clone().into()),
@@ -384,9 +394,9 @@ impl Config {
             entry("metrics.statsd", &self.metrics.statsd, |v| v.clone().into()),
             entry("metrics.statsd_prefix", &self.metrics.statsd_prefix, |v| v.clone().into()),
             entry("worker.concurrency", &self.worker.concurrency, |v| (*v).into()),
-            entry("worker.lease", &self.worker.lease, |v| millis(*v).into()),
-            entry("worker.poll", &self.worker.poll, |v| millis(*v).into()),
-            entry("worker.grace", &self.worker.grace, |v| millis(*v).into()),
+            entry("worker.lease", &self.worker.lease, |v| duration(*v)),
+            entry("worker.poll", &self.worker.poll, |v| duration(*v)),
+            entry("worker.grace", &self.worker.grace, |v| duration(*v)),
             entry("health.endpoints", &self.health.endpoints, |_| endpoints.collect::<Vec<_>>().into()),
             entry("profile", &self.profile, |v| v.clone().into()),
             entry("config.file", &self.file, |v| v.as_ref().map(|p| p.display().to_string()).into()),
@@ -480,9 +490,14 @@ fn entry<T: fmt::Debug>(
     Entry { key, value: show(&s.value), origin: s.origin.clone(), fingerprint: hasher.finish() }
 }
 
-/// A duration as `show` prints it: whole milliseconds.
-fn millis(d: Duration) -> u64 {
-    d.as_millis().try_into().unwrap_or(u64::MAX)
+/// A duration as the file writes it: `10s`, or `250ms` when not whole seconds.
+fn duration(d: Duration) -> serde_json::Value {
+    let ms = d.as_millis();
+    match ms % 1000 {
+        0 => format!("{}s", ms / 1000),
+        _ => format!("{ms}ms"),
+    }
+    .into()
 }
 
 fn color_name(c: ColorChoice) -> &'static str {
@@ -786,13 +801,14 @@ fn env<T: Kind>(name: &'static str) -> FromEnv<T> {
 
 impl<'i> Layers<'_, 'i> {
     /// Reads the keys of the file and of the chosen profile, reporting the unknown ones and what
-    /// the parser refuses; whether the chosen profile is defined.
-    fn read(&mut self, text: &'i str) -> bool {
+    /// the parser refuses; whether the chosen profile is defined (none when the file cannot be
+    /// parsed).
+    fn read(&mut self, text: &'i str) -> Option<bool> {
         let table = match DeTable::parse(text) {
             Ok(table) => table.into_inner(),
             Err(e) => {
                 self.problems.push(at(&self.path, text, e.span(), e.message()));
-                return false;
+                return None;
             }
         };
         let mut found = false;
@@ -814,7 +830,7 @@ impl<'i> Layers<'_, 'i> {
             }
         }
         self.file = self.sections(text, &base, "");
-        found
+        Some(found)
     }
 
     /// The keys of the sections of `table` (the file's or a profile's), checked.
@@ -836,7 +852,7 @@ impl<'i> Layers<'_, 'i> {
             let Some(keys) = self.table(text, &format!("{prefix}{name}"), body) else { continue };
             for (key, value) in keys {
                 let full = format!("{name}.{}", key.get_ref());
-                if !KEYS[..KEYS.len() - 2].contains(&full.as_str()) {
+                if !KEYS.contains(&full.as_str()) {
                     let section_prefix = format!("{name}.");
                     let known: Vec<&str> =
                         KEYS.iter().filter_map(|c| c.strip_prefix(&section_prefix)).collect();
@@ -922,6 +938,9 @@ impl<'i> Layers<'_, 'i> {
             poll: self.get("worker.poll", None, None, Duration::from_millis(100)),
             grace: self.get("worker.grace", None, None, Duration::from_secs(30)),
         };
+        if worker.poll.is_zero() {
+            self.problems.push(format!("worker.poll ({}): must be longer than 0ms", worker.poll.origin));
+        }
         if !(1..=10_000).contains(&*worker.concurrency) {
             let origin = &worker.concurrency.origin;
             let found = *worker.concurrency;
@@ -1066,6 +1085,7 @@ mod tests {
         let config =
             Config::resolve_file(&Inputs::default(), Setting { value: None, origin: Origin::Default });
         let keys: Vec<&str> = config.unwrap().entries().iter().map(|e| e.key).collect();
-        assert_eq!(keys, KEYS);
+        // After the keys, where they came from: the profile and the file.
+        assert_eq!(keys, [&KEYS[..], &["profile", "config.file"]].concat());
     }
 }

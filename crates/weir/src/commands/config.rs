@@ -221,15 +221,3 @@ fn reference() -> String {
     }
     out
 }
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_committed_reference_of_environment_variables_is_fresh() {
-        let committed = include_str!("../../../../docs/env.md");
-        assert!(
-            committed == super::reference(),
-            "docs/env.md is stale: regenerate it with `cargo run -p weir -- config env > docs/env.md`"
-        );
-    }
-}

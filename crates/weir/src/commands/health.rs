@@ -4,6 +4,7 @@
 //! (`weir_store::Store`); judging them is this module's.
 
 use super::runs::{now_ms, parse_duration};
+use crate::config::{Config, Endpoint, FILE_NAME};
 use crate::exit::{EXIT_DEGRADED, EXIT_DOWN};
 use crate::settings::{Settings, Style, paint};
 use anyhow::Result;
@@ -24,7 +25,7 @@ const ENDPOINTS: &str = "endpoints";
 /// The checks that need an open store, in the order they are shown.
 const NEED_THE_STORE: [&str; 4] = [SCHEMA, INTEGRITY, WORKERS, SCHEDULES];
 
-/// Check the store, the workers, the schedules and the configuration
+/// Check the store, the workers, the schedules, the configuration and its endpoints
 ///
 /// Each check is `ok`, `degraded`, `down`, or `skipped` when it could not run (the detail says
 /// why; a skipped check is neither a pass nor a failure). The store is the one `weir run` writes:
@@ -33,7 +34,8 @@ const NEED_THE_STORE: [&str; 4] = [SCHEMA, INTEGRITY, WORKERS, SCHEDULES];
 /// command does; a newer one is refused.
 ///
 /// Exit codes: 0 healthy, 1 degraded (a worker's heartbeat older than its lease, a schedule whose
-/// tick is over a minute late, an integrity problem), 3 down (the store cannot be opened, or its
+/// tick is over a minute late, an integrity problem, an invalid configuration file, an endpoint
+/// that does not answer 2xx), 3 down (the store cannot be opened, or its
 /// schema is newer than this weir).
 #[derive(clap::Args)]
 #[command(
@@ -53,9 +55,9 @@ pub struct Args {
 
 pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     let runtime = super::runtime(super::Threads::One)?;
-    let lease = args.lease.unwrap_or(*settings.config.worker.lease);
+    let lease = *settings.config.worker.lease.clone().with_flag(args.lease, "--lease");
     let mut checks = runtime.block_on(store_checks(settings, lease));
-    checks.extend(configured_checks());
+    checks.extend(runtime.block_on(configured_checks(settings)));
     let report = HealthReport { status: Overall::of(&checks), checks };
     if args.json {
         outln!("{}", serde_json::to_string_pretty(&report)?);
@@ -221,20 +223,99 @@ async fn schedules(store: &Store, now: u64) -> Result<(CheckStatus, String), wei
     })
 }
 
-/// The checks of what a configuration file names. weir reads none yet: they arrive with
-/// `weir config`, whose module fills these in; until then they are shown as not run, so a
-/// healthy verdict never claims them.
-fn configured_checks() -> [Check; 2] {
-    [
-        Check::skipped(
+/// The checks of the configuration: the file resolved again, as a process started now would
+/// (so a change a running worker refused shows here), and the endpoints it names.
+async fn configured_checks(settings: &Settings) -> Vec<Check> {
+    let start = Instant::now();
+    let resolved = Config::resolve(&settings.config.inputs);
+    let took = start.elapsed();
+    let config = match resolved {
+        Ok(config) => config,
+        Err(problems) => {
+            return vec![
+                Check::ran(CONFIG, CheckStatus::Degraded, took, problems.0.join("; ")),
+                Check::skipped(ENDPOINTS, "not checked: the configuration is invalid"),
+            ];
+        }
+    };
+    let check = match (&config.file.value, &config.profile.value) {
+        (None, _) => Check::skipped(
             CONFIG,
-            "not checked: weir reads no configuration file yet (they arrive with `weir config`); settings come from flags and environment variables",
+            format!(
+                "not checked: no configuration file ({FILE_NAME} here or above, --config, WEIR_CONFIG); the defaults apply"
+            ),
         ),
-        Check::skipped(
+        (Some(path), None) => {
+            Check::ran(CONFIG, CheckStatus::Ok, took, format!("{} parses and validates", path.display()))
+        }
+        (Some(path), Some(profile)) => Check::ran(
+            CONFIG,
+            CheckStatus::Ok,
+            took,
+            format!("{} parses and validates, with profile {profile}", path.display()),
+        ),
+    };
+    let mut checks = vec![check];
+    if config.health.endpoints.is_empty() {
+        checks.push(Check::skipped(
             ENDPOINTS,
-            "not checked: no external endpoints are configured (a configuration file names them)",
+            "not checked: no endpoints are configured ([[health.endpoints]] in the configuration file)",
+        ));
+    } else {
+        checks.extend(endpoints(&config.health.endpoints).await);
+    }
+    checks
+}
+
+/// One check per endpoint, `endpoints.NAME`: a GET within its timeout, ok on a 2xx answer and
+/// degraded otherwise (weir itself still works; what depends on the endpoint may not).
+#[cfg(feature = "http")]
+async fn endpoints(endpoints: &[Endpoint]) -> Vec<Check> {
+    weir_steps::install_crypto_provider();
+    let client =
+        match reqwest::Client::builder().user_agent(concat!("weir/", env!("CARGO_PKG_VERSION"))).build() {
+            Ok(client) => client,
+            Err(e) => {
+                return vec![Check::ran(
+                    ENDPOINTS,
+                    CheckStatus::Degraded,
+                    Duration::ZERO,
+                    format!("cannot build the HTTP client: {e}"),
+                )];
+            }
+        };
+    let mut checks = Vec::new();
+    for endpoint in endpoints {
+        let name = format!("{ENDPOINTS}.{}", endpoint.name);
+        let url = crate::config::redact_url(&endpoint.url);
+        let start = Instant::now();
+        let answer = client.get(&endpoint.url).timeout(endpoint.timeout).send().await;
+        let took = start.elapsed();
+        let (status, detail) = match answer {
+            Ok(r) if r.status().is_success() => (CheckStatus::Ok, format!("GET {url}: {}", r.status())),
+            Ok(r) => (CheckStatus::Degraded, format!("GET {url}: {}", r.status())),
+            Err(e) if e.is_timeout() => {
+                (CheckStatus::Degraded, format!("GET {url}: no answer within {:?}", endpoint.timeout))
+            }
+            Err(e) => {
+                (CheckStatus::Degraded, format!("GET {url}: {:#}", anyhow::Error::new(e.without_url())))
+            }
+        };
+        checks.push(Check::ran(&name, status, took, detail));
+    }
+    checks
+}
+
+/// Without an HTTP client, the endpoints are not requested.
+#[cfg(not(feature = "http"))]
+async fn endpoints(endpoints: &[Endpoint]) -> Vec<Check> {
+    let n = endpoints.len();
+    vec![Check::skipped(
+        ENDPOINTS,
+        format!(
+            "not checked: this weir was built without the `http` feature, which requesting the {n} configured endpoints needs"
         ),
-    ]
+    )]
 }
 
 fn ago(now: u64, then: u64) -> String {

@@ -44,6 +44,11 @@ const RELOAD_EVERY: Duration = Duration::from_secs(1);
 /// exits 0. A second signal exits at once (130 after Ctrl-C, 143 after SIGTERM), and its runs
 /// are taken over when their leases pass.
 ///
+/// Flags left out take their values from `[worker]` of the configuration file. The worker looks
+/// at that file every second: a valid change applies `worker.concurrency` and `worker.poll` at
+/// once (flags given still win); an invalid one is logged and the configuration stays as it was
+/// (`weir health` shows it degraded). See docs/config.md.
+///
 /// Progress goes to stderr, a line per run claimed and ended (JSON objects with `--json`), and
 /// only problems with `--quiet`.
 ///
@@ -81,11 +86,12 @@ pub struct Args {
 }
 
 pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
-    let lease = args.lease.unwrap_or(*settings.config.worker.lease);
-    if lease < SHORTEST_LEASE {
-        bail!("--lease {lease:?} is too short: a lease lasts at least 1s");
+    let lease = settings.config.worker.lease.clone().with_flag(args.lease, "--lease");
+    if *lease < SHORTEST_LEASE {
+        bail!("the lease {:?} ({}) is too short: a lease lasts at least 1s", *lease, lease.origin);
     }
-    let tuning = Tuning::of(&args, &settings.config)?;
+    let lease = *lease;
+    let tuning = Tuning::of(args.concurrency, args.poll, &settings.config)?;
     let runtime = super::runtime(super::Threads::Workers)?;
     let observer = Observer::serve(&args.metrics, &settings.config, &runtime)?;
     runtime.block_on(async {
@@ -116,13 +122,14 @@ struct Tuning {
 }
 
 impl Tuning {
-    fn of(args: &Args, config: &Config) -> Result<Tuning> {
-        let poll = args.poll.unwrap_or(*config.worker.poll);
+    /// The tuning of `config`, with `--concurrency` and `--poll` over it when given.
+    fn of(concurrency: Option<u32>, poll: Option<Duration>, config: &Config) -> Result<Tuning> {
+        let poll = config.worker.poll.clone().with_flag(poll, "--poll");
         if poll.is_zero() {
-            bail!("--poll must be longer than 0ms");
+            bail!("the poll interval ({}) must be longer than 0ms", poll.origin);
         }
-        let concurrency = args.concurrency.unwrap_or(*config.worker.concurrency) as usize;
-        Ok(Tuning { concurrency, poll })
+        let concurrency = config.worker.concurrency.clone().with_flag(concurrency, "--concurrency");
+        Ok(Tuning { concurrency: *concurrency as usize, poll: *poll })
     }
 }
 
@@ -230,7 +237,7 @@ impl Worker {
             poll_flag: args.poll,
             once: args.once,
             lease,
-            grace: args.grace.unwrap_or(*settings.config.worker.grace),
+            grace: *settings.config.worker.grace.clone().with_flag(args.grace, "--grace"),
             bundles: Default::default(),
             observer,
             log: Log {
@@ -315,9 +322,8 @@ impl Worker {
 
     /// The tuning of a reloaded configuration, logged when it changes (the flags given still win).
     fn retune(&self, was: Tuning, config: &Config) -> Tuning {
-        let concurrency = self.concurrency_flag.unwrap_or(*config.worker.concurrency) as usize;
-        let poll = self.poll_flag.unwrap_or(*config.worker.poll);
-        let now = Tuning { concurrency, poll: if poll.is_zero() { was.poll } else { poll } };
+        // A reloaded configuration has been validated, and the flags were at the start.
+        let now = Tuning::of(self.concurrency_flag, self.poll_flag, config).unwrap_or(was);
         if now != was {
             let note = format!("now runs up to {} at once, polling every {:?}", now.concurrency, now.poll);
             self.log.worker("retuned", &note);

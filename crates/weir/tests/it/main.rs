@@ -6,6 +6,7 @@ mod approvals;
 mod architecture;
 mod bench;
 mod cli;
+mod config;
 mod conformance;
 mod diagnostics;
 mod diff;
