@@ -9,7 +9,9 @@ const INTRO: &str = "# Metrics
 `http://ADDR/metrics` in Prometheus's text format (version 0.0.4) while they run; port 0 picks a
 free port, printed on stderr as `metrics: http://…/metrics`. A scrape answers `GET /metrics`
 only (404 elsewhere) and closes the connection. An address that cannot be listened on stops the
-command before it runs anything (exit 3).
+command before it runs anything (exit 3). `metrics.addr` in `weir.toml` (`WEIR_METRICS_ADDR`)
+is the default of both commands: a `weir run` started while a worker holds that address stops,
+so give it its own (`--metrics-addr 127.0.0.1:0`).
 
 The metrics are those of the runs **this process** ran: a worker's, or one `weir run`'s. For
 figures over every process that shares a store, `weir status` and `weir metrics` read the store.
