@@ -18,6 +18,7 @@ fn files() -> Vec<(&'static str, String)> {
         ),
         ("docs/diagnostics.md", weir_pipeline::code::reference()),
         ("docs/step-kinds.md", step_kinds()),
+        ("docs/metrics.md", weir_telemetry::metrics::reference()),
     ]
 }
 

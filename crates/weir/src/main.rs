@@ -20,6 +20,7 @@ mod output;
 mod owner;
 mod progress;
 mod settings;
+mod telemetry;
 mod timeline;
 mod traces;
 
@@ -60,6 +61,14 @@ fn main() -> ExitCode {
         }
         return ExitCode::from(exit::EXIT_INVALID);
     }
+    // Dropped when the command returns: what is left of a log file's lines is written then.
+    let _logs = match telemetry::logs(&settings) {
+        Ok(guard) => guard,
+        Err(err) => {
+            eprintln!("{}: {err:#}", paint("error", Style::Error, settings.stderr_color));
+            return ExitCode::from(exit::code(&err));
+        }
+    };
     match commands::run(cli.command, &settings) {
         Ok(code) => code,
         Err(err) => {

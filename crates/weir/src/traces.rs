@@ -3,7 +3,7 @@
 //! child of, from `TRACEPARENT`. With no endpoint, no span is built.
 
 use crate::config::{Origin, Traces};
-use crate::settings::{Settings, Style, paint};
+use crate::settings::Settings;
 use std::time::Duration;
 use weir_telemetry::Telemetry;
 use weir_telemetry::trace::{Options, Sampler};
@@ -11,19 +11,16 @@ use weir_telemetry::trace::{Options, Sampler};
 /// How long a command that ran a run waits, at most, for its spans to be sent before it exits.
 pub const FLUSH: Duration = Duration::from_secs(2);
 
-/// The telemetry of this process's runs, exporting their spans when an endpoint is set and
-/// traces are enabled. A setting that cannot be used is reported on stderr and left at its
-/// default, as OpenTelemetry SDKs do: traces never stop a run.
-pub fn telemetry(settings: &Settings) -> Telemetry {
-    let Some((options, mut problems)) = options(&settings.config.traces) else { return Telemetry::new() };
-    let telemetry = Telemetry::new().with_traces(options).unwrap_or_else(|e| {
-        problems.push(e);
-        Telemetry::new()
-    });
+/// Makes `telemetry` export the spans of runs when an endpoint is set and traces are enabled;
+/// whether it does. A setting that cannot be used is reported on stderr and left at its default,
+/// as OpenTelemetry SDKs do: traces never stop a run.
+pub fn export(telemetry: &mut Telemetry, traces: &Traces) -> bool {
+    let Some((options, mut problems)) = options(traces) else { return false };
+    let exported = telemetry.export_traces(options).map_err(|e| problems.push(e)).is_ok();
     for problem in problems {
-        eprintln!("{}: traces: {problem}", paint("warning", Style::Warn, settings.stderr_color));
+        eprintln!("warning: traces: {problem}");
     }
-    telemetry
+    exported
 }
 
 /// The span `TRACEPARENT` names, which a run started by this process is a child of; an invalid

@@ -79,7 +79,13 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
         reuse,
         trace_parent: crate::traces::parent(settings),
     };
-    let report = match launch.execute(registry, &runtime, false, settings)? {
+    let report = match launch.execute(
+        registry,
+        &runtime,
+        false,
+        settings,
+        &crate::telemetry::Observer::logs(&settings.config),
+    )? {
         Ok(report) => report,
         Err(code) => return Ok(code),
     };

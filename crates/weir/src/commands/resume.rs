@@ -88,7 +88,13 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
             )
         );
     }
-    launch.run(registry, &runtime, &args.output, settings)
+    launch.run(
+        registry,
+        &runtime,
+        &args.output,
+        settings,
+        &crate::telemetry::Observer::logs(&settings.config),
+    )
 }
 
 /// A `running` run may be resumed once the process that ran it is gone.

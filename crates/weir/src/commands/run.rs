@@ -3,6 +3,7 @@
 use crate::exit::{EXIT_INVALID, EXIT_RUN_FAILED, Failure};
 use crate::progress::{Progress, human};
 use crate::settings::{Settings, Style, paint};
+use crate::telemetry::Observer;
 use anyhow::Result;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,6 +49,8 @@ pub struct Args {
     no_store: bool,
     #[command(flatten)]
     durability: DurabilityArg,
+    #[command(flatten)]
+    metrics: crate::telemetry::MetricsArgs,
 }
 
 /// How a run's result is printed, by `weir run` and `weir resume`.
@@ -106,6 +109,10 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     };
     let input = args.input.value()?;
     let runtime = super::runtime(super::Threads::Workers)?;
+    let observer = Observer::serve(&args.metrics, &settings.config, &runtime)?;
+    if let Some(addr) = observer.addr.filter(|_| !settings.quiet && !args.output.events) {
+        eprintln!("metrics: http://{addr}/metrics");
+    }
     let store = match args.no_store {
         true => None,
         false => {
@@ -122,7 +129,7 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
         reuse: Default::default(),
         trace_parent: crate::traces::parent(settings),
     };
-    launch.run(registry, &runtime, &args.output, settings)
+    launch.run(registry, &runtime, &args.output, settings, &observer)
 }
 
 /// A run about to start, or to be resumed: what `weir run`, `weir resume` and `weir worker`
@@ -204,20 +211,21 @@ impl Launch {
     }
 
     /// Starts the run on `engine`, its events (with the values of the variables it reads hidden)
-    /// going to `sink`. Fails before it starts when a pipeline reads a variable that is not
-    /// allowed.
+    /// going to `sink` and to `observer`, which times its store too. Fails before it starts
+    /// when a pipeline reads a variable that is not allowed.
     pub fn start(
         self,
         engine: &weir_engine::Engine,
         sink: Arc<dyn weir_engine::EventSink>,
         allowed: &[String],
+        observer: &Observer,
     ) -> Result<Started> {
         let Launch { bundle, input, seed, run_id, store, resume, reuse, trace_parent } = self;
         let env = crate::env::for_run(&bundle, allowed)?;
         let redact = crate::env::Redact::new(&env);
         let cancel = Cancel::new();
         let waiting = store.as_ref().map(weir_store::Store::waiting).unwrap_or_default();
-        let store = store.map(|s| Arc::new(s) as Arc<dyn weir_engine::RunStore>);
+        let store = store.map(|s| observer.store(Arc::new(s)));
         let opts = RunOptions {
             cancel: cancel.clone(),
             seed,
@@ -229,7 +237,7 @@ impl Launch {
             trace_parent,
             ..RunOptions::default()
         };
-        let events = Arc::new(crate::env::Redacted { inner: sink, redact });
+        let events = Arc::new(crate::env::Redacted { inner: observer.sink(sink), redact });
         let run = Box::pin(engine.start(Arc::new(bundle), input, opts, events));
         Ok(Started { run, cancel, waiting })
     }
@@ -242,9 +250,10 @@ impl Launch {
         runtime: &tokio::runtime::Runtime,
         out: &OutputArgs,
         settings: &Settings,
+        observer: &Observer,
     ) -> Result<ExitCode> {
         let stored = self.store.is_some();
-        let report = match self.execute(registry, runtime, out.events, settings)? {
+        let report = match self.execute(registry, runtime, out.events, settings, observer)? {
             Ok(report) => report,
             Err(code) => return Ok(code),
         };
@@ -262,6 +271,7 @@ impl Launch {
         runtime: &tokio::runtime::Runtime,
         events: bool,
         settings: &Settings,
+        observer: &Observer,
     ) -> Result<Result<RunReport, ExitCode>> {
         // A resumed run's progress counts the steps left to end.
         let sink = if events {
@@ -273,16 +283,18 @@ impl Launch {
         };
         let watched = self.store.clone();
         let sink = Arc::new(sink);
-        let telemetry = Arc::new(crate::traces::telemetry(settings));
-        let events = Arc::new(weir_engine::Tee(sink.clone(), telemetry.clone()));
-        let Started { run, cancel, waiting } =
-            match self.start(&super::engine(registry), events, &settings.config.run.env_allow) {
-                Ok(started) => started,
-                Err(e) => {
-                    sink.finish();
-                    return Err(e);
-                }
-            };
+        let Started { run, cancel, waiting } = match self.start(
+            &super::engine(registry),
+            sink.clone(),
+            &settings.config.run.env_allow,
+            observer,
+        ) {
+            Ok(started) => started,
+            Err(e) => {
+                sink.finish();
+                return Err(e);
+            }
+        };
         let report = runtime.block_on(async {
             // Listening starts before the run does, so no signal sent once a step has started is missed.
             if let Ok(signals) = Signals::listen() {
@@ -302,7 +314,7 @@ impl Launch {
         // However the run ended, the progress line must not stay on the terminal.
         sink.finish();
         // A short run's spans are still queued: they go before the process does.
-        telemetry.flush(crate::traces::FLUSH);
+        observer.flush();
         match report? {
             Ok(report) => Ok(Ok(report)),
             Err(e) => {

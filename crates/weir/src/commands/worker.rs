@@ -6,6 +6,7 @@ use super::run::{Launch, Signals, Started, stop_at_once};
 use super::runs::{now_ms, open, parse_duration, store_failure};
 use crate::config::Config;
 use crate::settings::{Settings, Style, paint};
+use crate::telemetry::Observer;
 use anyhow::{Result, bail};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
@@ -80,6 +81,8 @@ pub struct Args {
     /// Write progress as JSON objects, one per line: `{event, worker, run_id, …}`.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    metrics: crate::telemetry::MetricsArgs,
 }
 
 pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
@@ -90,21 +93,26 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     let lease = *lease;
     let tuning = Tuning::of(args.concurrency, args.poll, &settings.config)?;
     let runtime = super::runtime(super::Threads::Workers)?;
+    let observer = Observer::serve(&args.metrics, &settings.config, &runtime)?;
     runtime.block_on(async {
         let store = open(settings, weir_store::Durability::Normal).await?;
-        let worker = Worker::new(store, &args, lease, settings);
+        let worker = Worker::new(store, &args, lease, settings, observer);
         let owner = crate::owner::current();
         worker.store.register_worker(&worker.id, &owner, now_ms()).await.map_err(store_failure)?;
         worker.log.worker("started", &format!("started, taking runs from {}", worker.store.location()));
+        if let Some(addr) = worker.observer.addr {
+            worker.log.metrics(addr);
+        }
         let signals = Signals::listen().ok();
         // Every valid configuration the file changes to; the worker applies what can change
         // live, and so can anything else that subscribes (the log filter, `log.level`).
         let (changes, updates) = tokio::sync::watch::channel(settings.config.clone());
         tokio::spawn(watch_config(changes, worker.log.clone()));
-        let telemetry = worker.telemetry.clone();
+        tokio::spawn(follow_log_level(updates.clone(), worker.log.clone()));
+        let observer = worker.observer.clone();
         let served = worker.serve(signals, owner, tuning, updates).await;
         // The spans of the last runs are still queued: they go before the process does.
-        telemetry.flush(crate::traces::FLUSH);
+        observer.flush();
         served
     })
 }
@@ -160,6 +168,21 @@ async fn watch_config(changes: tokio::sync::watch::Sender<Config>, log: Log) {
     }
 }
 
+/// Applies each `log.level` the configuration changes to, when log lines are written.
+async fn follow_log_level(mut updates: tokio::sync::watch::Receiver<Config>, log: Log) {
+    let mut level = updates.borrow().log.level.value.clone();
+    while updates.changed().await.is_ok() {
+        let now = updates.borrow_and_update().log.level.value.clone();
+        if now == level {
+            continue;
+        }
+        match weir_telemetry::log::set_level(&now) {
+            Ok(()) => level = now,
+            Err(e) => log.problem(&format!("{e}; the log lines stay as they were")),
+        }
+    }
+}
+
 /// What every run of a worker shares.
 struct Worker {
     id: String,
@@ -174,11 +197,11 @@ struct Worker {
     lease: Duration,
     grace: Duration,
     log: Log,
+    /// Where its runs report besides the store: the metrics of `--metrics-addr`.
+    observer: Observer,
     /// The bundles runs were submitted with, validated, by digest: a bundle is read and
     /// validated once however many runs start on it. A mutex held only to look up or insert.
     bundles: std::sync::Mutex<HashMap<String, weir_pipeline::Bundle>>,
-    /// Where its runs' spans go.
-    telemetry: Arc<weir_telemetry::Telemetry>,
 }
 
 /// A run in flight on this worker.
@@ -205,7 +228,7 @@ enum Ended {
 }
 
 impl Worker {
-    fn new(store: Store, args: &Args, lease: Duration, settings: &Settings) -> Worker {
+    fn new(store: Store, args: &Args, lease: Duration, settings: &Settings, observer: Observer) -> Worker {
         let registry = super::registry();
         let id = weir_engine::new_run_id(&weir_engine::SystemClock::default());
         Worker {
@@ -220,7 +243,7 @@ impl Worker {
             lease,
             grace: *settings.config.worker.grace.clone().with_flag(args.grace, "--grace"),
             bundles: Default::default(),
-            telemetry: Arc::new(crate::traces::telemetry(settings)),
+            observer,
             log: Log {
                 worker: id.clone(),
                 json: args.json,
@@ -459,11 +482,15 @@ impl Worker {
             }
             Err(e) => return self.refuse(&store, id, format!("{e:#}")).await,
         };
-        let Started { mut run, cancel, .. } =
-            match launch.start(&self.engine, self.telemetry.clone(), &self.settings.config.run.env_allow) {
-                Ok(started) => started,
-                Err(e) => return self.refuse(&store, id, format!("{e:#}")).await,
-            };
+        let Started { mut run, cancel, .. } = match launch.start(
+            &self.engine,
+            Arc::new(weir_engine::NullSink),
+            &self.settings.config.run.env_allow,
+            &self.observer,
+        ) {
+            Ok(started) => started,
+            Err(e) => return self.refuse(&store, id, format!("{e:#}")).await,
+        };
         let report = tokio::select! {
             report = &mut run => report,
             () = asked.cancelled() => {
@@ -690,6 +717,20 @@ impl Log {
             eprintln!("{}", json!({"event": event, "worker": self.worker, "at": now_ms()}));
         } else {
             eprintln!("{}", paint(&format!("worker {}: {note}", self.worker), Style::Dim, self.color));
+        }
+    }
+
+    /// Where the metrics are served: `{"event": "metrics", "addr": …}` with `--json`.
+    fn metrics(&self, addr: std::net::SocketAddr) {
+        if self.quiet {
+            return;
+        }
+        if self.json {
+            let line =
+                json!({"event": "metrics", "worker": self.worker, "addr": addr.to_string(), "at": now_ms()});
+            eprintln!("{line}");
+        } else {
+            eprintln!("metrics: http://{addr}/metrics");
         }
     }
 

@@ -21,6 +21,7 @@ mod schedules;
 mod settings;
 mod status;
 mod store_failures;
+mod telemetry;
 mod traces;
 mod workers;
 
