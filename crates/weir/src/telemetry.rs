@@ -42,9 +42,8 @@ impl Observer {
     /// address a usage error.
     pub fn serve(args: &MetricsArgs, config: &Config, runtime: &tokio::runtime::Runtime) -> Result<Observer> {
         let addr = args.metrics_addr.as_ref().or(config.metrics.addr.as_ref());
-        let mut observer = Observer::logs(config);
-        let mut telemetry = Telemetry::new();
-        let traced = crate::traces::export(&mut telemetry, &config.traces);
+        let mut observer = Observer::default();
+        let (mut telemetry, traced) = traced(config);
         if let Some(addr) = addr {
             let exporter =
                 runtime.block_on(weir_telemetry::exposition::Exporter::bind(addr)).map_err(|e| {
@@ -68,18 +67,17 @@ impl Observer {
             let statsd = weir_telemetry::statsd::Statsd::connect(&options)
                 .with_context(|| format!("cannot send StatsD to {}", options.addr))?;
             telemetry = telemetry.with_statsd(statsd);
-        } else if observer.metrics.is_none() && !traced {
-            return Ok(observer);
         }
-        observer.telemetry = Some(Arc::new(telemetry));
+        let measured = observer.metrics.is_some() || config.metrics.statsd.is_some();
+        observer.telemetry =
+            (measured || traced || weir_telemetry::log::enabled()).then(|| Arc::new(telemetry));
         Ok(observer)
     }
 
     /// The runs' log lines, when a subscriber is installed, and their spans, when `[traces]`
     /// exports them (what `weir resume` and `weir replay` report).
     pub fn logs(config: &Config) -> Observer {
-        let mut telemetry = Telemetry::new();
-        let traced = crate::traces::export(&mut telemetry, &config.traces);
+        let (telemetry, traced) = traced(config);
         let telemetry = (traced || weir_telemetry::log::enabled()).then(|| Arc::new(telemetry));
         Observer { telemetry, metrics: None, addr: None }
     }
@@ -107,6 +105,13 @@ impl Observer {
             None => store,
         }
     }
+}
+
+/// A telemetry exporting the runs' spans as `[traces]` says, and whether it does.
+fn traced(config: &Config) -> (Telemetry, bool) {
+    let mut telemetry = Telemetry::new();
+    let traced = crate::traces::export(&mut telemetry, &config.traces);
+    (telemetry, traced)
 }
 
 /// Both sinks, the command's first.

@@ -246,10 +246,13 @@ fn a_collector_that_is_down_does_not_hold_up_the_run() {
         &[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", &format!("http://{closed}")),
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "30000"),
+            ("WEIR_LOG", "warn"),
         ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", crate::stderr(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "4");
+    let warned = crate::stderr(&out).matches("cannot export spans").count();
+    assert_eq!(warned, 1, "one warning: {}", crate::stderr(&out));
     assert!(started.elapsed() < Duration::from_secs(10), "the run does not wait for the exporter's timeout");
 }
 
