@@ -148,15 +148,8 @@ pub enum LogFormat {
     Json,
 }
 
-/// `log.rotation`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Rotation {
-    Never,
-    Hourly,
-    Daily,
-    /// When the file reaches `log.max_size`.
-    Size,
-}
+/// `log.rotation`: the log writer's own.
+pub use weir_telemetry::log::Rotation;
 
 /// `[log]`: weir's own log lines.
 #[derive(Clone, Debug, PartialEq, Eq)]

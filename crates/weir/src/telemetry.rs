@@ -4,7 +4,7 @@
 //! `crate::traces`). The events go to `weir_telemetry::Telemetry` beside the command's own sink,
 //! and the store is timed.
 
-use crate::config::{Config, LogFormat, Origin, Rotation};
+use crate::config::{Config, LogFormat, Origin};
 use crate::exit::Failure;
 use crate::settings::Settings;
 use anyhow::{Context, Result};
@@ -140,12 +140,7 @@ pub fn logs(settings: &Settings) -> Result<Option<weir_telemetry::log::Guard>> {
     let level = log.level.value.clone();
     let file = log.file.as_ref().map(|path| weir_telemetry::log::File {
         path: path.clone(),
-        rotation: match *log.rotation {
-            Rotation::Never => weir_telemetry::log::Rotation::Never,
-            Rotation::Hourly => weir_telemetry::log::Rotation::Hourly,
-            Rotation::Daily => weir_telemetry::log::Rotation::Daily,
-            Rotation::Size => weir_telemetry::log::Rotation::Size,
-        },
+        rotation: *log.rotation,
         max_size: *log.max_size,
         retention: *log.retention as usize,
     });
