@@ -210,7 +210,7 @@ impl From<&weir_engine::Event> for Event {
 
 impl From<&weir_engine::StepAt> for StepAt {
     fn from(a: &weir_engine::StepAt) -> Self {
-        StepAt { step: a.step.clone(), kind: a.kind.clone(), item: a.item }
+        StepAt { step: a.step.to_string(), kind: a.kind.to_string(), item: a.item }
     }
 }
 

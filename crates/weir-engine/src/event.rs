@@ -38,8 +38,9 @@ pub struct Parent {
 /// item's index.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StepAt {
-    pub step: String,
-    pub kind: String,
+    /// Shared with the plan (and the other events about the step): naming it copies nothing.
+    pub step: Arc<str>,
+    pub kind: Arc<str>,
     pub item: Option<usize>,
 }
 

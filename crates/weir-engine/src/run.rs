@@ -306,7 +306,7 @@ impl RunEnv<'_> {
         log: &NestedLog,
         attempt: &TraceContext,
     ) -> Result<Value, StepError> {
-        let at = StepAt { step: parent.id().to_owned(), kind: nested.kind().to_owned(), item: Some(index) };
+        let at = StepAt { step: parent.names().0.clone(), kind: nested.names().1.clone(), item: Some(index) };
         let prior = self.prior.and_then(|p| p.step(parent.id())).and_then(|s| s.items.get(&index));
         if let Some(ended) = prior {
             return restore_item(ended, index, log);

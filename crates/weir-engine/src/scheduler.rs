@@ -259,8 +259,8 @@ impl<'e, 'a> Scheduler<'e, 'a> {
     }
 
     fn at(&self, i: usize) -> StepAt {
-        let step = &self.plan.steps()[i];
-        StepAt { step: step.id().to_owned(), kind: step.kind().to_owned(), item: None }
+        let (step, kind) = self.plan.steps()[i].names();
+        StepAt { step: step.clone(), kind: kind.clone(), item: None }
     }
 
     /// The context step `i`'s expressions see: the results it reads, or every result it may see.

@@ -8,6 +8,7 @@ use crate::model::{Pipeline, Retry};
 use crate::source::{Source, Span};
 use crate::template::Template;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// A pipeline that passed validation. Produced only by [`crate::load`], and read-only after:
 /// its fields are private, so a `Plan` is always a valid pipeline and the engine never re-checks.
@@ -44,8 +45,9 @@ pub struct Import {
 /// One step of a [`Plan`]: ids resolved to indices, expressions compiled.
 #[derive(Debug)]
 pub struct PlanStep {
-    pub(crate) id: String,
-    pub(crate) kind: String,
+    /// Shared, so the events about the step name it without a copy.
+    pub(crate) id: Arc<str>,
+    pub(crate) kind: Arc<str>,
     pub(crate) effects: Effects,
     pub(crate) needs: Vec<usize>,
     pub(crate) dependents: Vec<usize>,
@@ -68,6 +70,11 @@ impl PlanStep {
     /// The step kind's name (`uses`).
     pub fn kind(&self) -> &str {
         &self.kind
+    }
+
+    /// The id and the kind's name, shared: what the events about the step carry.
+    pub fn names(&self) -> (&Arc<str>, &Arc<str>) {
+        (&self.id, &self.kind)
     }
 
     pub fn effects(&self) -> Effects {
@@ -186,7 +193,7 @@ impl Plan {
         input_schema: Option<InputSchema>,
         imports: Vec<Import>,
     ) -> Self {
-        let index = steps.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();
+        let index = steps.iter().enumerate().map(|(i, s)| (s.id.to_string(), i)).collect();
         let sinks =
             (0..steps.len()).filter(|&i| steps[i].dependents.is_empty() && !steps[i].is_handler()).collect();
         let digest = digest(source.text());

@@ -385,8 +385,8 @@ impl<'a> Validator<'a> {
             _ => None,
         };
         let mut planned = PlanStep {
-            id: step.id.clone(),
-            kind: step.uses.clone(),
+            id: step.id.as_str().into(),
+            kind: step.uses.as_str().into(),
             effects: kind.map_or(Effects::External, |k| k.effects),
             needs: Vec::new(),
             dependents: Vec::new(),
@@ -478,7 +478,7 @@ impl<'a> Validator<'a> {
                     let inner = decode::step(value, NESTED_STEP_KEYS, &mut self.d);
                     let nested = self.plan_step(&inner, value, scope, acyclic);
                     planned.nested =
-                        Some(Box::new(PlanStep { id: format!("{}[item]", planned.id), ..nested }));
+                        Some(Box::new(PlanStep { id: format!("{}[item]", planned.id).into(), ..nested }));
                     Template::Lit(value.to_value())
                 }
                 Some(k) if k.files.contains(&name) => {

@@ -126,7 +126,11 @@ impl Ending {
                 self.run(backend, &detail, Some(Arc::new(parent))).await?;
             }
             for step in run.steps.iter().filter(|s| !s.status.is_finished()) {
-                let at = StepAt { step: step.step.clone(), kind: step.kind.clone(), item: step.item };
+                let at = StepAt {
+                    step: step.step.as_str().into(),
+                    kind: step.kind.as_str().into(),
+                    item: step.item,
+                };
                 self.push(&run_id, &parent, EventKind::StepCancelled { at });
             }
             let took = self.at.duration_since(UNIX_EPOCH + Duration::from_millis(run.run.started_at));

@@ -132,7 +132,7 @@ type StepKey<'e> = (&'e str, &'e str, i64);
 
 fn step_key(event: &Event) -> Option<StepKey<'_>> {
     let at = event.kind.step()?;
-    Some((&*event.run_id, at.step.as_str(), at.item.map_or(-1, |i| i as i64)))
+    Some((&*event.run_id, &*at.step, at.item.map_or(-1, |i| i as i64)))
 }
 
 /// What the events of one commit say of the steps they start, so that a step (or attempt) that
@@ -332,7 +332,7 @@ fn record(event: &Event, meta: &RunMeta, batch: &Batch<'_>, out: &mut Vec<Stmt>)
                         run_id.clone(),
                         step.clone(),
                         item.clone(),
-                        Param::text(&step_at.kind),
+                        Param::text(&*step_at.kind),
                         seq,
                         Param::Int(i64::from(*attempt)),
                         Param::Int(at),

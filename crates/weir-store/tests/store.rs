@@ -150,7 +150,7 @@ async fn a_large_value_is_stored_once() {
         let events = store.events(&report.run_id, 0).await.unwrap();
         let big = events
             .iter()
-            .find(|e| matches!(&e.kind, weir_api::EventKind::StepSucceeded { at, .. } if at.step == "big"));
+            .find(|e| matches!(&e.kind, weir_api::EventKind::StepSucceeded { at, .. } if &*at.step == "big"));
         let weir_api::EventKind::StepSucceeded { output, .. } = &big.unwrap().kind else { unreachable!() };
         assert_eq!(output.as_array().map(Vec::len), Some(500), "the event reads back with its value");
         // The same value, from a second run, adds no second copy.

@@ -51,22 +51,31 @@ pub struct Telemetry {
 struct State {
     /// The runs in flight, by id: step and end events name their run, not its pipeline.
     runs: HashMap<Arc<str>, InFlight, Fx>,
-    /// The metric handles of each pipeline's steps, by step id, resolved on a step's first
-    /// end: the next ones cost a lookup by `&str` and no allocation. A run finds its pipeline's
-    /// by index, looked up once when it starts.
-    pipelines: Vec<HashMap<String, StepHandles, Fx>>,
-    /// The index of each pipeline's handles in `pipelines`.
+    steps: Steps,
+}
+
+/// The metric handles of the steps of the pipelines run so far.
+#[derive(Debug, Default)]
+struct Steps {
+    /// Each pipeline's steps, by id: where their handles are in `handles`. A run finds its
+    /// pipeline's by index, looked up once when it starts.
+    pipelines: Vec<HashMap<Arc<str>, usize, Fx>>,
+    /// The index of each pipeline's steps in `pipelines`.
     index: HashMap<String, usize>,
-    /// How many steps have handles, all pipelines together: at most [`metrics::MAX_SERIES`];
-    /// those beyond resolve theirs each time.
-    cached: usize,
+    /// The metric handles of steps, resolved on a step's first end, at most
+    /// [`metrics::MAX_SERIES`]: the steps beyond resolve theirs each time.
+    handles: Vec<StepHandles>,
+    /// Where a step's handles are, by the address of the id its events carry: the plan's own,
+    /// shared by every event about the step, so the next ends find them by a pointer rather
+    /// than by hashing and comparing the id. Emptied when full: it only saves the lookup by id.
+    by_address: HashMap<Pinned, usize, Fx>,
 }
 
 /// What the metrics of a run's later events need to know of it.
 #[derive(Debug)]
 struct InFlight {
     pipeline: String,
-    /// Where its pipeline's step handles are in `State::pipelines`; none beyond the cap.
+    /// Where its pipeline's steps are in `Steps::pipelines`; none beyond the cap.
     steps: Option<usize>,
     /// Approvals it asked for and has no answer to yet.
     approvals: i64,
@@ -77,15 +86,15 @@ struct InFlight {
 #[derive(Debug, Default)]
 struct StepHandles {
     /// The kind the handles are labelled with: a step of the same id and another kind (a new
-    /// version of the pipeline) resolves its own each time.
-    kind: String,
+    /// version of the pipeline, the nested step of a `foreach`) resolves its own each time.
+    kind: Arc<str>,
     succeeded: Option<Histogram>,
     failed: Option<Histogram>,
     retries: Option<Counter>,
 }
 
-impl State {
-    /// Where the step handles of `pipeline` are, made on its first run while there is room.
+impl Steps {
+    /// Where the steps of `pipeline` are, made on its first run while there is room.
     fn pipeline(&mut self, pipeline: &str) -> Option<usize> {
         if let Some(&at) = self.index.get(pipeline) {
             return Some(at);
@@ -97,23 +106,71 @@ impl State {
         self.index.insert(pipeline.to_owned(), self.pipelines.len() - 1);
         Some(self.pipelines.len() - 1)
     }
+
+    /// The handles of step `at` of the pipeline whose steps are `pipelines[steps]`, made on its
+    /// first sight while there is room; none when there is not, or the kind differs.
+    fn handles(&mut self, steps: usize, at: &StepAt) -> Option<&mut StepHandles> {
+        let slot = match self.by_address.get(&Pinned::address(&at.step)) {
+            Some(&slot) => slot,
+            None => {
+                let slot = match self.pipelines[steps].get(&*at.step) {
+                    Some(&slot) => slot,
+                    None if self.handles.len() >= metrics::MAX_SERIES => return None,
+                    None => {
+                        self.handles.push(StepHandles { kind: at.kind.clone(), ..StepHandles::default() });
+                        self.pipelines[steps].insert(at.step.clone(), self.handles.len() - 1);
+                        self.handles.len() - 1
+                    }
+                };
+                if self.by_address.len() >= metrics::MAX_SERIES {
+                    self.by_address.clear();
+                }
+                self.by_address.insert(Pinned::new(&at.step), slot);
+                slot
+            }
+        };
+        let handles = &mut self.handles[slot];
+        // The plan's own name, mostly: the same pointer.
+        (Arc::ptr_eq(&handles.kind, &at.kind) || handles.kind == at.kind).then_some(handles)
+    }
 }
 
-/// The handles of step `at` in `steps` (its pipeline's), made on its first sight while
-/// `cached` leaves room; none when it does not, or the kind differs.
-fn step_handles<'a>(
-    steps: &'a mut HashMap<String, StepHandles, Fx>,
-    cached: &mut usize,
-    at: &StepAt,
-) -> Option<&'a mut StepHandles> {
-    if !steps.contains_key(&at.step) {
-        if *cached >= metrics::MAX_SERIES {
-            return None;
-        }
-        *cached += 1;
-        steps.insert(at.step.clone(), StepHandles { kind: at.kind.clone(), ..StepHandles::default() });
+/// A shared name as a key by its address. It holds the name, so the address is not reused
+/// while it is a key; a map of them is looked up by the address alone (`Borrow<usize>`).
+#[derive(Debug)]
+pub(crate) struct Pinned {
+    address: usize,
+    _name: Arc<str>,
+}
+
+impl Pinned {
+    pub(crate) fn new(name: &Arc<str>) -> Pinned {
+        Pinned { address: Pinned::address(name), _name: name.clone() }
     }
-    steps.get_mut(&at.step).filter(|h| h.kind == at.kind)
+
+    pub(crate) fn address(name: &Arc<str>) -> usize {
+        Arc::as_ptr(name).cast::<u8>() as usize
+    }
+}
+
+impl PartialEq for Pinned {
+    fn eq(&self, other: &Pinned) -> bool {
+        self.address == other.address
+    }
+}
+
+impl Eq for Pinned {}
+
+impl std::hash::Hash for Pinned {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.address.hash(state);
+    }
+}
+
+impl std::borrow::Borrow<usize> for Pinned {
+    fn borrow(&self) -> &usize {
+        &self.address
+    }
 }
 
 impl Telemetry {
@@ -149,6 +206,11 @@ impl Telemetry {
         }
     }
 
+    /// How many spans' records were dropped because the exporter's queue was full.
+    pub fn dropped_spans(&self) -> u64 {
+        self.traces.as_ref().map_or(0, trace::Spans::dropped)
+    }
+
     /// The metrics of one event: only those of run ends, step ends, retries and approvals.
     fn measure(&self, event: &Event) {
         // Most events of a run measure nothing: they do not take the lock.
@@ -167,7 +229,7 @@ impl Telemetry {
         let metrics = self.metrics.as_deref();
         match &event.kind {
             EventKind::RunStarted { pipeline, .. } | EventKind::RunResumed { pipeline, .. } => {
-                let steps = state.pipeline(pipeline);
+                let steps = state.steps.pipeline(pipeline);
                 let run = InFlight { pipeline: pipeline.clone(), steps, approvals: 0 };
                 if state.runs.insert(event.run_id.clone(), run).is_none() {
                     metrics.inspect(|m| m.run_started());
@@ -185,19 +247,19 @@ impl Telemetry {
                 }
             }
             EventKind::StepSucceeded { at, duration, .. } | EventKind::StepFailed { at, duration, .. } => {
-                let State { runs, pipelines, cached, .. } = state;
+                let State { runs, steps } = state;
                 let Some(run) = runs.get(&event.run_id) else { return };
                 let succeeded = matches!(event.kind, EventKind::StepSucceeded { .. });
                 let status = if succeeded { "succeeded" } else { "failed" };
                 if let Some(m) = metrics {
                     let labels = || StepLabels {
                         pipeline: run.pipeline.clone(),
-                        step: at.step.clone(),
-                        kind: at.kind.clone(),
+                        step: at.step.to_string(),
+                        kind: at.kind.to_string(),
                         status,
                     };
                     let seconds = duration.as_secs_f64();
-                    match run.steps.and_then(|i| step_handles(&mut pipelines[i], cached, at)) {
+                    match run.steps.and_then(|i| steps.handles(i, at)) {
                         Some(h) => {
                             let slot = if succeeded { &mut h.succeeded } else { &mut h.failed };
                             slot.get_or_insert_with(|| m.step_duration(labels())).observe(seconds);
@@ -210,15 +272,15 @@ impl Telemetry {
                 }
             }
             EventKind::StepRetrying { at, .. } => {
-                let State { runs, pipelines, cached, .. } = state;
+                let State { runs, steps } = state;
                 let Some(run) = runs.get(&event.run_id) else { return };
                 if let Some(m) = metrics {
                     let labels = || RetryLabels {
                         pipeline: run.pipeline.clone(),
-                        step: at.step.clone(),
-                        kind: at.kind.clone(),
+                        step: at.step.to_string(),
+                        kind: at.kind.to_string(),
                     };
-                    match run.steps.and_then(|i| step_handles(&mut pipelines[i], cached, at)) {
+                    match run.steps.and_then(|i| steps.handles(i, at)) {
                         Some(h) => h.retries.get_or_insert_with(|| m.step_retries(labels())).inc(),
                         None => m.step_retries(labels()).inc(),
                     };
@@ -248,7 +310,10 @@ impl Telemetry {
 
 impl EventSink for Telemetry {
     fn emit(&self, event: &Event) {
-        log(event);
+        // With no subscriber, one load instead of a check per line.
+        if log::enabled() {
+            log(event);
+        }
         if self.metrics.is_some() || self.statsd.is_some() {
             self.measure(event);
         }
@@ -265,9 +330,9 @@ fn log(event: &Event) {
     let run_id = &*event.run_id;
     let parent_run_id = event.parent.as_ref().map(|p| &*p.run_id);
     let at = event.kind.step();
-    let step_id = at.map(|a| a.step.as_str());
+    let step_id = at.map(|a| &*a.step);
     let item = at.and_then(|a| a.item);
-    let kind = at.map(|a| a.kind.as_str());
+    let kind = at.map(|a| &*a.kind);
     match &event.kind {
         EventKind::RunStarted { pipeline, digest, trace, .. } => {
             info!(target: target::RUN, run_id, parent_run_id, pipeline, version = digest, trace_id = ?trace.trace_id, span_id = ?trace.span_id, "run started");
@@ -338,10 +403,10 @@ fn millis(d: std::time::Duration) -> u64 {
 /// few nanoseconds for a short key where std's SipHash takes several times that. Its keys are
 /// weir's own run ids and the ids of the pipelines this process runs, not an attacker's choice,
 /// so SipHash's resistance to collisions chosen on purpose buys nothing here.
-type Fx = std::hash::BuildHasherDefault<FxHasher>;
+pub(crate) type Fx = std::hash::BuildHasherDefault<FxHasher>;
 
 #[derive(Default)]
-struct FxHasher(u64);
+pub(crate) struct FxHasher(u64);
 
 impl std::hash::Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {
@@ -351,8 +416,13 @@ impl std::hash::Hasher for FxHasher {
             word.copy_from_slice(chunk);
             self.add(u64::from_le_bytes(word));
         }
-        for &byte in chunks.remainder() {
-            self.add(u64::from(byte));
+        // The last few bytes as one word, zero-padded: a hash, not an identity (the strings'
+        // own terminator tells "a" from "a\0" apart).
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
         }
     }
 

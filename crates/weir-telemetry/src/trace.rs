@@ -1,7 +1,8 @@
 //! Spans from a run's events: one per run (`run <pipeline>`) and one per step attempt
 //! (`step <id>`), with the ids the engine gave them, sampled at the root of each trace and
 //! exported over OTLP/HTTP (protobuf) by a thread of their own (`export`), so a run never waits
-//! for a collector.
+//! for a collector. The run's thread only copies what a span needs of an event into a queue
+//! (a [`Record`]); the exporter's thread samples, builds, encodes and sends the spans.
 
 // Without the `otlp` feature no exporter starts, so no span is ever built; what builds them stays
 // compiled (and checked) in both builds rather than behind a `cfg` on every item.
@@ -10,10 +11,11 @@
 mod export;
 mod otlp;
 
+use crate::{Fx, Pinned};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use weir_engine::{Event, EventKind, SpanId, TraceId};
+use weir_engine::{Event, EventKind, SpanId, TraceContext, TraceId};
 
 /// What spans are sent where: filled by the binary from its configuration and the standard
 /// OpenTelemetry environment variables.
@@ -123,7 +125,8 @@ pub(crate) struct Span {
     pub(crate) trace_id: TraceId,
     pub(crate) span_id: SpanId,
     pub(crate) parent: Option<SpanId>,
-    pub(crate) name: String,
+    /// `run ` or `step `, and the pipeline's or the step's id.
+    pub(crate) name: (&'static str, Text),
     pub(crate) start: SystemTime,
     pub(crate) end: SystemTime,
     pub(crate) attributes: Vec<Attribute>,
@@ -134,154 +137,371 @@ pub(crate) struct Span {
 pub(crate) struct Attribute(pub(crate) &'static str, pub(crate) Value);
 
 pub(crate) enum Value {
-    Str(String),
+    Str(Text),
     Int(i64),
     Bool(bool),
 }
 
-fn str(key: &'static str, value: impl Into<String>) -> Attribute {
-    Attribute(key, Value::Str(value.into()))
+impl Value {
+    pub(crate) fn str(text: impl Into<Text>) -> Value {
+        Value::Str(text.into())
+    }
+
+    #[cfg(test)]
+    pub(crate) fn into_text(self) -> Text {
+        match self {
+            Value::Str(text) => text,
+            Value::Int(_) | Value::Bool(_) => unreachable!("a test's text"),
+        }
+    }
 }
 
-/// Which open span an event ends: a run's (`None`), or the current attempt of a step (and item).
-type Key = (Arc<str>, Option<(String, Option<usize>)>);
+/// An attribute's text: shared by the spans of a run (its id, its steps' ids and kinds),
+/// fixed (statuses, error kinds), or its own.
+pub(crate) enum Text {
+    Shared(Arc<str>),
+    Static(&'static str),
+    Owned(String),
+}
 
-/// The spans of the runs of this process: those begun and not yet ended, and the exporter the
-/// ended ones go to.
+impl Text {
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            Text::Shared(s) => s,
+            Text::Static(s) => s,
+            Text::Owned(s) => s,
+        }
+    }
+}
+
+impl From<Arc<str>> for Text {
+    fn from(s: Arc<str>) -> Text {
+        Text::Shared(s)
+    }
+}
+
+impl From<&'static str> for Text {
+    fn from(s: &'static str) -> Text {
+        Text::Static(s)
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Text {
+        Text::Owned(s)
+    }
+}
+
+impl From<&String> for Text {
+    fn from(s: &String) -> Text {
+        Text::Owned(s.clone())
+    }
+}
+
+fn str(key: &'static str, value: impl Into<Text>) -> Attribute {
+    Attribute(key, Value::str(value))
+}
+
+/// A name a record refers to by number: the run's thread sends each shared name (run id, step
+/// id, kind) once, then its number, so the exporter's thread never touches the memory the
+/// engine's names live in, and a record is a few plain words.
+pub(crate) type Name = u32;
+
+/// What a span needs of one event, copied on the run's thread without allocating (but for a
+/// run's start and a failure's message). The exporter's thread turns records into spans.
+pub(crate) enum Record {
+    /// The next name's text: its number is the count of names sent since the last `Forget`.
+    Name(Arc<str>),
+    /// The names sent so far are forgotten: numbers start again from 0.
+    Forget,
+    /// A run started or resumed (boxed: it is rare, and the largest).
+    Run(Box<RunRecord>),
+    Step {
+        run: Name,
+        step: Name,
+        kind: Name,
+        item: Option<usize>,
+        time: SystemTime,
+        attempt: u32,
+        span: SpanId,
+        parent_span: SpanId,
+    },
+    StepEnded {
+        run: Name,
+        step: Name,
+        item: Option<usize>,
+        time: SystemTime,
+        status: &'static str,
+        error: Option<Box<(String, &'static str)>>,
+    },
+    RunEnded {
+        run: Name,
+        time: SystemTime,
+        /// Whether it is the root run of its trace (no parent run).
+        root: bool,
+        status: &'static str,
+        error: Option<Box<(String, &'static str)>>,
+    },
+}
+
+/// A run started or resumed; `parent_run` is the run that started a sub-pipeline run.
+pub(crate) struct RunRecord {
+    run: Name,
+    parent_run: Option<Name>,
+    time: SystemTime,
+    pipeline: String,
+    digest: String,
+    trace: TraceContext,
+    parent_span: Option<SpanId>,
+    resumed: bool,
+}
+
+/// The names the run's threads have sent the exporter's, by the address of the shared text:
+/// a name costs a lookup by pointer, its text crosses once.
+#[derive(Default)]
+pub(crate) struct Names {
+    known: HashMap<Pinned, Name, Fx>,
+}
+
+impl Names {
+    /// The most names kept; then all are forgotten and sent again as they come.
+    const MAX: usize = 16_384;
+
+    /// The number of `name`, queuing its text first when it is new.
+    fn name(&mut self, name: &Arc<str>, queue: &mut Vec<Record>) -> Name {
+        if let Some(&number) = self.known.get(&Pinned::address(name)) {
+            return number;
+        }
+        if self.known.len() >= Names::MAX {
+            self.known.clear();
+            queue.push(Record::Forget);
+        }
+        let number = self.known.len() as Name;
+        self.known.insert(Pinned::new(name), number);
+        queue.push(Record::Name(name.clone()));
+        number
+    }
+
+    /// Queues what the span of `event` needs of it; nothing for the events that make no span
+    /// data.
+    pub(crate) fn record(&mut self, event: &Event, queue: &mut Vec<Record>) {
+        let time = event.at;
+        let error = |e: &str, kind: &'static str| Some(Box::new((e.to_owned(), kind)));
+        let record = match &event.kind {
+            EventKind::RunStarted { pipeline, digest, trace, parent_span, .. }
+            | EventKind::RunResumed { pipeline, digest, trace, parent_span } => {
+                Record::Run(Box::new(RunRecord {
+                    run: self.name(&event.run_id, queue),
+                    parent_run: event.parent.as_ref().map(|p| self.name(&p.run_id, queue)),
+                    time,
+                    pipeline: pipeline.clone(),
+                    digest: digest.clone(),
+                    trace: *trace,
+                    parent_span: *parent_span,
+                    resumed: matches!(event.kind, EventKind::RunResumed { .. }),
+                }))
+            }
+            EventKind::StepStarted { at, attempt, span, parent_span } => Record::Step {
+                run: self.name(&event.run_id, queue),
+                step: self.name(&at.step, queue),
+                kind: self.name(&at.kind, queue),
+                item: at.item,
+                time,
+                attempt: *attempt,
+                span: *span,
+                parent_span: *parent_span,
+            },
+            EventKind::StepRetrying { at, error: e, error_kind, .. }
+            | EventKind::StepFailed { at, error: e, error_kind, .. } => Record::StepEnded {
+                run: self.name(&event.run_id, queue),
+                step: self.name(&at.step, queue),
+                item: at.item,
+                time,
+                status: "failed",
+                error: error(e, error_kind.as_str()),
+            },
+            EventKind::StepSucceeded { at, .. } | EventKind::StepCancelled { at } => Record::StepEnded {
+                run: self.name(&event.run_id, queue),
+                step: self.name(&at.step, queue),
+                item: at.item,
+                time,
+                status: if matches!(event.kind, EventKind::StepCancelled { .. }) {
+                    "cancelled"
+                } else {
+                    "succeeded"
+                },
+                error: None,
+            },
+            EventKind::RunFinished { status, error: e, error_kind, .. } => Record::RunEnded {
+                run: self.name(&event.run_id, queue),
+                time,
+                root: event.parent.is_none(),
+                status: status.as_str(),
+                error: e.as_deref().and_then(|e| error(e, error_kind.map_or("", |k| k.as_str()))),
+            },
+            EventKind::StepMocked { .. }
+            | EventKind::StepSkipped { .. }
+            | EventKind::StepLog { .. }
+            | EventKind::ApprovalRequested { .. }
+            | EventKind::ApprovalAnswered { .. } => return,
+        };
+        queue.push(record);
+    }
+}
+
+/// The spans of the runs of this process, as their events are recorded: the run's thread only
+/// copies what a span needs into the exporter's queue.
 pub(crate) struct Spans {
-    sampler: Sampler,
-    /// Open spans of sampled traces only, by run and attempt. A mutex because runs emit from
-    /// their own tasks; it is held to look up, insert or remove one span.
-    open: Mutex<HashMap<Key, Span>>,
     export: export::Exporter,
 }
 
 impl std::fmt::Debug for Spans {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Spans").field("sampler", &self.sampler).finish_non_exhaustive()
+        f.debug_struct("Spans").finish_non_exhaustive()
     }
 }
 
 impl Spans {
     /// Starts the exporter thread; an error says why spans cannot be exported by this build.
     pub(crate) fn start(options: Options) -> Result<Spans, String> {
-        let sampler = options.sampler.clone();
-        Ok(Spans { sampler, open: Mutex::default(), export: export::Exporter::start(options)? })
+        Ok(Spans { export: export::Exporter::start(options)? })
     }
 
-    /// Opens, annotates or ends the span an event is about.
+    /// Queues what the span an event opens, annotates or ends needs of it.
     pub(crate) fn record(&self, event: &Event) {
-        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        let run = &event.run_id;
-        match &event.kind {
-            EventKind::RunStarted { pipeline, digest, trace, parent_span, .. }
-            | EventKind::RunResumed { pipeline, digest, trace, parent_span } => {
-                let sampled = match &event.parent {
-                    // A sub-pipeline run is in its trace when the run that started it is.
-                    Some(parent) => open.contains_key(&(parent.run_id.clone(), None)),
-                    None => self.sampler.sample(trace.trace_id, parent_span.map(|_| trace.sampled)),
-                };
-                if !sampled {
-                    return;
-                }
-                let mut attributes = vec![
-                    str("weir.pipeline", pipeline),
-                    str("weir.pipeline.version", digest),
-                    str("weir.run.id", &**run),
-                ];
-                if matches!(event.kind, EventKind::RunResumed { .. }) {
-                    attributes.push(Attribute("weir.run.resumed", Value::Bool(true)));
-                }
-                let span = Span {
-                    trace_id: trace.trace_id,
-                    span_id: trace.span_id,
-                    parent: *parent_span,
-                    name: format!("run {pipeline}"),
-                    start: event.at,
-                    end: event.at,
-                    attributes,
-                    error: None,
-                };
-                open.insert((run.clone(), None), span);
-            }
-            EventKind::StepStarted { at, attempt, span, parent_span } => {
-                let Some(trace_id) = open.get(&(run.clone(), None)).map(|r| r.trace_id) else { return };
-                let mut attributes = vec![
-                    str("weir.run.id", &**run),
-                    str("weir.step.id", &at.step),
-                    str("weir.step.kind", &at.kind),
-                    Attribute("weir.step.attempt", Value::Int(i64::from(*attempt))),
-                ];
-                if let Some(item) = at.item {
-                    attributes.push(Attribute("weir.step.item", Value::Int(item as i64)));
-                }
-                let span = Span {
-                    trace_id,
-                    span_id: *span,
-                    parent: Some(*parent_span),
-                    name: format!("step {}", at.step),
-                    start: event.at,
-                    end: event.at,
-                    attributes,
-                    error: None,
-                };
-                open.insert((run.clone(), Some((at.step.clone(), at.item))), span);
-            }
-            EventKind::StepRetrying { at, error, error_kind, .. }
-            | EventKind::StepFailed { at, error, error_kind, .. } => {
-                let key = (run.clone(), Some((at.step.clone(), at.item)));
-                let ended = end(&mut open, &key, event.at, "failed", Some((error, error_kind.as_str())));
-                self.export.send(ended);
-            }
-            EventKind::StepSucceeded { at, .. } | EventKind::StepCancelled { at } => {
-                let status = if matches!(event.kind, EventKind::StepCancelled { .. }) {
-                    "cancelled"
-                } else {
-                    "succeeded"
-                };
-                let key = (run.clone(), Some((at.step.clone(), at.item)));
-                self.export.send(end(&mut open, &key, event.at, status, None));
-            }
-            EventKind::RunFinished { status, error, error_kind, .. } => {
-                let error = error.as_deref().map(|e| (e, error_kind.map_or("", |k| k.as_str())));
-                let ended = end(&mut open, &(run.clone(), None), event.at, status.as_str(), error);
-                // Whatever a dropped run left open ends with it, unexported.
-                if event.parent.is_none()
-                    && let Some(span) = &ended
-                {
-                    open.retain(|_, s| s.trace_id != span.trace_id);
-                }
-                self.export.send(ended);
-            }
-            EventKind::StepMocked { .. }
-            | EventKind::StepSkipped { .. }
-            | EventKind::StepLog { .. }
-            | EventKind::ApprovalRequested { .. }
-            | EventKind::ApprovalAnswered { .. } => {}
-        }
+        self.export.record(event);
     }
 
     /// Sends what has ended and waits for it to be exported, at most `timeout`.
     pub(crate) fn flush(&self, timeout: Duration) {
         self.export.flush(timeout);
     }
+
+    /// How many records were dropped because the queue was full.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.export.dropped()
+    }
+}
+
+/// Which open span a record ends: a run's (`None`), or the current attempt of a step (and
+/// item).
+type Key = (Arc<str>, Option<(Arc<str>, Option<usize>)>);
+
+/// The spans being built from records, on the exporter's thread: those begun and not yet ended,
+/// of sampled traces only.
+pub(crate) struct Builder {
+    sampler: Sampler,
+    /// The names sent so far, by number: the exporter's own copies.
+    names: Vec<Arc<str>>,
+    open: HashMap<Key, Span, Fx>,
+}
+
+impl Builder {
+    pub(crate) fn new(sampler: Sampler) -> Builder {
+        Builder { sampler, names: Vec::new(), open: HashMap::default() }
+    }
+
+    fn name(&self, name: Name) -> Arc<str> {
+        self.names.get(name as usize).cloned().unwrap_or_else(|| "".into())
+    }
+
+    /// Opens, annotates or ends the span `record` is about; an ended span goes to `ended`.
+    pub(crate) fn apply(&mut self, record: Record, ended: &mut Vec<Span>) {
+        match record {
+            // A copy: the text the run's thread shares stays in its cache.
+            Record::Name(text) => self.names.push(Arc::from(&*text)),
+            Record::Forget => self.names.clear(),
+            Record::Run(run) => {
+                let RunRecord { run, parent_run, time, pipeline, digest, trace, parent_span, resumed } = *run;
+                let run = self.name(run);
+                let sampled = match parent_run {
+                    // A sub-pipeline run is in its trace when the run that started it is.
+                    Some(parent) => self.open.contains_key(&(self.name(parent), None)),
+                    None => self.sampler.sample(trace.trace_id, parent_span.map(|_| trace.sampled)),
+                };
+                if !sampled {
+                    return;
+                }
+                let mut attributes = Vec::with_capacity(6);
+                attributes.extend([
+                    str("weir.pipeline", &pipeline),
+                    str("weir.pipeline.version", digest),
+                    str("weir.run.id", run.clone()),
+                ]);
+                if resumed {
+                    attributes.push(Attribute("weir.run.resumed", Value::Bool(true)));
+                }
+                let span = Span {
+                    trace_id: trace.trace_id,
+                    span_id: trace.span_id,
+                    parent: parent_span,
+                    name: ("run ", pipeline.into()),
+                    start: time,
+                    end: time,
+                    attributes,
+                    error: None,
+                };
+                self.open.insert((run, None), span);
+            }
+            Record::Step { run, step, kind, item, time, attempt, span, parent_span } => {
+                let run = self.name(run);
+                let Some(trace_id) = self.open.get(&(run.clone(), None)).map(|r| r.trace_id) else { return };
+                let step = self.name(step);
+                let mut attributes = Vec::with_capacity(7);
+                attributes.extend([
+                    str("weir.run.id", run.clone()),
+                    str("weir.step.id", step.clone()),
+                    str("weir.step.kind", self.name(kind)),
+                    Attribute("weir.step.attempt", Value::Int(i64::from(attempt))),
+                ]);
+                if let Some(item) = item {
+                    attributes.push(Attribute("weir.step.item", Value::Int(item as i64)));
+                }
+                let span = Span {
+                    trace_id,
+                    span_id: span,
+                    parent: Some(parent_span),
+                    name: ("step ", step.clone().into()),
+                    start: time,
+                    end: time,
+                    attributes,
+                    error: None,
+                };
+                self.open.insert((run, Some((step, item))), span);
+            }
+            Record::StepEnded { run, step, item, time, status, error } => {
+                let key = (self.name(run), Some((self.name(step), item)));
+                ended.extend(end(&mut self.open, &key, time, status, error));
+            }
+            Record::RunEnded { run, time, root, status, error } => {
+                let key = (self.name(run), None);
+                let Some(span) = end(&mut self.open, &key, time, status, error) else { return };
+                // Whatever a dropped run left open ends with it, unexported.
+                if root {
+                    self.open.retain(|_, s| s.trace_id != span.trace_id);
+                }
+                ended.push(span);
+            }
+        }
+    }
 }
 
 /// The open span `key` ended at `at` with `status` (and an error and its kind); none if it is
 /// not open (not sampled, or a step that ended without an attempt).
 fn end(
-    open: &mut HashMap<Key, Span>,
+    open: &mut HashMap<Key, Span, Fx>,
     key: &Key,
     at: SystemTime,
-    status: &str,
-    error: Option<(&str, &str)>,
+    status: &'static str,
+    error: Option<Box<(String, &'static str)>>,
 ) -> Option<Span> {
     let mut span = open.remove(key)?;
     span.end = at;
     span.attributes.push(str("weir.status", status));
-    if let Some((message, kind)) = error {
+    if let Some(error) = error {
+        let (message, kind) = *error;
         span.attributes.push(str("weir.error.kind", kind));
-        span.error = Some(message.to_owned());
+        span.error = Some(message);
     }
     Some(span)
 }

@@ -151,7 +151,7 @@ fn is_own(event: &Event) -> bool {
 /// `sub › load` or `each[2] › load`.
 fn label(event: &Event) -> String {
     let parent = event.parent.as_deref().map(|p| (p.step.as_str(), p.item));
-    place(parent, event.kind.step().map(|at| (at.step.as_str(), at.item)))
+    place(parent, event.kind.step().map(|at| (&*at.step, at.item)))
 }
 
 /// Where work happened: a step (and item) of the run, or of the sub-pipeline run that a step

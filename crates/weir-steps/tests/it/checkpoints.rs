@@ -33,9 +33,13 @@ impl EventSink for Recorder {
     fn emit(&self, event: &Event) {
         let mut state = self.state.lock().unwrap();
         if let EventKind::StepStarted { at, .. } = &event.kind {
-            state.started.push(at.step.clone());
-            let needs =
-                self.needs.iter().find(|(id, _)| *id == at.step).map(|(_, n)| n.clone()).unwrap_or_default();
+            state.started.push(at.step.to_string());
+            let needs = self
+                .needs
+                .iter()
+                .find(|(id, _)| **id == *at.step)
+                .map(|(_, n)| n.clone())
+                .unwrap_or_default();
             for need in needs {
                 if !state.committed.contains(&(need.clone(), None)) {
                     state.violations.push(format!("{} started before {need} was committed", at.step));
@@ -54,7 +58,7 @@ impl RunStore for Recorder {
             }
             for event in events {
                 if let EventKind::StepSucceeded { at, .. } | EventKind::StepFailed { at, .. } = &event.kind {
-                    state.committed.insert((at.step.clone(), at.item));
+                    state.committed.insert((at.step.to_string(), at.item));
                 }
             }
             state.commits.push(events.to_vec());

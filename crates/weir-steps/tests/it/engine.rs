@@ -112,7 +112,7 @@ fn dry_run_mocks_external_steps_and_runs_pure_ones() {
     let mocked: Vec<Value> = events
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::StepMocked { at, config } if at.step == "fetch" => Some(config.clone()),
+            EventKind::StepMocked { at, config } if &*at.step == "fetch" => Some(config.clone()),
             _ => None,
         })
         .collect();
@@ -168,7 +168,7 @@ fn every_step_gets_exactly_one_terminal_event() {
                 EventKind::StepSucceeded { at, .. }
                 | EventKind::StepFailed { at, .. }
                 | EventKind::StepSkipped { at, .. }
-                | EventKind::StepCancelled { at } => at.step == step,
+                | EventKind::StepCancelled { at } => &*at.step == step,
                 _ => false,
             })
             .count();

@@ -9,7 +9,7 @@ use weir_pipeline::Status;
 fn lines(events: &[Event]) -> Vec<(String, Option<usize>, LogLevel, String)> {
     let line = |e: &Event| match &e.kind {
         EventKind::StepLog { at, level, message } => {
-            Some((at.step.clone(), at.item, *level, message.clone()))
+            Some((at.step.to_string(), at.item, *level, message.clone()))
         }
         _ => None,
     };
@@ -38,9 +38,11 @@ fn conditions_programs_templates_and_items_log_what_they_say_as_their_steps() {
             line("l", None, LogLevel::Info, "m=1"),
         ]
     );
-    let said = events.iter().position(|e| matches!(&e.kind, EventKind::StepLog { at, .. } if at.step == "a"));
-    let ended =
-        events.iter().position(|e| matches!(&e.kind, EventKind::StepSucceeded { at, .. } if at.step == "a"));
+    let said =
+        events.iter().position(|e| matches!(&e.kind, EventKind::StepLog { at, .. } if &*at.step == "a"));
+    let ended = events
+        .iter()
+        .position(|e| matches!(&e.kind, EventKind::StepSucceeded { at, .. } if &*at.step == "a"));
     assert!(said < ended, "a step's lines come before its end");
 }
 

@@ -84,7 +84,7 @@ fn items_report_their_events_and_attempts() {
             ["started", "retrying", "started", "retrying", "started", "retrying", "started", "succeeded"];
         assert_eq!(kinds, expected, "item {item}");
         let at = events.iter().find(of_item).and_then(|e| e.kind.step()).cloned().expect("an event");
-        assert_eq!((at.step.as_str(), at.kind.as_str()), ("each", "fail"));
+        assert_eq!((&*at.step, &*at.kind), ("each", "fail"));
     }
 }
 
@@ -235,7 +235,7 @@ fn a_sub_pipeline_run_stopped_midway_ends_its_stream_and_is_reported_cancelled()
     let of_stopped: Vec<&EventKind> =
         events.iter().filter(|e| &*e.run_id == stopped).map(|e| &e.kind).collect();
     assert!(matches!(of_stopped.first(), Some(EventKind::RunStarted { .. })));
-    assert!(of_stopped.iter().any(|k| matches!(k, EventKind::StepCancelled { at } if at.step == "wait")));
+    assert!(of_stopped.iter().any(|k| matches!(k, EventKind::StepCancelled { at } if &*at.step == "wait")));
     assert!(
         matches!(of_stopped.last(), Some(EventKind::RunFinished { status: Status::Cancelled, .. })),
         "the stopped run ends its own stream: {of_stopped:?}"

@@ -1,6 +1,7 @@
-//! Sending ended spans to the collector: a thread of its own with a bounded queue, batches by
-//! size and age, one OTLP/HTTP POST per batch. A run only ever puts a span in the queue (or
-//! drops it, counted, when the queue is full); a collector that is down or slow costs the
+//! Sending spans to the collector: a thread of its own, a bounded queue of records it takes in
+//! turns (every second, or sooner when a batch is waiting), one OTLP/HTTP POST per batch of
+//! spans. A run only ever puts a record in the queue (or drops it, counted, when the queue is
+//! full) and wakes the thread once a batch; a collector that is down or slow costs the
 //! exporter's thread, never a run.
 
 #[cfg(feature = "otlp")]
@@ -10,74 +11,122 @@ pub(super) use without_otlp::Exporter;
 
 #[cfg(feature = "otlp")]
 mod with_otlp {
-    use super::super::{Options, Resource, Span, otlp, resource};
+    use super::super::{Builder, Names, Options, Record, Resource, Span, otlp, resource};
     use std::cell::Cell;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+    use std::sync::{Arc, Condvar, Mutex, MutexGuard};
     use std::time::{Duration, Instant};
+    use weir_engine::Event;
 
-    /// Spans waiting to be sent, at most; more are dropped (and counted) until the thread
-    /// catches up.
+    /// Records waiting for the exporter's thread, at most (two per step attempt); more are
+    /// dropped (and counted) until the thread catches up. The queue and its spare are made this
+    /// large up front, so a run never waits for one to grow.
     const QUEUE: usize = 4096;
+    /// Records that wake the exporter's thread: about a request's worth of spans.
+    const WAKE: usize = 1024;
     /// Spans in one request, at most.
     const BATCH: usize = 512;
-    /// How long an ended span waits for others to join its batch.
+    /// How long a record waits, at most, for the exporter's thread to take it.
     const DELAY: Duration = Duration::from_secs(1);
 
-    /// What the exporter's thread is sent.
-    enum Message {
-        Span(Span),
-        /// Send everything queued before this, then say so.
-        Flush(std::sync::mpsc::Sender<()>),
+    /// What the run's threads and the exporter's share.
+    #[derive(Default)]
+    struct Shared {
+        queue: Mutex<Queue>,
+        /// Wakes the exporter's thread: a batch is waiting, a flush was asked for, the end.
+        ready: Condvar,
+        /// Wakes those waiting for a flush.
+        flushed: Condvar,
+    }
+
+    #[derive(Default)]
+    struct Queue {
+        /// In the order the events happened: a sub-pipeline run's records come after those of
+        /// the attempt that started it.
+        records: Vec<Record>,
+        /// The names the records refer to, as the run's threads number them.
+        names: Names,
+        /// Records dropped because the queue was full.
+        dropped: u64,
+        /// Flushes asked for, and done: a flush waits until `done` reaches its number.
+        asked: u64,
+        done: u64,
+        /// Nothing more comes: the thread sends what it has and ends.
+        closed: bool,
+    }
+
+    impl Shared {
+        fn lock(&self) -> MutexGuard<'_, Queue> {
+            self.queue.lock().unwrap_or_else(|e| e.into_inner())
+        }
     }
 
     pub(crate) struct Exporter {
-        /// The queue to the exporter's thread: bounded, so a collector that does not keep up
-        /// costs spans, not memory.
-        queue: SyncSender<Message>,
-        /// Spans dropped because the queue was full.
-        dropped: Arc<AtomicU64>,
+        shared: Arc<Shared>,
     }
 
     impl Exporter {
         pub(crate) fn start(options: Options) -> Result<Exporter, String> {
-            let (queue, received) = std::sync::mpsc::sync_channel(QUEUE);
+            let shared = Arc::new(Shared::default());
+            shared.lock().records.reserve_exact(QUEUE);
             let sender = Sender::new(&options)?;
+            let builder = Builder::new(options.sampler);
+            let theirs = shared.clone();
             std::thread::Builder::new()
                 .name("weir-traces".into())
-                .spawn(move || sender.run(&received))
+                .spawn(move || sender.run(builder, &theirs))
                 .map_err(|e| format!("cannot start the thread that exports traces: {e}"))?;
-            Ok(Exporter { queue, dropped: Arc::default() })
+            Ok(Exporter { shared })
         }
 
-        /// Queues an ended span, or drops it when the queue is full.
-        pub(crate) fn send(&self, span: Option<Span>) {
-            let Some(span) = span else { return };
-            if let Err(TrySendError::Full(_)) = self.queue.try_send(Message::Span(span))
-                && self.dropped.fetch_add(1, Ordering::Relaxed) == 0
-            {
-                tracing::warn!(target: crate::target::TRACES, "the queue of spans to export is full: dropping spans");
+        /// Queues what the span of `event` needs, or drops it when the queue is full. The
+        /// exporter's thread is woken only once a batch is waiting: an event costs the run a
+        /// lock, a lookup of its names by address and a copy of a few words.
+        pub(crate) fn record(&self, event: &Event) {
+            let mut queue = self.shared.lock();
+            let queue = &mut *queue;
+            if queue.records.len() >= QUEUE {
+                queue.dropped += 1;
+                if queue.dropped == 1 {
+                    tracing::warn!(target: crate::target::TRACES, "the queue of spans to export is full: dropping spans");
+                }
+                return;
+            }
+            let before = queue.records.len();
+            queue.names.record(event, &mut queue.records);
+            let wake = before < WAKE && queue.records.len() >= WAKE;
+            if wake {
+                self.shared.ready.notify_one();
             }
         }
 
         /// Waits until what was queued has been sent (or could not be), at most `timeout`.
         pub(crate) fn flush(&self, timeout: Duration) {
             let deadline = Instant::now() + timeout;
-            let (done, waited) = std::sync::mpsc::channel();
-            let mut message = Message::Flush(done);
-            loop {
-                match self.queue.try_send(message) {
-                    Ok(()) => break,
-                    Err(TrySendError::Disconnected(_)) => return,
-                    Err(TrySendError::Full(m)) if Instant::now() < deadline => {
-                        message = m;
-                        std::thread::sleep(Duration::from_millis(5));
-                    }
-                    Err(TrySendError::Full(_)) => return,
+            let mut queue = self.shared.lock();
+            queue.asked += 1;
+            let ticket = queue.asked;
+            self.shared.ready.notify_one();
+            while queue.done < ticket {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return;
                 }
+                queue = self.shared.flushed.wait_timeout(queue, left).unwrap_or_else(|e| e.into_inner()).0;
             }
-            let _ = waited.recv_timeout(deadline.saturating_duration_since(Instant::now()));
+        }
+    }
+
+    impl Exporter {
+        pub(crate) fn dropped(&self) -> u64 {
+            self.shared.lock().dropped
+        }
+    }
+
+    impl Drop for Exporter {
+        /// The thread sends what is queued and ends.
+        fn drop(&mut self) {
+            self.shared.lock().closed = true;
+            self.shared.ready.notify_one();
         }
     }
 
@@ -124,36 +173,41 @@ mod with_otlp {
             })
         }
 
-        /// Batches what arrives until the queue closes (the process is ending).
-        fn run(&self, received: &Receiver<Message>) {
-            let mut batch = Vec::new();
-            let mut due = None;
+        /// Takes the queued records every [`DELAY`], when a batch is waiting or a flush asked,
+        /// and sends the spans they end, until the exporter is dropped.
+        fn run(&self, mut builder: Builder, shared: &Shared) {
+            let mut spare = Vec::with_capacity(QUEUE);
+            let mut ended = Vec::new();
             loop {
-                let wait = due.map_or(Duration::from_secs(3600), |d: Instant| {
-                    d.saturating_duration_since(Instant::now())
-                });
-                match received.recv_timeout(wait) {
-                    Ok(Message::Span(span)) => {
-                        batch.push(span);
-                        due.get_or_insert_with(|| Instant::now() + DELAY);
-                        if batch.len() >= BATCH {
-                            self.post(&mut batch);
-                            due = None;
+                let (mut records, ticket, closed) = {
+                    let mut queue = shared.lock();
+                    let deadline = Instant::now() + DELAY;
+                    while queue.records.len() < WAKE && queue.asked == queue.done && !queue.closed {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            break;
                         }
+                        queue = shared.ready.wait_timeout(queue, left).unwrap_or_else(|e| e.into_inner()).0;
                     }
-                    Ok(Message::Flush(done)) => {
-                        self.post(&mut batch);
-                        due = None;
-                        let _ = done.send(());
+                    (std::mem::replace(&mut queue.records, spare), queue.asked, queue.closed)
+                };
+                for record in records.drain(..) {
+                    builder.apply(record, &mut ended);
+                    if ended.len() >= BATCH {
+                        self.post(&mut ended);
                     }
-                    Err(RecvTimeoutError::Timeout) => {
-                        self.post(&mut batch);
-                        due = None;
-                    }
-                    Err(RecvTimeoutError::Disconnected) => {
-                        self.post(&mut batch);
-                        return;
-                    }
+                }
+                self.post(&mut ended);
+                // The emptied queue keeps its room for the next turn.
+                spare = records;
+                let mut queue = shared.lock();
+                if ticket > queue.done {
+                    queue.done = ticket;
+                    drop(queue);
+                    shared.flushed.notify_all();
+                }
+                if closed {
+                    return;
                 }
             }
         }
@@ -187,8 +241,9 @@ mod with_otlp {
 
 #[cfg(not(feature = "otlp"))]
 mod without_otlp {
-    use super::super::{Options, Span};
+    use super::super::Options;
     use std::time::Duration;
+    use weir_engine::Event;
 
     /// No exporter in a build without the `otlp` feature: it cannot be started.
     pub(crate) enum Exporter {}
@@ -198,11 +253,15 @@ mod without_otlp {
             Err("traces are exported by the cargo feature `otlp`, which this build of weir leaves out".into())
         }
 
-        pub(crate) fn send(&self, _: Option<Span>) {
+        pub(crate) fn record(&self, _: &Event) {
             match *self {}
         }
 
         pub(crate) fn flush(&self, _: Duration) {
+            match *self {}
+        }
+
+        pub(crate) fn dropped(&self) -> u64 {
             match *self {}
         }
     }

@@ -118,7 +118,7 @@ impl<'e> Walk<'e> {
     fn of_step(&self, run: &'e str, step: &'e str) -> impl Iterator<Item = (&'e Event, Option<usize>)> {
         self.events.iter().filter_map(move |e| {
             let at = e.kind.step()?;
-            (&*e.run_id == run && at.step == step).then_some((e, at.item))
+            (&*e.run_id == run && &*at.step == step).then_some((e, at.item))
         })
     }
 
@@ -144,8 +144,8 @@ impl<'e> Walk<'e> {
             }
             steps.push(DryRunStep {
                 order: steps.len() + 1,
-                id: at.step.clone(),
-                kind: at.kind.clone(),
+                id: at.step.to_string(),
+                kind: at.kind.to_string(),
                 mocked: outcome.would_call.is_some(),
                 outcome,
                 reason,
@@ -163,7 +163,7 @@ impl<'e> Walk<'e> {
         let nested = indices.into_iter().filter_map(|index| {
             let events =
                 || self.of_step(run, step).filter(move |(_, item)| *item == Some(index)).map(|(e, _)| e);
-            let kind = events().find_map(|e| e.kind.step())?.kind.clone();
+            let kind = events().find_map(|e| e.kind.step())?.kind.to_string();
             let (outcome, _) = self.end(events())?;
             Some(DryRunItem { index, kind, outcome })
         });

@@ -108,7 +108,7 @@ fn clock(at: u64) -> String {
 fn label(event: &Event) -> String {
     let parent = event.parent.as_ref().map(|p| (p.step.as_str(), p.item));
     match event.kind.step() {
-        Some(at) => crate::progress::place(parent, Some((at.step.as_str(), at.item))),
+        Some(at) => crate::progress::place(parent, Some((&*at.step, at.item))),
         None => crate::progress::place(parent, Some(("run", None))),
     }
 }
