@@ -146,14 +146,6 @@ impl Value {
     pub(crate) fn str(text: impl Into<Text>) -> Value {
         Value::Str(text.into())
     }
-
-    #[cfg(test)]
-    pub(crate) fn into_text(self) -> Text {
-        match self {
-            Value::Str(text) => text,
-            Value::Int(_) | Value::Bool(_) => unreachable!("a test's text"),
-        }
-    }
 }
 
 /// An attribute's text: shared by the spans of a run (its id, its steps' ids and kinds),

@@ -93,10 +93,14 @@ mod with_otlp {
             }
             let before = queue.records.len();
             queue.names.record(event, &mut queue.records);
-            let wake = before < WAKE && queue.records.len() >= WAKE;
-            if wake {
+            if before < WAKE && queue.records.len() >= WAKE {
                 self.shared.ready.notify_one();
             }
+        }
+
+        /// How many records were dropped because the queue was full.
+        pub(crate) fn dropped(&self) -> u64 {
+            self.shared.lock().dropped
         }
 
         /// Waits until what was queued has been sent (or could not be), at most `timeout`.
@@ -113,12 +117,6 @@ mod with_otlp {
                 }
                 queue = self.shared.flushed.wait_timeout(queue, left).unwrap_or_else(|e| e.into_inner()).0;
             }
-        }
-    }
-
-    impl Exporter {
-        pub(crate) fn dropped(&self) -> u64 {
-            self.shared.lock().dropped
         }
     }
 

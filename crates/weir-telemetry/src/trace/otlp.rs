@@ -181,7 +181,7 @@ mod tests {
             trace_id: weir_engine::TraceId([7; 16]),
             span_id: weir_engine::SpanId([8; 8]),
             parent,
-            name: ("step ", Value::str("x".repeat(200)).into_text()),
+            name: ("step ", super::super::Text::Owned("x".repeat(200))),
             start: SystemTime::UNIX_EPOCH,
             end: SystemTime::now(),
             attributes: vec![
