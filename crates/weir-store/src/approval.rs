@@ -20,7 +20,6 @@ use weir_api::StoredApproval;
 use weir_engine::{Answer, Decision};
 
 /// The PostgreSQL channel an answer is announced on; its payload is the run id.
-#[cfg(feature = "postgres")]
 pub(crate) const CHANNEL: &str = "weir_approvals";
 
 /// What an undecided question whose deadline passed resolves to, by its `on_timeout`.
@@ -59,11 +58,6 @@ const PENDING: &str = concat!(
 const DECIDE: &str = "UPDATE approvals SET decision = $1, answer = $2, decided_by = $3, decided_at = $4, \
      reason = $5, timed_out = 0 WHERE run_id = $6 AND step = $7 AND item = $8 AND decided_at IS NULL \
      RETURNING run_id";
-
-/// Announces an answer to the runs waiting on PostgreSQL, at the commit. The channel is
-/// [`CHANNEL`].
-#[cfg(feature = "postgres")]
-const NOTIFY: &str = "SELECT CAST(1 AS BIGINT) FROM (SELECT pg_notify('weir_approvals', $1)) AS announced";
 
 #[cfg(test)]
 pub(crate) const STATEMENTS: &[&str] = &[SETTLE_ALL, SETTLE_ONE, ONE, OF_RUN, PENDING, DECIDE];
@@ -165,21 +159,9 @@ pub(crate) async fn decide(backend: &Backend, key: ApprovalKey<'_>, given: &Give
     ];
     params.extend(key.params());
     let mut statements = vec![Stmt { sql: DECIDE, params }];
-    if let Some(notify) = notify(backend, key.run_id) {
-        statements.push(notify);
-    }
+    statements.extend(backend.notify(CHANNEL, key.run_id));
     let out = backend.script(statements, crate::backend::Isolation::Write).await?;
     Ok(out.first().is_some_and(|rows| !rows.is_empty()))
-}
-
-/// The statement that announces an answer, on a backend that can.
-#[cfg_attr(not(feature = "postgres"), expect(unused_variables, reason = "only PostgreSQL announces"))]
-fn notify(backend: &Backend, run_id: &str) -> Option<Stmt> {
-    match backend {
-        Backend::Sqlite(_) => None,
-        #[cfg(feature = "postgres")]
-        Backend::Postgres(_) => Some(Stmt { sql: NOTIFY, params: vec![Param::text(run_id)] }),
-    }
 }
 
 /// The answer `key`'s question has, settling its timeout first if it passed by `now_ms`; and,
@@ -300,12 +282,4 @@ fn stored(row: &Row) -> Result<StoredApproval, Error> {
         reason: c.opt_text(15)?,
         timed_out: c.int(16)? != 0,
     })
-}
-
-#[cfg(all(test, feature = "postgres"))]
-mod tests {
-    #[test]
-    fn answers_are_announced_on_the_channel_waits_listen_on() {
-        assert!(super::NOTIFY.contains(&format!("'{}'", super::CHANNEL)));
-    }
 }

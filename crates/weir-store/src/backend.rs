@@ -83,6 +83,10 @@ pub(crate) enum Job {
     Script(Script),
 }
 
+/// `pg_notify` (which returns nothing a row can hold) as a statement with a row.
+#[cfg(feature = "postgres")]
+const NOTIFY: &str = "SELECT CAST(1 AS BIGINT) FROM (SELECT pg_notify($1, $2)) AS announced";
+
 #[derive(Clone, Debug)]
 pub(crate) enum Backend {
     Sqlite(crate::sqlite::Sqlite),
@@ -117,6 +121,19 @@ impl Backend {
         let (done, answer) = tokio::sync::oneshot::channel();
         self.send(Job::Script(Script { statements, isolation, done }))?;
         answer.await.map_err(|_| gone())?
+    }
+
+    /// The statement that sends `payload` on channel `channel` at its transaction's commit, on a
+    /// backend that can (PostgreSQL; on SQLite, waits read the store again).
+    #[cfg_attr(not(feature = "postgres"), expect(unused_variables, reason = "only PostgreSQL notifies"))]
+    pub(crate) fn notify(&self, channel: &'static str, payload: &str) -> Option<Stmt> {
+        match self {
+            Backend::Sqlite(_) => None,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => {
+                Some(Stmt { sql: NOTIFY, params: vec![Param::text(channel), Param::text(payload)] })
+            }
+        }
     }
 
     fn send(&self, job: Job) -> Result<(), Error> {

@@ -105,11 +105,15 @@ fn redact_url(url: &str) -> String {
 /// What a commit survives.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Durability {
-    /// A crash of weir: SQLite in WAL mode with `synchronous=NORMAL` (a power loss may lose the
-    /// last commits, never consistency). PostgreSQL commits as the server is configured.
+    /// A crash of weir: SQLite in WAL mode with `synchronous=NORMAL`; PostgreSQL with the
+    /// writer's `synchronous_commit = off`. A crash of what holds the data (a power loss; on
+    /// PostgreSQL, of its server) may lose the last commits (on PostgreSQL, at most three times
+    /// the server's `wal_writer_delay`: 0.6 s by default), never consistency.
     #[default]
     Normal,
-    /// A power loss too: SQLite with `synchronous=FULL`, one fsync per group of commits.
+    /// That crash too: SQLite with `synchronous=FULL`, one fsync per group of commits; PostgreSQL
+    /// with the server's own `synchronous_commit` (`on` unless configured otherwise: a commit
+    /// returns once the server has flushed it).
     Full,
 }
 
@@ -190,7 +194,7 @@ impl Store {
         let backend = match &location {
             Location::Sqlite(path) => Backend::Sqlite(sqlite::Sqlite::open(path, durability).await?),
             #[cfg(feature = "postgres")]
-            Location::Postgres(url) => Backend::Postgres(postgres::Postgres::open(url).await?),
+            Location::Postgres(url) => Backend::Postgres(postgres::Postgres::open(url, durability).await?),
             #[cfg(not(feature = "postgres"))]
             Location::Postgres(_) => {
                 return Err(Error::Unreachable {
@@ -479,11 +483,28 @@ impl Store {
     /// What tells a wait for an answer that one may have come, if anything does (PostgreSQL's
     /// notifications; SQLite's waits read their question again).
     async fn wakeups(&self) -> Result<Option<tokio::sync::watch::Receiver<u64>>, Error> {
+        self.notifications(approval::CHANNEL).await
+    }
+
+    /// What tells a wait for the end of runs that one may have ended, if anything does
+    /// (PostgreSQL's notifications, listened for from this call on; on SQLite, waits read the
+    /// run again). The value changes when a root run ends (or stops, to be continued).
+    pub async fn run_ends(&self) -> Result<Option<tokio::sync::watch::Receiver<u64>>, Error> {
+        self.notifications(record::ENDED_CHANNEL).await
+    }
+
+    /// A receiver of PostgreSQL channel `channel`'s notifications, on the store's one listening
+    /// connection (opened by the first); none on SQLite.
+    #[cfg_attr(not(feature = "postgres"), expect(unused_variables, reason = "only PostgreSQL notifies"))]
+    async fn notifications(
+        &self,
+        channel: &'static str,
+    ) -> Result<Option<tokio::sync::watch::Receiver<u64>>, Error> {
         match &self.location {
             #[cfg(feature = "postgres")]
             Location::Postgres(url) => {
                 let listener = self.listener.get_or_try_init(|| postgres::Listener::open(url)).await?;
-                Ok(Some(listener.wakeups()))
+                Ok(Some(listener.listen(channel).await?))
             }
             _ => Ok(None),
         }
@@ -567,14 +588,7 @@ impl Store {
     /// What tells an idle worker that runs were queued or given back, if anything does
     /// (PostgreSQL's notifications; on SQLite workers poll).
     pub async fn queue_wakeups(&self) -> Result<Option<tokio::sync::watch::Receiver<u64>>, Error> {
-        match &self.location {
-            #[cfg(feature = "postgres")]
-            Location::Postgres(url) => {
-                let listener = self.listener.get_or_try_init(|| postgres::Listener::open(url)).await?;
-                Ok(Some(listener.queued()))
-            }
-            _ => Ok(None),
-        }
+        self.notifications(queue::CHANNEL).await
     }
 
     /// The run's events, and its sub-pipeline runs', in `seq` order, from `from_seq` on (0 for
@@ -596,8 +610,10 @@ impl weir_engine::RunStore for Store {
         events: &'a [weir_engine::Event],
     ) -> BoxFuture<'a, Result<(), weir_engine::StoreError>> {
         Box::pin(async move {
-            let statements = record::events(events, &self.meta)
+            let mut statements = record::events(events, &self.meta)
                 .map_err(|e| weir_engine::StoreError::new(e.to_string()))?;
+            let ended = events.iter().filter_map(record::root_run_ended);
+            statements.extend(ended.filter_map(|run_id| self.backend.notify(record::ENDED_CHANNEL, run_id)));
             self.backend.write(statements).await.map_err(|e| weir_engine::StoreError::new(e.to_string()))
         })
     }

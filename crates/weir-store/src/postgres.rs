@@ -6,9 +6,9 @@
 //! commit short. A query sees every write its caller awaited before sending it.
 
 use crate::backend::{self, Isolation, Job, Param, Query, Row, Script, Stmt};
-use crate::{Error, schema};
+use crate::{Durability, Error, schema};
 use std::collections::HashMap;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{Client, NoTls, Statement};
 
@@ -20,8 +20,9 @@ pub(crate) struct Postgres {
 }
 
 impl Postgres {
-    /// Connects to `url`, brings the schema up to date, and starts the writer task.
-    pub(crate) async fn open(url: &str) -> Result<Postgres, Error> {
+    /// Connects to `url`, brings the schema up to date, and starts the writer task, whose
+    /// commits wait for the server's disk only at [`Durability::Full`].
+    pub(crate) async fn open(url: &str, durability: Durability) -> Result<Postgres, Error> {
         let location = crate::redact_url(url);
         let unreachable = |message: String| Error::Unreachable { location: location.clone(), message };
         let (mut client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(|e| {
@@ -34,6 +35,9 @@ impl Postgres {
             let _ = connection.await;
         });
         migrate(&mut client, &location).await?;
+        if durability == Durability::Normal {
+            client.batch_execute("SET synchronous_commit = off").await.map_err(sql)?;
+        }
         let (jobs, queue) = mpsc::unbounded_channel();
         tokio::spawn(writer(client, queue, location.clone()));
         let (reads, asked) = mpsc::unbounded_channel();
@@ -74,15 +78,14 @@ async fn reader(url: String, mut asked: mpsc::UnboundedReceiver<Query>, location
     }
 }
 
-/// A connection of its own that listens for the answers to approvals (`NOTIFY` on
-/// [`crate::approval::CHANNEL`]) and for runs put in the queue ([`crate::queue::CHANNEL`]): the
-/// value of each receiver changes with each of its notifications. It lives as long as the store
-/// that opened it.
+/// A connection of its own that listens on the channels it is asked for (`LISTEN`, from the
+/// first receiver of each): the value of a channel's receivers changes with each of its
+/// notifications. It lives as long as the store that opened it.
 #[derive(Debug)]
 pub(crate) struct Listener {
-    _client: Client,
-    wakeups: tokio::sync::watch::Receiver<u64>,
-    queued: tokio::sync::watch::Receiver<u64>,
+    client: Client,
+    location: String,
+    channels: std::sync::Arc<std::sync::Mutex<HashMap<&'static str, watch::Sender<u64>>>>,
 }
 
 impl Listener {
@@ -90,37 +93,46 @@ impl Listener {
         let location = crate::redact_url(url);
         let (client, mut connection) = tokio_postgres::connect(url, NoTls)
             .await
-            .map_err(|e| Error::Unreachable { location, message: e.to_string() })?;
-        let (answers, wakeups) = tokio::sync::watch::channel(0u64);
-        let (queue, queued) = tokio::sync::watch::channel(0u64);
+            .map_err(|e| Error::Unreachable { location: location.clone(), message: e.to_string() })?;
+        let channels: std::sync::Arc<std::sync::Mutex<HashMap<&'static str, watch::Sender<u64>>>> =
+            Default::default();
+        let told = channels.clone();
         tokio::spawn(async move {
             // Ends when the connection does: when the client is dropped with the store, or breaks
-            // (the waits then fall back to reading their question every few seconds, and workers
-            // to their poll).
+            // (the waits then fall back to reading what they wait for every few seconds, and
+            // workers to their poll).
             while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
                 match message {
-                    Ok(tokio_postgres::AsyncMessage::Notification(n))
-                        if n.channel() == crate::queue::CHANNEL =>
-                    {
-                        queue.send_modify(|n| *n += 1)
+                    Ok(tokio_postgres::AsyncMessage::Notification(n)) => {
+                        if let Some(channel) = told.lock().unwrap_or_else(|e| e.into_inner()).get(n.channel())
+                        {
+                            channel.send_modify(|n| *n += 1);
+                        }
                     }
-                    Ok(tokio_postgres::AsyncMessage::Notification(_)) => answers.send_modify(|n| *n += 1),
                     Ok(_) => {}
                     Err(_) => break,
                 }
             }
         });
-        let listen = format!("LISTEN {}; LISTEN {}", crate::approval::CHANNEL, crate::queue::CHANNEL);
-        client.batch_execute(&listen).await.map_err(sql)?;
-        Ok(Listener { _client: client, wakeups, queued })
+        Ok(Listener { client, location, channels })
     }
 
-    pub(crate) fn wakeups(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.wakeups.clone()
-    }
-
-    pub(crate) fn queued(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.queued.clone()
+    /// A receiver of `channel`'s notifications, listening from now on.
+    pub(crate) async fn listen(&self, channel: &'static str) -> Result<watch::Receiver<u64>, Error> {
+        let receiver = {
+            let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(sender) = channels.get(channel) {
+                return Ok(sender.subscribe());
+            }
+            let (sender, receiver) = watch::channel(0u64);
+            channels.insert(channel, sender);
+            receiver
+        };
+        self.client.batch_execute(&format!("LISTEN {channel}")).await.map_err(|e| {
+            self.channels.lock().unwrap_or_else(|e| e.into_inner()).remove(channel);
+            write_error(e, &self.location)
+        })?;
+        Ok(receiver)
     }
 }
 
@@ -143,8 +155,20 @@ fn write_error(e: tokio_postgres::Error, location: &str) -> Error {
 }
 
 /// Applies the migrations the schema lacks, in one transaction under an advisory lock (another
-/// process migrating the same schema waits for it).
+/// process migrating the same schema waits for it). A schema found current by one read (one
+/// round trip, the common case) takes neither.
 async fn migrate(client: &mut Client, location: &str) -> Result<(), Error> {
+    let stored = client.simple_query(schema::READ_VERSION).await.ok().and_then(|messages| {
+        messages.into_iter().find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+            _ => None,
+        })
+    });
+    if let Some(version) = stored
+        && schema::pending(Some(&version), location)?.is_empty()
+    {
+        return Ok(());
+    }
     let tx = client.transaction().await.map_err(sql)?;
     tx.batch_execute("SELECT pg_advisory_xact_lock(hashtext(current_schema()))").await.map_err(sql)?;
     tx.batch_execute(schema::META).await.map_err(sql)?;
@@ -163,17 +187,16 @@ async fn migrate(client: &mut Client, location: &str) -> Result<(), Error> {
 
 /// The writer task: answers jobs until every sender is gone.
 async fn writer(mut client: Client, mut queue: mpsc::UnboundedReceiver<Job>, location: String) {
-    let failed = |e| write_error(e, &location);
     let mut prepared: HashMap<&'static str, Statement> = HashMap::new();
     while let Some(job) = queue.recv().await {
         let query = match job {
             Job::Write(first) => {
                 let (writes, query) = backend::batch(first, || queue.try_recv().ok());
-                let together = write(&mut client, &mut prepared, &backend::statements(&writes)).await;
-                for alone in backend::answer_group(writes, together.map_err(failed)) {
+                let together = write(&client, &mut prepared, &backend::statements(&writes), &location).await;
+                for alone in backend::answer_group(writes, together) {
                     let statements = backend::statements(std::slice::from_ref(&alone));
-                    let result = write(&mut client, &mut prepared, &statements).await;
-                    backend::answer(alone, result.map_err(failed));
+                    let result = write(&client, &mut prepared, &statements, &location).await;
+                    backend::answer(alone, result);
                 }
                 query
             }
@@ -205,23 +228,62 @@ async fn statement(
     Ok(s)
 }
 
+/// Commits `statements` in one transaction and one round trip: `BEGIN`, the statements and
+/// `COMMIT` are sent together. A statement the server refuses aborts the transaction, whose
+/// `COMMIT` then rolls it back. One that could not even be sent would let the others commit
+/// without it, so every statement's parameters are encoded first and a failure stops the write
+/// before anything is sent.
 async fn write(
-    client: &mut Client,
+    client: &Client,
     prepared: &mut HashMap<&'static str, Statement>,
     statements: &[&Stmt],
-) -> Result<(), tokio_postgres::Error> {
+    location: &str,
+) -> Result<(), Error> {
     let mut ready = Vec::with_capacity(statements.len());
     for s in statements {
-        ready.push(statement(client, prepared, s.sql).await?);
+        let statement = statement(client, prepared, s.sql).await.map_err(|e| write_error(e, location))?;
+        encodes(&statement, s)?;
+        ready.push(statement);
     }
-    let tx = client.transaction().await?;
     let runs = statements.iter().zip(&ready).map(|(s, prepared)| {
         let params: Vec<&(dyn ToSql + Sync)> = s.params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        let tx = &tx;
-        async move { tx.execute(prepared, &params).await }
+        async move { client.execute(prepared, &params).await }
     });
-    futures_util::future::try_join_all(runs).await?;
-    tx.commit().await
+    let together = futures_util::future::try_join3(
+        client.batch_execute("BEGIN"),
+        futures_util::future::try_join_all(runs),
+        client.batch_execute("COMMIT"),
+    );
+    match together.await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            // Ends the transaction whatever was sent of it (without one in progress, the server
+            // only warns).
+            let _ = client.batch_execute("ROLLBACK").await;
+            Err(write_error(e, location))
+        }
+    }
+}
+
+/// Whether `s`'s parameters fit the prepared `statement`, as `execute` checks before it sends.
+fn encodes(statement: &Statement, s: &Stmt) -> Result<(), Error> {
+    let types = statement.params();
+    if types.len() != s.params.len() {
+        return Err(Error::Sql(format!(
+            "a statement takes {} parameters, not {}: {}",
+            types.len(),
+            s.params.len(),
+            s.sql
+        )));
+    }
+    let mut buf = bytes::BytesMut::new();
+    for (param, ty) in s.params.iter().zip(types) {
+        buf.clear();
+        param
+            .to_sql_checked(ty, &mut buf)
+            .map_err(|e| Error::Sql(format!("a parameter does not fit type {ty} ({e}): {}", s.sql)))?;
+    }
+    Ok(())
 }
 
 /// Runs a script's statements one after the other in one `REPEATABLE READ` transaction (read

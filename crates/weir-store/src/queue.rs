@@ -21,12 +21,7 @@ use serde_json::Value;
 
 /// The PostgreSQL channel that tells idle workers a run is claimable: put in the queue, or
 /// given back by a worker that stopped.
-#[cfg(feature = "postgres")]
 pub(crate) const CHANNEL: &str = "weir_queue";
-
-/// Announces claimable runs at the commit, on PostgreSQL (the channel is [`CHANNEL`]).
-#[cfg(feature = "postgres")]
-const ANNOUNCE: &str = "SELECT pg_notify('weir_queue', '')";
 
 const ENQUEUE_RUN: &str = "INSERT INTO runs (id, pipeline, digest, status, seed, input, input_blob, started_at, \
      bundle, trace_parent) VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9)";
@@ -178,16 +173,9 @@ pub enum Queued {
 }
 
 /// `statements`, with the announcement of claimable runs on a backend that can.
-#[cfg_attr(not(feature = "postgres"), expect(unused_mut, reason = "only PostgreSQL announces"))]
 fn announced(backend: &Backend, mut statements: Vec<Stmt>) -> Vec<Stmt> {
-    match backend {
-        Backend::Sqlite(_) => statements,
-        #[cfg(feature = "postgres")]
-        Backend::Postgres(_) => {
-            statements.push(Stmt { sql: ANNOUNCE, params: Vec::new() });
-            statements
-        }
-    }
+    statements.extend(backend.notify(CHANNEL, ""));
+    statements
 }
 
 fn int(n: u64) -> Param {

@@ -43,6 +43,16 @@ const RUN_RESUMED: &str = "UPDATE runs SET status = 'running', owner = $1, outpu
 const RUN_FINISHED: &str = "UPDATE runs SET status = $1, output = $2, output_blob = $3, error = $4, \
      error_kind = $5, finished_at = $6, duration_ms = $7 WHERE id = $8";
 
+/// The PostgreSQL channel a root run's end is announced on (also an end to be continued: a
+/// drained worker's); its payload is the run id.
+pub(crate) const ENDED_CHANNEL: &str = "weir_runs";
+
+/// The run whose end `event` records, if it is a root run's (sub-pipeline runs end inside theirs).
+pub(crate) fn root_run_ended(event: &Event) -> Option<&str> {
+    let finished = matches!(event.kind, EventKind::RunFinished { .. }) && event.parent.is_none();
+    finished.then_some(&*event.run_id)
+}
+
 /// A root run that ended for good leaves the queue in the commit that records its end.
 const RUN_DEQUEUED: &str = "DELETE FROM queue WHERE run_id = $1";
 

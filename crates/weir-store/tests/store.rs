@@ -1188,6 +1188,27 @@ async fn a_finished_run_leaves_the_queue() {
 }
 
 #[tokio::test]
+async fn the_end_of_a_run_is_announced_to_other_stores_on_postgres() {
+    each_backend("run_ends", async |place: &Place| {
+        let waiter = Store::open(place.location(), Durability::Normal).await.unwrap();
+        let ends = waiter.run_ends().await.unwrap();
+        let Some(mut ends) = ends else {
+            assert!(matches!(place, Place::Sqlite(_)), "only SQLite has no announcements");
+            return;
+        };
+        ends.borrow_and_update();
+        let runner = Store::open(place.location(), Durability::Normal).await.unwrap();
+        let report = run(&bundle(FAN), json!({"n": 1}), &runner).await;
+        assert_eq!(report.status, Status::Succeeded);
+        let told = tokio::time::timeout(std::time::Duration::from_secs(10), ends.changed()).await;
+        assert!(matches!(told, Ok(Ok(()))), "the run's end was not announced");
+        let run = waiter.run(&report.run_id).await.unwrap().expect("stored before it is announced");
+        assert_eq!(run.run.status, Status::Succeeded);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_run_s_events_include_those_of_sub_pipelines_at_any_depth() {
     each_backend("nested_events", async |place: &Place| {
         let registry = weir_steps::builtin();

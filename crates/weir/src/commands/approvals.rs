@@ -3,7 +3,7 @@
 //! answer at most once); a waiting `weir run` reads the answer from there, so these commands can
 //! run in any process, on any machine that reaches the store.
 
-use super::runs::{lookup_failure, no_such_run, now_ms, open, store_failure};
+use super::runs::{PROMISE, lookup_failure, no_such_run, now_ms, open, store_failure};
 use crate::exit::EXIT_INVALID;
 use crate::input::InputArgs;
 use crate::settings::{EnvVars, Settings, Style, paint};
@@ -159,7 +159,7 @@ fn answer(
 ) -> Result<ExitCode> {
     let runtime = super::runtime(super::Threads::One)?;
     runtime.block_on(async {
-        let store = open(settings, Durability::Normal).await?;
+        let store = open(settings, PROMISE).await?;
         let question = match find(&store, target).await {
             Ok(question) => question,
             Err(refusal) => return refuse(&refusal, settings),

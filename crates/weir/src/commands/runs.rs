@@ -146,6 +146,12 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     })
 }
 
+/// The durability of commands whose commit is a promise to act later (a submitted run, the
+/// answer to an approval, a schedule): kept through a crash of what holds the data too, for one
+/// fsync (SQLite) or one flushed commit (PostgreSQL) per command. Runs record their steps at
+/// their `--durability`.
+pub const PROMISE: Durability = Durability::Full;
+
 /// Opens the store the settings name; a store that cannot be opened is infrastructure
 /// unavailable (exit 3), and the message says where it is (without a password) and what to try.
 pub async fn open(settings: &Settings, durability: Durability) -> Result<Store> {

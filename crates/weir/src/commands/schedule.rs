@@ -1,6 +1,6 @@
 //! `weir schedule`: pipelines that run at the ticks of a cron expression, fired by `weir worker`.
 
-use super::runs::{coarse, now_ms, open, store_failure};
+use super::runs::{PROMISE, coarse, now_ms, open, store_failure};
 use crate::exit::{EXIT_INVALID, Failure};
 use crate::input::InputArgs;
 use crate::settings::Settings;
@@ -140,7 +140,7 @@ async fn add(args: AddArgs, settings: &Settings) -> Result<ExitCode> {
     if let Err(problems) = bundle.root().check_input(&input) {
         anyhow::bail!("{}", weir_engine::InputError { problems });
     }
-    let store = open(settings, Durability::Normal).await?;
+    let store = open(settings, PROMISE).await?;
     let now = now_ms();
     let digest = store
         .put_bundle(&bundle, now)

@@ -1,7 +1,7 @@
 //! `weir submit`: puts a run in the queue for `weir worker`, and waits for its end when asked.
 
 use super::run::{exit_code, text};
-use super::runs::{now_ms, open, store_bundle, store_failure};
+use super::runs::{PROMISE, now_ms, open, store_bundle, store_failure};
 use crate::exit::{EXIT_INVALID, Failure};
 use crate::settings::{Settings, Style, paint};
 use anyhow::{Context, Result};
@@ -13,12 +13,15 @@ use weir_api::StoredRunDetail;
 use weir_pipeline::Status;
 use weir_store::{Queued, Store, Submission};
 
-/// How often `--wait` reads the run's state while it is young: a short run's result should not
-/// wait long for the read that sees it.
+/// How often `--wait` reads the run's state while it is young, where nothing tells it the run
+/// ended (SQLite): a short run's result should not wait long for the read that sees it.
 const POLL: Duration = Duration::from_millis(10);
 /// How long `--wait` reads at [`POLL`] before it reads every [`POLL_LATER`].
 const POLL_FAST_FOR: Duration = Duration::from_secs(5);
 const POLL_LATER: Duration = Duration::from_millis(100);
+/// How often `--wait` reads the run's state besides, where the store announces run ends
+/// (PostgreSQL), should an announcement be lost with its connection.
+const POLL_NOTIFIED: Duration = Duration::from_secs(1);
 
 /// Queue a run of a pipeline for `weir worker` and print its id
 ///
@@ -79,7 +82,7 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     }
     let runtime = super::runtime(super::Threads::One)?;
     runtime.block_on(async {
-        let store = open(settings, weir_store::Durability::Normal).await?;
+        let store = open(settings, PROMISE).await?;
         let digest = store_bundle(&store, &bundle).await?;
         let pipeline = bundle.root().name().to_owned();
         let runs: Vec<Submission> = (0..args.repeat)
@@ -138,8 +141,14 @@ fn print_queued(args: &Args, runs: &[Submission], settings: &Settings) -> Result
 /// Waits until run `id` has ended for good: it has a final status and is no longer in the queue
 /// (a run cancelled because its worker stopped stays queued, and goes on in another).
 async fn wait(store: &Store, id: &str) -> Result<StoredRunDetail> {
+    // Listening before the first read: an end announced after it wakes the next wait. Without
+    // announcements (SQLite, or a listening connection that cannot be opened) the wait polls.
+    let mut ends = store.run_ends().await.ok().flatten();
     let started = Instant::now();
     loop {
+        if let Some(ends) = &mut ends {
+            ends.borrow_and_update();
+        }
         if store.queued(id).await.map_err(store_failure)? == Queued::No {
             let detail = store.run(id).await.map_err(store_failure)?;
             let detail = detail.with_context(|| format!("run {id} is no longer in the store"))?;
@@ -147,8 +156,18 @@ async fn wait(store: &Store, id: &str) -> Result<StoredRunDetail> {
                 return Ok(detail);
             }
         }
-        let pause = if started.elapsed() < POLL_FAST_FOR { POLL } else { POLL_LATER };
-        tokio::time::sleep(pause).await;
+        match &mut ends {
+            Some(announced) => {
+                // A closed listening connection leaves the wait to polling.
+                if let Ok(Err(_)) = tokio::time::timeout(POLL_NOTIFIED, announced.changed()).await {
+                    ends = None;
+                }
+            }
+            None => {
+                let pause = if started.elapsed() < POLL_FAST_FOR { POLL } else { POLL_LATER };
+                tokio::time::sleep(pause).await;
+            }
+        }
     }
 }
 
