@@ -12,9 +12,9 @@
 #   bench/workers/run.sh [RUNS] [N]     (defaults 60000 and 11)
 #
 # WEIR_BENCH_DATABASE_URL names the server (default postgres://root@127.0.0.1:5432/test),
-# WEIR_BENCH_CONCURRENCY the runs per worker (default 64), WEIR_BENCH_SYNCHRONOUS_COMMIT the
-# `synchronous_commit` of weir's sessions (default: the server's), set through the URL's
-# `options` as any user can. WEIR_BENCH_HOLD=1 holds a transaction open (a snapshot of the queue,
+# WEIR_BENCH_CONCURRENCY the runs per worker (default 64), WEIR_BENCH_DURABILITY the workers'
+# `--durability` (default `normal`: their writes do not wait for the server's WAL flush, as
+# `synchronous_commit=off`; `full`: they do). WEIR_BENCH_HOLD=1 holds a transaction open (a snapshot of the queue,
 # as a long report would) while the runs flow, and reports the queue table's size after: the
 # dead rows PostgreSQL cannot remove meanwhile.
 set -euo pipefail
@@ -42,11 +42,8 @@ cleanup() {
 trap cleanup EXIT
 sql "DROP SCHEMA IF EXISTS $schema CASCADE; CREATE SCHEMA $schema" > /dev/null
 sep='?'; case $server in *\?*) sep='&' ;; esac
-options="-csearch_path%3D$schema"
-if [ -n "${WEIR_BENCH_SYNCHRONOUS_COMMIT:-}" ]; then
-  options="$options%20-csynchronous_commit%3D$WEIR_BENCH_SYNCHRONOUS_COMMIT"
-fi
-export WEIR_DATABASE_URL="$server${sep}options=$options"
+durability=${WEIR_BENCH_DURABILITY:-normal}
+export WEIR_DATABASE_URL="$server${sep}options=-csearch_path%3D$schema"
 export WEIR_HOME="$work/home"
 
 cat > "$work/three.yaml" << 'YAML'
@@ -61,7 +58,7 @@ YAML
 now() { date +%s.%N; }
 left() { sql "SELECT COUNT(*) FROM $schema.queue"; }
 
-echo "postgres $(sql 'SHOW server_version'), synchronous_commit=${WEIR_BENCH_SYNCHRONOUS_COMMIT:-$(sql 'SHOW synchronous_commit')}, $(nproc) cores, concurrency $concurrency" >&2
+echo "postgres $(sql 'SHOW server_version') (synchronous_commit=$(sql 'SHOW synchronous_commit')), workers at --durability $durability, $(nproc) cores, concurrency $concurrency" >&2
 echo "queueing $runs runs of a 3-step transform chain ..." >&2
 # `--repeat` takes at most 100,000 runs a call.
 for ((left_to_queue = runs; left_to_queue > 0; left_to_queue -= 100000)); do
@@ -72,7 +69,7 @@ if [ -n "${WEIR_BENCH_HOLD:-}" ]; then
 fi
 start=$(now)
 for w in 1 2; do
-  "$weir" worker --quiet --concurrency "$concurrency" --poll 20ms &
+  "$weir" worker --quiet --concurrency "$concurrency" --poll 20ms --durability "$durability" &
 done
 last=$runs
 last_at=$start
@@ -103,7 +100,7 @@ printf '%-60s %8.1f s\n' "  from the first run's start to the last run's end" "$
 printf '%-60s %8s\n' "  succeeded / started once / resumed" "$succeeded / $started / $resumed"
 [ "$succeeded" -eq "$runs" ] && [ "$started" -eq "$runs" ] && [ "$resumed" -eq 0 ] || { echo "lost or duplicated runs" >&2; exit 1; }
 
-"$weir" worker --quiet &
+"$weir" worker --quiet --durability "$durability" &
 sleep 0.5
 times=()
 for _ in $(seq 1 "$samples"); do

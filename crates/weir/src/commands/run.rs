@@ -74,11 +74,12 @@ pub struct OutputArgs {
     raw: bool,
 }
 
-/// `--durability`, of `weir run` and `weir resume`.
+/// `--durability`, of the commands that record runs (`weir run`, `resume`, `replay`, `worker`).
 #[derive(clap::Args)]
 pub struct DurabilityArg {
-    /// What a stored run survives: `normal`, a crash of weir (SQLite WAL, synchronous=NORMAL);
-    /// `full`, a power loss too (an fsync per group of commits).
+    /// What a stored run survives: `normal`, a crash of weir (SQLite: WAL, synchronous=NORMAL;
+    /// PostgreSQL: synchronous_commit=off); `full`, a crash of the machine or database server
+    /// too (an fsync, or the server's flush, per group of commits).
     #[arg(long, value_enum, value_name = "LEVEL", default_value_t = Durability::Normal)]
     durability: Durability,
 }

@@ -2,7 +2,7 @@
 //! its heartbeats renew; continues the runs whose worker died, and the runs left waiting for an
 //! answer that has come.
 
-use super::run::{Launch, Signals, Started, stop_at_once};
+use super::run::{DurabilityArg, Launch, Signals, Started, stop_at_once};
 use super::runs::{now_ms, open, parse_duration, store_failure};
 use crate::config::Config;
 use crate::settings::{Settings, Style, paint};
@@ -82,6 +82,8 @@ pub struct Args {
     #[arg(long)]
     json: bool,
     #[command(flatten)]
+    durability: DurabilityArg,
+    #[command(flatten)]
     metrics: crate::telemetry::MetricsArgs,
 }
 
@@ -95,7 +97,7 @@ pub fn run(args: Args, settings: &Settings) -> Result<ExitCode> {
     let runtime = super::runtime(super::Threads::Workers)?;
     let observer = Observer::serve(&args.metrics, &settings.config, &runtime)?;
     runtime.block_on(async {
-        let store = open(settings, weir_store::Durability::Normal).await?;
+        let store = open(settings, args.durability.level()).await?;
         let worker = Worker::new(store, &args, lease, settings, observer);
         let owner = crate::owner::current();
         worker.store.register_worker(&worker.id, &owner, now_ms()).await.map_err(store_failure)?;

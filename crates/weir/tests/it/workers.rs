@@ -196,7 +196,8 @@ fn submitted_runs_wait_queued_until_a_worker_runs_them() {
     assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
 
     let id = place.submit(&["chain.yaml", "--set", "n=0"]);
-    let quiet = place.weir(&["worker", "--once", "--quiet"]);
+    // Power-safe commits change what they wait for, not what a run does.
+    let quiet = place.weir(&["worker", "--once", "--quiet", "--durability", "full"]);
     assert_eq!((quiet.status.code(), stderr(&quiet).as_str()), (Some(0), ""), "--quiet: no progress");
     assert_eq!(place.show(&id)["output"], json!({"n": 2}));
 }
