@@ -17,10 +17,10 @@ struct Case {
 
 const CASES: &[Case] = &[
     Case {
-        name: "`weir run examples/hello.yaml`, whole process",
+        name: "`weir run examples/hello.yaml`, whole process, stored",
         args: &["run", "examples/hello.yaml"],
         runs: 100,
-        target: Duration::from_millis(15),
+        target: Duration::from_millis(8),
     },
     Case {
         name: "`weir validate` of a 1,000-step file, whole process",
