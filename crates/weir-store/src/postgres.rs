@@ -186,7 +186,7 @@ async fn migrate(client: &mut Client, location: &str) -> Result<(), Error> {
 }
 
 /// The writer task: answers jobs until every sender is gone.
-async fn writer(mut client: Client, mut queue: mpsc::UnboundedReceiver<Job>, location: String) {
+async fn writer(client: Client, mut queue: mpsc::UnboundedReceiver<Job>, location: String) {
     let mut prepared: HashMap<&'static str, Statement> = HashMap::new();
     while let Some(job) = queue.recv().await {
         let query = match job {
@@ -207,7 +207,7 @@ async fn writer(mut client: Client, mut queue: mpsc::UnboundedReceiver<Job>, loc
                 let _ = done.send(read(&client, &mut prepared, &statement).await);
             }
             Some(Job::Script(script)) => {
-                let result = run_script(&mut client, &mut prepared, &script).await;
+                let result = run_script(&client, &mut prepared, &script).await;
                 let _ = script.done.send(result);
             }
             Some(Job::Write(_)) | None => {}
@@ -215,17 +215,21 @@ async fn writer(mut client: Client, mut queue: mpsc::UnboundedReceiver<Job>, loc
     }
 }
 
-async fn statement(
+/// The prepared statements of `sqls`, in order; those not prepared yet are prepared together
+/// (their requests sent at once: one round trip for all).
+async fn statements(
     client: &Client,
     prepared: &mut HashMap<&'static str, Statement>,
-    sql: &'static str,
-) -> Result<Statement, tokio_postgres::Error> {
-    if let Some(s) = prepared.get(sql) {
-        return Ok(s.clone());
-    }
-    let s = client.prepare(sql).await?;
-    prepared.insert(sql, s.clone());
-    Ok(s)
+    sqls: impl IntoIterator<Item = &'static str>,
+) -> Result<Vec<Statement>, tokio_postgres::Error> {
+    let sqls: Vec<&'static str> = sqls.into_iter().collect();
+    let mut missing: Vec<&'static str> =
+        sqls.iter().copied().filter(|sql| !prepared.contains_key(sql)).collect();
+    missing.sort_unstable();
+    missing.dedup();
+    let made = futures_util::future::try_join_all(missing.iter().map(|sql| client.prepare(sql))).await?;
+    prepared.extend(missing.into_iter().zip(made));
+    Ok(sqls.iter().map(|sql| prepared[sql].clone()).collect())
 }
 
 /// Commits `statements` in one transaction and one round trip: `BEGIN`, the statements and
@@ -239,11 +243,10 @@ async fn write(
     statements: &[&Stmt],
     location: &str,
 ) -> Result<(), Error> {
-    let mut ready = Vec::with_capacity(statements.len());
-    for s in statements {
-        let statement = statement(client, prepared, s.sql).await.map_err(|e| write_error(e, location))?;
-        encodes(&statement, s)?;
-        ready.push(statement);
+    let sqls = statements.iter().map(|s| s.sql);
+    let ready = self::statements(client, prepared, sqls).await.map_err(|e| write_error(e, location))?;
+    for (s, statement) in statements.iter().zip(&ready) {
+        encodes(statement, s)?;
     }
     let runs = statements.iter().zip(&ready).map(|(s, prepared)| {
         let params: Vec<&(dyn ToSql + Sync)> = s.params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
@@ -288,34 +291,40 @@ fn encodes(statement: &Statement, s: &Stmt) -> Result<(), Error> {
 
 /// Runs a script's statements one after the other in one `REPEATABLE READ` transaction (read
 /// only for [`Isolation::Read`]), where every statement sees the snapshot the first one took; or
-/// `READ COMMITTED` for [`Isolation::Committed`].
+/// `READ COMMITTED` for [`Isolation::Committed`]. As a write, in one round trip: the transaction's
+/// start, its statements and `COMMIT` are sent together, their parameters encoded first.
 async fn run_script(
-    client: &mut Client,
+    client: &Client,
     prepared: &mut HashMap<&'static str, Statement>,
     script: &Script,
 ) -> Result<Vec<Vec<Row>>, Error> {
-    let mut ready = Vec::with_capacity(script.statements.len());
-    for s in &script.statements {
-        ready.push(statement(client, prepared, s.sql).await.map_err(sql)?);
+    let ready = statements(client, prepared, script.statements.iter().map(|s| s.sql)).await.map_err(sql)?;
+    for (s, statement) in script.statements.iter().zip(&ready) {
+        encodes(statement, s)?;
     }
-    let level = match script.isolation {
-        Isolation::Committed => tokio_postgres::IsolationLevel::ReadCommitted,
-        Isolation::Write | Isolation::Read => tokio_postgres::IsolationLevel::RepeatableRead,
+    let start = match script.isolation {
+        Isolation::Committed => "START TRANSACTION ISOLATION LEVEL READ COMMITTED",
+        Isolation::Write => "START TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+        Isolation::Read => "START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY",
     };
-    let tx = client
-        .build_transaction()
-        .isolation_level(level)
-        .read_only(script.isolation == Isolation::Read)
-        .start()
-        .await
-        .map_err(sql)?;
-    let mut out = Vec::with_capacity(ready.len());
-    for (s, prepared) in script.statements.iter().zip(&ready) {
+    let queries = script.statements.iter().zip(&ready).map(|(s, prepared)| {
         let params: Vec<&(dyn ToSql + Sync)> = s.params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        out.push(rows(&tx.query(prepared, &params).await.map_err(sql)?)?);
+        async move { client.query(prepared, &params).await }
+    });
+    let together = futures_util::future::try_join3(
+        client.batch_execute(start),
+        futures_util::future::try_join_all(queries),
+        client.batch_execute("COMMIT"),
+    );
+    match together.await {
+        Ok((_, answers, _)) => answers.iter().map(|answer| rows(answer)).collect(),
+        Err(e) => {
+            // A statement the server refused aborted the transaction, which `COMMIT` then
+            // rolled back; this ends it whatever was sent of it.
+            let _ = client.batch_execute("ROLLBACK").await;
+            Err(sql(e))
+        }
     }
-    tx.commit().await.map_err(sql)?;
-    Ok(out)
 }
 
 async fn read(
@@ -323,7 +332,7 @@ async fn read(
     prepared: &mut HashMap<&'static str, Statement>,
     s: &Stmt,
 ) -> Result<Vec<Row>, Error> {
-    let statement = statement(client, prepared, s.sql).await.map_err(sql)?;
+    let statement = statements(client, prepared, [s.sql]).await.map_err(sql)?.remove(0);
     let params: Vec<&(dyn ToSql + Sync)> = s.params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
     rows(&client.query(&statement, &params).await.map_err(sql)?)
 }

@@ -467,6 +467,41 @@ async fn committing_the_same_events_twice_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_commit_the_database_refuses_midway_stores_nothing_of_it() {
+    each_backend("refused", async |place| {
+        let store = Store::open(place.location(), Durability::Normal).await.unwrap();
+        let engine = Engine::new(Arc::new(weir_steps::builtin()), Arc::new(SystemClock::default()));
+        let events = Collector::default();
+        engine.run(&bundle(FAN), json!({"n": 1}), &RunOptions::default(), &events).await.expect("input");
+        let events = events.events();
+        // The step `b` ends in the middle of the run's events: its row is refused, after the
+        // statements before it in the same transaction succeeded.
+        let refuse = match place {
+            Place::Sqlite(_) => "CREATE TRIGGER refuse BEFORE INSERT ON steps WHEN NEW.step = 'b' \
+                 BEGIN SELECT RAISE(ABORT, 'refused'); END;"
+                .to_owned(),
+            #[cfg(feature = "postgres")]
+            Place::Postgres { .. } => "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN IF NEW.step = 'b' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$; \
+                 CREATE TRIGGER refuse BEFORE INSERT ON steps FOR EACH ROW EXECUTE FUNCTION refuse();"
+                .to_owned(),
+        };
+        execute(place, &refuse).await;
+        let refused = store.commit(&events).await.unwrap_err();
+        assert!(refused.to_string().contains("refused"), "{refused}");
+        for table in ["events", "runs", "steps", "attempts"] {
+            assert_eq!(count(place, table).await, 0, "{table} keeps nothing of the refused commit");
+        }
+        // The store goes on: the next commit is not inside the refused one's transaction.
+        let on_steps = if matches!(place, Place::Sqlite(_)) { "" } else { " ON steps" };
+        execute(place, &format!("DROP TRIGGER refuse{on_steps}")).await;
+        store.commit(&events).await.unwrap();
+        assert_eq!(count(place, "events").await, events.len() as i64);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn an_unreachable_postgres_names_the_url_without_its_password() {
     let url = "postgres://ada:s3cret@127.0.0.1:1/weir?connect_timeout=2";
     let result = Store::open(Location::parse(url), Durability::Normal).await;

@@ -144,6 +144,11 @@ async fn wait(store: &Store, id: &str) -> Result<StoredRunDetail> {
     // Listening before the first read: an end announced after it wakes the next wait. Without
     // announcements (SQLite, or a listening connection that cannot be opened) the wait polls.
     let mut ends = store.run_ends().await.ok().flatten();
+    if ends.is_some() {
+        // Read once while the run goes on, so that the read after its end, the one the result
+        // waits for, finds its statements prepared (each is a round trip more the first time).
+        store.run(id).await.map_err(store_failure)?;
+    }
     let started = Instant::now();
     loop {
         if let Some(ends) = &mut ends {
