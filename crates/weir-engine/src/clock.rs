@@ -320,10 +320,11 @@ mod tests {
     fn system_sleeps_never_end_before_their_duration_whichever_timer_ends_them() {
         let clock = SystemClock::default();
         let durations = [0, 300, 1_999, 2_000, 2_001, 7_500, 12_000].map(Duration::from_micros);
+        // A sleep's deadline counts from when it is made, not from its first poll.
         let measured = runtime().block_on(futures_util::future::join_all(durations.map(|d| {
+            let started = Instant::now();
             let sleep = clock.sleep(d);
             async move {
-                let started = Instant::now();
                 sleep.await;
                 (d, started.elapsed())
             }
