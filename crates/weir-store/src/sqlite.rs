@@ -231,10 +231,17 @@ fn checkpointer(path: &Path, flags: OpenFlags) -> Result<mpsc::SyncSender<()>, S
 }
 
 /// Applies the migrations the file lacks, in one immediate transaction (a second process opening
-/// the same file waits for it).
+/// the same file waits for it). A file found current by one read (the common case) takes no
+/// lock: processes that only read (`weir runs list`, `weir status`) never hold up a writer.
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), Error> {
     let sql = |e| error(e, path);
     let location = path.display().to_string();
+    let stored: Option<String> = conn.query_row(schema::READ_VERSION, [], |r| r.get(0)).ok();
+    if let Some(version) = stored
+        && schema::pending(Some(&version), &location)?.is_empty()
+    {
+        return Ok(());
+    }
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql)?;
     tx.execute_batch(schema::META).map_err(sql)?;
     let found: Option<String> = tx.query_row(schema::READ_VERSION, [], |r| r.get(0)).ok();
