@@ -85,8 +85,11 @@ async fn reader(url: String, mut asked: mpsc::UnboundedReceiver<Query>, location
 pub(crate) struct Listener {
     client: Client,
     location: String,
-    channels: std::sync::Arc<std::sync::Mutex<HashMap<&'static str, watch::Sender<u64>>>>,
+    channels: Channels,
 }
+
+/// The channels a [`Listener`] listens on, each with the sender of its receivers.
+type Channels = std::sync::Arc<std::sync::Mutex<HashMap<&'static str, watch::Sender<u64>>>>;
 
 impl Listener {
     pub(crate) async fn open(url: &str) -> Result<Listener, Error> {
@@ -94,8 +97,7 @@ impl Listener {
         let (client, mut connection) = tokio_postgres::connect(url, NoTls)
             .await
             .map_err(|e| Error::Unreachable { location: location.clone(), message: e.to_string() })?;
-        let channels: std::sync::Arc<std::sync::Mutex<HashMap<&'static str, watch::Sender<u64>>>> =
-            Default::default();
+        let channels = Channels::default();
         let told = channels.clone();
         tokio::spawn(async move {
             // Ends when the connection does: when the client is dropped with the store, or breaks
@@ -232,38 +234,68 @@ async fn statements(
     Ok(sqls.iter().map(|sql| prepared[sql].clone()).collect())
 }
 
-/// Commits `statements` in one transaction and one round trip: `BEGIN`, the statements and
-/// `COMMIT` are sent together. A statement the server refuses aborts the transaction, whose
-/// `COMMIT` then rolls it back. One that could not even be sent would let the others commit
-/// without it, so every statement's parameters are encoded first and a failure stops the write
-/// before anything is sent.
+/// Commits `statements` in one transaction (a group commit's writes).
 async fn write(
     client: &Client,
     prepared: &mut HashMap<&'static str, Statement>,
     statements: &[&Stmt],
     location: &str,
 ) -> Result<(), Error> {
-    let sqls = statements.iter().map(|s| s.sql);
-    let ready = self::statements(client, prepared, sqls).await.map_err(|e| write_error(e, location))?;
+    transaction(client, prepared, statements, "BEGIN", |e| write_error(e, location)).await.map(|_| ())
+}
+
+/// Runs a script's statements one after the other in one `REPEATABLE READ` transaction (read
+/// only for [`Isolation::Read`]), where every statement sees the snapshot the first one took; or
+/// `READ COMMITTED` for [`Isolation::Committed`].
+async fn run_script(
+    client: &Client,
+    prepared: &mut HashMap<&'static str, Statement>,
+    script: &Script,
+) -> Result<Vec<Vec<Row>>, Error> {
+    let start = match script.isolation {
+        Isolation::Committed => "START TRANSACTION ISOLATION LEVEL READ COMMITTED",
+        Isolation::Write => "START TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+        Isolation::Read => "START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY",
+    };
+    let statements: Vec<&Stmt> = script.statements.iter().collect();
+    let answers = transaction(client, prepared, &statements, start, sql).await?;
+    answers.iter().map(|answer| rows(answer)).collect()
+}
+
+/// Runs `statements` in one transaction begun by `start`, in one round trip: the start, the
+/// statements and `COMMIT` are sent together (the statements not prepared yet are prepared
+/// together first). A statement the server refuses aborts the transaction, whose `COMMIT` then
+/// rolls it back. One that could not even be sent would let the others commit without it, so
+/// every statement's parameters are encoded first and a failure stops the transaction before
+/// anything is sent. Returns each statement's rows; `failed` says what a failure means.
+async fn transaction(
+    client: &Client,
+    prepared: &mut HashMap<&'static str, Statement>,
+    statements: &[&Stmt],
+    start: &str,
+    failed: impl Fn(tokio_postgres::Error) -> Error,
+) -> Result<Vec<Vec<tokio_postgres::Row>>, Error> {
+    let ready =
+        self::statements(client, prepared, statements.iter().map(|s| s.sql)).await.map_err(&failed)?;
     for (s, statement) in statements.iter().zip(&ready) {
         encodes(statement, s)?;
     }
     let runs = statements.iter().zip(&ready).map(|(s, prepared)| {
         let params: Vec<&(dyn ToSql + Sync)> = s.params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        async move { client.execute(prepared, &params).await }
+        async move { client.query(prepared, &params).await }
     });
     let together = futures_util::future::try_join3(
-        client.batch_execute("BEGIN"),
+        client.batch_execute(start),
         futures_util::future::try_join_all(runs),
         client.batch_execute("COMMIT"),
     );
     match together.await {
-        Ok(_) => Ok(()),
+        Ok((_, answers, _)) => Ok(answers),
         Err(e) => {
             // Ends the transaction whatever was sent of it (without one in progress, the server
             // only warns).
             let _ = client.batch_execute("ROLLBACK").await;
-            Err(write_error(e, location))
+            Err(failed(e))
         }
     }
 }
@@ -287,44 +319,6 @@ fn encodes(statement: &Statement, s: &Stmt) -> Result<(), Error> {
             .map_err(|e| Error::Sql(format!("a parameter does not fit type {ty} ({e}): {}", s.sql)))?;
     }
     Ok(())
-}
-
-/// Runs a script's statements one after the other in one `REPEATABLE READ` transaction (read
-/// only for [`Isolation::Read`]), where every statement sees the snapshot the first one took; or
-/// `READ COMMITTED` for [`Isolation::Committed`]. As a write, in one round trip: the transaction's
-/// start, its statements and `COMMIT` are sent together, their parameters encoded first.
-async fn run_script(
-    client: &Client,
-    prepared: &mut HashMap<&'static str, Statement>,
-    script: &Script,
-) -> Result<Vec<Vec<Row>>, Error> {
-    let ready = statements(client, prepared, script.statements.iter().map(|s| s.sql)).await.map_err(sql)?;
-    for (s, statement) in script.statements.iter().zip(&ready) {
-        encodes(statement, s)?;
-    }
-    let start = match script.isolation {
-        Isolation::Committed => "START TRANSACTION ISOLATION LEVEL READ COMMITTED",
-        Isolation::Write => "START TRANSACTION ISOLATION LEVEL REPEATABLE READ",
-        Isolation::Read => "START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY",
-    };
-    let queries = script.statements.iter().zip(&ready).map(|(s, prepared)| {
-        let params: Vec<&(dyn ToSql + Sync)> = s.params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        async move { client.query(prepared, &params).await }
-    });
-    let together = futures_util::future::try_join3(
-        client.batch_execute(start),
-        futures_util::future::try_join_all(queries),
-        client.batch_execute("COMMIT"),
-    );
-    match together.await {
-        Ok((_, answers, _)) => answers.iter().map(|answer| rows(answer)).collect(),
-        Err(e) => {
-            // A statement the server refused aborted the transaction, which `COMMIT` then
-            // rolled back; this ends it whatever was sent of it.
-            let _ = client.batch_execute("ROLLBACK").await;
-            Err(sql(e))
-        }
-    }
 }
 
 async fn read(

@@ -39,10 +39,11 @@ const CHECKPOINT_PAGES: i32 = 1000;
 const INLINE_CHECKPOINT_PAGES: i32 = 4 * CHECKPOINT_PAGES;
 
 /// The WAL size, in pages, past which a process's first commit checkpoints after it. Opening
-/// the file reads each page of the WAL (about 1 µs a page here) and a checkpoint costs two fsyncs
-/// (about 8 ms here): at this size, short processes writing 20 pages each (`weir run
-/// examples/hello.yaml`) read 0.25 ms of WAL on average and one in 25 pays a checkpoint, where
-/// the 4,000 pages of [`INLINE_CHECKPOINT_PAGES`] cost each of them 2 ms.
+/// the file reads each page of the WAL, and a checkpoint costs a few fsyncs: at this size, short
+/// processes writing about 21 pages each (`weir run examples/hello.yaml`) read at most about 530
+/// pages when they open the file and one in about 25 pays a checkpoint. Left to grow to the
+/// 4,000 pages of [`INLINE_CHECKPOINT_PAGES`], the WAL made hello take 13.4 ms instead of 8.9
+/// (docs/performance.md).
 const OPENING_CHECKPOINT_PAGES: i32 = 512;
 
 /// What the WAL file is cut back to when a write starts it over after a checkpoint.

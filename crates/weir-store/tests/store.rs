@@ -447,21 +447,26 @@ async fn set_version(place: &Place, version: i64) {
     }
 }
 
+/// A run of `FAN` made without a store: its id and the events it would commit.
+async fn fan_events() -> (String, Vec<weir_engine::Event>) {
+    let engine = Engine::new(Arc::new(weir_steps::builtin()), Arc::new(SystemClock::default()));
+    let events = Collector::default();
+    let report = engine
+        .run(&bundle(FAN), json!({"n": 1}), &RunOptions::default(), &events)
+        .await
+        .expect("valid input");
+    (report.run_id, events.events())
+}
+
 #[tokio::test]
 async fn committing_the_same_events_twice_changes_nothing() {
     each_backend("idempotent", async |place| {
         let store = Store::open(place.location(), Durability::Normal).await.unwrap();
-        let engine = Engine::new(Arc::new(weir_steps::builtin()), Arc::new(SystemClock::default()));
-        let events = Collector::default();
-        let report = engine
-            .run(&bundle(FAN), json!({"n": 1}), &RunOptions::default(), &events)
-            .await
-            .expect("valid input");
-        let events = events.events();
+        let (run_id, events) = fan_events().await;
         store.commit(&events).await.unwrap();
         store.commit(&events).await.unwrap();
         assert_eq!(count(place, "events").await, events.len() as i64);
-        assert_eq!(store.run(&report.run_id).await.unwrap().unwrap().run.status, Status::Succeeded);
+        assert_eq!(store.run(&run_id).await.unwrap().unwrap().run.status, Status::Succeeded);
     })
     .await;
 }
@@ -470,23 +475,22 @@ async fn committing_the_same_events_twice_changes_nothing() {
 async fn a_commit_the_database_refuses_midway_stores_nothing_of_it() {
     each_backend("refused", async |place| {
         let store = Store::open(place.location(), Durability::Normal).await.unwrap();
-        let engine = Engine::new(Arc::new(weir_steps::builtin()), Arc::new(SystemClock::default()));
-        let events = Collector::default();
-        engine.run(&bundle(FAN), json!({"n": 1}), &RunOptions::default(), &events).await.expect("input");
-        let events = events.events();
+        let (_, events) = fan_events().await;
         // The step `b` ends in the middle of the run's events: its row is refused, after the
         // statements before it in the same transaction succeeded.
         let refuse = match place {
-            Place::Sqlite(_) => "CREATE TRIGGER refuse BEFORE INSERT ON steps WHEN NEW.step = 'b' \
+            Place::Sqlite(_) => {
+                "CREATE TRIGGER refuse BEFORE INSERT ON steps WHEN NEW.step = 'b' \
                  BEGIN SELECT RAISE(ABORT, 'refused'); END;"
-                .to_owned(),
+            }
             #[cfg(feature = "postgres")]
-            Place::Postgres { .. } => "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
+            Place::Postgres { .. } => {
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
                  $$ BEGIN IF NEW.step = 'b' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$; \
                  CREATE TRIGGER refuse BEFORE INSERT ON steps FOR EACH ROW EXECUTE FUNCTION refuse();"
-                .to_owned(),
+            }
         };
-        execute(place, &refuse).await;
+        execute(place, refuse).await;
         let refused = store.commit(&events).await.unwrap_err();
         assert!(refused.to_string().contains("refused"), "{refused}");
         for table in ["events", "runs", "steps", "attempts"] {
