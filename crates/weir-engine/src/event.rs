@@ -171,11 +171,20 @@ pub enum LogLevel {
 /// Receives a run's events as they happen. Called from the run's task; keep it quick.
 pub trait EventSink: Send + Sync {
     fn emit(&self, event: &Event);
+
+    /// The run's future is about to return, because it waits or because it ended: the events
+    /// emitted on this thread since the last call are all of them until it is polled again,
+    /// perhaps on another thread. A sink that keeps events per thread hands them on here.
+    fn yielded(&self) {}
 }
 
 impl<T: EventSink + ?Sized> EventSink for Arc<T> {
     fn emit(&self, event: &Event) {
         (**self).emit(event);
+    }
+
+    fn yielded(&self) {
+        (**self).yielded();
     }
 }
 
@@ -195,6 +204,11 @@ impl<A: EventSink, B: EventSink> EventSink for Tee<A, B> {
     fn emit(&self, event: &Event) {
         self.0.emit(event);
         self.1.emit(event);
+    }
+
+    fn yielded(&self) {
+        self.0.yielded();
+        self.1.yielded();
     }
 }
 

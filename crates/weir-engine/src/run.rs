@@ -120,7 +120,15 @@ impl Engine {
             (None, Some(parent)) => Span { trace: parent.child(), parent: Some(parent.span_id) },
             (None, None) => Span { trace: TraceContext::root(), parent: None },
         };
-        tree.run(PlanId::ROOT, input, run_id.into(), seed, None, span, prior).await
+        let mut run = std::pin::pin!(tree.run(PlanId::ROOT, input, run_id.into(), seed, None, span, prior));
+        // The whole tree is this one future: where it returns is where its events may move to
+        // another thread.
+        std::future::poll_fn(|cx| {
+            let poll = run.as_mut().poll(cx);
+            sink.yielded();
+            poll
+        })
+        .await
     }
 
     /// [`Engine::run`] with owned arguments: a future that borrows nothing, for `tokio::spawn`.

@@ -16,7 +16,8 @@ use crate::source::{Source, Span};
 use crate::suggest::did_you_mean;
 use crate::template::{self, Part, Piece, Template};
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// The result of loading a pipeline: a plan when there is no error, and every diagnostic.
 #[derive(Debug)]
@@ -54,6 +55,7 @@ pub fn load(source: Source, catalog: &dyn Catalog) -> Loaded {
         step_reads: Vec::new(),
         unproven: Vec::new(),
         schemas: HashMap::new(),
+        kinds: HashSet::new(),
         imports: Vec::new(),
         suggestions: 0,
     };
@@ -98,6 +100,8 @@ struct Validator<'a> {
     unproven: Vec<(ProgramId, Option<usize>, Vec<Unproven>)>,
     /// Compiled `with` schemas by kind name.
     schemas: HashMap<&'static str, Option<jsonschema::Validator>>,
+    /// The kinds' names, each shared by the steps of that kind.
+    kinds: HashSet<Arc<str>>,
     imports: Vec<Import>,
     /// "did you mean" hints given for step ids.
     suggestions: usize,
@@ -378,6 +382,16 @@ impl<'a> Validator<'a> {
         routes
     }
 
+    /// The shared name of kind `uses`.
+    fn kind_name(&mut self, uses: &str) -> Arc<str> {
+        if let Some(name) = self.kinds.get(uses) {
+            return name.clone();
+        }
+        let name: Arc<str> = uses.into();
+        self.kinds.insert(name.clone());
+        name
+    }
+
     fn plan_step(&mut self, step: &Step, node: &'a Node, scope: Scope, acyclic: bool) -> PlanStep {
         let kind = self.kind_of(step, node);
         let condition = match (&step.condition, node.get("if")) {
@@ -386,7 +400,7 @@ impl<'a> Validator<'a> {
         };
         let mut planned = PlanStep {
             id: step.id.as_str().into(),
-            kind: step.uses.as_str().into(),
+            kind: self.kind_name(&step.uses),
             effects: kind.map_or(Effects::External, |k| k.effects),
             needs: Vec::new(),
             dependents: Vec::new(),

@@ -116,7 +116,7 @@ mod tests {
         let exporter = Exporter::bind("127.0.0.1:0").await.unwrap();
         let addr = exporter.local_addr().unwrap();
         let metrics = Arc::new(Metrics::new());
-        metrics.run_started();
+        metrics.runs_in_flight(1);
         tokio::spawn(exporter.serve(metrics));
         let scrape = get(addr, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").await;
         assert!(scrape.starts_with("HTTP/1.1 200 OK\r\n"), "{scrape}");

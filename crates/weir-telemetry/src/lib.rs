@@ -1,23 +1,21 @@
 //! What a run's events tell the outside world. [`Telemetry`] is an [`EventSink`]: each event
-//! writes its log line (through `tracing`), its metrics and its span data in one place, so the
-//! three never disagree about what happened. `log` sets up where log lines go, `metrics` is the
-//! registry and its store timing, `exposition` serves it to Prometheus, and `statsd` sends the
-//! same measurements over UDP. `trace` turns the events into spans and exports them over
-//! OTLP/HTTP from a thread of its own (cargo feature `otlp`).
+//! writes its log line (through `tracing`) and hands what its metrics and spans need to the
+//! `hub` in one place, so the three never disagree about what happened. `log` sets up where
+//! log lines go, `metrics` is the registry and its store timing, `exposition` serves it to
+//! Prometheus, and `statsd` sends the same measurements over UDP. `trace` turns the records
+//! into spans, which the hub's thread exports over OTLP/HTTP (cargo feature `otlp`).
 
 pub mod exposition;
+mod hub;
 pub mod log;
 pub mod metrics;
 pub mod statsd;
 pub mod trace;
 
-use metrics::{Metrics, RetryLabels, RunLabels, StepLabels};
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::histogram::Histogram;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use metrics::Metrics;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
-use weir_engine::{Event, EventKind, EventSink, LogLevel, StepAt};
+use weir_engine::{Event, EventKind, EventSink, LogLevel};
 
 /// The targets weir's log lines are filed under, for `--log-level` filters such as
 /// `weir::step=debug`.
@@ -35,103 +33,20 @@ pub mod target {
 }
 
 /// The telemetry of the runs of this process: their log lines always, their metrics when a
-/// registry or a StatsD exporter was given, their spans when traces are exported.
-#[derive(Debug, Default)]
+/// registry or a StatsD exporter was given, their spans when traces are exported. The log
+/// lines are written as the events come; the rest goes through the [`hub::Hub`], started by
+/// the first event.
+#[derive(Default)]
 pub struct Telemetry {
-    metrics: Option<Arc<Metrics>>,
-    statsd: Option<statsd::Statsd>,
-    /// Locked for the lookups and changes of one event.
-    state: Mutex<State>,
-    /// The spans of sampled runs, when traces are exported; with none, an event costs no more
-    /// than this branch.
-    traces: Option<trace::Spans>,
+    /// What the hub is made of, until the first event starts it.
+    parts: Mutex<Option<hub::Parts>>,
+    /// None when only log lines are written: an event then costs no more than this branch.
+    hub: OnceLock<Option<Arc<hub::Hub>>>,
 }
 
-#[derive(Debug, Default)]
-struct State {
-    /// The runs in flight, by id: step and end events name their run, not its pipeline.
-    runs: HashMap<Arc<str>, InFlight, Fx>,
-    steps: Steps,
-}
-
-/// The metric handles of the steps of the pipelines run so far.
-#[derive(Debug, Default)]
-struct Steps {
-    /// Each pipeline's steps, by id: where their handles are in `handles`. A run finds its
-    /// pipeline's by index, looked up once when it starts.
-    pipelines: Vec<HashMap<Arc<str>, usize, Fx>>,
-    /// The index of each pipeline's steps in `pipelines`.
-    index: HashMap<String, usize>,
-    /// The metric handles of steps, resolved on a step's first end, at most
-    /// [`metrics::MAX_SERIES`]: the steps beyond resolve theirs each time.
-    handles: Vec<StepHandles>,
-    /// Where a step's handles are, by the address of the id its events carry: the plan's own,
-    /// shared by every event about the step, so the next ends find them by a pointer rather
-    /// than by hashing and comparing the id. Emptied when full: it only saves the lookup by id.
-    by_address: HashMap<Pinned, usize, Fx>,
-}
-
-/// What the metrics of a run's later events need to know of it.
-#[derive(Debug)]
-struct InFlight {
-    pipeline: String,
-    /// Where its pipeline's steps are in `Steps::pipelines`; none beyond the cap.
-    steps: Option<usize>,
-    /// Approvals it asked for and has no answer to yet.
-    approvals: i64,
-}
-
-/// One step's metrics, each resolved when first needed (a step that never failed has no
-/// `failed` series).
-#[derive(Debug, Default)]
-struct StepHandles {
-    /// The kind the handles are labelled with: a step of the same id and another kind (a new
-    /// version of the pipeline, the nested step of a `foreach`) resolves its own each time.
-    kind: Arc<str>,
-    succeeded: Option<Histogram>,
-    failed: Option<Histogram>,
-    retries: Option<Counter>,
-}
-
-impl Steps {
-    /// Where the steps of `pipeline` are, made on its first run while there is room.
-    fn pipeline(&mut self, pipeline: &str) -> Option<usize> {
-        if let Some(&at) = self.index.get(pipeline) {
-            return Some(at);
-        }
-        if self.pipelines.len() >= metrics::MAX_SERIES {
-            return None;
-        }
-        self.pipelines.push(HashMap::default());
-        self.index.insert(pipeline.to_owned(), self.pipelines.len() - 1);
-        Some(self.pipelines.len() - 1)
-    }
-
-    /// The handles of step `at` of the pipeline whose steps are `pipelines[steps]`, made on its
-    /// first sight while there is room; none when there is not, or the kind differs.
-    fn handles(&mut self, steps: usize, at: &StepAt) -> Option<&mut StepHandles> {
-        let slot = match self.by_address.get(&Pinned::address(&at.step)) {
-            Some(&slot) => slot,
-            None => {
-                let slot = match self.pipelines[steps].get(&*at.step) {
-                    Some(&slot) => slot,
-                    None if self.handles.len() >= metrics::MAX_SERIES => return None,
-                    None => {
-                        self.handles.push(StepHandles { kind: at.kind.clone(), ..StepHandles::default() });
-                        self.pipelines[steps].insert(at.step.clone(), self.handles.len() - 1);
-                        self.handles.len() - 1
-                    }
-                };
-                if self.by_address.len() >= metrics::MAX_SERIES {
-                    self.by_address.clear();
-                }
-                self.by_address.insert(Pinned::new(&at.step), slot);
-                slot
-            }
-        };
-        let handles = &mut self.handles[slot];
-        // The plan's own name, mostly: the same pointer.
-        (Arc::ptr_eq(&handles.kind, &at.kind) || handles.kind == at.kind).then_some(handles)
+impl std::fmt::Debug for Telemetry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Telemetry").finish_non_exhaustive()
     }
 }
 
@@ -178,153 +93,110 @@ impl Telemetry {
         Telemetry::default()
     }
 
+    fn parts(&mut self) -> &mut hub::Parts {
+        self.parts.get_mut().unwrap_or_else(|e| e.into_inner()).get_or_insert_default()
+    }
+
     /// Records the runs' metrics in `metrics` too.
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Telemetry {
-        self.metrics = Some(metrics);
+        self.parts().metrics = Some(metrics);
         self
     }
 
     /// Sends the runs' counters and timings to a StatsD server too.
     pub fn with_statsd(mut self, statsd: statsd::Statsd) -> Telemetry {
-        self.statsd = Some(statsd);
+        self.parts().statsd = Some(statsd);
         self
     }
 
-    /// Exports the spans of runs as `options` say, from a thread of their own. An error says why
-    /// they cannot be (this build leaves export out, a header is not valid); the rest of the
-    /// telemetry stands.
+    /// Exports the spans of runs as `options` say. An error says why they cannot be (this
+    /// build leaves export out, a header is not valid); the rest of the telemetry stands.
     pub fn export_traces(&mut self, options: trace::Options) -> Result<(), String> {
-        self.traces = Some(trace::Spans::start(options)?);
+        let sender = trace::Sender::new(&options)?;
+        self.parts().traces = Some((sender, options.sampler));
         Ok(())
+    }
+
+    /// The hub, started by the first call; none when only log lines are written.
+    fn hub(&self) -> Option<&Arc<hub::Hub>> {
+        self.hub
+            .get_or_init(|| {
+                let parts = self.parts.lock().unwrap_or_else(|e| e.into_inner()).take()?;
+                hub::Hub::start(parts)
+            })
+            .as_ref()
     }
 
     /// Waits, at most `timeout`, until the spans of runs that ended have been sent: what a
     /// process does before it exits.
     pub fn flush(&self, timeout: Duration) {
-        if let Some(traces) = &self.traces {
-            traces.flush(timeout);
+        if let Some(Some(hub)) = self.hub.get() {
+            hub.flush(timeout);
         }
     }
 
-    /// How many spans' records were dropped because the exporter's queue was full.
+    /// How many spans were dropped because too many waited to be sent.
     pub fn dropped_spans(&self) -> u64 {
-        self.traces.as_ref().map_or(0, trace::Spans::dropped)
+        self.hub.get().and_then(Option::as_ref).map_or(0, |hub| hub.dropped())
     }
+}
 
-    /// The metrics of one event: only those of run ends, step ends, retries and approvals.
-    fn measure(&self, event: &Event) {
-        // Most events of a run measure nothing: they do not take the lock.
-        if matches!(
-            event.kind,
-            EventKind::StepStarted { .. }
-                | EventKind::StepMocked { .. }
-                | EventKind::StepSkipped { .. }
-                | EventKind::StepCancelled { .. }
-                | EventKind::StepLog { .. }
-        ) {
-            return;
-        }
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let state = &mut *state;
-        let metrics = self.metrics.as_deref();
-        match &event.kind {
-            EventKind::RunStarted { pipeline, .. } | EventKind::RunResumed { pipeline, .. } => {
-                let steps = state.steps.pipeline(pipeline);
-                let run = InFlight { pipeline: pipeline.clone(), steps, approvals: 0 };
-                if state.runs.insert(event.run_id.clone(), run).is_none() {
-                    metrics.inspect(|m| m.run_started());
-                }
-            }
-            EventKind::RunFinished { status, duration, .. } => {
-                let Some(run) = state.runs.remove(&event.run_id) else { return };
-                let status = status.as_str();
-                if let Some(m) = metrics {
-                    m.approvals_pending(-run.approvals);
-                    m.run_finished(RunLabels { pipeline: run.pipeline.clone(), status }, *duration);
-                }
-                if let Some(s) = &self.statsd {
-                    s.run_finished(&run.pipeline, status, *duration);
-                }
-            }
-            EventKind::StepSucceeded { at, duration, .. } | EventKind::StepFailed { at, duration, .. } => {
-                let State { runs, steps } = state;
-                let Some(run) = runs.get(&event.run_id) else { return };
-                let succeeded = matches!(event.kind, EventKind::StepSucceeded { .. });
-                let status = if succeeded { "succeeded" } else { "failed" };
-                if let Some(m) = metrics {
-                    let labels = || StepLabels {
-                        pipeline: run.pipeline.clone(),
-                        step: at.step.to_string(),
-                        kind: at.kind.to_string(),
-                        status,
-                    };
-                    let seconds = duration.as_secs_f64();
-                    match run.steps.and_then(|i| steps.handles(i, at)) {
-                        Some(h) => {
-                            let slot = if succeeded { &mut h.succeeded } else { &mut h.failed };
-                            slot.get_or_insert_with(|| m.step_duration(labels())).observe(seconds);
-                        }
-                        None => m.step_duration(labels()).observe(seconds),
-                    }
-                }
-                if let Some(s) = &self.statsd {
-                    s.step_ended(&run.pipeline, at, status, *duration);
-                }
-            }
-            EventKind::StepRetrying { at, .. } => {
-                let State { runs, steps } = state;
-                let Some(run) = runs.get(&event.run_id) else { return };
-                if let Some(m) = metrics {
-                    let labels = || RetryLabels {
-                        pipeline: run.pipeline.clone(),
-                        step: at.step.to_string(),
-                        kind: at.kind.to_string(),
-                    };
-                    match run.steps.and_then(|i| steps.handles(i, at)) {
-                        Some(h) => h.retries.get_or_insert_with(|| m.step_retries(labels())).inc(),
-                        None => m.step_retries(labels()).inc(),
-                    };
-                }
-                if let Some(s) = &self.statsd {
-                    s.step_retried(&run.pipeline, at);
-                }
-            }
-            EventKind::ApprovalRequested { .. } => {
-                let Some(run) = state.runs.get_mut(&event.run_id) else { return };
-                run.approvals += 1;
-                metrics.inspect(|m| m.approvals_pending(1));
-            }
-            EventKind::ApprovalAnswered { .. } => {
-                let Some(run) = state.runs.get_mut(&event.run_id).filter(|r| r.approvals > 0) else { return };
-                run.approvals -= 1;
-                metrics.inspect(|m| m.approvals_pending(-1));
-            }
-            EventKind::StepStarted { .. }
-            | EventKind::StepMocked { .. }
-            | EventKind::StepSkipped { .. }
-            | EventKind::StepCancelled { .. }
-            | EventKind::StepLog { .. } => {}
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        if let Some(Some(hub)) = self.hub.get() {
+            hub.close();
         }
     }
 }
 
 impl EventSink for Telemetry {
     fn emit(&self, event: &Event) {
-        // With no subscriber, one load instead of a check per line.
-        if log::enabled() {
+        // One load and a comparison: a line that would not be written costs no call (the
+        // call's frame, with every line's fields, is most of a line's cost).
+        if level(&event.kind) <= tracing::level_filters::LevelFilter::current() {
             log(event);
         }
-        if self.metrics.is_some() || self.statsd.is_some() {
-            self.measure(event);
+        if let Some(hub) = self.hub() {
+            hub.record(event);
         }
-        if let Some(traces) = &self.traces {
-            traces.record(event);
+    }
+
+    fn yielded(&self) {
+        if let Some(Some(hub)) = self.hub.get() {
+            hub.yielded();
         }
     }
 }
 
-/// The log line of one event. Steps are named by `step_id` (and `item` inside a `foreach`);
-/// a sub-pipeline run names the run that started it as `parent_run_id`.
+/// The level of an event's log line, as [`log`] writes it.
+fn level(kind: &EventKind) -> tracing::Level {
+    use tracing::Level;
+    match kind {
+        EventKind::RunFinished { error: Some(_), .. }
+        | EventKind::StepRetrying { .. }
+        | EventKind::StepFailed { .. } => Level::WARN,
+        EventKind::RunStarted { .. }
+        | EventKind::RunResumed { .. }
+        | EventKind::RunFinished { .. }
+        | EventKind::StepCancelled { .. }
+        | EventKind::ApprovalRequested { .. }
+        | EventKind::ApprovalAnswered { .. } => Level::INFO,
+        EventKind::StepStarted { .. }
+        | EventKind::StepMocked { .. }
+        | EventKind::StepSucceeded { .. }
+        | EventKind::StepSkipped { .. } => Level::DEBUG,
+        EventKind::StepLog { level, .. } => match level {
+            LogLevel::Debug => Level::DEBUG,
+            LogLevel::Info => Level::INFO,
+            LogLevel::Warn => Level::WARN,
+            LogLevel::Error => Level::ERROR,
+        },
+    }
+}
+
+/// The log line of one event, at [`level`]'s level. Steps are named by `step_id` (and `item`
+/// inside a `foreach`); a sub-pipeline run names the run that started it as `parent_run_id`.
+#[inline(never)]
 fn log(event: &Event) {
     use tracing::{debug, error, info, warn};
     let run_id = &*event.run_id;
@@ -571,6 +443,88 @@ mod tests {
                 r#"weir_step_duration_seconds_count{{pipeline="p",step="s",kind="{kind}",status="succeeded"}} {n}"#
             );
             assert!(text.lines().any(|l| l == line), "no `{line}` in:\n{text}");
+        }
+    }
+
+    /// Records the level of every line written.
+    struct Levels(Arc<Mutex<Vec<tracing::Level>>>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Levels {
+        fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+            self.0.lock().unwrap().push(*event.metadata().level());
+        }
+    }
+
+    #[test]
+    fn each_line_is_written_at_the_level_its_event_is_checked_against() {
+        use tracing_subscriber::layer::SubscriberExt;
+        let request = ApprovalRequest {
+            prompt: "ok?".into(),
+            schema: None,
+            assignees: vec![],
+            timeout: None,
+            on_timeout: Default::default(),
+        };
+        let failure = |kind| EventKind::RunFinished {
+            status: Status::Failed,
+            output: Value::Null,
+            error: Some("boom".into()),
+            error_kind: Some(kind),
+            duration: Duration::ZERO,
+        };
+        let (span, error_kind) = (weir_engine::TraceContext::root().span_id, weir_engine::ErrorKind::Timeout);
+        let mut kinds = vec![
+            started("p"),
+            EventKind::RunResumed {
+                pipeline: "p".into(),
+                digest: "d".into(),
+                trace: weir_engine::TraceContext::root(),
+                parent_span: None,
+            },
+            finished(Status::Succeeded),
+            failure(error_kind),
+            EventKind::StepStarted { at: at("s", "pass"), attempt: 1, span, parent_span: span },
+            EventKind::StepRetrying {
+                at: at("s", "pass"),
+                attempt: 1,
+                error: "503".into(),
+                error_kind,
+                delay: Duration::ZERO,
+            },
+            EventKind::StepMocked { at: at("s", "pass"), config: Value::Null },
+            EventKind::StepSucceeded {
+                at: at("s", "pass"),
+                attempts: 1,
+                output: Value::Null,
+                duration: Duration::ZERO,
+            },
+            EventKind::StepFailed {
+                at: at("s", "pass"),
+                attempts: 1,
+                error: "no".into(),
+                error_kind,
+                on_error: "fail".into(),
+                duration: Duration::ZERO,
+            },
+            EventKind::StepSkipped { at: at("s", "pass"), reason: "if".into() },
+            EventKind::StepCancelled { at: at("s", "pass") },
+            EventKind::ApprovalRequested { at: at("ok", "approval"), request },
+            EventKind::ApprovalAnswered {
+                at: at("ok", "approval"),
+                decision: Decision::Rejected,
+                by: "ada".into(),
+                timed_out: false,
+            },
+        ];
+        for level in [LogLevel::Debug, LogLevel::Info, LogLevel::Warn, LogLevel::Error] {
+            kinds.push(EventKind::StepLog { at: at("s", "log"), level, message: "hi".into() });
+        }
+        for kind in kinds {
+            let written = Arc::new(Mutex::new(Vec::new()));
+            let subscriber = tracing_subscriber::registry().with(Levels(written.clone()));
+            let expected = level(&kind);
+            tracing::subscriber::with_default(subscriber, || log(&event("r1", None, kind)));
+            assert_eq!(*written.lock().unwrap(), [expected]);
         }
     }
 }

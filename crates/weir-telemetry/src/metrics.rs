@@ -21,6 +21,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use std::hash::Hash;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -242,6 +243,21 @@ pub struct Metrics {
     approvals_pending: Gauge,
     store_commit: Histogram,
     store_errors: Family<OpLabels, Counter>,
+    /// What brings the registry up to date before it is rendered: the telemetry folds what
+    /// its runs handed on.
+    before_render: CatchUps,
+}
+
+/// Brings a registry up to date before it is rendered.
+pub(crate) type CatchUp = Box<dyn Fn() + Send + Sync>;
+
+#[derive(Default)]
+struct CatchUps(Mutex<Vec<CatchUp>>);
+
+impl std::fmt::Debug for CatchUps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CatchUps").finish_non_exhaustive()
+    }
 }
 
 impl Default for Metrics {
@@ -262,6 +278,7 @@ impl Metrics {
             approvals_pending: Gauge::default(),
             store_commit: Histogram::new(STORE_BUCKETS.iter().copied()),
             store_errors: Family::default(),
+            before_render: CatchUps::default(),
         };
         let r = &mut metrics.registry;
         // prometheus-client adds a counter's `_total` itself.
@@ -281,18 +298,21 @@ impl Metrics {
     /// The registry in Prometheus's text format, version 0.0.4 (what [`CONTENT_TYPE`] says),
     /// which every scraper and `promtool` read.
     pub fn render(&self) -> String {
+        for catch_up in self.before_render.0.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            catch_up();
+        }
         let mut text = String::new();
         // Writing into a String does not fail.
         let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
         prometheus_text(&text)
     }
 
-    pub fn run_started(&self) {
-        self.runs_in_flight.inc();
+    /// `by` more (or, negative, fewer) runs are in flight.
+    pub fn runs_in_flight(&self, by: i64) {
+        self.runs_in_flight.inc_by(by);
     }
 
     pub fn run_finished(&self, labels: RunLabels, duration: Duration) {
-        self.runs_in_flight.dec();
         self.runs.get(labels.clone()).inc();
         self.run_duration.get(labels).observe(duration.as_secs_f64());
     }
@@ -306,6 +326,11 @@ impl Metrics {
     /// The retry counter of the steps `labels` names, to keep as [`Metrics::step_duration`]'s.
     pub fn step_retries(&self, labels: RetryLabels) -> Counter {
         self.step_retries.get(labels)
+    }
+
+    /// Calls `catch_up` before each rendering.
+    pub(crate) fn before_render(&self, catch_up: CatchUp) {
+        self.before_render.0.lock().unwrap_or_else(|e| e.into_inner()).push(catch_up);
     }
 
     /// `by` more (or, negative, fewer) approvals wait.

@@ -1,12 +1,11 @@
-//! The StatsD exporter: each run end, step end and retry is sent as it happens, in one UDP
-//! datagram, with DogStatsD tags (`weir.runs:1|c|#pipeline:p,status:succeeded`), which
+//! The StatsD exporter: each run end, step end and retry is sent in one UDP datagram, from
+//! the telemetry's hub within a second of it (sooner when the run waits or ends), with DogStatsD tags (`weir.runs:1|c|#pipeline:p,status:succeeded`), which
 //! Datadog, Telegraf and statsd_exporter read. Sending never blocks and never fails a run: a
 //! datagram the socket cannot take now is dropped.
 
 use std::fmt::Write;
 use std::net::UdpSocket;
 use std::time::Duration;
-use weir_engine::StepAt;
 
 /// Where, and under which prefix, measurements are sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,14 +42,14 @@ impl Statsd {
         self.send(format!("{p}.runs:1|c|#{tags}\n{p}.run_duration:{}|ms|#{tags}", millis(took)));
     }
 
-    pub fn step_ended(&self, pipeline: &str, at: &StepAt, status: &str, took: Duration) {
-        let mut tags = step_tags(pipeline, at);
+    pub fn step_ended(&self, pipeline: &str, step: &str, kind: &str, status: &str, took: Duration) {
+        let mut tags = step_tags(pipeline, step, kind);
         let _ = write!(tags, ",status:{status}");
         self.send(format!("{}.step_duration:{}|ms|#{tags}", self.prefix, millis(took)));
     }
 
-    pub fn step_retried(&self, pipeline: &str, at: &StepAt) {
-        self.send(format!("{}.step_retries:1|c|#{}", self.prefix, step_tags(pipeline, at)));
+    pub fn step_retried(&self, pipeline: &str, step: &str, kind: &str) {
+        self.send(format!("{}.step_retries:1|c|#{}", self.prefix, step_tags(pipeline, step, kind)));
     }
 
     fn send(&self, packet: String) {
@@ -59,8 +58,8 @@ impl Statsd {
     }
 }
 
-fn step_tags(pipeline: &str, at: &StepAt) -> String {
-    format!("pipeline:{},step:{},kind:{}", tag(pipeline), tag(&at.step), tag(&at.kind))
+fn step_tags(pipeline: &str, step: &str, kind: &str) -> String {
+    format!("pipeline:{},step:{},kind:{}", tag(pipeline), tag(step), tag(kind))
 }
 
 /// A tag value without the characters that separate tags and fields.
@@ -83,8 +82,7 @@ mod tests {
         let options = Options { addr: server.local_addr().unwrap().to_string(), prefix: "weir".into() };
         let statsd = Statsd::connect(&options).unwrap();
         statsd.run_finished("or,ders", "succeeded", Duration::from_millis(1500));
-        let at = StepAt { step: "fetch".into(), kind: "http".into(), item: None };
-        statsd.step_retried("orders", &at);
+        statsd.step_retried("orders", "fetch", "http");
         let mut buf = [0; 512];
         let mut next = || {
             let n = server.recv(&mut buf).unwrap();

@@ -1,8 +1,8 @@
 //! Spans from a run's events: one per run (`run <pipeline>`) and one per step attempt
-//! (`step <id>`), with the ids the engine gave them, sampled at the root of each trace and
-//! exported over OTLP/HTTP (protobuf) by a thread of their own (`export`), so a run never waits
-//! for a collector. The run's thread only copies what a span needs of an event into a queue
-//! (a [`Record`]); the exporter's thread samples, builds, encodes and sends the spans.
+//! (`step <id>`), with the ids the engine gave them, sampled at the root of each trace (on the
+//! run's thread, when it starts) and exported over OTLP/HTTP (protobuf) by the hub's thread
+//! (`crate::hub`, `export`), so a run never waits for a collector. The [`Builder`] turns the
+//! records of sampled runs into spans.
 
 // Without the `otlp` feature no exporter starts, so no span is ever built; what builds them stays
 // compiled (and checked) in both builds rather than behind a `cfg` on every item.
@@ -11,11 +11,14 @@
 mod export;
 mod otlp;
 
-use crate::{Fx, Pinned};
+pub(crate) use export::Sender;
+
+use crate::Fx;
+use crate::hub::Error;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use weir_engine::{Event, EventKind, SpanId, TraceContext, TraceId};
+use weir_engine::{SpanId, TraceContext, TraceId};
 
 /// What spans are sent where: filled by the binary from its configuration and the standard
 /// OpenTelemetry environment variables.
@@ -194,287 +197,117 @@ fn str(key: &'static str, value: impl Into<Text>) -> Attribute {
     Attribute(key, Value::str(value))
 }
 
-/// A name a record refers to by number: the run's thread sends each shared name (run id, step
-/// id, kind) once, then its number, so the exporter's thread never touches the memory the
-/// engine's names live in, and a record is a few plain words.
-pub(crate) type Name = u32;
+/// Which open span a record ends: a run's (`None`), or the current attempt of a step (and
+/// item).
+type Key = (Arc<str>, Option<(Arc<str>, Option<usize>)>);
 
-/// What a span needs of one event, copied on the run's thread without allocating (but for a
-/// run's start and a failure's message). The exporter's thread turns records into spans.
-pub(crate) enum Record {
-    /// The next name's text: its number is the count of names sent since the last `Forget`.
-    Name(Arc<str>),
-    /// The names sent so far are forgotten: numbers start again from 0.
-    Forget,
-    /// A run started or resumed (boxed: it is rare, and the largest).
-    Run(Box<RunRecord>),
-    Step {
-        run: Name,
-        step: Name,
-        kind: Name,
+/// The spans being built from the records of sampled runs, on the hub's thread: those begun
+/// and not yet ended.
+#[derive(Default)]
+pub(crate) struct Builder {
+    open: HashMap<Key, Span, Fx>,
+}
+
+impl Builder {
+    /// Opens the span of run `run`.
+    #[allow(clippy::too_many_arguments)] // A run's start, field by field.
+    pub(crate) fn run(
+        &mut self,
+        run: Arc<str>,
+        time: SystemTime,
+        pipeline: String,
+        digest: String,
+        trace: TraceContext,
+        parent_span: Option<SpanId>,
+        resumed: bool,
+    ) {
+        let mut attributes = Vec::with_capacity(6);
+        attributes.extend([
+            str("weir.pipeline", &pipeline),
+            str("weir.pipeline.version", digest),
+            str("weir.run.id", run.clone()),
+        ]);
+        if resumed {
+            attributes.push(Attribute("weir.run.resumed", Value::Bool(true)));
+        }
+        let span = Span {
+            trace_id: trace.trace_id,
+            span_id: trace.span_id,
+            parent: parent_span,
+            name: ("run ", pipeline.into()),
+            start: time,
+            end: time,
+            attributes,
+            error: None,
+        };
+        self.open.insert((run, None), span);
+    }
+
+    /// Opens the span of an attempt of step `step` of run `run`, when the run's is open.
+    #[allow(clippy::too_many_arguments)] // An attempt's start, field by field.
+    pub(crate) fn started(
+        &mut self,
+        run: Arc<str>,
+        step: Arc<str>,
+        kind: Arc<str>,
         item: Option<usize>,
         time: SystemTime,
         attempt: u32,
         span: SpanId,
         parent_span: SpanId,
-    },
-    StepEnded {
-        run: Name,
-        step: Name,
+    ) {
+        let Some(trace_id) = self.open.get(&(run.clone(), None)).map(|r| r.trace_id) else { return };
+        let mut attributes = Vec::with_capacity(7);
+        attributes.extend([
+            str("weir.run.id", run.clone()),
+            str("weir.step.id", step.clone()),
+            str("weir.step.kind", kind),
+            Attribute("weir.step.attempt", Value::Int(i64::from(attempt))),
+        ]);
+        if let Some(item) = item {
+            attributes.push(Attribute("weir.step.item", Value::Int(item as i64)));
+        }
+        let span = Span {
+            trace_id,
+            span_id: span,
+            parent: Some(parent_span),
+            name: ("step ", step.clone().into()),
+            start: time,
+            end: time,
+            attributes,
+            error: None,
+        };
+        self.open.insert((run, Some((step, item))), span);
+    }
+
+    /// Ends the open span of step `step`'s attempt; none if it is not open (a step that ended
+    /// without an attempt).
+    pub(crate) fn ended(
+        &mut self,
+        run: Arc<str>,
+        step: Arc<str>,
         item: Option<usize>,
         time: SystemTime,
         status: &'static str,
-        error: Option<Box<(String, &'static str)>>,
-    },
-    RunEnded {
-        run: Name,
+        error: Option<Error>,
+    ) -> Option<Span> {
+        end(&mut self.open, &(run, Some((step, item))), time, status, error)
+    }
+
+    /// Ends the span of run `run`; a root run's end drops whatever its trace left open.
+    pub(crate) fn run_ended(
+        &mut self,
+        run: Arc<str>,
         time: SystemTime,
-        /// Whether it is the root run of its trace (no parent run).
         root: bool,
         status: &'static str,
-        error: Option<Box<(String, &'static str)>>,
-    },
-}
-
-/// A run started or resumed; `parent_run` is the run that started a sub-pipeline run.
-pub(crate) struct RunRecord {
-    run: Name,
-    parent_run: Option<Name>,
-    time: SystemTime,
-    pipeline: String,
-    digest: String,
-    trace: TraceContext,
-    parent_span: Option<SpanId>,
-    resumed: bool,
-}
-
-/// The names the run's threads have sent the exporter's, by the address of the shared text:
-/// a name costs a lookup by pointer, its text crosses once.
-#[derive(Default)]
-pub(crate) struct Names {
-    known: HashMap<Pinned, Name, Fx>,
-}
-
-impl Names {
-    /// The most names kept; then all are forgotten and sent again as they come.
-    const MAX: usize = 16_384;
-
-    /// The number of `name`, queuing its text first when it is new.
-    fn name(&mut self, name: &Arc<str>, queue: &mut Vec<Record>) -> Name {
-        if let Some(&number) = self.known.get(&Pinned::address(name)) {
-            return number;
+        error: Option<Error>,
+    ) -> Option<Span> {
+        let span = end(&mut self.open, &(run, None), time, status, error)?;
+        if root {
+            self.open.retain(|_, s| s.trace_id != span.trace_id);
         }
-        if self.known.len() >= Names::MAX {
-            self.known.clear();
-            queue.push(Record::Forget);
-        }
-        let number = self.known.len() as Name;
-        self.known.insert(Pinned::new(name), number);
-        queue.push(Record::Name(name.clone()));
-        number
-    }
-
-    /// Queues what the span of `event` needs of it; nothing for the events that make no span
-    /// data.
-    pub(crate) fn record(&mut self, event: &Event, queue: &mut Vec<Record>) {
-        let time = event.at;
-        let error = |e: &str, kind: &'static str| Some(Box::new((e.to_owned(), kind)));
-        let record = match &event.kind {
-            EventKind::RunStarted { pipeline, digest, trace, parent_span, .. }
-            | EventKind::RunResumed { pipeline, digest, trace, parent_span } => {
-                Record::Run(Box::new(RunRecord {
-                    run: self.name(&event.run_id, queue),
-                    parent_run: event.parent.as_ref().map(|p| self.name(&p.run_id, queue)),
-                    time,
-                    pipeline: pipeline.clone(),
-                    digest: digest.clone(),
-                    trace: *trace,
-                    parent_span: *parent_span,
-                    resumed: matches!(event.kind, EventKind::RunResumed { .. }),
-                }))
-            }
-            EventKind::StepStarted { at, attempt, span, parent_span } => Record::Step {
-                run: self.name(&event.run_id, queue),
-                step: self.name(&at.step, queue),
-                kind: self.name(&at.kind, queue),
-                item: at.item,
-                time,
-                attempt: *attempt,
-                span: *span,
-                parent_span: *parent_span,
-            },
-            EventKind::StepRetrying { at, error: e, error_kind, .. }
-            | EventKind::StepFailed { at, error: e, error_kind, .. } => Record::StepEnded {
-                run: self.name(&event.run_id, queue),
-                step: self.name(&at.step, queue),
-                item: at.item,
-                time,
-                status: "failed",
-                error: error(e, error_kind.as_str()),
-            },
-            EventKind::StepSucceeded { at, .. } | EventKind::StepCancelled { at } => Record::StepEnded {
-                run: self.name(&event.run_id, queue),
-                step: self.name(&at.step, queue),
-                item: at.item,
-                time,
-                status: if matches!(event.kind, EventKind::StepCancelled { .. }) {
-                    "cancelled"
-                } else {
-                    "succeeded"
-                },
-                error: None,
-            },
-            EventKind::RunFinished { status, error: e, error_kind, .. } => Record::RunEnded {
-                run: self.name(&event.run_id, queue),
-                time,
-                root: event.parent.is_none(),
-                status: status.as_str(),
-                error: e.as_deref().and_then(|e| error(e, error_kind.map_or("", |k| k.as_str()))),
-            },
-            EventKind::StepMocked { .. }
-            | EventKind::StepSkipped { .. }
-            | EventKind::StepLog { .. }
-            | EventKind::ApprovalRequested { .. }
-            | EventKind::ApprovalAnswered { .. } => return,
-        };
-        queue.push(record);
-    }
-}
-
-/// The spans of the runs of this process, as their events are recorded: the run's thread only
-/// copies what a span needs into the exporter's queue.
-pub(crate) struct Spans {
-    export: export::Exporter,
-}
-
-impl std::fmt::Debug for Spans {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Spans").finish_non_exhaustive()
-    }
-}
-
-impl Spans {
-    /// Starts the exporter thread; an error says why spans cannot be exported by this build.
-    pub(crate) fn start(options: Options) -> Result<Spans, String> {
-        Ok(Spans { export: export::Exporter::start(options)? })
-    }
-
-    /// Queues what the span an event opens, annotates or ends needs of it.
-    pub(crate) fn record(&self, event: &Event) {
-        self.export.record(event);
-    }
-
-    /// Sends what has ended and waits for it to be exported, at most `timeout`.
-    pub(crate) fn flush(&self, timeout: Duration) {
-        self.export.flush(timeout);
-    }
-
-    /// How many records were dropped because the queue was full.
-    pub(crate) fn dropped(&self) -> u64 {
-        self.export.dropped()
-    }
-}
-
-/// Which open span a record ends: a run's (`None`), or the current attempt of a step (and
-/// item).
-type Key = (Arc<str>, Option<(Arc<str>, Option<usize>)>);
-
-/// The spans being built from records, on the exporter's thread: those begun and not yet ended,
-/// of sampled traces only.
-pub(crate) struct Builder {
-    sampler: Sampler,
-    /// The names sent so far, by number: the exporter's own copies.
-    names: Vec<Arc<str>>,
-    open: HashMap<Key, Span, Fx>,
-}
-
-impl Builder {
-    pub(crate) fn new(sampler: Sampler) -> Builder {
-        Builder { sampler, names: Vec::new(), open: HashMap::default() }
-    }
-
-    fn name(&self, name: Name) -> Arc<str> {
-        self.names.get(name as usize).cloned().unwrap_or_else(|| "".into())
-    }
-
-    /// Opens, annotates or ends the span `record` is about; an ended span goes to `ended`.
-    pub(crate) fn apply(&mut self, record: Record, ended: &mut Vec<Span>) {
-        match record {
-            // A copy: the text the run's thread shares stays in its cache.
-            Record::Name(text) => self.names.push(Arc::from(&*text)),
-            Record::Forget => self.names.clear(),
-            Record::Run(run) => {
-                let RunRecord { run, parent_run, time, pipeline, digest, trace, parent_span, resumed } = *run;
-                let run = self.name(run);
-                let sampled = match parent_run {
-                    // A sub-pipeline run is in its trace when the run that started it is.
-                    Some(parent) => self.open.contains_key(&(self.name(parent), None)),
-                    None => self.sampler.sample(trace.trace_id, parent_span.map(|_| trace.sampled)),
-                };
-                if !sampled {
-                    return;
-                }
-                let mut attributes = Vec::with_capacity(6);
-                attributes.extend([
-                    str("weir.pipeline", &pipeline),
-                    str("weir.pipeline.version", digest),
-                    str("weir.run.id", run.clone()),
-                ]);
-                if resumed {
-                    attributes.push(Attribute("weir.run.resumed", Value::Bool(true)));
-                }
-                let span = Span {
-                    trace_id: trace.trace_id,
-                    span_id: trace.span_id,
-                    parent: parent_span,
-                    name: ("run ", pipeline.into()),
-                    start: time,
-                    end: time,
-                    attributes,
-                    error: None,
-                };
-                self.open.insert((run, None), span);
-            }
-            Record::Step { run, step, kind, item, time, attempt, span, parent_span } => {
-                let run = self.name(run);
-                let Some(trace_id) = self.open.get(&(run.clone(), None)).map(|r| r.trace_id) else { return };
-                let step = self.name(step);
-                let mut attributes = Vec::with_capacity(7);
-                attributes.extend([
-                    str("weir.run.id", run.clone()),
-                    str("weir.step.id", step.clone()),
-                    str("weir.step.kind", self.name(kind)),
-                    Attribute("weir.step.attempt", Value::Int(i64::from(attempt))),
-                ]);
-                if let Some(item) = item {
-                    attributes.push(Attribute("weir.step.item", Value::Int(item as i64)));
-                }
-                let span = Span {
-                    trace_id,
-                    span_id: span,
-                    parent: Some(parent_span),
-                    name: ("step ", step.clone().into()),
-                    start: time,
-                    end: time,
-                    attributes,
-                    error: None,
-                };
-                self.open.insert((run, Some((step, item))), span);
-            }
-            Record::StepEnded { run, step, item, time, status, error } => {
-                let key = (self.name(run), Some((self.name(step), item)));
-                ended.extend(end(&mut self.open, &key, time, status, error));
-            }
-            Record::RunEnded { run, time, root, status, error } => {
-                let key = (self.name(run), None);
-                let Some(span) = end(&mut self.open, &key, time, status, error) else { return };
-                // Whatever a dropped run left open ends with it, unexported.
-                if root {
-                    self.open.retain(|_, s| s.trace_id != span.trace_id);
-                }
-                ended.push(span);
-            }
-        }
+        Some(span)
     }
 }
 
@@ -485,7 +318,7 @@ fn end(
     key: &Key,
     at: SystemTime,
     status: &'static str,
-    error: Option<Box<(String, &'static str)>>,
+    error: Option<Error>,
 ) -> Option<Span> {
     let mut span = open.remove(key)?;
     span.end = at;

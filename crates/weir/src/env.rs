@@ -89,6 +89,10 @@ impl EventSink for Redacted {
         self.redact.event(&mut event.kind);
         self.inner.emit(&event);
     }
+
+    fn yielded(&self) {
+        self.inner.yielded();
+    }
 }
 
 impl Redact {

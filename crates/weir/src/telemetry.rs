@@ -125,6 +125,11 @@ impl EventSink for Tee {
         self.inner.emit(event);
         self.telemetry.emit(event);
     }
+
+    fn yielded(&self) {
+        self.inner.yielded();
+        self.telemetry.yielded();
+    }
 }
 
 /// Installs the log subscriber that `[log]` and the `--log-*` flags describe; none when no
